@@ -1,0 +1,285 @@
+"""The `sme-platform` command: generate demo data, run the graph, start the UI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from sme_platform.lib.project import REPO_ROOT, ProjectPaths
+
+app = typer.Typer(
+    help="sme_platform: a company's exports to validated tables, features, models and KPIs.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+
+ProjectDir = Annotated[
+    Path,
+    typer.Option(
+        "--project-dir",
+        envvar="SME_PLATFORM_DIR",
+        help="Project folder holding sources.yaml and data/ (default: the repo root).",
+        file_okay=False,
+    ),
+]
+
+
+def _activate(project_dir: Path) -> ProjectPaths:
+    """Point Dagster and the definitions at the project: its own instance and warehouse."""
+    paths = ProjectPaths.at(project_dir)
+    if not paths.sources_file.exists():
+        console.print(
+            f"[red]{paths.sources_file} not found[/red]: is {paths.root} a project folder?"
+        )
+        raise typer.Exit(2)
+    os.environ["SME_PLATFORM_DIR"] = str(paths.root)
+    os.environ["DAGSTER_HOME"] = str(paths.ensure_dagster_home())
+    return paths
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+@app.command()
+def generate(
+    project_dir: ProjectDir = REPO_ROOT,
+    scale: Annotated[
+        str, typer.Option(help="tiny, small (~1M sales lines), medium (~10M), large (~100M)")
+    ] = "small",
+    seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 42,
+    days: Annotated[int, typer.Option(help="Days of history to write.")] = 730,
+    start_date: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")] = "2024-01-01",
+    defect_rate: Annotated[float, typer.Option(help="Share of rows with injected defects.")] = 0.0,
+    drift_from: Annotated[
+        str | None, typer.Option(help="Change demand from this day, YYYY-MM-DD.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: <project>/data/demo/exports).")
+    ] = None,
+) -> None:
+    """Write the demo company's exports (daily CSV/Parquet files, JSON lines) deterministically."""
+    from sme_platform.lib.demo_data import generate_demo_data
+
+    paths = ProjectPaths.at(project_dir)
+    target = out or paths.demo_exports
+    tasks: dict[str, int] = {}
+    with _progress() as progress:
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(f"generate {stage}", total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        manifest = generate_demo_data(
+            target,
+            scale=scale,
+            seed=seed,
+            start_date=date.fromisoformat(start_date),
+            days=days,
+            defect_rate=defect_rate,
+            drift_from=date.fromisoformat(drift_from) if drift_from else None,
+            progress=report,
+        )
+    counts = manifest.get("row_counts", {})
+    console.print(
+        f"Wrote demo exports to [bold]{target}[/bold]: "
+        + ", ".join(f"{name} {count:,}" for name, count in counts.items() if isinstance(count, int))
+    )
+    if manifest.get("defect_counts"):
+        console.print(f"Injected defects: {manifest['defect_counts']}")
+
+
+@app.command()
+def run(
+    project_dir: ProjectDir = REPO_ROOT,
+    select: Annotated[
+        str | None,
+        typer.Option(
+            help="Asset selection, e.g. 'key:\"raw/sales_lines\"+' (default: the whole graph)."
+        ),
+    ] = None,
+) -> None:
+    """Materialize the whole graph (or a selection) through the project's Dagster instance."""
+    paths = _activate(project_dir)
+    success = _materialize(select)
+    print_summary(paths)
+    if not success:
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    project_dir: ProjectDir = REPO_ROOT,
+    scale: Annotated[str, typer.Option(help="tiny, small, medium or large")] = "small",
+    defect_rate: Annotated[
+        float, typer.Option(help="Share of rows with injected defects.")
+    ] = 0.002,
+) -> None:
+    """Generate the demo company's data, materialize everything, print a summary."""
+    generate(project_dir=project_dir, scale=scale, defect_rate=defect_rate)
+    run(project_dir=project_dir, select=None)
+
+
+@app.command()
+def summary(project_dir: ProjectDir = REPO_ROOT) -> None:
+    """Print what the warehouse holds: rows per table, quarantine and why, rejected files."""
+    print_summary(ProjectPaths.at(project_dir))
+
+
+@app.command()
+def ui(
+    project_dir: ProjectDir = REPO_ROOT,
+    port: Annotated[int, typer.Option(help="Port for the web UI.")] = 3000,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+) -> None:
+    """Start the Dagster UI (dagster dev) on this project's instance."""
+    _activate(project_dir)
+    command = [
+        str(Path(sys.executable).with_name("dagster")),
+        "dev",
+        "-w",
+        str(REPO_ROOT / "workspace.yaml"),
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+    console.print(f"Dagster UI on http://{host}:{port} (Ctrl-C to stop)")
+    raise typer.Exit(subprocess.call(command, cwd=REPO_ROOT))
+
+
+def _materialize(select: str | None) -> bool:
+    import dagster as dg
+
+    from sme_platform.definitions import defs
+
+    instance = dg.DagsterInstance.get()
+    job = defs.resolve_job_def("materialize_all")
+    asset_graph = defs.resolve_asset_graph()
+    keys = (
+        dg.AssetSelection.from_string(select).resolve(asset_graph)
+        if select
+        else asset_graph.get_all_asset_keys()
+    )
+    run_id = dg.make_new_run_id()
+    watcher = _RunWatcher(instance, run_id, total=len(keys))
+    with _progress() as progress:
+        watcher.attach(progress)
+        result = job.execute_in_process(
+            instance=instance, asset_selection=list(keys), run_id=run_id, raise_on_error=False
+        )
+        watcher.stop()
+    console.print(
+        f"Run [bold]{run_id}[/bold]: {'succeeded' if result.success else 'FAILED'}"
+        f" (Dagster instance {instance.root_directory})"
+    )
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.event_specific_data.error
+            console.print(f"[red]step {event.step_key} failed[/red]: {error.message.strip()}")
+    _print_failed_checks(result)
+    return result.success
+
+
+class _RunWatcher:
+    """Moves a progress bar as the run records materializations in the instance."""
+
+    def __init__(self, instance, run_id: str, total: int):
+        self.instance, self.run_id, self.total = instance, run_id, total
+        self._stop = threading.Event()
+
+    def attach(self, progress: Progress) -> None:
+        task = progress.add_task("materialize assets", total=self.total)
+
+        def poll() -> None:
+            import dagster as dg
+
+            while not self._stop.wait(0.5):
+                records = self.instance.get_records_for_run(
+                    self.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+                ).records
+                progress.update(task, completed=len(records))
+            progress.update(task, completed=self.total)
+
+        self._thread = threading.Thread(target=poll, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def _print_failed_checks(result) -> None:
+    for event in result.all_events:
+        if event.event_type_value != "ASSET_CHECK_EVALUATION":
+            continue
+        evaluation = event.event_specific_data
+        if not evaluation.passed:
+            console.print(
+                f"[yellow]check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} "
+                f"failed ({evaluation.severity.value})[/yellow]: {evaluation.description}"
+            )
+
+
+def print_summary(paths: ProjectPaths) -> None:
+    from sme_platform.lib.summary import summarize_warehouse
+
+    summary = summarize_warehouse(paths.warehouse)
+    table = Table(title=f"Warehouse {summary.warehouse}")
+    for column in (
+        "table",
+        "rows",
+        "quarantined",
+        "top reasons",
+        "warnings",
+        "files",
+        "rejected files",
+    ):
+        table.add_column(column, justify="left" if column in ("table", "top reasons") else "right")
+    for item in summary.tables:
+        reasons = ", ".join(
+            f"{rule} {count:,}" for rule, count in list(item.quarantine_by_rule.items())[:3]
+        )
+        table.add_row(
+            f"raw.{item.table}",
+            f"{item.rows:,}",
+            f"{item.quarantined:,}",
+            reasons or "-",
+            f"{item.warned:,}",
+            f"{item.files_loaded:,}",
+            f"{item.files_rejected:,}",
+        )
+    console.print(table)
+    if summary.absent:
+        console.print(f"Absent sources (skipped): {', '.join(summary.absent)}")
+    for _path, message in summary.rejected_files[:10]:
+        console.print(f"[red]rejected file[/red] {message}")
+    console.print(
+        "Next: `make ui` (or `sme-platform ui`) to browse lineage and checks; quarantined rows "
+        "with their rule and original values are in the quarantine.* tables, e.g.\n"
+        f'  duckdb -readonly {paths.warehouse} "select rule, count(*) from '
+        'quarantine.sales_lines group by all"'
+    )
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,62 @@
+"""Turning a load's result into Dagster metadata and check results."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from sme_platform.lib.ingestion import IngestResult
+from sme_platform.lib.ingestion.checks import CheckOutcome
+from sme_platform.lib.sources import SourceSpec
+
+
+def materialization_metadata(con, spec: SourceSpec, result: IngestResult) -> dict:
+    table = spec.canonical
+    total_rows = con.execute(f"select count(*) from raw.{table.name}").fetchone()[0]
+    files_table = "\n".join(
+        f"| {f.path.rsplit('/', 1)[-1]} | {f.status} | {f.rows_read} | {f.rows_loaded} | "
+        f"{f.rows_quarantined} | {(f.message or '')[:120]} |"
+        for f in result.files
+        if f.status != "already_loaded"
+    )
+    return {
+        "dagster/row_count": total_rows,
+        "dagster/column_schema": dg.TableSchema(
+            columns=[
+                dg.TableColumn(c.name, c.type, description=c.description) for c in table.columns
+            ]
+        ),
+        "load_id": result.load_id,
+        "rows_read": result.rows_read,
+        "rows_loaded": result.rows_loaded,
+        "rows_quarantined": result.rows_quarantined,
+        "rows_with_warnings": result.rows_warned,
+        "quarantine_by_rule": result.quarantine_by_rule,
+        "warnings_by_rule": result.warnings_by_rule,
+        "files_new": sum(f.status == "loaded" for f in result.files),
+        "files_rejected": len(result.rejected_files),
+        "files_already_loaded": sum(f.status == "already_loaded" for f in result.files),
+        "rules_skipped": result.skipped_rules,
+        "extra_source_columns": result.extra_source_columns,
+        "source": spec.path_pattern,
+        "seconds": round(result.seconds, 2),
+        "files": dg.MetadataValue.md(
+            "| file | status | read | loaded | quarantined | message |\n|---|---|---|---|---|---|\n"
+            + (files_table or "| (no new files) | | | | | |")
+        ),
+    }
+
+
+def check_results(asset_key: dg.AssetKey, outcomes: list[CheckOutcome]):
+    for outcome in outcomes:
+        yield dg.AssetCheckResult(
+            asset_key=asset_key,
+            check_name=outcome.name,
+            passed=outcome.passed,
+            severity=(
+                dg.AssetCheckSeverity.ERROR
+                if outcome.severity == "error"
+                else dg.AssetCheckSeverity.WARN
+            ),
+            description=outcome.description,
+            metadata=outcome.metadata,
+        )

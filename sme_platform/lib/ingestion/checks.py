@@ -1,0 +1,131 @@
+"""The ingestion gates, computed from a load's result and the warehouse (no Dagster here).
+
+- row_conservation (blocking): rows read = rows loaded + rows quarantined, counted from the tables.
+- quarantine_share (blocking): the share of quarantined rows stays under the source's threshold.
+- schema_conformance: raw table has the canonical columns and types; every file was readable.
+- newest_file_freshness: the newest source file is younger than the source's limit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import duckdb
+
+from sme_platform.lib.ingestion.engine import IngestResult
+from sme_platform.lib.sources import SourceSpec
+from sme_platform.lib.warehouse import LINEAGE_COLUMNS
+
+CHECK_NAMES = (
+    "row_conservation",
+    "quarantine_share",
+    "schema_conformance",
+    "newest_file_freshness",
+)
+BLOCKING_CHECKS = ("row_conservation", "quarantine_share")
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    name: str
+    passed: bool
+    severity: str  # error | warn: how bad a failure is
+    description: str
+    metadata: dict = field(default_factory=dict)
+
+
+def evaluate_checks(
+    con: duckdb.DuckDBPyConnection,
+    spec: SourceSpec,
+    result: IngestResult,
+    now: datetime | None = None,
+) -> list[CheckOutcome]:
+    return [
+        row_conservation(result),
+        quarantine_share(spec, result),
+        schema_conformance(con, spec, result),
+        newest_file_freshness(spec, result, now),
+    ]
+
+
+def row_conservation(result: IngestResult) -> CheckOutcome:
+    accounted = result.rows_loaded + result.rows_quarantined
+    passed = result.rows_read == accounted
+    return CheckOutcome(
+        "row_conservation",
+        passed,
+        "error",
+        f"{result.rows_read} rows read = {result.rows_loaded} loaded + "
+        f"{result.rows_quarantined} quarantined"
+        + ("" if passed else f": {result.rows_read - accounted} rows unaccounted for"),
+        {
+            "rows_read": result.rows_read,
+            "rows_loaded": result.rows_loaded,
+            "rows_quarantined": result.rows_quarantined,
+            "load_id": result.load_id,
+        },
+    )
+
+
+def quarantine_share(spec: SourceSpec, result: IngestResult) -> CheckOutcome:
+    threshold = spec.quarantine_threshold()
+    share = result.quarantine_share
+    passed = share <= threshold
+    top_rules = dict(sorted(result.quarantine_by_rule.items(), key=lambda kv: -kv[1])[:10])
+    return CheckOutcome(
+        "quarantine_share",
+        passed,
+        "error",
+        f"{share:.2%} of {result.rows_read} rows quarantined (limit {threshold:.2%})"
+        + (
+            "" if passed else f"; see quarantine.{result.table} where _load_id = '{result.load_id}'"
+        ),
+        {"share": share, "threshold": threshold, "by_rule": top_rules},
+    )
+
+
+def schema_conformance(con, spec: SourceSpec, result: IngestResult) -> CheckOutcome:
+    table = spec.canonical
+    expected = [(c.name, c.type.upper()) for c in table.columns] + list(LINEAGE_COLUMNS)
+    actual = [
+        (name, data_type.upper())
+        for name, data_type in con.execute(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = 'raw' and table_name = ? order by ordinal_position",
+            [table.name],
+        ).fetchall()
+    ]
+    problems = []
+    if actual != expected:
+        problems.append(f"raw.{table.name} columns {actual} differ from the contract {expected}")
+    rejected = [f.message for f in result.rejected_files]
+    problems.extend(rejected)
+    return CheckOutcome(
+        "schema_conformance",
+        not problems,
+        "warn",
+        "; ".join(problems[:5]) if problems else "columns and types match the contract",
+        {
+            "rejected_files": len(rejected),
+            "extra_source_columns": result.extra_source_columns,
+            "unmapped_columns": [c.name for c in table.columns if c.name not in spec.columns],
+        },
+    )
+
+
+def newest_file_freshness(spec: SourceSpec, result: IngestResult, now=None) -> CheckOutcome:
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    newest = result.newest_file_modified_at
+    limit = spec.freshness_hours()
+    if newest is None:
+        return CheckOutcome("newest_file_freshness", False, "warn", "no source files", {})
+    age_hours = (now - newest).total_seconds() / 3600
+    passed = age_hours <= limit
+    return CheckOutcome(
+        "newest_file_freshness",
+        passed,
+        "warn",
+        f"newest file is {age_hours:.1f} h old (limit {limit:.0f} h)",
+        {"newest_file_modified_at": newest.isoformat(), "age_hours": round(age_hours, 2)},
+    )

@@ -1,0 +1,147 @@
+"""Turning a source mapping and the canonical contract into DuckDB SQL.
+
+Every canonical column becomes a typed expression over the source's columns; every rule becomes a
+boolean SQL condition that is true for a good row. The checks run inside DuckDB in one pass over
+the data; Python never loops over rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlglot
+from sqlglot import exp
+
+from sme_platform.lib.canonical import CanonicalTable, ForeignKey
+from sme_platform.lib.sources import SourcesConfigError, SourceSpec
+from sme_platform.lib.warehouse import quote_identifier, quote_literal
+
+LINEAGE_NAMES = {"_source_file", "_source_row"}
+# Rule names the platform adds itself, besides the canonical table's row rules.
+PARSE_ERROR = "parse_error"
+INVALID_JSON = "valid_json"
+PRIMARY_KEY = "primary_key_unique"
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    name: str
+    condition: str
+    description: str
+    severity: str
+
+
+def raw_alias(column: str) -> str:
+    return quote_identifier(f"__raw__{column}")
+
+
+def source_column_references(spec: SourceSpec, known_columns: set[str] | None = None) -> set[str]:
+    """Source columns the mapping reads (for a pre-check and to pick JSON keys)."""
+    referenced: set[str] = set()
+    for canonical_column, expression in spec.columns.items():
+        if known_columns is not None and expression in known_columns:
+            referenced.add(expression)
+            continue
+        try:
+            parsed = sqlglot.parse_one(expression, read="duckdb")
+        except sqlglot.errors.ParseError as error:
+            raise SourcesConfigError(
+                f"sources.{spec.table}.columns.{canonical_column}: {expression!r} is neither a "
+                f"source column nor a valid DuckDB expression: {error}"
+            ) from error
+        if isinstance(parsed, exp.Column) and not parsed.table and known_columns is None:
+            referenced.add(parsed.name)
+            continue
+        referenced.update(column.name for column in parsed.find_all(exp.Column))
+    return referenced - LINEAGE_NAMES
+
+
+def mapped_expression(expression: str, source_columns: set[str]) -> str:
+    """A source column name becomes a quoted identifier; anything else is taken as SQL."""
+    if expression in source_columns:
+        return quote_identifier(expression)
+    return f"({expression})"
+
+
+def typed_expression(column_type: str, raw: str, options: dict) -> str:
+    """Cast without failing: a value that does not fit the type becomes NULL and the type rule
+    (raw present, typed missing) sends the row to quarantine."""
+    base_type = column_type.split("(")[0].upper()
+    if base_type == "DATE" and options.get("date_format"):
+        fmt = quote_literal(options["date_format"])
+        return f"try_strptime(cast({raw} as varchar), {fmt})::date"
+    if base_type == "TIMESTAMP" and options.get("timestamp_format"):
+        fmt = quote_literal(options["timestamp_format"])
+        return f"try_strptime(cast({raw} as varchar), {fmt})"
+    if base_type == "VARCHAR":
+        return f"cast({raw} as varchar)"
+    return f"try_cast({raw} as {column_type})"
+
+
+def row_rules(spec: SourceSpec, *, has_format_check: bool) -> list[CompiledRule]:
+    """All row-level rules with the source's overrides applied, in the order they are reported."""
+    table = spec.canonical
+    rules: list[CompiledRule] = []
+    if has_format_check:
+        rules.append(
+            CompiledRule(INVALID_JSON, "__format_ok", "line is a valid JSON object", "error")
+        )
+    for column in table.columns:
+        name = quote_identifier(column.name)
+        # The type rule first: for a value that is there but unreadable it is the real reason.
+        if column.name in spec.columns:
+            rules.append(
+                CompiledRule(
+                    f"type_{column.name}",
+                    f"{raw_alias(column.name)} is null or {name} is not null",
+                    f"{column.name} is a valid {column.type}",
+                    "error",
+                )
+            )
+        if column.required:
+            rules.append(
+                CompiledRule(
+                    f"required_{column.name}",
+                    f"{name} is not null",
+                    f"{column.name} is present",
+                    "error",
+                )
+            )
+    for rule in table.rules:
+        override = spec.rule_overrides.get(rule.name)
+        if override and not override.enabled:
+            continue
+        severity = override.severity if override and override.severity else rule.severity
+        rules.append(CompiledRule(rule.name, rule.condition, rule.description, severity))
+    return rules
+
+
+def foreign_key_severity(spec: SourceSpec, foreign_key: ForeignKey) -> str | None:
+    """None when the source's contract switches the key off."""
+    override = spec.rule_overrides.get(foreign_key.name)
+    if override and not override.enabled:
+        return None
+    return override.severity if override and override.severity else foreign_key.severity
+
+
+def failed_rules_list(rules: list[CompiledRule]) -> str:
+    """SQL for the list of names of the rules a row breaks (evaluated only on bad rows)."""
+    if not rules:
+        return "[]::varchar[]"
+    items = ", ".join(
+        f"case when not coalesce({rule.condition}, true) then {quote_literal(rule.name)} end"
+        for rule in rules
+    )
+    return f"list_filter([{items}], name -> name is not null)"
+
+
+def all_pass(rules: list[CompiledRule]) -> str:
+    """A rule that cannot be judged because an input is NULL passes: missing values are the
+    business of the required_ and type_ rules, which never evaluate to NULL."""
+    if not rules:
+        return "true"
+    return " and ".join(f"coalesce({rule.condition}, true)" for rule in rules)
+
+
+def check_table_columns(table: CanonicalTable) -> list[str]:
+    return [quote_identifier(c.name) for c in table.columns]

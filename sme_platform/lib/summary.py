@@ -1,0 +1,77 @@
+"""What a person wants to know after a run: what is in the warehouse, what was held back and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sme_platform.lib.canonical import CANONICAL_TABLES
+from sme_platform.lib.warehouse import connect, table_exists
+
+
+@dataclass
+class TableSummary:
+    table: str
+    rows: int
+    quarantined: int
+    quarantine_by_rule: dict[str, int]
+    warned: int
+    files_loaded: int
+    files_rejected: int
+
+
+@dataclass
+class WarehouseSummary:
+    warehouse: Path
+    tables: list[TableSummary] = field(default_factory=list)
+    absent: list[str] = field(default_factory=list)
+    rejected_files: list[tuple[str, str]] = field(default_factory=list)
+
+
+def summarize_warehouse(warehouse: Path) -> WarehouseSummary:
+    summary = WarehouseSummary(warehouse=warehouse)
+    if not warehouse.exists():
+        summary.absent = list(CANONICAL_TABLES)
+        return summary
+    with connect(warehouse, read_only=True) as con:
+        for name in CANONICAL_TABLES:
+            if not table_exists(con, "raw", name):
+                summary.absent.append(name)
+                continue
+            rows = con.execute(f"select count(*) from raw.{name}").fetchone()[0]
+            by_rule = dict(
+                con.execute(
+                    f"select rule, count(*) from quarantine.{name} group by 1 order by 2 desc"
+                ).fetchall()
+            )
+            warned = con.execute(
+                "select count(*) from quarantine.rule_warnings where table_name = ?", [name]
+            ).fetchone()[0]
+            files_loaded, files_rejected = con.execute(
+                """select count(distinct sha256) filter (where status = 'loaded'),
+                          count(distinct source_file) filter (
+                              where status = 'rejected' and sha256 not in (
+                                  select sha256 from raw.file_loads
+                                  where table_name = ? and status = 'loaded'))
+                   from raw.file_loads where table_name = ?""",
+                [name, name],
+            ).fetchone()
+            summary.tables.append(
+                TableSummary(
+                    name,
+                    rows,
+                    sum(by_rule.values()),
+                    by_rule,
+                    warned,
+                    files_loaded,
+                    files_rejected,
+                )
+            )
+        if table_exists(con, "raw", "file_loads"):
+            summary.rejected_files = con.execute(
+                """select source_file, arg_max(message, loaded_at) from raw.file_loads
+                   where status = 'rejected' and sha256 not in (
+                       select sha256 from raw.file_loads where status = 'loaded')
+                   group by 1 order by 1"""
+            ).fetchall()
+    return summary
