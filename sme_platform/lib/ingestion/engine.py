@@ -123,7 +123,8 @@ def ingest_table(
     con.execute("begin transaction")
     try:
         for batch in _batches(readable, headers):
-            per_file = _load_batch(con, spec, batch, foreign_keys, result, now)
+            columns = headers[batch[0].path][1]
+            per_file = _load_batch(con, spec, batch, columns, foreign_keys, result, now)
             for source_file in batch:
                 read, loaded, quarantined = per_file.get(str(source_file.path), (0, 0, 0))
                 outcome = _outcome(source_file, "loaded", read, loaded, quarantined)
@@ -200,14 +201,15 @@ def _file_columns(con, spec: SourceSpec, path: Path) -> list[str] | None:
     file_format = spec.file_format(path)
     if file_format == "csv":
         options = spec.options
-        if not options.get("header", True):
-            return None
-        return read_csv_header(
+        names = read_csv_header(
             path,
             delimiter=options.get("delimiter", ","),
             quote=options.get("quote", '"'),
             encoding=options.get("encoding", "utf-8"),
         )
+        if not options.get("header", True):
+            return [f"column{i}" for i in range(len(names))]
+        return names
     if file_format == "parquet":
         return read_parquet_columns(con, path)
     check_jsonl_not_empty(path)
@@ -275,7 +277,7 @@ def _drop_batch_objects(con) -> None:
         con.execute(f"drop table if exists {name}")
 
 
-def _csv_reader_arguments(options: dict, *, lines_only: bool) -> str:
+def _csv_reader_arguments(options: dict, *, lines_only: bool, columns: tuple[str, ...]) -> str:
     # union_by_name cannot go with the reject store, so a batch only holds files whose headers
     # are identical (see _batches).
     arguments = ["filename = '_source_file'", "store_rejects = true"]
@@ -290,9 +292,14 @@ def _csv_reader_arguments(options: dict, *, lines_only: bool) -> str:
             "auto_detect = false",
         ]
     else:
+        # The header was parsed in the pre-check, so DuckDB need not sniff: a sniffer reading a
+        # sample would fail the whole file on one bad line (say a 3 MB field), where a reader
+        # with known columns sends that line to the reject store and reads on.
         quote = options.get("quote", '"')
+        column_types = ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in columns)
         arguments += [
-            "all_varchar = true",
+            f"columns = {{{column_types}}}",
+            "auto_detect = false",
             f"header = {'true' if options.get('header', True) else 'false'}",
             f"delim = {quote_literal(options.get('delimiter', ','))}",
             f"quote = {quote_literal(quote)}",
@@ -309,9 +316,11 @@ def _csv_reader_arguments(options: dict, *, lines_only: bool) -> str:
     return ", ".join(arguments)
 
 
-def _create_text_source(con, spec: SourceSpec, batch: list[SourceFile], *, lines_only: bool):
+def _create_text_source(
+    con, spec: SourceSpec, batch: list[SourceFile], columns: tuple[str, ...], *, lines_only: bool
+):
     """CSV or JSON lines: read as text into a table; number rows by file, skipping nothing."""
-    arguments = _csv_reader_arguments(spec.options, lines_only=lines_only)
+    arguments = _csv_reader_arguments(spec.options, lines_only=lines_only, columns=columns)
     con.execute(
         f"create temp table _src_table as select * from read_csv({_path_list(batch)}, {arguments})"
     )
@@ -408,7 +417,7 @@ def _apply_query(con, spec: SourceSpec) -> list[str]:
     return columns
 
 
-def _load_batch(con, spec: SourceSpec, batch, foreign_keys, result: IngestResult, now):
+def _load_batch(con, spec: SourceSpec, batch, columns, foreign_keys, result: IngestResult, now):
     table = spec.canonical
     _drop_batch_objects(con)
     for name in ("_src_files", "_src_query"):
@@ -417,7 +426,9 @@ def _load_batch(con, spec: SourceSpec, batch, foreign_keys, result: IngestResult
     if file_format == "parquet":
         source_columns = _create_parquet_source(con, batch)
     else:
-        source_columns = _create_text_source(con, spec, batch, lines_only=file_format == "jsonl")
+        source_columns = _create_text_source(
+            con, spec, batch, columns, lines_only=file_format == "jsonl"
+        )
     if spec.query:
         source_columns = _apply_query(con, spec)
     con.execute("create temp table _batch_files (_source_file varchar, sha256 varchar)")
@@ -550,9 +561,11 @@ def _find_set_failures(con, spec: SourceSpec, foreign_keys) -> None:
         select c.rowid, '{contract.PRIMARY_KEY}', 'error',
                'duplicate key; first seen at ' || d.first_file || ' row ' || d.first_row
         from _checked c join (
-            select {key_list}, min(rowid) as keep_rid,
-                   arg_min(_source_file, rowid) as first_file,
-                   arg_min(_source_row, rowid) as first_row
+            select {key_list},
+                   -- first in file order (rowid order is not file order after the joins)
+                   arg_min(rowid, (_source_file, _source_row)) as keep_rid,
+                   arg_min(_source_file, (_source_file, _source_row)) as first_file,
+                   arg_min(_source_row, (_source_file, _source_row)) as first_row
             from _checked where _ok and {key_present}
             group by all having count(*) > 1
         ) d on {join_on}

@@ -1,0 +1,76 @@
+"""A snapshot of the graph: an asset, check, job or schedule that appears or vanishes is a change
+someone must mean (after dagster-open-platform's definitions snapshot test)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from sme_platform_tests.conftest import REPO_ROOT
+
+CANONICAL = [
+    "customers",
+    "inventory_snapshots",
+    "locations",
+    "prices",
+    "products",
+    "sales_lines",
+    "tickets",
+]
+INGESTION_CHECKS = [
+    "newest_file_freshness",
+    "quarantine_share",
+    "row_conservation",
+    "schema_conformance",
+]
+
+
+def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
+    monkeypatch.setenv("SME_PLATFORM_DIR", str(REPO_ROOT))
+    from sme_platform.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    keys = sorted(key.to_user_string() for key in graph.get_all_asset_keys())
+    assert keys == [f"raw/{name}" for name in CANONICAL]
+    checks = sorted((key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys)
+    assert checks == [(f"raw/{t}", c) for t in CANONICAL for c in INGESTION_CHECKS]
+    blocking = sorted(
+        spec.name
+        for assets_def in graph.assets_defs
+        for spec in assets_def.check_specs
+        if spec.blocking and spec.asset_key.to_user_string() == "raw/sales_lines"
+    )
+    assert blocking == ["quarantine_share", "row_conservation"]
+    assert sorted(
+        job.name for job in defs.resolve_all_job_defs() if not job.name.startswith("__")
+    ) == [
+        "ingest_new_files",
+        "materialize_all",
+    ]
+    schedule = defs.resolve_schedule_def("nightly_materialize_all")
+    assert schedule.cron_schedule == "0 2 * * *"
+
+
+def test_every_asset_has_an_owner_a_description_and_a_check(monkeypatch):
+    monkeypatch.setenv("SME_PLATFORM_DIR", str(REPO_ROOT))
+    from sme_platform.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    checked_assets = {key.asset_key for key in graph.asset_check_keys}
+    for spec in defs.resolve_all_asset_specs():
+        name = spec.key.to_user_string()
+        assert spec.owners, f"{name} has no owner"
+        assert spec.description, f"{name} has no description"
+        assert spec.key in checked_assets, f"{name} has no check"
+
+
+def test_dagster_validates_the_workspace():
+    completed = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "All code locations passed validation" in completed.stderr + completed.stdout

@@ -1,0 +1,316 @@
+"""The bad-input corpus: each kind of broken file gets an exact, explained outcome and nothing is
+lost (rows read = rows loaded + rows quarantined; a file that cannot be read at all is rejected
+with a message naming it, and the other files still load)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sme_platform_tests.conftest import SALES_HEADER, TinyProject
+
+GOOD_1 = "O1,1,2024-01-01 10:00:00,A,2,1.50,SALE"
+GOOD_2 = "O1,2,2024-01-01 10:00:00,B,1,2.00,SALE"
+
+
+def sales_file(*lines: str, header: str = SALES_HEADER, newline: str = "\n") -> str:
+    return newline.join([header, *lines]) + newline
+
+
+def quarantined(project: TinyProject) -> list[tuple]:
+    return project.query(
+        "select _source_row, rule, failed_rules, message, original_values "
+        "from quarantine.sales_lines order by _source_row"
+    )
+
+
+def assert_conserved(result) -> None:
+    assert result.rows_read == result.rows_loaded + result.rows_quarantined
+
+
+def test_empty_file_is_rejected_and_other_files_still_load(project):
+    project.write("sales_1.csv", "")
+    project.write("sales_2.csv", sales_file(GOOD_1))
+    project.sales_source()
+    result = project.ingest()
+    statuses = {f.path.rsplit("/", 1)[-1]: f.status for f in result.files}
+    assert statuses == {"sales_1.csv": "rejected", "sales_2.csv": "loaded"}
+    (rejected,) = result.rejected_files
+    assert "sales_1.csv" in rejected.message and "empty file" in rejected.message
+    assert result.rows_loaded == 1
+    logged = project.query("select status, message from raw.file_loads where status = 'rejected'")
+    assert logged[0][1] == rejected.message
+
+
+def test_header_only_file_loads_zero_rows(project):
+    project.write("sales_1.csv", SALES_HEADER + "\n")
+    project.sales_source()
+    result = project.ingest()
+    assert [f.status for f in result.files] == ["loaded"]
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (0, 0, 0)
+
+
+def test_byte_order_mark_is_not_part_of_the_first_column(project):
+    project.write("sales_1.csv", b"\xef\xbb\xbf" + sales_file(GOOD_1, GOOD_2).encode())
+    project.sales_source()
+    result = project.ingest()
+    assert (result.rows_loaded, result.rows_quarantined) == (2, 0)
+    assert project.query("select order_id from raw.sales_lines order by 1") == [("O1",), ("O1",)]
+
+
+def test_crlf_line_endings_leave_no_carriage_returns(project):
+    project.write("sales_1.csv", sales_file(GOOD_1, GOOD_2, newline="\r\n"))
+    project.sales_source()
+    result = project.ingest()
+    assert (result.rows_loaded, result.rows_quarantined) == (2, 0)
+    assert project.query("select distinct line_type from raw.sales_lines") == [("sale",)]
+
+
+def test_wrong_delimiter_rejects_the_file_and_says_why(project):
+    project.write("sales_1.csv", sales_file(GOOD_1).replace(",", ";"))
+    project.sales_source()
+    result = project.ingest()
+    (rejected,) = result.rejected_files
+    assert "sales_1.csv" in rejected.message
+    assert "missing column(s)" in rejected.message and "wrong delimiter?" in rejected.message
+    assert result.rows_read == 0
+
+
+def test_latin1_bytes_in_a_line_quarantine_that_line_only(project):
+    broken = b"O1,2,2024-01-01 10:00:00,B,1,2.00,SALE-CAF\xe9"
+    content = (
+        (SALES_HEADER + "\n" + GOOD_1 + "\n").encode()
+        + broken
+        + b"\n"
+        + b"O2,1,2024-01-02 10:00:00,A,1,1.00,SALE\n"
+    )
+    project.write("sales_1.csv", content)
+    project.sales_source()
+    result = project.ingest()
+    assert_conserved(result)
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (3, 2, 1)
+    ((row, rule, _, message, original),) = quarantined(project)
+    assert (row, rule) == (2, "parse_error")
+    assert "line 2" in message and "INVALID ENCODING" in message
+    assert original.startswith("O1,2,2024-01-01")
+    # The good rows keep their own row numbers around the rejected one.
+    assert project.query("select _source_row from raw.sales_lines order by 1") == [(1,), (3,)]
+
+
+def test_latin1_file_loads_when_the_source_says_so(project):
+    content = sales_file("O1,1,2024-01-01 10:00:00,CAFÉ,2,1.50,SALE").encode("latin-1")
+    project.write("sales_1.csv", content)
+    project.sales_source(options={"encoding": "latin-1"})
+    result = project.ingest()
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 0)
+    assert project.query("select sku from raw.sales_lines") == [("CAFÉ",)]
+
+
+def test_missing_required_column_rejects_the_file_naming_the_column(project):
+    header = SALES_HEADER.replace(",qty", "")
+    project.write("sales_1.csv", sales_file("O1,1,2024-01-01 10:00:00,A,1.50,SALE", header=header))
+    project.sales_source()
+    result = project.ingest()
+    (rejected,) = result.rejected_files
+    assert "missing column(s) ['qty']" in rejected.message
+    assert "sales_1.csv" in rejected.message
+
+
+def test_extra_columns_load_and_are_reported(project):
+    header = SALES_HEADER + ",note"
+    project.write("sales_1.csv", sales_file(GOOD_1 + ",hello", header=header))
+    project.sales_source()
+    result = project.ingest()
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 0)
+    assert result.extra_source_columns == ["note"]
+
+
+def test_wrong_types_are_quarantined_with_the_type_rule(project):
+    project.write(
+        "sales_1.csv",
+        sales_file(
+            GOOD_1, "O2,1,yesterday,A,2,1.50,SALE", "O3,1,2024-01-01 10:00:00,A,two,1.50,SALE"
+        ),
+    )
+    project.sales_source()
+    result = project.ingest()
+    assert_conserved(result)
+    rows = quarantined(project)
+    assert [(r[0], r[1]) for r in rows] == [(2, "type_ordered_at"), (3, "type_quantity")]
+    assert json.loads(rows[1][4])["qty"] == "two"
+    assert result.quarantine_by_rule["type_quantity"] == 1
+
+
+def test_null_keys_are_quarantined(project):
+    project.write("sales_1.csv", sales_file(GOOD_1, "O2,1,2024-01-01 10:00:00,,2,1.50,SALE"))
+    project.sales_source()
+    project.ingest()
+    assert [(r[0], r[1]) for r in quarantined(project)] == [(2, "required_sku")]
+
+
+def test_duplicate_keys_keep_the_first_and_quarantine_the_rest(project):
+    project.write("sales_1.csv", sales_file(GOOD_1, GOOD_1.replace(",2,1.50", ",5,1.50"), GOOD_2))
+    project.sales_source()
+    result = project.ingest()
+    assert (result.rows_loaded, result.rows_quarantined) == (2, 1)
+    ((row, rule, _, message, _),) = quarantined(project)
+    assert (row, rule) == (2, "primary_key_unique")
+    assert "first seen at" in message and "sales_1.csv row 1" in message
+    assert project.query("select quantity from raw.sales_lines where line_number = 1") == [(2.0,)]
+
+
+def test_a_key_loaded_by_an_earlier_file_is_a_duplicate_too(project):
+    project.write("sales_1.csv", sales_file(GOOD_1))
+    project.sales_source()
+    project.ingest()
+    project.write("sales_2.csv", sales_file(GOOD_1.replace(",2,1.50", ",9,1.50")))
+    result = project.ingest()
+    assert (result.rows_loaded, result.rows_quarantined) == (0, 1)
+    ((_, rule, _, message, _),) = quarantined(project)
+    assert rule == "primary_key_unique" and "already loaded from" in message
+
+
+def test_negative_and_absurd_quantities_are_quarantined(project):
+    project.write(
+        "sales_1.csv",
+        sales_file(
+            GOOD_1,
+            "O2,1,2024-01-01 10:00:00,A,-3,1.50,SALE",
+            "O3,1,2024-01-01 10:00:00,A,-3,1.50,RETURN",
+            "O4,1,2024-01-01 10:00:00,A,250000,1.50,SALE",
+        ),
+    )
+    project.sales_source()
+    result = project.ingest()
+    assert [(r[0], r[1]) for r in quarantined(project)] == [
+        (2, "sale_quantity_positive"),
+        (4, "quantity_plausible"),
+    ]
+    assert result.rows_loaded == 2  # the return with -3 units is fine
+
+
+def test_future_dates_are_quarantined(project):
+    project.write("sales_1.csv", sales_file(GOOD_1, "O2,1,2999-01-01 10:00:00,A,1,1.50,SALE"))
+    project.sales_source()
+    project.ingest()
+    assert [(r[0], r[1]) for r in quarantined(project)] == [(2, "ordered_at_not_future")]
+
+
+def test_quotes_newlines_and_sql_text_inside_fields_load_verbatim(project):
+    hostile_sku = "A'); drop table raw.sales_lines; --"
+    multi_line = 'say ""hi""\nsecond line'
+    project.write(
+        "sales_1.csv",
+        sales_file(
+            f'"O1",1,2024-01-01 10:00:00,"{hostile_sku}",2,1.50,SALE',
+            f'O2,1,2024-01-01 10:00:00,"{multi_line}",1,1.00,SALE',
+            'O3,1,2024-01-01 10:00:00,"comma, inside",1,1.00,SALE',
+        ),
+    )
+    project.sales_source()
+    result = project.ingest()
+    assert (result.rows_loaded, result.rows_quarantined) == (3, 0)
+    skus = [s for (s,) in project.query("select sku from raw.sales_lines order by _source_row")]
+    assert skus == [hostile_sku, 'say "hi"\nsecond line', "comma, inside"]
+    assert project.query("select _source_row from raw.sales_lines order by 1") == [(1,), (2,), (3,)]
+
+
+def test_a_huge_field_quarantines_its_line_only(project):
+    huge = "x" * 3_000_000
+    project.write(
+        "sales_1.csv", sales_file(GOOD_1, f"O2,1,2024-01-01 10:00:00,{huge},1,1.00,SALE", GOOD_2)
+    )
+    project.sales_source()
+    result = project.ingest()
+    assert_conserved(result)
+    assert (result.rows_loaded, result.rows_quarantined) == (2, 1)
+    ((row, rule, _, _message, _),) = quarantined(project)
+    assert (row, rule) == (2, "parse_error")
+
+
+def test_a_truncated_last_line_is_quarantined(project):
+    content = sales_file(GOOD_1, GOOD_2) + "O3,1,2024-01-0"
+    project.write("sales_1.csv", content)
+    project.sales_source()
+    result = project.ingest()
+    assert_conserved(result)
+    assert (result.rows_loaded, result.rows_quarantined) == (2, 1)
+    ((row, rule, _, message, original),) = quarantined(project)
+    assert (row, rule) == (3, "parse_error")
+    assert "MISSING COLUMNS" in message and original == "O3,1,2024-01-0"
+
+
+def test_an_unterminated_quote_is_quarantined_not_fatal(project):
+    project.write("sales_1.csv", sales_file(GOOD_1, 'O2,1,2024-01-01 10:00:00,"A,1,1.00,SALE'))
+    project.sales_source()
+    result = project.ingest()
+    assert_conserved(result)
+    assert result.rows_loaded == 1 and result.rows_quarantined >= 1
+    assert {r[1] for r in quarantined(project)} == {"parse_error"}
+
+
+def test_the_same_file_is_not_loaded_twice(project):
+    project.write("sales_1.csv", sales_file(GOOD_1, GOOD_2))
+    project.sales_source()
+    first = project.ingest()
+    second = project.ingest()
+    assert first.rows_loaded == 2
+    assert second.status == "no_new_files" and second.rows_read == 0
+    assert [f.status for f in second.files] == ["already_loaded"]
+    assert project.query("select count(*) from raw.sales_lines") == [(2,)]
+
+
+def test_a_broken_json_line_is_quarantined(project):
+    project.write(
+        "customers.jsonl",
+        '{"id": "C1", "email": "a@b.org"}\n'
+        '{"id": "C2", "email": \n'
+        '{"id": "C3", "email": "c@d.org"}\n',
+    )
+    project.source(
+        "customers", path="customers.jsonl", columns={"customer_id": "id", "email": "email"}
+    )
+    result = project.ingest("customers")
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (3, 2, 1)
+    ((row, rule, original),) = project.query(
+        "select _source_row, rule, original_values from quarantine.customers"
+    )
+    assert (row, rule, original) == (2, "valid_json", '{"id": "C2", "email": ')
+
+
+def test_a_corrupt_parquet_file_is_rejected(project):
+    project.write("inventory_1.parquet", b"PAR1 this is not really parquet")
+    project.source(
+        "inventory_snapshots",
+        path="inventory_*.parquet",
+        columns={"snapshot_date": "d", "location_id": "l", "sku": "s", "on_hand_units": "n"},
+    )
+    result = project.ingest("inventory_snapshots")
+    (rejected,) = result.rejected_files
+    assert "inventory_1.parquet" in rejected.message and "Parquet" in rejected.message
+
+
+def test_a_malformed_email_is_loaded_with_a_warning(project):
+    project.write(
+        "customers.jsonl",
+        '{"id": "C1", "email": "a@b.org"}\n{"id": "C2", "email": "jane.doe.example.com"}\n',
+    )
+    project.source(
+        "customers", path="customers.jsonl", columns={"customer_id": "id", "email": "email"}
+    )
+    result = project.ingest("customers")
+    assert (result.rows_loaded, result.rows_quarantined, result.rows_warned) == (2, 0, 1)
+    assert project.query("select _source_row, rule from quarantine.rule_warnings") == [
+        (2, "email_format")
+    ]
+
+
+@pytest.mark.parametrize("marker", ["?", "NULL"])
+def test_null_markers_from_the_source_become_null(project, marker):
+    project.write(
+        "sales_1.csv", sales_file("O1,1,2024-01-01 10:00:00,A,2,1.50,SALE".replace("A", marker))
+    )
+    project.sales_source(options={"null_markers": ["", marker]})
+    project.ingest()
+    assert [(r[0], r[1]) for r in quarantined(project)] == [(1, "required_sku")]
