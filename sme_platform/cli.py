@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import threading
+import uuid
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -180,7 +181,7 @@ def _materialize(select: str | None) -> bool:
         if select
         else asset_graph.get_all_asset_keys()
     )
-    run_id = dg.make_new_run_id()
+    run_id = str(uuid.uuid4())
     watcher = _RunWatcher(instance, run_id, total=len(keys))
     with _progress() as progress:
         watcher.attach(progress)

@@ -34,7 +34,7 @@ CSV_OPTIONS = {
 OTHER_FORMAT_OPTIONS = {"null_markers", "date_format", "timestamp_format"}
 SOURCE_KEYS = {"path", "format", "options", "columns", "query", "contract", "description", "owner"}
 CONTRACT_KEYS = {"max_quarantine_share", "max_file_age_hours", "rules"}
-RULE_OVERRIDE_KEYS = {"severity", "enabled"}
+RULE_OVERRIDE_KEYS = {"severity", "enabled", "condition", "description"}
 _ENV_REFERENCE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 
 
@@ -44,8 +44,12 @@ class SourcesConfigError(ValueError):
 
 @dataclass(frozen=True)
 class RuleOverride:
+    """A change to a canonical rule, or (with a condition) a rule of the company's own."""
+
     severity: str | None = None
     enabled: bool = True
+    condition: str | None = None
+    description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -237,10 +241,17 @@ def _parse_rule_overrides(
     known = {r.name for r in canonical.rules} | {fk.name for fk in canonical.foreign_keys}
     overrides = {}
     for name, body in rules.items():
-        if name not in known:
+        is_custom = isinstance(body, dict) and "condition" in body
+        if name not in known and not is_custom:
             raise SourcesConfigError(
                 f"{where}.contract.rules.{name}: unknown rule; rules of {canonical.name}: "
-                f"{sorted(known)}"
+                f"{sorted(known)}; a rule of your own needs a condition (DuckDB SQL over the "
+                "canonical columns, true for a good row)"
+            )
+        if is_custom and name in known:
+            raise SourcesConfigError(
+                f"{where}.contract.rules.{name}: a canonical rule's condition cannot be "
+                "replaced; switch it off (enabled: false) and add a rule with another name"
             )
         if not isinstance(body, dict) or set(body) - RULE_OVERRIDE_KEYS:
             raise SourcesConfigError(
@@ -249,7 +260,16 @@ def _parse_rule_overrides(
         severity = body.get("severity")
         if severity not in (None, "error", "warn"):
             raise SourcesConfigError(f"{where}.contract.rules.{name}.severity: error or warn")
-        overrides[name] = RuleOverride(severity=severity, enabled=bool(body.get("enabled", True)))
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            raise SourcesConfigError(
+                f"{where}.contract.rules.{name}: rule names are lower case letters, digits, _"
+            )
+        overrides[name] = RuleOverride(
+            severity=severity,
+            enabled=bool(body.get("enabled", True)),
+            condition=str(body["condition"]) if is_custom else None,
+            description=str(body.get("description", body.get("condition", ""))),
+        )
     return overrides
 
 

@@ -88,7 +88,7 @@ def ensure_ingestion_tables(con: duckdb.DuckDBPyConnection, table: CanonicalTabl
         """create table if not exists raw.loads (
             table_name varchar, load_id varchar, run_id varchar, started_at timestamp,
             finished_at timestamp, files_new bigint, files_rejected bigint,
-            files_already_loaded bigint, rows_read bigint, rows_loaded bigint,
-            rows_quarantined bigint, rows_warned bigint
+            files_already_loaded bigint, file_rows_read bigint, rows_read bigint,
+            rows_loaded bigint, rows_quarantined bigint, rows_warned bigint
         )"""
     )

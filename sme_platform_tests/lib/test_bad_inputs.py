@@ -314,3 +314,81 @@ def test_null_markers_from_the_source_become_null(project, marker):
     project.sales_source(options={"null_markers": ["", marker]})
     project.ingest()
     assert [(r[0], r[1]) for r in quarantined(project)] == [(1, "required_sku")]
+
+
+def test_a_query_source_may_use_its_own_with_clause_and_row_numbers(project):
+    events = "ticket,state,updated\nT1,new,1\nT1,closed,2\nT2,new,1\nT2,?,2\n"
+    project.write("events.csv", events)
+    project.source(
+        "tickets",
+        path="events.csv",
+        options={"null_markers": ["", "?"]},
+        query=(
+            "with ranked as (select *, row_number() over (partition by ticket "
+            "order by updated::int desc) as rank from source_rows) "
+            "select ticket, state, _source_file, _source_row from ranked where rank = 1"
+        ),
+        columns={
+            "ticket_id": "ticket",
+            "opened_at": "'2024-01-01'",
+            "priority": "'low'",
+            "status": "state",
+        },
+    )
+    result = project.ingest("tickets")
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (2, 2, 0)
+    assert result.file_rows_read == 4
+    rows = project.query("select ticket_id, status, _source_row from raw.tickets order by 1")
+    assert rows == [("T1", "closed", 2), ("T2", None, 4)]
+
+
+def test_a_mapping_may_read_the_row_number(project):
+    header = "order_no,ts,item,qty,price"
+    project.write(
+        "sales_1.csv",
+        sales_file(
+            "O1,2024-01-01 10:00:00,A,1,1.0", "O1,2024-01-01 10:00:00,B,1,1.0", header=header
+        ),
+    )
+    project.source(
+        "sales_lines",
+        path="sales_*.csv",
+        columns={
+            "order_id": "order_no",
+            "line_number": "_source_row",
+            "ordered_at": "ts",
+            "sku": "item",
+            "quantity": "qty",
+            "unit_price": "price",
+            "line_type": "'sale'",
+        },
+    )
+    result = project.ingest()
+    assert (result.rows_loaded, result.rows_quarantined) == (2, 0)
+    assert project.query("select line_number, sku from raw.sales_lines order by 1") == [
+        (1, "A"),
+        (2, "B"),
+    ]
+
+
+def test_a_rule_of_the_sources_own_quarantines_or_warns(project):
+    project.write(
+        "sales_1.csv",
+        sales_file(
+            GOOD_1, "X9,1,2024-01-01 10:00:00,A,1,1.00,SALE", GOOD_2.replace("O1,2", "O1,3")
+        ),
+    )
+    project.sales_source(
+        contract={
+            "rules": {
+                "known_order_prefix": {
+                    "condition": "order_id like 'O%'",
+                    "description": "order numbers start with O",
+                },
+                "small_orders": {"condition": "quantity < 2", "severity": "warn"},
+            }
+        }
+    )
+    result = project.ingest()
+    assert [(r[0], r[1]) for r in quarantined(project)] == [(2, "known_order_prefix")]
+    assert result.warnings_by_rule == {"small_orders": 1}

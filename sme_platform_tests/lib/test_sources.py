@@ -124,3 +124,26 @@ def test_the_shipped_demo_mapping_is_valid():
         "prices",
         "tickets",
     }
+
+
+def test_a_source_may_add_rules_of_its_own(tmp_path):
+    from sme_platform.lib.ingestion.contract import row_rules
+
+    body = {
+        **MINIMAL_SALES,
+        "contract": {
+            "rules": {
+                "store_orders_only": {
+                    "condition": "order_id like 'SO-%'",
+                    "severity": "warn",
+                    "description": "orders come from the shop system",
+                }
+            }
+        },
+    }
+    spec = parse({"sources": {"sales_lines": body}}, tmp_path).get("sales_lines")
+    custom = [r for r in row_rules(spec, has_format_check=False) if r.name == "store_orders_only"]
+    assert [(r.condition, r.severity) for r in custom] == [("(order_id like 'SO-%')", "warn")]
+    body["contract"]["rules"] = {"quantity_plausible": {"condition": "true"}}
+    with pytest.raises(SourcesConfigError, match="cannot be replaced"):
+        parse({"sources": {"sales_lines": body}}, tmp_path)

@@ -27,6 +27,7 @@ def materialization_metadata(con, spec: SourceSpec, result: IngestResult) -> dic
         ),
         "load_id": result.load_id,
         "rows_read": result.rows_read,
+        "file_rows_read": result.file_rows_read,
         "rows_loaded": result.rows_loaded,
         "rows_quarantined": result.rows_quarantined,
         "rows_with_warnings": result.rows_warned,

@@ -34,12 +34,13 @@ TEMP_TABLES = (
     "reject_errors",
     "reject_scans",
 )
-TEMP_VIEWS = ("_numbered", "_src_numbered")
+TEMP_VIEWS = ("_numbered", "source_rows", "_src_numbered")
 
 
 @dataclass
 class BatchTally:
     per_file: dict[str, list[int]] = field(default_factory=dict)  # path -> [read, loaded, quar.]
+    file_rows: int = 0  # rows read from the files (differs from records read for a query)
     quarantine_by_rule: Counter = field(default_factory=Counter)
     warnings_by_rule: Counter = field(default_factory=Counter)
 
@@ -74,11 +75,16 @@ def load_batch(con, batch: Batch, foreign_keys, already_loaded_rows: int) -> Bat
     relation = _source_relation(con, batch)
     rules = contract.row_rules(batch.spec, has_format_check=batch.file_format == "jsonl")
     _create_checked(con, batch.spec, relation, rules)
-    if not batch.spec.query:  # the query path numbered its rows (and rejects) before the query
+    if not numbers_rows_first(batch.spec):  # else numbered (with rejects) before the mapping
         _create_reject_offsets(con, has_reject_store=batch.file_format != "parquet")
     _create_numbering(con, relation)
     _find_set_failures(con, batch.spec, foreign_keys, already_loaded_rows)
     tally = _tally(con)
+    tally.file_rows = con.execute(
+        "select (select count(*) from {}) + (select count(*) from _reject_rows)".format(
+            "_src_table" if numbers_rows_first(batch.spec) else "_checked"
+        )
+    ).fetchone()[0]
     _write(con, batch, with_warnings=bool(tally.warnings_by_rule))
     return tally
 
@@ -169,18 +175,24 @@ def _json_of_fields(columns) -> str:
     return f"json_object({pairs})::varchar"
 
 
+def numbers_rows_first(spec: SourceSpec) -> bool:
+    """A source defined by a query, or a mapping that reads _source_row, needs its rows numbered
+    before the mapping runs (the fast path numbers them afterwards, from the read order)."""
+    return bool(spec.query) or contract.mapping_uses_row_number(spec)
+
+
 def _source_relation(con, batch: Batch) -> SourceRelation:
     relation = _reader_relation(batch)
-    if not batch.spec.query:
+    if not numbers_rows_first(batch.spec):
         return relation
-    # A source defined by a query (e.g. events collapsed to one row per ticket): the file rows
-    # are read and numbered first, then the query runs over them as `source_rows`.
+    # The file rows are read and numbered first; a query (e.g. events collapsed to one row per
+    # ticket) then runs over them as the view `source_rows`.
     con.execute(f"create temp table _src_table as {relation.sql}")
     _create_reject_offsets(con, has_reject_store=batch.file_format != "parquet")
     numbering = _row_number_sql("t", "f", "o") if relation.numbered_by_rowid else "t._source_row"
     con.execute(
         f"""create temp view _src_numbered as
-        select t.* exclude (__rid, _source_row, __format_ok), {numbering} as _source_row
+        select t.* exclude (__rid, _source_row), {numbering} as _source_row
         from (select rowid as __rid, * from _src_table) t
         join (select _source_file, min(rowid) as first_rowid from _src_table group by all) f
             using (_source_file)
@@ -188,7 +200,16 @@ def _source_relation(con, batch: Batch) -> SourceRelation:
             on t._source_file = o._source_file
             and t.__rid - f.first_rowid + 1 > o.good_rows_before"""
     )
-    sql = f"with source_rows as (select * from _src_numbered) {batch.spec.query}"
+    if not batch.spec.query:
+        return SourceRelation(
+            sql="select * from _src_numbered",
+            columns=relation.columns,
+            numbered_by_rowid=False,
+            original=relation.original,
+        )
+    # A view, not a CTE put in front of the query, so the query may have a WITH of its own.
+    con.execute("create temp view source_rows as select * exclude (__format_ok) from _src_numbered")
+    sql = batch.spec.query.strip().rstrip(";")
     columns = [row[0] for row in con.execute(f"describe ({sql})").fetchall()]
     missing = contract.LINEAGE_NAMES - set(columns)
     if missing:

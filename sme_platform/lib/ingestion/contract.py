@@ -37,6 +37,15 @@ def raw_alias(column: str) -> str:
 
 def source_column_references(spec: SourceSpec, known_columns: set[str] | None = None) -> set[str]:
     """Source columns the mapping reads (for a pre-check and to pick JSON keys)."""
+    return _references(spec, known_columns) - LINEAGE_NAMES
+
+
+def mapping_uses_row_number(spec: SourceSpec) -> bool:
+    """Whether a mapping expression reads _source_row, so rows must be numbered before mapping."""
+    return "_source_row" in _references(spec, None)
+
+
+def _references(spec: SourceSpec, known_columns: set[str] | None) -> set[str]:
     referenced: set[str] = set()
     for canonical_column, expression in spec.columns.items():
         if known_columns is not None and expression in known_columns:
@@ -53,7 +62,7 @@ def source_column_references(spec: SourceSpec, known_columns: set[str] | None = 
             referenced.add(parsed.name)
             continue
         referenced.update(column.name for column in parsed.find_all(exp.Column))
-    return referenced - LINEAGE_NAMES
+    return referenced
 
 
 def mapped_expression(expression: str, source_columns: set[str]) -> str:
@@ -113,6 +122,16 @@ def row_rules(spec: SourceSpec, *, has_format_check: bool) -> list[CompiledRule]
             continue
         severity = override.severity if override and override.severity else rule.severity
         rules.append(CompiledRule(rule.name, rule.condition, rule.description, severity))
+    for name, custom in spec.rule_overrides.items():
+        if custom.condition and custom.enabled:
+            rules.append(
+                CompiledRule(
+                    name,
+                    f"({custom.condition})",
+                    custom.description or name,
+                    custom.severity or "error",
+                )
+            )
     return rules
 
 

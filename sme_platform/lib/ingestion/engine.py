@@ -61,7 +61,8 @@ class IngestResult:
     load_id: str
     status: str  # loaded | no_new_files | no_files
     files: list[FileOutcome] = field(default_factory=list)
-    rows_read: int = 0
+    rows_read: int = 0  # records checked against the contract (after a source's query)
+    file_rows_read: int = 0  # rows read from the files (before a source's query)
     rows_loaded: int = 0
     rows_quarantined: int = 0
     rows_warned: int = 0
@@ -129,6 +130,7 @@ def ingest_table(
                 foreign_keys,
                 already_loaded_rows,
             )
+            result.file_rows_read += tally.file_rows
             quarantine_by_rule.update(tally.quarantine_by_rule)
             warnings_by_rule.update(tally.warnings_by_rule)
             for source_file in files:
@@ -309,7 +311,7 @@ def _log_load(con, result: IngestResult, run_id: str, now: datetime) -> None:
     )
     statuses = Counter(f.status for f in result.files)
     con.execute(
-        "insert into raw.loads values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "insert into raw.loads values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             result.table,
             result.load_id,
@@ -319,6 +321,7 @@ def _log_load(con, result: IngestResult, run_id: str, now: datetime) -> None:
             statuses["loaded"],
             statuses["rejected"],
             statuses["already_loaded"],
+            result.file_rows_read,
             sum(f.rows_read for f in result.files if f.status == "loaded"),
             result.rows_loaded,
             result.rows_quarantined,
