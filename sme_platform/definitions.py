@@ -7,7 +7,7 @@ Writes to the DuckDB warehouse are serialized by running each run's steps in one
 
 import dagster as dg
 
-from sme_platform.defs.ingestion.assets import ingest_sources
+from sme_platform.defs.ingestion.assets import INGESTION_ASSETS
 from sme_platform.defs.jobs import all_assets_job, ingestion_job
 from sme_platform.defs.resources import project_resource
 from sme_platform.defs.schedules import nightly_schedule
@@ -15,7 +15,7 @@ from sme_platform.defs.schedules import nightly_schedule
 DEFAULT_OWNER = "team:data"
 
 defs = dg.Definitions(
-    assets=[ingest_sources],
+    assets=INGESTION_ASSETS,
     jobs=[all_assets_job, ingestion_job],
     schedules=[nightly_schedule],
     resources={"project": project_resource()},

@@ -32,7 +32,20 @@ CSV_OPTIONS = {
     "max_line_size",
 }
 OTHER_FORMAT_OPTIONS = {"null_markers", "date_format", "timestamp_format"}
-SOURCE_KEYS = {"path", "format", "options", "columns", "query", "contract", "description", "owner"}
+SOURCE_KEYS = {
+    "path",
+    "format",
+    "options",
+    "columns",
+    "query",
+    "contract",
+    "changed_files",
+    "description",
+    "owner",
+}
+# What a file at an already-loaded path with new content means: a new version of that file
+# (a month-to-date export rewritten daily) or only new rows (a fixed name overwritten nightly).
+CHANGED_FILE_MODES = ("replace", "append")
 CONTRACT_KEYS = {"max_quarantine_share", "max_file_age_hours", "rules"}
 RULE_OVERRIDE_KEYS = {"severity", "enabled", "condition", "description"}
 _ENV_REFERENCE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
@@ -67,6 +80,7 @@ class SourceSpec:
     rule_overrides: dict[str, RuleOverride] = field(default_factory=dict)
     description: str | None = None
     owner: str | None = None
+    changed_files: str = "replace"
 
     @property
     def canonical(self) -> CanonicalTable:
@@ -166,6 +180,9 @@ def _parse_source(table: str, body: Any, *, root: Path, where: str) -> SourceSpe
     if not isinstance(contract, dict) or set(contract) - CONTRACT_KEYS:
         raise SourcesConfigError(f"{where}.contract: allowed keys are {sorted(CONTRACT_KEYS)}")
     path_text = expand_env(str(body["path"]), f"{where}.path")
+    changed_files = body.get("changed_files", "replace")
+    if changed_files not in CHANGED_FILE_MODES:
+        raise SourcesConfigError(f"{where}.changed_files: one of {CHANGED_FILE_MODES}")
     return SourceSpec(
         table=table,
         path_pattern=str(root / path_text),
@@ -178,6 +195,7 @@ def _parse_source(table: str, body: Any, *, root: Path, where: str) -> SourceSpe
         rule_overrides=_parse_rule_overrides(contract.get("rules") or {}, canonical, where),
         description=body.get("description"),
         owner=body.get("owner"),
+        changed_files=changed_files,
     )
 
 

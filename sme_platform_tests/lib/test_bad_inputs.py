@@ -392,3 +392,58 @@ def test_a_rule_of_the_sources_own_quarantines_or_warns(project):
     result = project.ingest()
     assert [(r[0], r[1]) for r in quarantined(project)] == [(2, "known_order_prefix")]
     assert result.warnings_by_rule == {"small_orders": 1}
+
+
+def test_empty_json_values_are_missing_like_empty_csv_fields(project):
+    project.write(
+        "customers.jsonl",
+        '{"id": "C1", "email": "a@b.org"}\n'
+        '{"id": "", "email": "x@y.org"}\n'
+        '{"id": "?", "email": ""}\n',
+    )
+    project.source(
+        "customers",
+        path="customers.jsonl",
+        options={"null_markers": ["", "?"]},
+        columns={"customer_id": "id", "email": "email"},
+    )
+    result = project.ingest("customers")
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 2)
+    assert [r[0] for r in project.query("select rule from quarantine.customers")] == [
+        "required_customer_id",
+        "required_customer_id",
+    ]
+
+
+def test_a_re_exported_file_replaces_its_earlier_version(project):
+    project.write("sales_2024-01.csv", sales_file(GOOD_1, "O2,1,2024-01-01 10:00:00,A,-1,1.0,SALE"))
+    project.sales_source()
+    project.ingest()
+    # The month-to-date export is written again with one more line (and the bad line fixed).
+    project.write(
+        "sales_2024-01.csv",
+        sales_file(
+            GOOD_1, "O2,1,2024-01-01 10:00:00,A,1,1.0,SALE", "O3,1,2024-01-02 09:00:00,B,1,2.0,SALE"
+        ),
+    )
+    result = project.ingest()
+    assert (result.files_replaced, result.rows_replaced) == (1, 1)
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (3, 3, 0)
+    assert project.query("select order_id from raw.sales_lines order by 1") == [
+        ("O1",),
+        ("O2",),
+        ("O3",),
+    ]
+    assert project.query("select count(*) from quarantine.sales_lines") == [(0,)]
+    statuses = project.query("select status from raw.file_loads order by loaded_at, status")
+    assert statuses == [("superseded",), ("loaded",)]
+
+
+def test_a_file_overwritten_with_new_rows_only_appends_when_configured(project):
+    project.write("latest.csv", sales_file(GOOD_1))
+    project.sales_source(path="latest.csv", changed_files="append")
+    project.ingest()
+    project.write("latest.csv", sales_file("O9,1,2024-01-02 10:00:00,A,2,1.50,SALE"))
+    result = project.ingest()
+    assert (result.files_replaced, result.rows_loaded) == (0, 1)
+    assert project.query("select order_id from raw.sales_lines order by 1") == [("O1",), ("O9",)]

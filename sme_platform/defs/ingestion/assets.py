@@ -1,15 +1,17 @@
 """Ingestion: each canonical table loaded from the company's files into raw.<table>.
 
-One multi-asset so that tables load parents first (foreign keys are checked against the parents
-loaded in the same run) and so that a table whose source is absent is skipped, not failed: its
-downstream assets are skipped with it.
+One asset (one step) per table, so a table whose gate fails stops only what depends on it, and a
+table whose source is absent is skipped, not failed: its downstream assets are skipped with it.
+Foreign keys are checked against the parent tables as loaded; parents load first in a run
+because their steps carry a higher `dagster/priority`, not through a dependency edge, so that a
+child still loads (with the foreign key check skipped) when a parent's source is absent.
 """
 
 import dagster as dg
 
 from sme_platform.defs.ingestion.metadata import check_results, materialization_metadata
 from sme_platform.defs.resources import ProjectResource
-from sme_platform.lib.canonical import CANONICAL_TABLES
+from sme_platform.lib.canonical import CANONICAL_TABLES, CanonicalTable
 from sme_platform.lib.ingestion import ingest_table
 from sme_platform.lib.ingestion.checks import BLOCKING_CHECKS, CHECK_NAMES, evaluate_checks
 
@@ -20,44 +22,65 @@ def raw_key(table: str) -> dg.AssetKey:
     return dg.AssetKey(["raw", table])
 
 
-RAW_SPECS = [
-    dg.AssetSpec(
-        raw_key(table.name),
+def _load_priority(table: CanonicalTable) -> int:
+    """Tables that others reference load first: the deeper a table, the lower its priority."""
+    depth = 0
+    parents = set(table.parent_tables)
+    while parents:
+        depth += 1
+        parents = {p for parent in parents for p in CANONICAL_TABLES[parent].parent_tables}
+    return 10 - depth
+
+
+def build_ingestion_asset(table: CanonicalTable) -> dg.AssetsDefinition:
+    key = raw_key(table.name)
+    spec = dg.AssetSpec(
+        key,
         group_name=GROUP,
         description=f"{table.description} Loaded as-is with lineage columns; grain: {table.grain}.",
         skippable=True,
         kinds={"duckdb"},
         tags={"stage": "ingestion", **({"pii": "true"} if table.pii_columns else {})},
-        metadata={"pii_columns": list(table.pii_columns), "primary_key": list(table.primary_key)},
+        metadata={
+            "pii_columns": list(table.pii_columns),
+            "primary_key": list(table.primary_key),
+            "foreign_keys": [
+                f"{fk.column} -> raw.{fk.parent_table}.{fk.parent_column}"
+                for fk in table.foreign_keys
+            ],
+        },
     )
-    for table in CANONICAL_TABLES.values()
-]
-RAW_CHECKS = [
-    dg.AssetCheckSpec(name, asset=raw_key(table), blocking=name in BLOCKING_CHECKS)
-    for table in CANONICAL_TABLES
-    for name in CHECK_NAMES
-]
+    checks = [
+        dg.AssetCheckSpec(name, asset=key, blocking=name in BLOCKING_CHECKS) for name in CHECK_NAMES
+    ]
 
-
-@dg.multi_asset(specs=RAW_SPECS, check_specs=RAW_CHECKS, can_subset=True, name="ingest_sources")
-def ingest_sources(context: dg.AssetExecutionContext, project: ProjectResource):
-    sources = project.sources()
-    selected = {key.path[-1] for key in context.selected_asset_keys}
-    with project.warehouse() as con:
-        for table in CANONICAL_TABLES:  # parents first
-            if table not in selected:
-                continue
-            spec = sources.get(table)
-            if spec is None:
-                context.log.info(f"raw/{table} skipped: sources.yaml has no source for {table}")
-                continue
-            result = ingest_table(con, spec, run_id=context.run.run_id)
+    @dg.multi_asset(
+        specs=[spec],
+        check_specs=checks,
+        name=f"ingest_{table.name}",
+        can_subset=True,  # so that a skipped table owes no check results
+        op_tags={"dagster/priority": str(_load_priority(table))},
+    )
+    def ingest(context: dg.AssetExecutionContext, project: ProjectResource):
+        source = project.sources().get(table.name)
+        if source is None:
+            context.log.info(f"raw/{table.name} skipped: sources.yaml has no source for it")
+            return
+        with project.warehouse() as con:
+            result = ingest_table(con, source, run_id=context.run.run_id)
             if result.status == "no_files":
-                context.log.warning(f"raw/{table} skipped: no file matches {spec.path_pattern}")
-                continue
+                context.log.warning(
+                    f"raw/{table.name} skipped: no file matches {source.path_pattern}"
+                )
+                return
             for rejected in result.rejected_files:
                 context.log.error(rejected.message)
             yield dg.MaterializeResult(
-                asset_key=raw_key(table), metadata=materialization_metadata(con, spec, result)
+                asset_key=key, metadata=materialization_metadata(con, source, result)
             )
-            yield from check_results(raw_key(table), evaluate_checks(con, spec, result))
+            yield from check_results(key, evaluate_checks(con, source, result))
+
+    return ingest
+
+
+INGESTION_ASSETS = [build_ingestion_asset(table) for table in CANONICAL_TABLES.values()]

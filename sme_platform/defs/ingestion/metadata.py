@@ -36,6 +36,8 @@ def materialization_metadata(con, spec: SourceSpec, result: IngestResult) -> dic
         "files_new": sum(f.status == "loaded" for f in result.files),
         "files_rejected": len(result.rejected_files),
         "files_already_loaded": sum(f.status == "already_loaded" for f in result.files),
+        "files_replaced": result.files_replaced,
+        "rows_replaced": result.rows_replaced,
         "rules_skipped": result.skipped_rules,
         "extra_source_columns": result.extra_source_columns,
         "source": spec.path_pattern,

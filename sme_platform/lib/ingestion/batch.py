@@ -63,7 +63,15 @@ class SourceRelation:
     original: str  # SQL over __src (the source row as a struct) giving the original values
 
 
+def _create_macros(con) -> None:
+    con.execute(
+        "create or replace temp macro nullif_markers(value, markers) as "
+        "case when list_contains(markers, value) then null else value end"
+    )
+
+
 def load_batch(con, batch: Batch, foreign_keys, already_loaded_rows: int) -> BatchTally:
+    _create_macros(con)
     for view in TEMP_VIEWS:
         con.execute(f"drop view if exists {view}")
     for table in TEMP_TABLES:
@@ -146,9 +154,12 @@ def _reader_relation(batch: Batch) -> SourceRelation:
         )
     if batch.file_format == "jsonl":
         keys = sorted(contract.source_column_references(spec))
+        # null_markers apply to JSON values as to CSV fields ("" and "?" mean missing).
+        markers = ", ".join(quote_literal(m) for m in spec.options.get("null_markers", [""]))
         extracted = "".join(
-            f", case when json_valid(_line) then json_extract_string(_line, {_json_key_path(k)})"
-            f" end as {quote_identifier(k)}"
+            f", case when json_valid(_line) then nullif_markers("
+            f"json_extract_string(_line, {_json_key_path(k)}), [{markers}]) end"
+            f" as {quote_identifier(k)}"
             for k in keys
         )
         return SourceRelation(

@@ -66,6 +66,8 @@ class IngestResult:
     rows_loaded: int = 0
     rows_quarantined: int = 0
     rows_warned: int = 0
+    files_replaced: int = 0  # files whose earlier version was loaded and is now replaced
+    rows_replaced: int = 0  # rows of those earlier versions, removed from raw
     quarantine_by_rule: dict[str, int] = field(default_factory=dict)
     warnings_by_rule: dict[str, int] = field(default_factory=dict)
     skipped_rules: dict[str, str] = field(default_factory=dict)
@@ -102,7 +104,8 @@ def ingest_table(
         result.status = "no_files"
         return result
 
-    loaded_hashes = _loaded_hashes(con, table.name)
+    loaded_versions = _loaded_versions(con, table.name)
+    loaded_hashes = {sha for shas in loaded_versions.values() for sha in shas}
     new_files: list[SourceFile] = []
     for path in paths:
         source_file = fingerprint(path)
@@ -110,6 +113,7 @@ def ingest_table(
             result.files.append(_outcome(source_file, "already_loaded"))
         else:
             new_files.append(source_file)
+    changed = [f for f in new_files if str(f.path) in loaded_versions]
 
     readable, headers, extra_columns = _precheck(con, spec, new_files, result)
     result.extra_source_columns = sorted(extra_columns)
@@ -119,6 +123,10 @@ def ingest_table(
     warnings_by_rule: Counter = Counter()
     con.execute("begin transaction")
     try:
+        if spec.changed_files == "replace":
+            _retire_previous_versions(
+                con, table.name, [f for f in changed if f in readable], result
+            )
         for files in _batches(readable, headers):
             file_format, columns = headers[files[0].path]
             already_loaded_rows = con.execute(f"select count(*) from raw.{table.name}").fetchone()[
@@ -164,12 +172,35 @@ def _outcome(source_file: SourceFile, status: str, read=0, loaded=0, quarantined
     )
 
 
-def _loaded_hashes(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
-    rows = con.execute(
-        "select distinct sha256 from raw.file_loads where table_name = ? and status = 'loaded'",
+def _loaded_versions(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, set[str]]:
+    """For each file path, the sha256 of the versions whose rows are in the warehouse now."""
+    versions: dict[str, set[str]] = {}
+    for path, sha in con.execute(
+        "select source_file, sha256 from raw.file_loads where table_name = ? and status = 'loaded'",
         [table],
-    ).fetchall()
-    return {sha for (sha,) in rows}
+    ).fetchall():
+        versions.setdefault(path, set()).add(sha)
+    return versions
+
+
+def _retire_previous_versions(con, table: str, files: list[SourceFile], result) -> None:
+    """A new version of a file replaces the rows its earlier versions loaded (and their
+    quarantine and warnings), so re-exported files are neither lost nor counted twice."""
+    for source_file in files:
+        path = str(source_file.path)
+        deleted = con.execute(f"delete from raw.{table} where _source_file = ?", [path]).fetchone()
+        con.execute(f"delete from quarantine.{table} where _source_file = ?", [path])
+        con.execute(
+            "delete from quarantine.rule_warnings where table_name = ? and _source_file = ?",
+            [table, path],
+        )
+        con.execute(
+            "update raw.file_loads set status = 'superseded' "
+            "where table_name = ? and source_file = ? and status = 'loaded'",
+            [table, path],
+        )
+        result.rows_replaced += deleted[0] if deleted else 0
+        result.files_replaced += 1
 
 
 def _precheck(con, spec: SourceSpec, files: list[SourceFile], result: IngestResult):

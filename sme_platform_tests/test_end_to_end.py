@@ -1,0 +1,216 @@
+"""The demo company end to end through Dagster: generate with defects, materialize every asset,
+and find each injected defect in quarantine under the right rule, at the right file and row."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from sme_platform.defs.ingestion.assets import INGESTION_ASSETS
+from sme_platform.defs.resources import ProjectResource
+from sme_platform.lib.demo_data import generate_demo_data
+from sme_platform.lib.warehouse import connect
+from sme_platform_tests.conftest import REPO_ROOT
+
+# The contract rule each kind of injected defect must be quarantined by.
+SALES_DEFECT_RULES = {
+    "null_key": "required_sku",
+    "negative_quantity": "sale_quantity_positive",
+    "absurd_quantity": "quantity_plausible",
+    "duplicate_key": "primary_key_unique",
+    "unknown_sku": "foreign_key_sku",
+    "future_date": "ordered_at_not_future",
+    "broken_encoding": "parse_error",
+}
+DAYS = 240
+
+
+def make_project(root: Path, days: int = DAYS) -> dict:
+    shutil.copy(REPO_ROOT / "sources.yaml", root / "sources.yaml")
+    return generate_demo_data(
+        root / "data" / "demo" / "exports", scale="tiny", days=days, defect_rate=0.01, seed=7
+    )
+
+
+def materialize(root: Path, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        INGESTION_ASSETS,
+        resources={"project": ProjectResource(project_dir=str(root))},
+        instance=instance,
+        raise_on_error=False,
+    )
+
+
+def query(root: Path, sql: str) -> list[tuple]:
+    with connect(root / "data" / "warehouse.duckdb", read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo_company")
+    manifest = make_project(root)
+    instance = dg.DagsterInstance.ephemeral()
+    result = materialize(root, instance)
+    return root, manifest, instance, result
+
+
+def test_every_ingestion_asset_materializes_and_every_check_passes(loaded):
+    _, _, _, result = loaded
+    assert result.success
+    materialized = {
+        event.asset_key.to_user_string() for event in result.get_asset_materialization_events()
+    }
+    assert materialized == {
+        f"raw/{t}"
+        for t in (
+            "locations",
+            "products",
+            "customers",
+            "sales_lines",
+            "inventory_snapshots",
+            "prices",
+            "tickets",
+        )
+    }
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) == 7 * 4
+    failed = [(e.asset_key.to_user_string(), e.check_name) for e in evaluations if not e.passed]
+    assert failed == []
+
+
+def test_each_injected_sales_defect_is_quarantined_at_its_file_and_row(loaded):
+    root, manifest, _, _ = loaded
+    exports = root / "data" / "demo" / "exports"
+    expected = sorted(
+        (str(exports / d["file"]), d["row"], SALES_DEFECT_RULES[d["kind"]])
+        for d in manifest["defects"]
+        if d["file"].startswith("erp/sales/")
+    )
+    assert {rule for *_, rule in expected} == set(SALES_DEFECT_RULES.values())
+    found = query(
+        root, "select _source_file, _source_row, rule from quarantine.sales_lines order by all"
+    )
+    assert found == expected
+
+
+def test_rows_are_conserved_and_counted_in_metadata(loaded):
+    root, manifest, _, result = loaded
+    (event,) = [
+        e
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == "raw/sales_lines"
+    ]
+    metadata = {k: v.value for k, v in event.materialization.metadata.items()}
+    assert metadata["rows_read"] == manifest["row_counts"]["sales"]
+    assert metadata["rows_loaded"] + metadata["rows_quarantined"] == metadata["rows_read"]
+    assert metadata["rows_quarantined"] == sum(
+        1 for d in manifest["defects"] if d["file"].startswith("erp/sales/")
+    )
+    assert metadata["dagster/row_count"] == metadata["rows_loaded"]
+    assert metadata["files_new"] == len(manifest["sales_files"])
+    assert metadata["files_rejected"] == 0
+    column_names = [c.name for c in metadata["dagster/column_schema"].columns]
+    assert column_names[:3] == ["order_id", "line_number", "ordered_at"]
+    raw_lines = query(root, "select count(*) from raw.sales_lines")[0][0]
+    assert raw_lines == metadata["rows_loaded"]
+
+
+def test_customer_and_ticket_defects(loaded):
+    root, manifest, _, _ = loaded
+    counts = manifest["defect_counts"]
+    kinds = {(d["kind"], d["file"].split("/")[0]) for d in manifest["defects"]}
+    assert ("malformed_email", "crm") in kinds and ("null_key", "support") in kinds
+    warned = query(
+        root,
+        "select count(*) from quarantine.rule_warnings "
+        "where table_name = 'customers' and rule = 'email_format'",
+    )[0][0]
+    assert warned == counts["malformed_email"]
+    null_customers = sum(
+        1 for d in manifest["defects"] if d["kind"] == "null_key" and d["file"].startswith("crm/")
+    )
+    assert query(root, "select rule, count(*) from quarantine.customers group by all") == [
+        ("required_customer_id", null_customers)
+    ]
+    null_tickets = sum(
+        1
+        for d in manifest["defects"]
+        if d["kind"] == "null_key" and d["file"].startswith("support/")
+    )
+    assert query(root, "select rule, count(*) from quarantine.tickets group by all") == [
+        ("required_ticket_id", null_tickets)
+    ]
+
+
+def test_a_rerun_loads_nothing_new_and_a_new_day_loads_only_that_day(loaded):
+    root, manifest, instance, _ = loaded
+    before = query(root, "select count(*) from raw.sales_lines")[0][0]
+    again = materialize(root, instance)
+    assert again.success
+    assert query(root, "select count(*) from raw.sales_lines")[0][0] == before
+
+    # The next night's export: the generator writes day 91, days 1-90 are byte-identical.
+    next_manifest = make_project(root, days=DAYS + 1)
+    new_day = set(next_manifest["sales_files"]) - set(manifest["sales_files"])
+    assert len(new_day) == 1
+    nightly = materialize(root, instance)
+    assert nightly.success
+    rows = query(
+        root,
+        "select status, count(*) from raw.file_loads where table_name = 'sales_lines' "
+        "and load_id = (select max_by(load_id, finished_at) from raw.loads "
+        "where table_name = 'sales_lines') group by all order by 1",
+    )
+    assert rows == [("already_loaded", len(manifest["sales_files"])), ("loaded", 1)]
+    new_rows = query(root, "select count(*) from raw.sales_lines")[0][0] - before
+    new_quarantined = query(
+        root,
+        "select count(*) from quarantine.sales_lines where _source_file like '%"
+        + sorted(new_day)[0].rsplit("/", 1)[-1]
+        + "'",
+    )[0][0]
+    assert new_rows + new_quarantined == next_manifest["files"][sorted(new_day)[0]]
+
+
+def test_a_failing_blocking_check_fails_the_run_and_names_the_rule(tmp_path):
+    make_project(tmp_path, days=20)
+    config = (tmp_path / "sources.yaml").read_text(encoding="utf-8")
+    config = config.replace(
+        "  sales_lines:\n", "  sales_lines:\n    contract:\n      max_quarantine_share: 0.001\n"
+    )
+    (tmp_path / "sources.yaml").write_text(config, encoding="utf-8")
+    result = dg.materialize(
+        INGESTION_ASSETS,
+        resources={"project": ProjectResource(project_dir=str(tmp_path))},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    (failed,) = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert (failed.asset_key.to_user_string(), failed.check_name) == (
+        "raw/sales_lines",
+        "quarantine_share",
+    )
+    assert "limit 0.10%" in failed.description
+    assert failed.severity == dg.AssetCheckSeverity.ERROR
+
+
+def test_an_absent_source_is_skipped_with_its_reason(tmp_path):
+    make_project(tmp_path, days=10)
+    config = (tmp_path / "sources.yaml").read_text(encoding="utf-8")
+    start = config.index("  tickets:\n")
+    (tmp_path / "sources.yaml").write_text(config[:start], encoding="utf-8")
+    instance = dg.DagsterInstance.ephemeral()
+    result = materialize(tmp_path, instance)
+    assert result.success
+    materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
+    assert "tickets" not in materialized and "sales_lines" in materialized
+    logs = [
+        record.user_message
+        for record in instance.all_logs(result.run_id)
+        if "raw/tickets skipped" in record.user_message
+    ]
+    assert logs == ["raw/tickets skipped: sources.yaml has no source for it"]
