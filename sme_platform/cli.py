@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -23,7 +24,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
+# Outside a terminal (logs, CI) rich would wrap at 80 columns and cut table names.
+console = Console(width=None if sys.stdout.isatty() else 120)
 
 ProjectDir = Annotated[
     Path,
@@ -136,6 +138,11 @@ def demo(
     ] = 0.002,
 ) -> None:
     """Generate the demo company's data, materialize everything, print a summary."""
+    paths = ProjectPaths.at(project_dir)
+    if not paths.sources_file.exists():
+        paths.root.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO_ROOT / "sources.yaml", paths.sources_file)
+        console.print(f"Wrote the demo company's mapping to {paths.sources_file}")
     generate(project_dir=project_dir, scale=scale, defect_rate=defect_rate)
     run(project_dir=project_dir, select=None)
 
@@ -185,8 +192,13 @@ def _materialize(select: str | None) -> bool:
     watcher = _RunWatcher(instance, run_id, total=len(keys))
     with _progress() as progress:
         watcher.attach(progress)
+        # The console gets warnings and errors only; the full event log is in the UI.
         result = job.execute_in_process(
-            instance=instance, asset_selection=list(keys), run_id=run_id, raise_on_error=False
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            instance=instance,
+            asset_selection=list(keys),
+            run_id=run_id,
+            raise_on_error=False,
         )
         watcher.stop()
     console.print(
@@ -246,38 +258,32 @@ def print_summary(paths: ProjectPaths) -> None:
 
     summary = summarize_warehouse(paths.warehouse)
     table = Table(title=f"Warehouse {summary.warehouse}")
-    for column in (
-        "table",
-        "rows",
-        "quarantined",
-        "top reasons",
-        "warnings",
-        "files",
-        "rejected files",
-    ):
-        table.add_column(column, justify="left" if column in ("table", "top reasons") else "right")
+    for column in ("table", "rows", "quarantined", "warnings", "files", "rejected files"):
+        table.add_column(column, justify="left" if column == "table" else "right")
     for item in summary.tables:
-        reasons = ", ".join(
-            f"{rule} {count:,}" for rule, count in list(item.quarantine_by_rule.items())[:3]
-        )
         table.add_row(
             f"raw.{item.table}",
             f"{item.rows:,}",
             f"{item.quarantined:,}",
-            reasons or "-",
             f"{item.warned:,}",
             f"{item.files_loaded:,}",
             f"{item.files_rejected:,}",
         )
     console.print(table)
+    for item in summary.tables:
+        if item.quarantine_by_rule:
+            reasons = ", ".join(
+                f"{rule} {count:,}" for rule, count in item.quarantine_by_rule.items()
+            )
+            console.print(f"quarantine.{item.table}: {reasons}")
     if summary.absent:
         console.print(f"Absent sources (skipped): {', '.join(summary.absent)}")
     for _path, message in summary.rejected_files[:10]:
         console.print(f"[red]rejected file[/red] {message}")
     console.print(
-        "Next: `make ui` (or `sme-platform ui`) to browse lineage and checks; quarantined rows "
-        "with their rule and original values are in the quarantine.* tables, e.g.\n"
-        f'  duckdb -readonly {paths.warehouse} "select rule, count(*) from '
+        "Next: `make ui` (or `sme-platform ui`) to browse lineage and checks. Quarantined rows, "
+        "with their rule, file, row and original values, are in the quarantine.* tables:\n"
+        f'  .venv/bin/duckdb -readonly {paths.warehouse} "select rule, count(*) from '
         'quarantine.sales_lines group by all"'
     )
 
