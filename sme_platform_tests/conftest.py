@@ -16,6 +16,17 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# The canonical tables, written out: a table that appears or vanishes is a change to mean.
+CANONICAL_TABLES = [
+    "customers",
+    "inventory_snapshots",
+    "locations",
+    "prices",
+    "products",
+    "sales_lines",
+    "tickets",
+]
+
 SALES_HEADER = "order_no,line_no,ts,item,qty,price,doc"
 SALES_COLUMNS = {
     "order_id": "order_no",

@@ -13,7 +13,7 @@ from sme_platform.defs.ingestion.assets import INGESTION_ASSETS
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.lib.demo_data import generate_demo_data
 from sme_platform.lib.warehouse import connect
-from sme_platform_tests.conftest import REPO_ROOT
+from sme_platform_tests.conftest import CANONICAL_TABLES, REPO_ROOT
 
 # The contract rule each kind of injected defect must be quarantined by.
 SALES_DEFECT_RULES = {
@@ -64,18 +64,7 @@ def test_every_ingestion_asset_materializes_and_every_check_passes(loaded):
     materialized = {
         event.asset_key.to_user_string() for event in result.get_asset_materialization_events()
     }
-    assert materialized == {
-        f"raw/{t}"
-        for t in (
-            "locations",
-            "products",
-            "customers",
-            "sales_lines",
-            "inventory_snapshots",
-            "prices",
-            "tickets",
-        )
-    }
+    assert materialized == {f"raw/{t}" for t in CANONICAL_TABLES}
     evaluations = result.get_asset_check_evaluations()
     assert len(evaluations) == 7 * 4
     failed = [(e.asset_key.to_user_string(), e.check_name) for e in evaluations if not e.passed]

@@ -13,6 +13,9 @@ from sme_platform.lib.canonical import CanonicalTable
 # DuckDB draws a progress bar even when output is not a terminal; logs would fill with bars.
 # It is a per-connection setting (DuckDB refuses it as a global config option).
 SESSION_SETTINGS = ("set enable_progress_bar = false",)
+# DuckDB would use up to 80 % of the machine's memory, mostly as cache; a cap keeps a run's
+# footprint predictable on a shared server (larger intermediate results spill to disk).
+DEFAULT_MEMORY_LIMIT = "3GB"
 
 LINEAGE_COLUMNS = (
     ("_load_id", "VARCHAR"),
@@ -25,11 +28,13 @@ LINEAGE_COLUMNS = (
 
 @contextmanager
 def connect(
-    database: Path | str, *, read_only: bool = False
+    database: Path | str, *, read_only: bool = False, memory_limit: str = DEFAULT_MEMORY_LIMIT
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     if not read_only:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    connection = duckdb.connect(str(database), read_only=read_only)
+    connection = duckdb.connect(
+        str(database), read_only=read_only, config={"memory_limit": memory_limit}
+    )
     for statement in SESSION_SETTINGS:
         connection.execute(statement)
     try:

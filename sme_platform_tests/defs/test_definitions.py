@@ -6,17 +6,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from sme_platform_tests.conftest import CANONICAL_TABLES as CANONICAL
 from sme_platform_tests.conftest import REPO_ROOT
 
-CANONICAL = [
-    "customers",
-    "inventory_snapshots",
-    "locations",
-    "prices",
-    "products",
-    "sales_lines",
-    "tickets",
-]
 INGESTION_CHECKS = [
     "newest_file_freshness",
     "quarantine_share",

@@ -7,19 +7,9 @@ from pathlib import Path
 import pytest
 
 from sme_platform.lib.sources import SourcesConfigError, load_sources, parse_sources
+from sme_platform_tests.conftest import CANONICAL_TABLES, REPO_ROOT, SALES_COLUMNS
 
-MINIMAL_SALES = {
-    "path": "sales_*.csv",
-    "columns": {
-        "order_id": "order_no",
-        "line_number": "line_no",
-        "ordered_at": "ts",
-        "sku": "item",
-        "quantity": "qty",
-        "unit_price": "price",
-        "line_type": "'sale'",
-    },
-}
+MINIMAL_SALES = {"path": "sales_*.csv", "columns": {**SALES_COLUMNS, "line_type": "'sale'"}}
 
 
 def parse(document: dict, tmp_path: Path):
@@ -113,17 +103,8 @@ def test_rule_overrides_change_severity_and_switch_rules_off(tmp_path):
 
 
 def test_the_shipped_demo_mapping_is_valid():
-    repo = Path(__file__).resolve().parents[2]
-    config = load_sources(repo)
-    assert set(config.sources) == {
-        "locations",
-        "products",
-        "customers",
-        "sales_lines",
-        "inventory_snapshots",
-        "prices",
-        "tickets",
-    }
+    config = load_sources(REPO_ROOT)
+    assert sorted(config.sources) == CANONICAL_TABLES
 
 
 def test_a_source_may_add_rules_of_its_own(tmp_path):

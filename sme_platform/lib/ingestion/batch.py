@@ -82,18 +82,28 @@ def load_batch(con, batch: Batch, foreign_keys, already_loaded_rows: int) -> Bat
     )
     relation = _source_relation(con, batch)
     rules = contract.row_rules(batch.spec, has_format_check=batch.file_format == "jsonl")
+    # Foreign keys are row rules probing the (small) parent tables within the one pass over the
+    # rows, rather than one more scan of the batch per key.
+    rules += [contract.foreign_key_rule(fk, severity) for fk, severity in foreign_keys]
     _create_checked(con, batch.spec, relation, rules)
     if not numbers_rows_first(batch.spec):  # else numbered (with rejects) before the mapping
         _create_reject_offsets(con, has_reject_store=batch.file_format != "parquet")
     _create_numbering(con, relation)
-    _find_set_failures(con, batch.spec, foreign_keys, already_loaded_rows)
+    _find_set_failures(con, batch.spec, already_loaded_rows)
     tally = _tally(con)
     tally.file_rows = con.execute(
         "select (select count(*) from {}) + (select count(*) from _reject_rows)".format(
             "_src_table" if numbers_rows_first(batch.spec) else "_checked"
         )
     ).fetchone()[0]
-    _write(con, batch, with_warnings=bool(tally.warnings_by_rule))
+    # Row order in raw carries no meaning (lineage says file and row), and an insert that need
+    # not keep it writes in parallel. The read into _checked above must keep it: its rowids
+    # number the rows.
+    con.execute("set preserve_insertion_order = false")
+    try:
+        _write(con, batch, with_warnings=bool(tally.warnings_by_rule))
+    finally:
+        con.execute("set preserve_insertion_order = true")
     return tally
 
 
@@ -379,7 +389,8 @@ def _create_numbering(con, relation: SourceRelation) -> None:
     )
 
 
-def _find_set_failures(con, spec: SourceSpec, foreign_keys, already_loaded_rows: int) -> None:
+def _find_set_failures(con, spec: SourceSpec, already_loaded_rows: int) -> None:
+    """Primary-key failures: duplicates within the batch and keys loaded before."""
     table = spec.canonical
     con.execute(
         "create temp table _set_failures "
@@ -420,21 +431,6 @@ def _find_set_failures(con, spec: SourceSpec, foreign_keys, already_loaded_rows:
                    'key already loaded from ' || d._source_file || ' row ' || d._source_row
             from _checked c join raw.{table.name} d on {join_on}
             where c._ok"""
-        )
-    for foreign_key, severity in foreign_keys:
-        column = quote_identifier(foreign_key.column)
-        parent_column = quote_identifier(foreign_key.parent_column)
-        con.execute(
-            f"""insert into _set_failures
-            select c.rowid, '{foreign_key.name}', '{severity}',
-                   {quote_literal(foreign_key.column)} || ' ' || c.{column}
-                       || ' not found in raw.{foreign_key.parent_table}'
-            from _checked c
-            where c._ok and c.{column} is not null
-              and not exists (
-                  select 1 from raw.{foreign_key.parent_table} p
-                  where p.{parent_column} = c.{column}
-              )"""
         )
     if con.execute("select count(*) from _set_failures where severity = 'error'").fetchone()[0]:
         con.execute(

@@ -143,6 +143,18 @@ def foreign_key_severity(spec: SourceSpec, foreign_key: ForeignKey) -> str | Non
     return override.severity if override and override.severity else foreign_key.severity
 
 
+def foreign_key_rule(foreign_key: ForeignKey, severity: str) -> CompiledRule:
+    column = quote_identifier(foreign_key.column)
+    parent = f"raw.{foreign_key.parent_table}"
+    return CompiledRule(
+        foreign_key.name,
+        f"{column} is null or {column} in "
+        f"(select {quote_identifier(foreign_key.parent_column)} from {parent})",
+        f"{foreign_key.column} exists in {parent}",
+        severity,
+    )
+
+
 def failed_rules_list(rules: list[CompiledRule]) -> str:
     """SQL for the list of names of the rules a row breaks (evaluated only on bad rows)."""
     if not rules:

@@ -37,8 +37,9 @@ from sme_platform.lib.ingestion.files import (
 from sme_platform.lib.sources import SourceSpec
 from sme_platform.lib.warehouse import ensure_ingestion_tables, table_exists
 
-# Bytes of source files read per batch: bounds memory whatever the number of files.
-BATCH_BYTES = 384 * 1024 * 1024
+# Bytes of source files read per batch: bounds memory whatever the number of files, while
+# keeping batches few (each pays fixed costs and a check against the keys already loaded).
+BATCH_BYTES = 768 * 1024 * 1024
 GZIP_EXPANSION = 6  # a .gz file holds about this many bytes of text per byte on disk
 
 

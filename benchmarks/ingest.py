@@ -1,0 +1,180 @@
+"""Generation and ingestion speed and memory, against a bare typed DuckDB load of the same files.
+
+    .venv/bin/python benchmarks/ingest.py --scale small [--scale medium] [--workdir DIR]
+
+For each scale: generate the demo company (clean, no defects), then load its sales lines
+- bare: one `create table ... as select * from read_csv(files, typed columns)`, nothing else;
+- contract: the platform's ingestion (mapping, types, every contract rule, primary and foreign
+  keys, quarantine, lineage columns, load log);
+from the CSV exports, and again from the same lines as daily Parquet files. Each phase runs in a
+fresh process, so its peak memory (max RSS, DuckDB included) is its own. Machines here are noisy:
+compare the ratios, which hold, more than the absolute times, which do not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+BARE_CSV_COLUMNS = {
+    "order_no": "VARCHAR",
+    "line_no": "BIGINT",
+    "order_datetime": "TIMESTAMP",
+    "store_code": "VARCHAR",
+    "customer_no": "VARCHAR",
+    "item_code": "VARCHAR",
+    "qty": "BIGINT",
+    "unit_price": "DECIMAL(18,4)",
+    "discount_pct": "DOUBLE",
+    "promo_code": "VARCHAR",
+    "doc_type": "VARCHAR",
+}
+
+CHILD_PRELUDE = """
+import json, resource, sys, time
+from pathlib import Path
+def report(**values):
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print("RESULT " + json.dumps({**values, "peak_mib": round(peak)}))
+"""
+
+GENERATE = """
+from sme_platform.lib.demo_data import generate_demo_data
+started = time.perf_counter()
+manifest = generate_demo_data(Path(sys.argv[1]), scale=sys.argv[2], defect_rate=0.0)
+report(seconds=time.perf_counter() - started, rows=manifest["row_counts"]["sales"])
+"""
+
+BARE = """
+import duckdb
+pattern, fmt, columns, database = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
+con = duckdb.connect(database)
+con.execute("set enable_progress_bar = false")
+started = time.perf_counter()
+if fmt == "csv":
+    con.execute("create table sales as select * from read_csv(?, header = true, columns = ?)",
+                [pattern, columns])
+else:
+    con.execute("create table sales as select * from read_parquet(?)", [pattern])
+con.close()
+rows = duckdb.connect(database, read_only=True).execute("select count(*) from sales").fetchone()[0]
+report(seconds=time.perf_counter() - started, rows=rows)
+"""
+
+CONTRACT = """
+from sme_platform.lib.ingestion import ingest_table
+from sme_platform.lib.sources import load_sources
+from sme_platform.lib.warehouse import connect
+project, database = Path(sys.argv[1]), sys.argv[2]
+sources = load_sources(project)
+with connect(database) as con:
+    for parent in ("locations", "products", "customers"):
+        ingest_table(con, sources.get(parent))
+    started = time.perf_counter()
+    result = ingest_table(con, sources.get("sales_lines"))
+    seconds = time.perf_counter() - started
+assert result.rows_read == result.rows_loaded + result.rows_quarantined
+report(seconds=seconds, rows=result.rows_read, loaded=result.rows_loaded,
+       quarantined=result.rows_quarantined)
+"""
+
+TO_PARQUET = """
+import duckdb
+source, target = Path(sys.argv[1]), Path(sys.argv[2])
+target.mkdir(parents=True, exist_ok=True)
+con = duckdb.connect()
+con.execute("set enable_progress_bar = false")
+for path in sorted(source.glob("sales_*.csv")):
+    con.execute(
+        f"copy (select * from read_csv(?, header = true, all_varchar = true)) "
+        f"to '{target / path.with_suffix('.parquet').name}' (format parquet)", [str(path)])
+report(seconds=0, rows=0)
+"""
+
+
+def run_child(code: str, *args: str) -> dict:
+    script = CHILD_PRELUDE + textwrap.dedent(code)
+    completed = subprocess.run(
+        [sys.executable, "-c", script, *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"benchmark phase failed:\n{completed.stderr[-4000:]}")
+    line = next(li for li in completed.stdout.splitlines() if li.startswith("RESULT "))
+    return json.loads(line.removeprefix("RESULT "))
+
+
+def project_for(exports: Path, project: Path, pattern: str) -> Path:
+    """A project folder whose sources.yaml is the demo mapping with the sales glob swapped."""
+    project.mkdir(parents=True, exist_ok=True)
+    mapping = (REPO / "sources.yaml").read_text(encoding="utf-8")
+    mapping = mapping.replace("root: data/demo/exports", f"root: {exports}")
+    mapping = mapping.replace("path: erp/sales/sales_*.*", f"path: {pattern}")
+    (project / "sources.yaml").write_text(mapping, encoding="utf-8")
+    return project
+
+
+def bench_scale(scale: str, workdir: Path) -> list[dict]:
+    exports = workdir / scale / "exports"
+    rows: list[dict] = []
+    if (exports / "_manifest.json").exists():
+        print(f"[{scale}] reusing generated exports in {exports}")
+    else:
+        generated = run_child(GENERATE, exports, scale)
+        rows.append({"scale": scale, "phase": "generate demo data", **generated})
+    sales_dir = exports / "erp" / "sales"
+    parquet_dir = workdir / scale / "sales_parquet"
+    if not parquet_dir.exists():
+        run_child(TO_PARQUET, sales_dir, parquet_dir)
+    csv_bytes = sum(p.stat().st_size for p in sales_dir.glob("sales_*.csv"))
+    for fmt, pattern in (
+        ("csv", str(sales_dir / "sales_*.csv")),
+        ("parquet", str(parquet_dir / "sales_*.parquet")),
+    ):
+        database = workdir / scale / f"bare_{fmt}.duckdb"
+        database.unlink(missing_ok=True)
+        bare = run_child(BARE, pattern, fmt, json.dumps(BARE_CSV_COLUMNS), database)
+        project = project_for(exports, workdir / scale / f"project_{fmt}", pattern)
+        warehouse = workdir / scale / f"contract_{fmt}.duckdb"
+        warehouse.unlink(missing_ok=True)
+        contract = run_child(CONTRACT, project, warehouse)
+        ratio = (contract["rows"] / contract["seconds"]) / (bare["rows"] / bare["seconds"])
+        rows.append({"scale": scale, "phase": f"bare typed load ({fmt})", **bare})
+        rows.append({"scale": scale, "phase": f"contract ingest ({fmt})", **contract,
+                     "ratio_to_bare": round(ratio, 2)})
+    rows[-1]["csv_mib"] = round(csv_bytes / 2**20)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", action="append", choices=["tiny", "small", "medium", "large"])
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/sme_platform_bench"))
+    args = parser.parse_args()
+    results = []
+    for scale in args.scale or ["small"]:
+        results.extend(bench_scale(scale, args.workdir))
+    print(f"\n{'scale':8} {'phase':26} {'rows':>12} {'seconds':>8} {'rows/s':>12} "
+          f"{'peak MiB':>9} {'vs bare':>8}")
+    for row in results:
+        rate = row["rows"] / row["seconds"] if row["seconds"] else 0
+        print(f"{row['scale']:8} {row['phase']:26} {row['rows']:>12,} {row['seconds']:>8.1f} "
+              f"{rate:>12,.0f} {row['peak_mib']:>9,} {row.get('ratio_to_bare', ''):>8}")
+    out = REPO / "benchmarks" / "results"
+    out.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (out / f"ingest-{stamp}.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""`sme-platform ui` (what `make ui` runs) as a data team uses it: the UI serves every asset,
+check, job and schedule, and a run launched from it materializes the graph."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster_graphql import DagsterGraphQLClient
+
+from sme_platform.lib.demo_data import generate_demo_data
+from sme_platform_tests.conftest import CANONICAL_TABLES, REPO_ROOT
+
+CLI = str(Path(sys.executable).with_name("sme-platform"))
+GRAPH_QUERY = """
+{
+  repositoriesOrError {
+    ... on RepositoryConnection {
+      nodes {
+        name
+        location { name }
+        jobs { name }
+        schedules { name scheduleState { status } }
+        assetNodes {
+          assetKey { path }
+          assetChecksOrError { ... on AssetChecks { checks { name } } }
+        }
+      }
+    }
+  }
+}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_served(port: int, process: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"dagster dev exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2):
+                return
+        except OSError:
+            time.sleep(1)
+    raise AssertionError(f"the UI did not answer on port {port} within {seconds} s")
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory):
+    project = tmp_path_factory.mktemp("ui_company")
+    (project / "sources.yaml").write_text(
+        (REPO_ROOT / "sources.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    generate_demo_data(project / "data" / "demo" / "exports", scale="tiny", days=60)
+    port = free_port()
+    log = (project / "ui.log").open("w")
+    # Its own process group: dagster dev starts a webserver, a daemon and code servers, and
+    # ignores a plain SIGTERM for a while.
+    process = subprocess.Popen(
+        [CLI, "ui", "--project-dir", str(project), "--port", str(port)],
+        cwd=REPO_ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_until_served(port, process)
+        yield project, port
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        log.close()
+
+
+def test_the_ui_serves_every_asset_check_job_and_schedule(ui):
+    _, port = ui
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": GRAPH_QUERY}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        (repository,) = json.load(response)["data"]["repositoriesOrError"]["nodes"]
+    assets = {
+        "/".join(node["assetKey"]["path"]): sorted(
+            check["name"] for check in node["assetChecksOrError"]["checks"]
+        )
+        for node in repository["assetNodes"]
+    }
+    assert sorted(assets) == sorted(f"raw/{t}" for t in CANONICAL_TABLES)
+    assert assets["raw/sales_lines"] == [
+        "newest_file_freshness",
+        "quarantine_share",
+        "row_conservation",
+        "schema_conformance",
+    ]
+    assert {"materialize_all", "ingest_new_files"} <= {job["name"] for job in repository["jobs"]}
+    schedules = {s["name"]: s["scheduleState"]["status"] for s in repository["schedules"]}
+    assert schedules == {"nightly_materialize_all": "RUNNING"}
+
+
+def test_a_run_launched_from_the_ui_materializes_the_graph(ui):
+    project, port = ui
+    client = DagsterGraphQLClient("127.0.0.1", port_number=port)
+    run_id = client.submit_job_execution("materialize_all")
+    deadline = time.monotonic() + 240
+    status = client.get_run_status(run_id)
+    while status not in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE):
+        assert time.monotonic() < deadline, f"run {run_id} still {status}"
+        time.sleep(2)
+        status = client.get_run_status(run_id)
+    assert status == dg.DagsterRunStatus.SUCCESS
+    with dg.DagsterInstance.from_config(str(project / ".dagster_home")) as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey(["raw", "sales_lines"]))
+        assert event is not None and event.run_id == run_id
+    assert (project / "data" / "warehouse.duckdb").exists()
