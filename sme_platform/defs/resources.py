@@ -32,6 +32,7 @@ class ProjectResource(dg.ConfigurableResource):
 
 
 def project_resource() -> ProjectResource:
-    # Resolved when a run starts, not at import: the CLI sets SME_PLATFORM_DIR, and `.env` in the
-    # repo root sets it for a plain `dagster dev`.
+    # Resolved when a run starts, not at import. `sme-platform run|ui` set SME_PLATFORM_DIR to the
+    # project folder; no `.env` sets a default, because `dagster dev` lets a `.env` override the
+    # environment, which would point the UI of one company at another's warehouse.
     return ProjectResource(project_dir=dg.EnvVar("SME_PLATFORM_DIR"))
