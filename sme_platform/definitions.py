@@ -1,4 +1,4 @@
-"""The Dagster definitions: every stage's assets, one resource, the jobs and the schedule.
+"""The Dagster definitions: every stage's assets, one resource, the jobs, schedule and sensor.
 
 Thin on purpose: stages live in sme_platform/defs/<stage>/, logic in sme_platform/lib/.
 Writes to the DuckDB warehouse are serialized by running each run's steps in one process
@@ -13,6 +13,7 @@ from sme_platform.defs.ingestion.assets import INGESTION_ASSETS
 from sme_platform.defs.jobs import all_assets_job, ingestion_job
 from sme_platform.defs.resources import project_resource
 from sme_platform.defs.schedules import nightly_schedule
+from sme_platform.defs.sensors import new_export_files
 
 DEFAULT_OWNER = "team:data"
 
@@ -26,6 +27,7 @@ _definitions = dg.Definitions(
     assets=INGESTION_ASSETS,
     jobs=[all_assets_job, ingestion_job],
     schedules=[nightly_schedule],
+    sensors=[new_export_files],
     resources={"project": project_resource()},
     executor=dg.in_process_executor,
 )

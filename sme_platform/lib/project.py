@@ -41,6 +41,11 @@ class ProjectPaths:
         return self.data_dir / "warehouse.duckdb"
 
     @property
+    def rejected_files(self) -> Path:
+        """Copies of source files that could not be read at all, kept for inspection."""
+        return self.data_dir / "quarantine" / "files"
+
+    @property
     def demo_exports(self) -> Path:
         return self.data_dir / "demo" / "exports"
 

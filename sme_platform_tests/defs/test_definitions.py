@@ -41,6 +41,8 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
     ]
     schedule = defs.resolve_schedule_def("nightly_materialize_all")
     assert schedule.cron_schedule == "0 2 * * *"
+    sensor = defs.resolve_sensor_def("new_export_files")
+    assert sensor.job_name == "ingest_new_files"
 
 
 def test_every_asset_has_an_owner_a_description_and_a_check(monkeypatch):

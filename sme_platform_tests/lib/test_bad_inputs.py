@@ -43,6 +43,27 @@ def test_empty_file_is_rejected_and_other_files_still_load(project):
     assert logged[0][1] == rejected.message
 
 
+def test_a_rejected_file_is_copied_to_the_quarantine_folder(project):
+    from sme_platform.lib.ingestion import ingest_table
+    from sme_platform.lib.sources import load_sources
+    from sme_platform.lib.warehouse import connect
+
+    content = sales_file(GOOD_1).replace(",", ";")
+    project.write("sales_1.csv", content)
+    project.sales_source()
+    kept = project.root / "data" / "quarantine" / "files"
+    with connect(project.warehouse) as con:
+        result = ingest_table(
+            con, load_sources(project.root).get("sales_lines"), rejected_files_dir=kept
+        )
+    (rejected,) = result.rejected_files
+    (copy,) = kept.iterdir()
+    assert copy.read_text(encoding="utf-8") == content
+    assert copy.name.endswith("-sales_1.csv") and str(copy) in rejected.message
+    logged = project.query("select message from raw.file_loads where status = 'rejected'")
+    assert logged == [(rejected.message,)]
+
+
 def test_header_only_file_loads_zero_rows(project):
     project.write("sales_1.csv", SALES_HEADER + "\n")
     project.sales_source()

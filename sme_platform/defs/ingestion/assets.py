@@ -67,7 +67,12 @@ def build_ingestion_asset(table: CanonicalTable) -> dg.AssetsDefinition:
             context.log.info(f"raw/{table.name} skipped: sources.yaml has no source for it")
             return
         with project.warehouse() as con:
-            result = ingest_table(con, source, run_id=context.run.run_id)
+            result = ingest_table(
+                con,
+                source,
+                run_id=context.run.run_id,
+                rejected_files_dir=project.paths.rejected_files,
+            )
             if result.status == "no_files":
                 context.log.warning(
                     f"raw/{table.name} skipped: no file matches {source.path_pattern}"

@@ -16,6 +16,7 @@ nothing half-written:
 
 from __future__ import annotations
 
+import shutil
 import time
 import uuid
 from collections import Counter
@@ -94,7 +95,11 @@ def ingest_table(
     *,
     run_id: str = "manual",
     now: datetime | None = None,
+    rejected_files_dir: Path | None = None,
 ) -> IngestResult:
+    """Load the source's new files into raw.<table>. A file rejected whole is also copied to
+    `rejected_files_dir` (named by its sha256), so it is kept even if the export folder is
+    cleaned up before anyone looks at it."""
     started = time.perf_counter()
     now = now or datetime.now(UTC).replace(tzinfo=None)
     table = spec.canonical
@@ -117,6 +122,9 @@ def ingest_table(
     changed = [f for f in new_files if str(f.path) in loaded_versions]
 
     readable, headers, extra_columns = _precheck(con, spec, new_files, result)
+    if rejected_files_dir is not None:
+        for outcome in result.rejected_files:
+            outcome.message += f"; a copy is kept at {_keep_copy(outcome, rejected_files_dir)}"
     result.extra_source_columns = sorted(extra_columns)
     foreign_keys = _foreign_keys_in_force(con, spec, result)
 
@@ -171,6 +179,14 @@ def _outcome(source_file: SourceFile, status: str, read=0, loaded=0, quarantined
         rows_loaded=loaded,
         rows_quarantined=quarantined,
     )
+
+
+def _keep_copy(outcome: FileOutcome, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    copy = folder / f"{outcome.sha256[:16]}-{Path(outcome.path).name}"
+    if not copy.exists():
+        shutil.copy2(outcome.path, copy)
+    return copy
 
 
 def _loaded_versions(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, set[str]]:
