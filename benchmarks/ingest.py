@@ -150,8 +150,14 @@ def bench_scale(scale: str, workdir: Path) -> list[dict]:
         contract = run_child(CONTRACT, project, warehouse)
         ratio = (contract["rows"] / contract["seconds"]) / (bare["rows"] / bare["seconds"])
         rows.append({"scale": scale, "phase": f"bare typed load ({fmt})", **bare})
-        rows.append({"scale": scale, "phase": f"contract ingest ({fmt})", **contract,
-                     "ratio_to_bare": round(ratio, 2)})
+        rows.append(
+            {
+                "scale": scale,
+                "phase": f"contract ingest ({fmt})",
+                **contract,
+                "ratio_to_bare": round(ratio, 2),
+            }
+        )
     rows[-1]["csv_mib"] = round(csv_bytes / 2**20)
     return rows
 
@@ -164,12 +170,16 @@ def main() -> None:
     results = []
     for scale in args.scale or ["small"]:
         results.extend(bench_scale(scale, args.workdir))
-    print(f"\n{'scale':8} {'phase':26} {'rows':>12} {'seconds':>8} {'rows/s':>12} "
-          f"{'peak MiB':>9} {'vs bare':>8}")
+    print(
+        f"\n{'scale':8} {'phase':26} {'rows':>12} {'seconds':>8} {'rows/s':>12} "
+        f"{'peak MiB':>9} {'vs bare':>8}"
+    )
     for row in results:
         rate = row["rows"] / row["seconds"] if row["seconds"] else 0
-        print(f"{row['scale']:8} {row['phase']:26} {row['rows']:>12,} {row['seconds']:>8.1f} "
-              f"{rate:>12,.0f} {row['peak_mib']:>9,} {row.get('ratio_to_bare', ''):>8}")
+        print(
+            f"{row['scale']:8} {row['phase']:26} {row['rows']:>12,} {row['seconds']:>8.1f} "
+            f"{rate:>12,.0f} {row['peak_mib']:>9,} {row.get('ratio_to_bare', ''):>8}"
+        )
     out = REPO / "benchmarks" / "results"
     out.mkdir(exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
