@@ -110,17 +110,7 @@ def ingest_table(
         result.status = "no_files"
         return result
 
-    loaded_versions = _loaded_versions(con, table.name)
-    loaded_hashes = {sha for shas in loaded_versions.values() for sha in shas}
-    new_files: list[SourceFile] = []
-    for path in paths:
-        source_file = fingerprint(path)
-        if source_file.sha256 in loaded_hashes:
-            result.files.append(_outcome(source_file, "already_loaded"))
-        else:
-            new_files.append(source_file)
-    changed = [f for f in new_files if str(f.path) in loaded_versions]
-
+    new_files, changed = _new_files(con, table.name, paths, result)
     readable, headers, extra_columns = _precheck(con, spec, new_files, result)
     if rejected_files_dir is not None:
         for outcome in result.rejected_files:
@@ -138,9 +128,7 @@ def ingest_table(
             )
         for files in _batches(readable, headers):
             file_format, columns = headers[files[0].path]
-            already_loaded_rows = con.execute(f"select count(*) from raw.{table.name}").fetchone()[
-                0
-            ]
+            already_loaded_rows = _row_count(con, table.name)
             tally = load_batch(
                 con,
                 Batch(spec, files, file_format, columns, result.load_id, now),
@@ -189,6 +177,26 @@ def _keep_copy(outcome: FileOutcome, folder: Path) -> Path:
     return copy
 
 
+def _new_files(con, table: str, paths: list[Path], result: IngestResult):
+    """Fingerprint the matching files; those whose content is loaded already are noted and
+    skipped. Returns the new ones, and among them new versions of already-loaded paths."""
+    loaded_versions = _loaded_versions(con, table)
+    loaded_hashes = {sha for shas in loaded_versions.values() for sha in shas}
+    new_files: list[SourceFile] = []
+    for path in paths:
+        source_file = fingerprint(path)
+        if source_file.sha256 in loaded_hashes:
+            result.files.append(_outcome(source_file, "already_loaded"))
+        else:
+            new_files.append(source_file)
+    changed = [f for f in new_files if str(f.path) in loaded_versions]
+    return new_files, changed
+
+
+def _row_count(con, table: str) -> int:
+    return con.execute(f"select count(*) from raw.{table}").fetchone()[0]
+
+
 def _loaded_versions(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, set[str]]:
     """For each file path, the sha256 of the versions whose rows are in the warehouse now."""
     versions: dict[str, set[str]] = {}
@@ -225,23 +233,26 @@ def _precheck(con, spec: SourceSpec, files: list[SourceFile], result: IngestResu
     readable: list[SourceFile] = []
     headers: dict[Path, tuple[str, ...] | None] = {}
     extra: set[str] = set()
-    needed_everywhere = None if spec.query else contract.source_column_references(spec)
+    needed_by_header: dict[tuple[str, ...], set[str]] = {}  # daily files share one header
     for source_file in files:
         try:
             columns = _file_columns(con, spec, source_file.path)
             if columns is not None:
                 _check_header_names(columns)
-            if columns is not None and needed_everywhere is not None:
-                expressions_as_names = {e for e in spec.columns.values() if e in columns}
-                needed = contract.source_column_references(spec, set(columns))
-                missing = sorted((needed | expressions_as_names) - set(columns))
+            # A query reads whatever it likes from source_rows; DuckDB reports what is missing.
+            if columns is not None and not spec.query:
+                key = tuple(columns)
+                if key not in needed_by_header:
+                    needed_by_header[key] = contract.source_column_references(spec, set(key))
+                needed = needed_by_header[key]
+                missing = sorted(needed - set(columns))
                 if missing:
                     raise ValueError(
                         f"missing column(s) {missing} that the mapping in sources.yaml needs; "
                         f"the header has {len(columns)} column(s): {columns[:12]}"
                         + (" (wrong delimiter?)" if len(columns) == 1 else "")
                     )
-                extra.update(set(columns) - needed - expressions_as_names)
+                extra.update(set(columns) - needed)
         except ValueError as error:
             message = f"{source_file.path}: rejected: {error}"
             result.files.append(_outcome(source_file, "rejected", message=message))
