@@ -280,11 +280,16 @@ def print_summary(paths: ProjectPaths) -> None:
         console.print(f"Absent sources (skipped): {', '.join(summary.absent)}")
     for _path, message in summary.rejected_files[:10]:
         console.print(f"[red]rejected file[/red] {message}")
+    # Point at a table this project has, one with quarantined rows if any.
+    example = next(
+        (t.table for t in summary.tables if t.quarantined),
+        summary.tables[0].table if summary.tables else "sales_lines",
+    )
     console.print(
         "Next: `make ui` (or `sme-platform ui`) to browse lineage and checks. Quarantined rows, "
         "with their rule, file, row and original values, are in the quarantine.* tables:\n"
         f'  .venv/bin/duckdb -readonly {paths.warehouse} "select rule, count(*) from '
-        'quarantine.sales_lines group by all"'
+        f'quarantine.{example} group by all"'
     )
 
 

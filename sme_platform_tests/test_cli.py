@@ -58,3 +58,23 @@ def test_run_in_a_folder_without_sources_is_a_clear_error(tmp_path):
     completed = run_cli("run", "--project-dir", str(tmp_path))
     assert completed.returncode == 2
     assert "sources.yaml not found" in completed.stdout
+
+
+def test_run_materializes_only_the_selection(tmp_path):
+    (tmp_path / "sources.yaml").write_text(
+        (REPO_ROOT / "sources.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    assert (
+        run_cli(
+            "generate", "--scale", "tiny", "--days", "20", "--project-dir", str(tmp_path)
+        ).returncode
+        == 0
+    )
+    completed = run_cli("run", "--select", 'key:"raw/products"', "--project-dir", str(tmp_path))
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    with dg.DagsterInstance.from_config(str(tmp_path / ".dagster_home")) as instance:
+        (run,) = instance.get_runs()
+        assert run.asset_selection == {dg.AssetKey(["raw", "products"])}
+        assert instance.get_latest_materialization_event(dg.AssetKey(["raw", "products"]))
+        assert not instance.get_latest_materialization_event(dg.AssetKey(["raw", "sales_lines"]))
+    assert "raw.products" in completed.stdout and "raw.sales_lines" not in completed.stdout
