@@ -468,3 +468,35 @@ def test_a_file_overwritten_with_new_rows_only_appends_when_configured(project):
     result = project.ingest()
     assert (result.files_replaced, result.rows_loaded) == (0, 1)
     assert project.query("select order_id from raw.sales_lines order by 1") == [("O1",), ("O9",)]
+
+
+def test_a_mapping_that_names_a_column_the_files_lack_is_a_clear_config_error(project):
+    project.write("sales_1.csv", sales_file(GOOD_1))
+    columns = {
+        "order_id": "order_no",
+        "line_number": "line_no",
+        "ordered_at": "ts",
+        "sku": "upper(itme)",  # a typo inside an expression
+        "quantity": "qty",
+        "unit_price": "price",
+        "line_type": "lower(doc)",
+    }
+    project.source("sales_lines", path="sales_*.csv", columns=columns)
+    result = project.ingest()
+    (rejected,) = result.rejected_files
+    assert "missing column(s) ['itme']" in rejected.message
+
+
+def test_a_query_source_whose_mapping_misses_the_query_output_fails_the_load_clearly(project):
+    project.write("events.csv", "ticket,state\nT1,new\n")
+    project.source(
+        "tickets",
+        path="events.csv",
+        query="select ticket, _source_file, _source_row from source_rows",
+        columns={"ticket_id": "ticket", "opened_at": "opened", "priority": "'low'"},
+    )
+    with pytest.raises(ValueError, match="the mapping of tickets does not fit"):
+        project.ingest("tickets")
+    # nothing half-written: the failed load left no rows and no load record behind
+    assert project.query("select count(*) from raw.tickets") == [(0,)]
+    assert project.query("select count(*) from raw.loads") == [(0,)]

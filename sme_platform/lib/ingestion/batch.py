@@ -17,6 +17,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import duckdb
+
 from sme_platform.lib.ingestion import contract
 from sme_platform.lib.ingestion.files import SourceFile
 from sme_platform.lib.sources import SourceSpec
@@ -302,9 +304,8 @@ def _create_checked(con, spec: SourceSpec, relation: SourceRelation, rules) -> N
                    case when _ok then null else {relation.original} end as __original
             from judged"""
         )
-    except Exception as error:  # a mapping that does not fit the files is a config error
-        if "Binder Error" not in str(error) and "Parser Error" not in str(error):
-            raise
+    except (duckdb.BinderException, duckdb.ParserException) as error:
+        # A mapping that does not fit the files (unknown column, bad SQL) is a config error.
         raise ValueError(
             f"sources.yaml: the mapping of {table.name} does not fit the source's columns "
             f"{sorted(available)}: {error}"
