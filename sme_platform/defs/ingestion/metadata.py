@@ -8,16 +8,27 @@ from sme_platform.lib.ingestion import IngestResult
 from sme_platform.lib.ingestion.checks import CheckOutcome
 from sme_platform.lib.sources import SourceSpec
 
+MAX_FILES_LISTED = 50
+
 
 def materialization_metadata(con, spec: SourceSpec, result: IngestResult) -> dict:
     table = spec.canonical
     total_rows = con.execute(f"select count(*) from raw.{table.name}").fetchone()[0]
+    # Rejected files first, then the files with quarantined rows: what a reader looks for.
+    files = sorted(
+        (f for f in result.files if f.status != "already_loaded"),
+        key=lambda f: (f.status != "rejected", -f.rows_quarantined, f.path),
+    )
     files_table = "\n".join(
         f"| {f.path.rsplit('/', 1)[-1]} | {f.status} | {f.rows_read} | {f.rows_loaded} | "
         f"{f.rows_quarantined} | {(f.message or '')[:120]} |"
-        for f in result.files
-        if f.status != "already_loaded"
+        for f in files[:MAX_FILES_LISTED]
     )
+    if len(files) > MAX_FILES_LISTED:
+        files_table += (
+            f"\n| ... {len(files) - MAX_FILES_LISTED} more in raw.file_loads "
+            f"where load_id = '{result.load_id}' | | | | | |"
+        )
     return {
         "dagster/row_count": total_rows,
         "dagster/column_schema": dg.TableSchema(
