@@ -10,6 +10,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from sme_platform.lib.demo_data import generate_demo_data
 from sme_platform.lib.ingestion import ingest_table
 from sme_platform.lib.sources import load_sources
@@ -90,3 +92,28 @@ def test_a_load_killed_mid_transaction_leaves_the_last_good_state(tmp_path):
     assert sum(f.status == "loaded" for f in result.files) == 10
     rows, loads, _ = counts(warehouse)
     assert rows == manifest["row_counts"]["sales"] and loads == before[1] + 1
+
+
+def test_a_file_still_being_written_during_the_load_rolls_the_load_back(project, monkeypatch):
+    import sme_platform.lib.ingestion.engine as engine
+    from sme_platform_tests.conftest import SALES_HEADER
+
+    path = project.write("sales_1.csv", SALES_HEADER + "\nO1,1,2024-01-01 10:00:00,A,2,1.5,SALE\n")
+    project.sales_source()
+    write_batch = engine.load_batch
+
+    def export_still_writing(*args, **kwargs):
+        tally = write_batch(*args, **kwargs)
+        with path.open("a", encoding="utf-8") as handle:  # the ERP appends another line
+            handle.write("O2,1,2024-01-01 11:00:00,B,1,2.0,SALE\n")
+        return tally
+
+    monkeypatch.setattr(engine, "load_batch", export_still_writing)
+    with pytest.raises(engine.FileChangedWhileReading, match=r"sales_1\.csv changed while"):
+        project.ingest()
+    assert project.query("select count(*) from raw.sales_lines") == [(0,)]
+    assert project.query("select count(*) from raw.file_loads") == [(0,)]
+
+    monkeypatch.setattr(engine, "load_batch", write_batch)
+    result = project.ingest()  # the next run reads the finished file
+    assert (result.rows_read, result.rows_loaded) == (2, 2)

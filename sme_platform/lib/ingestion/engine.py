@@ -143,6 +143,7 @@ def ingest_table(
                 result.files.append(_outcome(source_file, "loaded", read, loaded, quarantined))
         result.quarantine_by_rule = dict(quarantine_by_rule)
         result.warnings_by_rule = dict(warnings_by_rule)
+        _refuse_files_changed_while_read(table.name, readable)
         _log_load(con, result, run_id, now)
         con.execute("commit")
     except BaseException:
@@ -167,6 +168,22 @@ def _outcome(source_file: SourceFile, status: str, read=0, loaded=0, quarantined
         rows_loaded=loaded,
         rows_quarantined=quarantined,
     )
+
+
+class FileChangedWhileReading(RuntimeError):
+    """A source file changed between its fingerprint and the end of the read."""
+
+
+def _refuse_files_changed_while_read(table: str, files: list[SourceFile]) -> None:
+    """An export still being written when the run read it would load rows that do not match the
+    recorded sha256; the whole load is rolled back instead and the next run reads the file."""
+    for source_file in files:
+        stat = source_file.path.stat()
+        if stat.st_size != source_file.size_bytes or stat.st_mtime_ns != source_file.mtime_ns:
+            raise FileChangedWhileReading(
+                f"{source_file.path} changed while it was being read (an export still being "
+                f"written?); nothing was loaded into raw.{table}; the next run loads it"
+            )
 
 
 def _keep_copy(outcome: FileOutcome, folder: Path) -> Path:

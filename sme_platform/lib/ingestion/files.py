@@ -26,17 +26,24 @@ class SourceFile:
     sha256: str
     size_bytes: int
     modified_at: datetime
+    mtime_ns: int
 
 
 def fingerprint(path: Path) -> SourceFile:
+    # Size and time are taken before hashing: the load compares them again at its end, which
+    # catches a file changed during hashing as well as during the read.
+    stat = path.stat()
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(HASH_CHUNK_BYTES):
             digest.update(chunk)
-    stat = path.stat()
     modified = datetime.fromtimestamp(stat.st_mtime, tz=UTC).replace(tzinfo=None)
     return SourceFile(
-        path=path, sha256=digest.hexdigest(), size_bytes=stat.st_size, modified_at=modified
+        path=path,
+        sha256=digest.hexdigest(),
+        size_bytes=stat.st_size,
+        modified_at=modified,
+        mtime_ns=stat.st_mtime_ns,
     )
 
 
