@@ -203,3 +203,27 @@ def test_an_absent_source_is_skipped_with_its_reason(tmp_path):
         if "raw/tickets skipped" in record.user_message
     ]
     assert logs == ["raw/tickets skipped: sources.yaml has no source for it"]
+
+
+def test_the_small_demo_end_to_end(tmp_path):
+    """The demo as `make run` builds it (small scale, ~1M sales lines, 0.2 % defects)."""
+    shutil.copy(REPO_ROOT / "sources.yaml", tmp_path / "sources.yaml")
+    manifest = generate_demo_data(
+        tmp_path / "data" / "demo" / "exports", scale="small", defect_rate=0.002
+    )
+    result = materialize(tmp_path, dg.DagsterInstance.ephemeral())
+    assert result.success
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    sales_defects = [d for d in manifest["defects"] if d["file"].startswith("erp/sales/")]
+    expected = {}
+    for defect in sales_defects:
+        rule = SALES_DEFECT_RULES[defect["kind"]]
+        expected[rule] = expected.get(rule, 0) + 1
+    found = dict(query(tmp_path, "select rule, count(*) from quarantine.sales_lines group by 1"))
+    assert found == expected
+    loaded = query(tmp_path, "select count(*) from raw.sales_lines")[0][0]
+    assert loaded + len(sales_defects) == manifest["row_counts"]["sales"]
+    assert (
+        query(tmp_path, "select count(*) from raw.inventory_snapshots")[0][0]
+        == (manifest["row_counts"]["inventory"])
+    )
