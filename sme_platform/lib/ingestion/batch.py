@@ -82,20 +82,21 @@ def load_batch(con, batch: Batch, foreign_keys, already_loaded_rows: int) -> Bat
     con.executemany(
         "insert into _batch_files values (?, ?)", [(str(f.path), f.sha256) for f in batch.files]
     )
-    relation = _source_relation(con, batch)
+    numbered_first = numbers_rows_first(batch.spec)
+    relation = _source_relation(con, batch, numbered_first)
     rules = contract.row_rules(batch.spec, has_format_check=batch.file_format == "jsonl")
     # Foreign keys are row rules probing the (small) parent tables within the one pass over the
     # rows, rather than one more scan of the batch per key.
     rules += [contract.foreign_key_rule(fk, severity) for fk, severity in foreign_keys]
     _create_checked(con, batch.spec, relation, rules)
-    if not numbers_rows_first(batch.spec):  # else numbered (with rejects) before the mapping
+    if not numbered_first:  # else numbered (with rejects) before the mapping
         _create_reject_offsets(con, has_reject_store=batch.file_format != "parquet")
     _create_numbering(con, relation)
     _find_set_failures(con, batch.spec, already_loaded_rows)
     tally = _tally(con)
     tally.file_rows = con.execute(
         "select (select count(*) from {}) + (select count(*) from _reject_rows)".format(
-            "_src_table" if numbers_rows_first(batch.spec) else "_checked"
+            "_src_table" if numbered_first else "_checked"
         )
     ).fetchone()[0]
     # Row order in raw carries no meaning (lineage says file and row), and an insert that need
@@ -204,9 +205,9 @@ def numbers_rows_first(spec: SourceSpec) -> bool:
     return bool(spec.query) or contract.mapping_uses_row_number(spec)
 
 
-def _source_relation(con, batch: Batch) -> SourceRelation:
+def _source_relation(con, batch: Batch, numbered_first: bool) -> SourceRelation:
     relation = _reader_relation(batch)
-    if not numbers_rows_first(batch.spec):
+    if not numbered_first:
         return relation
     # The file rows are read and numbered first; a query (e.g. events collapsed to one row per
     # ticket) then runs over them as the view `source_rows`.
