@@ -135,12 +135,19 @@ def test_customer_and_ticket_defects(loaded):
     ]
 
 
+def data_version(instance: dg.DagsterInstance, table: str) -> str:
+    event = instance.get_latest_materialization_event(dg.AssetKey(["raw", table]))
+    return event.asset_materialization.tags["dagster/data_version"]
+
+
 def test_a_rerun_loads_nothing_new_and_a_new_day_loads_only_that_day(loaded):
     root, manifest, instance, _ = loaded
     before = query(root, "select count(*) from raw.sales_lines")[0][0]
+    version_before = data_version(instance, "sales_lines")
     again = materialize(root, instance)
     assert again.success
     assert query(root, "select count(*) from raw.sales_lines")[0][0] == before
+    assert data_version(instance, "sales_lines") == version_before  # nothing new, same version
 
     # The next night's export: the generator writes day 91, days 1-90 are byte-identical.
     next_manifest = make_project(root, days=DAYS + 1)
@@ -155,6 +162,7 @@ def test_a_rerun_loads_nothing_new_and_a_new_day_loads_only_that_day(loaded):
         "where table_name = 'sales_lines') group by all order by 1",
     )
     assert rows == [("already_loaded", len(manifest["sales_files"])), ("loaded", 1)]
+    assert data_version(instance, "sales_lines") != version_before
     new_rows = query(root, "select count(*) from raw.sales_lines")[0][0] - before
     new_quarantined = query(
         root,

@@ -8,6 +8,7 @@ column types, required columns, primary key, foreign keys and row rules, each wi
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -71,6 +72,11 @@ class CanonicalTable:
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    @property
+    def contract_version(self) -> str:
+        """A hash of the contract (columns, keys, rules): changes whenever the contract does."""
+        return hashlib.sha256(repr(self).encode()).hexdigest()[:12]
 
     @property
     def parent_tables(self) -> list[str]:

@@ -45,7 +45,7 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
     assert sensor.job_name == "ingest_new_files"
 
 
-def test_every_asset_has_an_owner_a_description_and_a_check(monkeypatch):
+def test_every_asset_has_an_owner_a_description_a_check_and_a_version(monkeypatch):
     monkeypatch.setenv("SME_PLATFORM_DIR", str(REPO_ROOT))
     from sme_platform.definitions import defs
 
@@ -56,6 +56,7 @@ def test_every_asset_has_an_owner_a_description_and_a_check(monkeypatch):
         assert spec.owners, f"{name} has no owner"
         assert spec.description, f"{name} has no description"
         assert spec.key in checked_assets, f"{name} has no check"
+        assert spec.code_version, f"{name} has no code version"
 
 
 def test_dagster_validates_the_workspace():

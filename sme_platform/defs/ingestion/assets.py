@@ -12,7 +12,7 @@ import dagster as dg
 from sme_platform.defs.ingestion.metadata import check_results, materialization_metadata
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.lib.canonical import CANONICAL_TABLES, CanonicalTable
-from sme_platform.lib.ingestion import ingest_table
+from sme_platform.lib.ingestion import ingest_table, table_data_version
 from sme_platform.lib.ingestion.checks import BLOCKING_CHECKS, CHECK_NAMES, evaluate_checks
 
 GROUP = "ingestion"
@@ -39,6 +39,7 @@ def build_ingestion_asset(table: CanonicalTable) -> dg.AssetsDefinition:
         group_name=GROUP,
         description=f"{table.description} Loaded as-is with lineage columns; grain: {table.grain}.",
         skippable=True,
+        code_version=table.contract_version,
         kinds={"duckdb"},
         tags={"stage": "ingestion", **({"pii": "true"} if table.pii_columns else {})},
         metadata={
@@ -81,7 +82,9 @@ def build_ingestion_asset(table: CanonicalTable) -> dg.AssetsDefinition:
             for rejected in result.rejected_files:
                 context.log.error(rejected.message)
             yield dg.MaterializeResult(
-                asset_key=key, metadata=materialization_metadata(con, source, result)
+                asset_key=key,
+                metadata=materialization_metadata(con, source, result),
+                data_version=dg.DataVersion(table_data_version(con, table.name)),
             )
             yield from check_results(key, evaluate_checks(con, source, result))
 

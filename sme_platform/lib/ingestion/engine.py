@@ -16,6 +16,7 @@ nothing half-written:
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import time
 import uuid
@@ -208,6 +209,21 @@ def _new_files(con, table: str, paths: list[Path], result: IngestResult):
             new_files.append(source_file)
     changed = [f for f in new_files if str(f.path) in loaded_versions]
     return new_files, changed
+
+
+def table_data_version(con, table: str) -> str:
+    """The identity of what raw.<table> holds: a hash of the content hashes of the file versions
+    whose rows are in it. Unchanged when a run finds nothing new, changed by any new or replaced
+    file; downstream stages version their outputs on it."""
+    shas = [
+        sha
+        for (sha,) in con.execute(
+            "select distinct sha256 from raw.file_loads "
+            "where table_name = ? and status = 'loaded' order by 1",
+            [table],
+        ).fetchall()
+    ]
+    return hashlib.sha256("\n".join(shas).encode()).hexdigest()[:24]
 
 
 def _row_count(con, table: str) -> int:
