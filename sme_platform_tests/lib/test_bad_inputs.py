@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from sme_platform.lib.sources import SourcesConfigError
 from sme_platform_tests.conftest import SALES_HEADER, TinyProject
 
 GOOD_1 = "O1,1,2024-01-01 10:00:00,A,2,1.50,SALE"
@@ -500,3 +501,39 @@ def test_a_query_source_whose_mapping_misses_the_query_output_fails_the_load_cle
     # nothing half-written: the failed load left no rows and no load record behind
     assert project.query("select count(*) from raw.tickets") == [(0,)]
     assert project.query("select count(*) from raw.loads") == [(0,)]
+
+
+def test_hostile_column_names_are_quoted_not_executed(project):
+    hostile = 'qty"; drop table raw.file_loads; --'
+    header = SALES_HEADER.replace("qty", '"' + hostile.replace('"', '""') + '"')
+    project.write("sales_1.csv", sales_file(GOOD_1, header=header))
+    columns = {
+        "order_id": "order_no",
+        "line_number": "line_no",
+        "ordered_at": "ts",
+        "sku": "item",
+        "quantity": hostile,  # mapped by its (hostile) name
+        "unit_price": "price",
+        "line_type": "lower(doc)",
+    }
+    project.source("sales_lines", path="sales_*.csv", columns=columns)
+    result = project.ingest()
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 0)
+    assert project.query("select quantity from raw.sales_lines") == [(2.0,)]
+    assert project.query("select count(*) from raw.file_loads") == [(1,)]
+
+
+def test_a_mapping_that_is_neither_a_column_nor_sql_rejects_the_file_clearly(project):
+    project.write("sales_1.csv", sales_file(GOOD_1))
+    columns = {
+        "order_id": "order_no",
+        "line_number": "line_no",
+        "ordered_at": "ts",
+        "sku": "item",
+        "quantity": 'qty"; drop',  # not in the header, not valid SQL
+        "unit_price": "price",
+        "line_type": "lower(doc)",
+    }
+    project.source("sales_lines", path="sales_*.csv", columns=columns)
+    with pytest.raises(SourcesConfigError, match="is neither a source column nor a valid DuckDB"):
+        project.ingest()

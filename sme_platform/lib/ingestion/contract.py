@@ -53,7 +53,12 @@ def _references(spec: SourceSpec, known_columns: set[str] | None) -> set[str]:
             continue
         try:
             parsed = sqlglot.parse_one(expression, read="duckdb")
-        except sqlglot.errors.ParseError as error:
+        except sqlglot.errors.SqlglotError as error:
+            if known_columns is None:
+                # Without the file's header, a value SQL cannot parse may be a column whose name
+                # has odd characters (quotes, semicolons); the pre-check decides once it knows.
+                referenced.add(expression)
+                continue
             raise SourcesConfigError(
                 f"sources.{spec.table}.columns.{canonical_column}: {expression!r} is neither a "
                 f"source column nor a valid DuckDB expression: {error}"

@@ -36,7 +36,7 @@ from sme_platform.lib.ingestion.files import (
     read_csv_header,
     read_parquet_columns,
 )
-from sme_platform.lib.sources import SourceSpec
+from sme_platform.lib.sources import SourcesConfigError, SourceSpec
 from sme_platform.lib.warehouse import ensure_ingestion_tables, table_exists
 
 # Bytes of source files read per batch: bounds memory whatever the number of files, while
@@ -286,6 +286,8 @@ def _precheck(con, spec: SourceSpec, files: list[SourceFile], result: IngestResu
                         + (" (wrong delimiter?)" if len(columns) == 1 else "")
                     )
                 extra.update(set(columns) - needed)
+        except SourcesConfigError:
+            raise  # the mapping is wrong, not the file: fail the load, reject nothing
         except ValueError as error:
             message = f"{source_file.path}: rejected: {error}"
             result.files.append(_outcome(source_file, "rejected", message=message))
