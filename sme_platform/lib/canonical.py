@@ -63,12 +63,6 @@ class CanonicalTable:
     max_file_age_hours: float = 36.0
     pii_columns: tuple[str, ...] = field(default=())
 
-    def column(self, name: str) -> Column:
-        for col in self.columns:
-            if col.name == name:
-                return col
-        raise KeyError(f"table {self.name!r} has no column {name!r}")
-
     @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]

@@ -34,6 +34,21 @@ def summarize_warehouse(warehouse: Path) -> WarehouseSummary:
         summary.absent = list(CANONICAL_TABLES)
         return summary
     with connect(warehouse, read_only=True) as con:
+        # Files rejected and not loaded since (a fixed version may have come in later).
+        still_rejected = (
+            con.execute(
+                """select table_name, source_file, arg_max(message, loaded_at)
+                   from raw.file_loads f
+                   where status = 'rejected' and not exists (
+                       select 1 from raw.file_loads l
+                       where l.table_name = f.table_name and l.sha256 = f.sha256
+                         and l.status = 'loaded')
+                   group by 1, 2 order by 2"""
+            ).fetchall()
+            if table_exists(con, "raw", "file_loads")
+            else []
+        )
+        summary.rejected_files = [(path, message) for _, path, message in still_rejected]
         for name in CANONICAL_TABLES:
             if not table_exists(con, "raw", name):
                 summary.absent.append(name)
@@ -47,15 +62,11 @@ def summarize_warehouse(warehouse: Path) -> WarehouseSummary:
             warned = con.execute(
                 "select count(*) from quarantine.rule_warnings where table_name = ?", [name]
             ).fetchone()[0]
-            files_loaded, files_rejected = con.execute(
-                """select count(distinct sha256) filter (where status = 'loaded'),
-                          count(distinct source_file) filter (
-                              where status = 'rejected' and sha256 not in (
-                                  select sha256 from raw.file_loads
-                                  where table_name = ? and status = 'loaded'))
-                   from raw.file_loads where table_name = ?""",
-                [name, name],
-            ).fetchone()
+            files_loaded = con.execute(
+                "select count(distinct sha256) from raw.file_loads "
+                "where table_name = ? and status = 'loaded'",
+                [name],
+            ).fetchone()[0]
             summary.tables.append(
                 TableSummary(
                     name,
@@ -64,14 +75,7 @@ def summarize_warehouse(warehouse: Path) -> WarehouseSummary:
                     by_rule,
                     warned,
                     files_loaded,
-                    files_rejected,
+                    sum(table == name for table, _, _ in still_rejected),
                 )
             )
-        if table_exists(con, "raw", "file_loads"):
-            summary.rejected_files = con.execute(
-                """select source_file, arg_max(message, loaded_at) from raw.file_loads
-                   where status = 'rejected' and sha256 not in (
-                       select sha256 from raw.file_loads where status = 'loaded')
-                   group by 1 order by 1"""
-            ).fetchall()
     return summary

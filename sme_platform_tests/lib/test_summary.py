@@ -1,0 +1,30 @@
+"""The run summary: rows, quarantine by rule, and files still rejected (not fixed since)."""
+
+from __future__ import annotations
+
+from sme_platform.lib.summary import summarize_warehouse
+from sme_platform_tests.conftest import SALES_HEADER
+
+GOOD = "O1,1,2024-01-01 10:00:00,A,2,1.50,SALE"
+
+
+def test_summary_counts_rows_quarantine_and_files_still_rejected(project):
+    project.write("sales_1.csv", f"{SALES_HEADER}\n{GOOD}\nO2,1,2024-01-01 10:00:00,,1,1.0,SALE\n")
+    broken = project.write("sales_2.csv", f"{SALES_HEADER}\n{GOOD}\n".replace(",", ";"))
+    project.sales_source()
+    project.ingest()
+
+    summary = summarize_warehouse(project.warehouse)
+    (sales,) = [t for t in summary.tables if t.table == "sales_lines"]
+    assert (sales.rows, sales.quarantined, sales.files_loaded, sales.files_rejected) == (1, 1, 1, 1)
+    assert sales.quarantine_by_rule == {"required_sku": 1}
+    assert [path for path, _ in summary.rejected_files] == [str(broken)]
+    assert "customers" in summary.absent
+
+    # The export is fixed and loads; the rejected version is matched by content hash.
+    broken.write_text(f"{SALES_HEADER}\nO3,1,2024-01-02 10:00:00,B,1,2.00,SALE\n", encoding="utf-8")
+    project.ingest()
+    summary = summarize_warehouse(project.warehouse)
+    (sales,) = [t for t in summary.tables if t.table == "sales_lines"]
+    assert (sales.rows, sales.files_loaded, sales.files_rejected) == (2, 2, 1)
+    assert [path for path, _ in summary.rejected_files] == [str(broken)]
