@@ -34,15 +34,17 @@ def summarize_warehouse(warehouse: Path) -> WarehouseSummary:
         summary.absent = list(CANONICAL_TABLES)
         return summary
     with connect(warehouse, read_only=True) as con:
-        # Files rejected and not loaded since (a fixed version may have come in later).
+        # Files rejected and not loaded since: neither a fixed version at the same path nor the
+        # same content under another name came in later.
         still_rejected = (
             con.execute(
                 """select table_name, source_file, arg_max(message, loaded_at)
                    from raw.file_loads f
                    where status = 'rejected' and not exists (
                        select 1 from raw.file_loads l
-                       where l.table_name = f.table_name and l.sha256 = f.sha256
-                         and l.status = 'loaded')
+                       where l.table_name = f.table_name and l.status = 'loaded'
+                         and (l.sha256 = f.sha256
+                              or (l.source_file = f.source_file and l.loaded_at > f.loaded_at)))
                    group by 1, 2 order by 2"""
             ).fetchall()
             if table_exists(con, "raw", "file_loads")

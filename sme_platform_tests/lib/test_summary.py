@@ -21,10 +21,10 @@ def test_summary_counts_rows_quarantine_and_files_still_rejected(project):
     assert [path for path, _ in summary.rejected_files] == [str(broken)]
     assert "customers" in summary.absent
 
-    # The export is fixed and loads; the rejected version is matched by content hash.
+    # The export is fixed and loads: it is no longer reported as rejected.
     broken.write_text(f"{SALES_HEADER}\nO3,1,2024-01-02 10:00:00,B,1,2.00,SALE\n", encoding="utf-8")
     project.ingest()
     summary = summarize_warehouse(project.warehouse)
     (sales,) = [t for t in summary.tables if t.table == "sales_lines"]
-    assert (sales.rows, sales.files_loaded, sales.files_rejected) == (2, 2, 1)
-    assert [path for path, _ in summary.rejected_files] == [str(broken)]
+    assert (sales.rows, sales.files_loaded, sales.files_rejected) == (2, 2, 0)
+    assert summary.rejected_files == []
