@@ -1,5 +1,5 @@
 """A load killed with SIGKILL halfway leaves the warehouse at its last good state, and the next
-load completes: each table's load is one DuckDB transaction."""
+load completes: each batch of files is one DuckDB transaction, with the log of its files."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +19,8 @@ from sme_platform.lib.sources import load_sources
 from sme_platform.lib.warehouse import connect
 from sme_platform_tests.conftest import REPO_ROOT
 
-# The child loads, writes its first batch inside the transaction, says so, and waits to be killed.
+# The child loads in batches of at most `batch_bytes`, writes batch number `hang_at` inside its
+# transaction, says so, and waits to be killed.
 KILLED_LOAD = textwrap.dedent(
     """
     import sys, time
@@ -27,14 +29,18 @@ KILLED_LOAD = textwrap.dedent(
     from sme_platform.lib.sources import load_sources
     from sme_platform.lib.warehouse import connect
 
-    write_batch = engine.load_batch
+    project, hang_at, engine.BATCH_BYTES = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    write_batch = engine.write_batch
+    batches_written = 0
     def write_then_hang(*args, **kwargs):
+        global batches_written
         tally = write_batch(*args, **kwargs)
-        print("batch written", flush=True)
-        time.sleep(600)
+        batches_written += 1
+        if batches_written == hang_at:
+            print("batch written", flush=True)
+            time.sleep(600)
         return tally
-    engine.load_batch = write_then_hang
-    project = Path(sys.argv[1])
+    engine.write_batch = write_then_hang
     with connect(project / "warehouse.duckdb") as con:
         engine.ingest_table(con, load_sources(project).get("sales_lines"))
     """
@@ -53,7 +59,7 @@ def counts(warehouse) -> tuple[int, int, int]:
         )
 
 
-def test_a_load_killed_mid_transaction_leaves_the_last_good_state(tmp_path):
+def ten_days_loaded_and_ten_more_exported(tmp_path):
     shutil.copy(REPO_ROOT / "sources.yaml", tmp_path / "sources.yaml")
     exports = tmp_path / "data" / "demo" / "exports"
     generate_demo_data(exports, scale="tiny", days=10, seed=3)
@@ -62,12 +68,17 @@ def test_a_load_killed_mid_transaction_leaves_the_last_good_state(tmp_path):
     with connect(warehouse) as con:
         for table in ("locations", "products", "customers", "sales_lines"):
             ingest_table(con, sources.get(table))
-    before = counts(warehouse)
+    manifest = generate_demo_data(exports, scale="tiny", days=20, seed=3)
+    with connect(warehouse) as con:  # the new days bring new customers
+        for table in ("locations", "products", "customers"):
+            ingest_table(con, load_sources(tmp_path).get(table))
+    return warehouse, manifest
 
-    manifest = generate_demo_data(exports, scale="tiny", days=20, seed=3)  # ten more days
+
+def kill_a_sales_load(project, *, hang_at_batch: int, batch_bytes: int) -> None:
     child = subprocess.Popen(
-        [sys.executable, "-c", KILLED_LOAD, str(tmp_path)],
-        cwd=tmp_path,
+        [sys.executable, "-c", KILLED_LOAD, str(project), str(hang_at_batch), str(batch_bytes)],
+        cwd=project,
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
@@ -79,14 +90,17 @@ def test_a_load_killed_mid_transaction_leaves_the_last_good_state(tmp_path):
         child.wait(timeout=30)
     assert child.returncode == -signal.SIGKILL
 
+
+def test_a_load_killed_mid_transaction_leaves_the_last_good_state(tmp_path):
+    warehouse, manifest = ten_days_loaded_and_ten_more_exported(tmp_path)
+    before = counts(warehouse)
+
+    kill_a_sales_load(tmp_path, hang_at_batch=1, batch_bytes=1 << 30)  # all ten days, one batch
+
     assert counts(warehouse) == before  # nothing of the killed load is visible
 
-    # The next nightly load: parents first (the new days bring new customers), then sales.
-    sources = load_sources(tmp_path)
-    with connect(warehouse) as con:
-        for table in ("locations", "products", "customers"):
-            ingest_table(con, sources.get(table))
-        result = ingest_table(con, sources.get("sales_lines"))
+    with connect(warehouse) as con:  # the next nightly load
+        result = ingest_table(con, load_sources(tmp_path).get("sales_lines"))
     assert result.rows_quarantined == 0
     assert result.rows_read == result.rows_loaded + result.rows_quarantined
     assert sum(f.status == "loaded" for f in result.files) == 10
@@ -100,7 +114,7 @@ def test_a_file_still_being_written_during_the_load_rolls_the_load_back(project,
 
     path = project.write("sales_1.csv", SALES_HEADER + "\nO1,1,2024-01-01 10:00:00,A,2,1.5,SALE\n")
     project.sales_source()
-    write_batch = engine.load_batch
+    write_batch = engine.write_batch
 
     def export_still_writing(*args, **kwargs):
         tally = write_batch(*args, **kwargs)
@@ -108,12 +122,52 @@ def test_a_file_still_being_written_during_the_load_rolls_the_load_back(project,
             handle.write("O2,1,2024-01-01 11:00:00,B,1,2.0,SALE\n")
         return tally
 
-    monkeypatch.setattr(engine, "load_batch", export_still_writing)
+    monkeypatch.setattr(engine, "write_batch", export_still_writing)
     with pytest.raises(engine.FileChangedWhileReading, match=r"sales_1\.csv changed while"):
         project.ingest()
     assert project.query("select count(*) from raw.sales_lines") == [(0,)]
     assert project.query("select count(*) from raw.file_loads") == [(0,)]
 
-    monkeypatch.setattr(engine, "load_batch", write_batch)
+    monkeypatch.setattr(engine, "write_batch", write_batch)
     result = project.ingest()  # the next run reads the finished file
     assert (result.rows_read, result.rows_loaded) == (2, 2)
+
+
+def test_a_backfill_killed_in_its_third_batch_keeps_the_two_batches_it_committed(tmp_path):
+    warehouse, manifest = ten_days_loaded_and_ten_more_exported(tmp_path)
+    rows_before, loads_before, file_records_before = counts(warehouse)
+    daily_file_bytes = min(
+        p.stat().st_size for p in (tmp_path / "data/demo/exports/erp/sales").glob("sales_*.csv")
+    )
+
+    # Batches of one daily file each: the first two commit, the third dies in its transaction.
+    kill_a_sales_load(tmp_path, hang_at_batch=3, batch_bytes=daily_file_bytes)
+
+    with connect(warehouse, read_only=True) as con:
+        committed = con.execute(
+            """select source_file, rows_loaded from raw.file_loads
+            where table_name = 'sales_lines' and status = 'loaded'
+              and load_id not in (select load_id from raw.loads)"""
+        ).fetchall()
+        rows_of_committed_files = con.execute(
+            """select count(*) from raw.sales_lines
+            where _load_id not in (select load_id from raw.loads)"""
+        ).fetchone()[0]
+    assert [Path(path).name for path, _ in sorted(committed)] == [
+        "sales_2024-01-11.csv",
+        "sales_2024-01-12.csv",
+    ]
+    assert rows_of_committed_files == sum(rows for _, rows in committed) > 0
+    rows, loads, file_records = counts(warehouse)
+    assert (rows, loads, file_records) == (
+        rows_before + rows_of_committed_files,
+        loads_before,  # the killed load never wrote its own record
+        file_records_before + 2,
+    )
+
+    with connect(warehouse) as con:  # the next load reads the eight files left, nothing twice
+        result = ingest_table(con, load_sources(tmp_path).get("sales_lines"))
+    assert sum(f.status == "loaded" for f in result.files) == 8
+    assert result.rows_quarantined == 0
+    rows, loads, _ = counts(warehouse)
+    assert rows == manifest["row_counts"]["sales"] and loads == loads_before + 1

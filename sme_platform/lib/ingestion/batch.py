@@ -72,7 +72,12 @@ def _create_macros(con) -> None:
     )
 
 
-def load_batch(con, batch: Batch, foreign_keys, already_loaded_rows: int) -> BatchTally:
+def stage_batch(con, batch: Batch, foreign_keys) -> None:
+    """Read, map, type and judge the batch's rows into connection-local temp tables.
+
+    Runs outside any transaction, on purpose: rows staged inside the write transaction would be
+    read back from DuckDB's transaction-local storage, which made the write of 10M rows take
+    twice as long (17.7 s against 9.1 s, measured). Nothing here touches raw or quarantine."""
     _create_macros(con)
     for view in TEMP_VIEWS:
         con.execute(f"drop view if exists {view}")
@@ -92,16 +97,27 @@ def load_batch(con, batch: Batch, foreign_keys, already_loaded_rows: int) -> Bat
     if not numbered_first:  # else numbered (with rejects) before the mapping
         _create_reject_offsets(con, has_reject_store=batch.file_format != "parquet")
     _create_numbering(con, relation)
-    _find_set_failures(con, batch.spec, already_loaded_rows)
+    _find_duplicates_in_batch(con, batch.spec)
+
+
+def write_batch(con, batch: Batch, already_loaded_rows: int) -> BatchTally:
+    """Inside the caller's transaction: check keys against the rows loaded before, then append
+    good rows to raw.<table> and bad rows to quarantine.<table>."""
+    if already_loaded_rows:
+        _find_keys_loaded_before(con, batch.spec)
+    con.execute(
+        """update _checked set _ok = false
+        where _ok and rowid in (select rid from _set_failures where severity = 'error')"""
+    )
     tally = _tally(con)
     tally.file_rows = con.execute(
         "select (select count(*) from {}) + (select count(*) from _reject_rows)".format(
-            "_src_table" if numbered_first else "_checked"
+            "_src_table" if numbers_rows_first(batch.spec) else "_checked"
         )
     ).fetchone()[0]
     # Row order in raw carries no meaning (lineage says file and row), and an insert that need
-    # not keep it writes in parallel. The read into _checked above must keep it: its rowids
-    # number the rows.
+    # not keep it writes in parallel. The read into _checked must keep it: its rowids number
+    # the rows.
     con.execute("set preserve_insertion_order = false")
     try:
         _write(con, batch, with_warnings=bool(tally.warnings_by_rule))
@@ -391,8 +407,8 @@ def _create_numbering(con, relation: SourceRelation) -> None:
     )
 
 
-def _find_set_failures(con, spec: SourceSpec, already_loaded_rows: int) -> None:
-    """Primary-key failures: duplicates within the batch and keys loaded before."""
+def _find_duplicates_in_batch(con, spec: SourceSpec) -> None:
+    """Primary-key failures within the batch: keys that occur twice or more."""
     table = spec.canonical
     con.execute(
         "create temp table _set_failures "
@@ -402,43 +418,46 @@ def _find_set_failures(con, spec: SourceSpec, already_loaded_rows: int) -> None:
     key_list = ", ".join(key)
     key_present = " and ".join(f"{k} is not null" for k in key)
     join_on = " and ".join(f"c.{k} = d.{k}" for k in key)
-    # Keys that occur twice in the batch: hash first (cheap, fixed width), then the real key.
+    # Hash first (cheap, fixed width), then the real key for the few colliding hashes.
     con.execute(
         f"""create temp table _dup_candidates as
         select hash({key_list}) as h from _checked where _ok and {key_present}
         group by 1 having count(*) > 1"""
     )
-    if con.execute("select count(*) from _dup_candidates").fetchone()[0]:
-        con.execute(
-            f"""insert into _set_failures
-            with candidates as (
-                select * from _numbered
-                where _ok and hash({key_list}) in (select h from _dup_candidates)
-            ),
-            firsts as (
-                select {key_list},
-                       arg_min(rid, (_source_file, _source_row)) as keep_rid,
-                       min((_source_file, _source_row)) as first_seen
-                from candidates group by all having count(*) > 1
-            )
-            select c.rid, '{contract.PRIMARY_KEY}', 'error',
-                   'duplicate key; first seen at ' || d.first_seen[1] || ' row ' || d.first_seen[2]
-            from candidates c join firsts d on {join_on}
-            where c.rid <> d.keep_rid"""
+    if not con.execute("select count(*) from _dup_candidates").fetchone()[0]:
+        return
+    con.execute(
+        f"""insert into _set_failures
+        with candidates as (
+            select * from _numbered
+            where _ok and hash({key_list}) in (select h from _dup_candidates)
+        ),
+        firsts as (
+            select {key_list},
+                   arg_min(rid, (_source_file, _source_row)) as keep_rid,
+                   min((_source_file, _source_row)) as first_seen
+            from candidates group by all having count(*) > 1
         )
-    if already_loaded_rows:
-        con.execute(
-            f"""insert into _set_failures
-            select c.rowid, '{contract.PRIMARY_KEY}', 'error',
-                   'key already loaded from ' || d._source_file || ' row ' || d._source_row
-            from _checked c join raw.{table.name} d on {join_on}
-            where c._ok"""
-        )
-    if con.execute("select count(*) from _set_failures where severity = 'error'").fetchone()[0]:
-        con.execute(
-            """update _checked set _ok = false
-            where rowid in (select rid from _set_failures where severity = 'error')"""
-        )
+        select c.rid, '{contract.PRIMARY_KEY}', 'error',
+               'duplicate key; first seen at ' || d.first_seen[1] || ' row ' || d.first_seen[2]
+        from candidates c join firsts d on {join_on}
+        where c.rid <> d.keep_rid"""
+    )
+
+
+def _find_keys_loaded_before(con, spec: SourceSpec) -> None:
+    """Primary-key failures against raw: keys an earlier load (or batch) brought in."""
+    table = spec.canonical
+    join_on = " and ".join(
+        f"c.{k} = d.{k}" for k in (quote_identifier(c) for c in table.primary_key)
+    )
+    con.execute(
+        f"""insert into _set_failures
+        select c.rowid, '{contract.PRIMARY_KEY}', 'error',
+               'key already loaded from ' || d._source_file || ' row ' || d._source_row
+        from _checked c join raw.{table.name} d on {join_on}
+        where c._ok"""
+    )
 
 
 def _write(con, batch: Batch, *, with_warnings: bool) -> None:

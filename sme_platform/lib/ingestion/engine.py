@@ -1,7 +1,6 @@
 """Ingesting one canonical table: new files in, rows loaded or quarantined, every row accounted for.
 
-The steps, all inside DuckDB and inside one transaction per table so that a failed load leaves
-nothing half-written:
+The steps, all inside DuckDB:
 
 1. find the source's files, fingerprint them (sha256), skip the ones already loaded;
 2. pre-check each new file (empty, unreadable, missing the columns the mapping needs): such a file
@@ -12,6 +11,11 @@ nothing half-written:
 5. find set-level failures (duplicate keys, unknown foreign keys) with joins;
 6. append good rows to raw.<table> and bad rows to quarantine.<table>, with the rules they broke
    and their original values; record warnings; log every file and the load.
+
+Each batch is written in one transaction, with the log of its files: a file is loaded whole, with
+its record in raw.file_loads, or not at all. A load that dies halfway keeps the batches it
+committed (a two-year backfill does not start over) and the next load reads the remaining files.
+The load's own record in raw.loads is written last, so a load without one did not finish.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import shutil
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +34,7 @@ from pathlib import Path
 import duckdb
 
 from sme_platform.lib.ingestion import contract
-from sme_platform.lib.ingestion.batch import Batch, load_batch
+from sme_platform.lib.ingestion.batch import Batch, stage_batch, write_batch
 from sme_platform.lib.ingestion.files import (
     SourceFile,
     check_jsonl_not_empty,
@@ -121,35 +127,33 @@ def ingest_table(
 
     quarantine_by_rule: Counter = Counter()
     warnings_by_rule: Counter = Counter()
-    con.execute("begin transaction")
-    try:
-        if spec.changed_files == "replace":
-            _retire_previous_versions(
-                con, table.name, [f for f in changed if f in readable], result
-            )
-        for files in _batches(readable, headers):
-            file_format, columns = headers[files[0].path]
-            already_loaded_rows = _row_count(con, table.name)
-            tally = load_batch(
-                con,
-                Batch(spec, files, file_format, columns, result.load_id, now),
-                foreign_keys,
-                already_loaded_rows,
-            )
-            result.file_rows_read += tally.file_rows
-            quarantine_by_rule.update(tally.quarantine_by_rule)
-            warnings_by_rule.update(tally.warnings_by_rule)
-            for source_file in files:
-                read, loaded, quarantined = tally.per_file.get(str(source_file.path), (0, 0, 0))
-                result.files.append(_outcome(source_file, "loaded", read, loaded, quarantined))
-        result.quarantine_by_rule = dict(quarantine_by_rule)
-        result.warnings_by_rule = dict(warnings_by_rule)
-        _refuse_files_changed_while_read(table.name, readable)
+    for files in _batches(readable, headers):
+        file_format, columns = headers[files[0].path]
+        batch = Batch(spec, files, file_format, columns, result.load_id, now)
+        stage_batch(con, batch, foreign_keys)
+        with _transaction(con):
+            if spec.changed_files == "replace":
+                _retire_previous_versions(
+                    con, table.name, [f for f in changed if f in files], result
+                )
+            tally = write_batch(con, batch, _row_count(con, table.name))
+            _refuse_files_changed_while_read(table.name, files)
+            outcomes = [
+                _outcome(
+                    source_file, "loaded", *tally.per_file.get(str(source_file.path), (0, 0, 0))
+                )
+                for source_file in files
+            ]
+            _log_files(con, result, outcomes, run_id, now)
+        result.files.extend(outcomes)
+        result.file_rows_read += tally.file_rows
+        quarantine_by_rule.update(tally.quarantine_by_rule)
+        warnings_by_rule.update(tally.warnings_by_rule)
+    result.quarantine_by_rule = dict(quarantine_by_rule)
+    result.warnings_by_rule = dict(warnings_by_rule)
+    with _transaction(con):
+        _log_files(con, result, [f for f in result.files if f.status != "loaded"], run_id, now)
         _log_load(con, result, run_id, now)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     result.rows_read = sum(f.rows_read for f in result.files if f.status == "loaded")
     if not new_files:
         result.status = "no_new_files"
@@ -368,20 +372,20 @@ def _batches(files: list[SourceFile], headers: dict) -> list[list[SourceFile]]:
     return batches
 
 
-def _log_load(con, result: IngestResult, run_id: str, now: datetime) -> None:
-    """Count what landed from the tables themselves, so the conservation check is independent
-    of the bookkeeping above, and log every file and the load."""
-    result.rows_loaded = con.execute(
-        f"select count(*) from raw.{result.table} where _load_id = ?", [result.load_id]
-    ).fetchone()[0]
-    result.rows_quarantined = con.execute(
-        f"select count(*) from quarantine.{result.table} where _load_id = ?", [result.load_id]
-    ).fetchone()[0]
-    result.rows_warned = con.execute(
-        "select count(distinct (_source_file, _source_row)) from quarantine.rule_warnings "
-        "where _load_id = ?",
-        [result.load_id],
-    ).fetchone()[0]
+@contextmanager
+def _transaction(con) -> Iterator[None]:
+    con.execute("begin transaction")
+    try:
+        yield
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
+
+
+def _log_files(con, result: IngestResult, outcomes: list[FileOutcome], run_id, now) -> None:
+    if not outcomes:
+        return
     con.executemany(
         "insert into raw.file_loads values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -400,9 +404,25 @@ def _log_load(con, result: IngestResult, run_id: str, now: datetime) -> None:
                 f.rows_quarantined,
                 now,
             )
-            for f in result.files
+            for f in outcomes
         ],
     )
+
+
+def _log_load(con, result: IngestResult, run_id: str, now: datetime) -> None:
+    """Count what landed from the tables themselves, so the conservation check is independent
+    of the bookkeeping above, and log the load."""
+    result.rows_loaded = con.execute(
+        f"select count(*) from raw.{result.table} where _load_id = ?", [result.load_id]
+    ).fetchone()[0]
+    result.rows_quarantined = con.execute(
+        f"select count(*) from quarantine.{result.table} where _load_id = ?", [result.load_id]
+    ).fetchone()[0]
+    result.rows_warned = con.execute(
+        "select count(distinct (_source_file, _source_row)) from quarantine.rule_warnings "
+        "where _load_id = ?",
+        [result.load_id],
+    ).fetchone()[0]
     statuses = Counter(f.status for f in result.files)
     con.execute(
         "insert into raw.loads values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
