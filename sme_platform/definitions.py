@@ -14,6 +14,7 @@ from sme_platform.defs.jobs import all_assets_job, ingestion_job
 from sme_platform.defs.resources import project_resource
 from sme_platform.defs.schedules import nightly_schedule
 from sme_platform.defs.sensors import new_export_files
+from sme_platform.defs.sql_models.assets import SQL_MODEL_ASSETS
 
 DEFAULT_OWNER = "team:data"
 
@@ -24,7 +25,7 @@ def apply_governance_policy(spec: dg.AssetSpec) -> dg.AssetSpec:
 
 
 _definitions = dg.Definitions(
-    assets=INGESTION_ASSETS,
+    assets=[*INGESTION_ASSETS, *SQL_MODEL_ASSETS],
     jobs=[all_assets_job, ingestion_job],
     schedules=[nightly_schedule],
     sensors=[new_export_files],

@@ -80,3 +80,24 @@ class TinyProject:
 @pytest.fixture
 def project(tmp_path: Path) -> TinyProject:
     return TinyProject(tmp_path)
+
+
+# The SQL models under dbt_like_sql/, as asset keys: the demo's validated tables and reports.
+SQL_MODELS = [
+    "marts/customers",
+    "marts/inventory_positions",
+    "marts/products",
+    "marts/sales_daily",
+    "marts/tickets",
+    "reports/sales_kpis_monthly",
+    "reports/support_kpis_monthly",
+    "staging/customers",
+    "staging/inventory_snapshots",
+    "staging/locations",
+    "staging/prices",
+    "staging/products",
+    "staging/sales_adjustments",
+    "staging/sales_lines",
+    "staging/sales_returns",
+    "staging/tickets",
+]

@@ -195,7 +195,7 @@ def test_a_failing_blocking_check_fails_the_run_and_names_the_rule(tmp_path):
     assert failed.severity == dg.AssetCheckSeverity.ERROR
 
 
-def test_an_absent_source_is_skipped_with_its_reason(tmp_path):
+def test_an_absent_source_leaves_an_empty_canonical_table_with_its_reason(tmp_path):
     make_project(tmp_path, days=10)
     config = (tmp_path / "sources.yaml").read_text(encoding="utf-8")
     start = config.index("  tickets:\n")
@@ -203,14 +203,22 @@ def test_an_absent_source_is_skipped_with_its_reason(tmp_path):
     instance = dg.DagsterInstance.ephemeral()
     result = materialize(tmp_path, instance)
     assert result.success
-    materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
-    assert "tickets" not in materialized and "sales_lines" in materialized
+    materializations = {
+        e.asset_key.path[-1]: e.materialization for e in result.get_asset_materialization_events()
+    }
+    tickets = materializations["tickets"]
+    assert tickets.metadata["source"].value == "absent: sources.yaml has no source for it"
+    assert tickets.metadata["dagster/row_count"].value == 0
+    assert query(tmp_path, "select count(*) from raw.tickets") == [(0,)]
+    assert materializations["sales_lines"].metadata["dagster/row_count"].value > 0
     logs = [
         record.user_message
         for record in instance.all_logs(result.run_id)
-        if "raw/tickets skipped" in record.user_message
+        if "raw/tickets not loaded" in record.user_message
     ]
-    assert logs == ["raw/tickets skipped: sources.yaml has no source for it"]
+    assert logs == ["raw/tickets not loaded: sources.yaml has no source for it"]
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations() if "tickets" in str(e)}
+    assert all(c.passed for c in checks.values()) and len(checks) == 4
 
 
 def test_the_small_demo_end_to_end(tmp_path):

@@ -18,7 +18,7 @@ import pytest
 from dagster_graphql import DagsterGraphQLClient
 
 from sme_platform.lib.demo_data import generate_demo_data
-from sme_platform_tests.conftest import CANONICAL_TABLES, REPO_ROOT
+from sme_platform_tests.conftest import CANONICAL_TABLES, REPO_ROOT, SQL_MODELS
 
 CLI = str(Path(sys.executable).with_name("sme-platform"))
 GRAPH_QUERY = """
@@ -102,7 +102,8 @@ def test_the_ui_serves_every_asset_check_job_and_schedule(ui):
         )
         for node in repository["assetNodes"]
     }
-    assert sorted(assets) == sorted(f"raw/{t}" for t in CANONICAL_TABLES)
+    assert sorted(assets) == sorted([f"raw/{t}" for t in CANONICAL_TABLES] + SQL_MODELS)
+    assert "unique_order_id_line_number" in assets["staging/sales_lines"]
     assert assets["raw/sales_lines"] == [
         "newest_file_freshness",
         "quarantine_share",
@@ -126,6 +127,7 @@ def test_a_run_launched_from_the_ui_materializes_the_graph(ui):
         status = client.get_run_status(run_id)
     assert status == dg.DagsterRunStatus.SUCCESS
     with dg.DagsterInstance.from_config(str(project / ".dagster_home")) as instance:
-        event = instance.get_latest_materialization_event(dg.AssetKey(["raw", "sales_lines"]))
-        assert event is not None and event.run_id == run_id
+        for key in (["raw", "sales_lines"], ["reports", "sales_kpis_monthly"]):
+            event = instance.get_latest_materialization_event(dg.AssetKey(key))
+            assert event is not None and event.run_id == run_id
     assert (project / "data" / "warehouse.duckdb").exists()

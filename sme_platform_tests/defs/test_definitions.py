@@ -6,8 +6,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import dagster as dg
+
 from sme_platform_tests.conftest import CANONICAL_TABLES as CANONICAL
-from sme_platform_tests.conftest import REPO_ROOT
+from sme_platform_tests.conftest import REPO_ROOT, SQL_MODELS
 
 INGESTION_CHECKS = [
     "newest_file_freshness",
@@ -23,9 +25,23 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
 
     graph = defs.resolve_asset_graph()
     keys = sorted(key.to_user_string() for key in graph.get_all_asset_keys())
-    assert keys == [f"raw/{name}" for name in CANONICAL]
+    assert keys == sorted([f"raw/{name}" for name in CANONICAL] + SQL_MODELS)
     checks = sorted((key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys)
-    assert checks == [(f"raw/{t}", c) for t in CANONICAL for c in INGESTION_CHECKS]
+    ingestion_checks = [c for c in checks if c[0].startswith("raw/")]
+    assert ingestion_checks == [(f"raw/{t}", c) for t in CANONICAL for c in INGESTION_CHECKS]
+    assert len(checks) - len(ingestion_checks) == 60  # the tests in the SQL models' headers
+    groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
+    assert {k: g for k, g in groups.items() if not k.startswith("raw/")} == {
+        key: key.split("/")[0] for key in SQL_MODELS
+    }
+    assert {
+        k.to_user_string() for k in graph.get(dg.AssetKey(["marts", "sales_daily"])).parent_keys
+    } == {
+        "staging/sales_lines",
+        "staging/sales_returns",
+        "staging/inventory_snapshots",
+        "marts/products",  # through its relationships test
+    }
     blocking = sorted(
         spec.name
         for assets_def in graph.assets_defs

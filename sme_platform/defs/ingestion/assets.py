@@ -1,7 +1,9 @@
 """Ingestion: each canonical table loaded from the company's files into raw.<table>.
 
-One asset (one step) per table, so a table whose gate fails stops only what depends on it, and a
-table whose source is absent is skipped, not failed: its downstream assets are skipped with it.
+One asset (one step) per table, so a table whose gate fails stops only what depends on it. A table
+whose source is absent is not loaded, not failed: it stays the empty canonical table, with the
+reason in the run log and the metadata, so the SQL models downstream still build (a company
+without inventory exports gets sales marts with unknown stock-outs, not no marts).
 Foreign keys are checked against the parent tables as loaded; parents load first in a run
 because their steps carry a higher `dagster/priority`, not through a dependency edge, so that a
 child still loads (with the foreign key check skipped) when a parent's source is absent.
@@ -9,11 +11,18 @@ child still loads (with the foreign key check skipped) when a parent's source is
 
 import dagster as dg
 
+from sme_platform.defs.governance import record_checks
 from sme_platform.defs.ingestion.metadata import check_results, materialization_metadata
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.lib.canonical import CANONICAL_TABLES, CanonicalTable
 from sme_platform.lib.ingestion import ingest_table, table_data_version
-from sme_platform.lib.ingestion.checks import BLOCKING_CHECKS, CHECK_NAMES, evaluate_checks
+from sme_platform.lib.ingestion.checks import (
+    BLOCKING_CHECKS,
+    CHECK_NAMES,
+    absent_source_checks,
+    evaluate_checks,
+)
+from sme_platform.lib.warehouse import ensure_ingestion_tables
 
 GROUP = "ingestion"
 
@@ -59,15 +68,15 @@ def build_ingestion_asset(table: CanonicalTable) -> dg.AssetsDefinition:
         specs=[spec],
         check_specs=checks,
         name=f"ingest_{table.name}",
-        can_subset=True,  # so that a skipped table owes no check results
+        can_subset=True,
         op_tags={"dagster/priority": str(_load_priority(table))},
     )
     def ingest(context: dg.AssetExecutionContext, project: ProjectResource):
         source = project.sources().get(table.name)
-        if source is None:
-            context.log.info(f"raw/{table.name} skipped: sources.yaml has no source for it")
-            return
         with project.warehouse() as con:
+            if source is None:
+                yield from _absent(context, con, "sources.yaml has no source for it")
+                return
             result = ingest_table(
                 con,
                 source,
@@ -75,9 +84,7 @@ def build_ingestion_asset(table: CanonicalTable) -> dg.AssetsDefinition:
                 rejected_files_dir=project.paths.rejected_files,
             )
             if result.status == "no_files":
-                context.log.warning(
-                    f"raw/{table.name} skipped: no file matches {source.path_pattern}"
-                )
+                yield from _absent(context, con, f"no file matches {source.path_pattern}")
                 return
             for rejected in result.rejected_files:
                 context.log.error(rejected.message)
@@ -86,9 +93,28 @@ def build_ingestion_asset(table: CanonicalTable) -> dg.AssetsDefinition:
                 metadata=materialization_metadata(con, source, result),
                 data_version=dg.DataVersion(table_data_version(con, table.name)),
             )
-            yield from check_results(key, evaluate_checks(con, source, result))
+            outcomes = evaluate_checks(con, source, result)
+            record_checks(con, key, _as_records(outcomes), context.run.run_id)
+            yield from check_results(key, outcomes)
+
+    def _absent(context, con, reason: str):
+        context.log.warning(f"raw/{table.name} not loaded: {reason}")
+        ensure_ingestion_tables(con, table)
+        rows = con.execute(f"select count(*) from raw.{table.name}").fetchone()[0]
+        yield dg.MaterializeResult(
+            asset_key=key,
+            metadata={"source": f"absent: {reason}", "dagster/row_count": rows, "rows_read": 0},
+            data_version=dg.DataVersion(table_data_version(con, table.name)),
+        )
+        outcomes = absent_source_checks(table.name, reason)
+        record_checks(con, key, _as_records(outcomes), context.run.run_id)
+        yield from check_results(key, outcomes)
 
     return ingest
+
+
+def _as_records(outcomes):
+    return [(o.name, o.passed, o.severity, o.metadata, o.description) for o in outcomes]
 
 
 INGESTION_ASSETS = [build_ingestion_asset(table) for table in CANONICAL_TABLES.values()]

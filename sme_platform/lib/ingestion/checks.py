@@ -129,3 +129,24 @@ def newest_file_freshness(spec: SourceSpec, result: IngestResult, now=None) -> C
         f"newest file is {age_hours:.1f} h old (limit {limit:.0f} h)",
         {"newest_file_modified_at": newest.isoformat(), "age_hours": round(age_hours, 2)},
     )
+
+
+def absent_source_checks(table: str, reason: str) -> list[CheckOutcome]:
+    """Checks for a table with no source: nothing was read, so nothing is lost or quarantined;
+    freshness fails (a warning) only when a source is configured but has no files."""
+    configured = "no file matches" in reason
+    nothing = {"rows_read": 0, "source": reason}
+    return [
+        CheckOutcome("row_conservation", True, "error", f"no rows read: {reason}", nothing),
+        CheckOutcome("quarantine_share", True, "error", f"no rows read: {reason}", nothing),
+        CheckOutcome(
+            "schema_conformance", True, "warn", f"raw.{table} is the empty canonical table", {}
+        ),
+        CheckOutcome(
+            "newest_file_freshness",
+            not configured,
+            "warn",
+            reason if configured else f"nothing to be fresh: {reason}",
+            {},
+        ),
+    ]

@@ -1,0 +1,128 @@
+"""SQL models: every file under dbt_like_sql/ an asset, found, not listed.
+
+Group = folder, dependencies = the tables the SQL reads, code version = hash of the file. The
+tests in a model's header are its asset checks; an error-severity test is blocking: the build
+that fails it is not published (the previous version stays) and the step fails, so nothing
+downstream materializes in that run.
+"""
+
+import dagster as dg
+
+from sme_platform.defs.governance import record_checks
+from sme_platform.defs.ingestion.assets import raw_key
+from sme_platform.defs.resources import ProjectResource
+from sme_platform.lib.project import REPO_ROOT
+from sme_platform.lib.sql_models.build import BuildOutcome, build_model
+from sme_platform.lib.sql_models.graph import SqlModel, load_model_graph
+
+MODELS_DIR = REPO_ROOT / "dbt_like_sql"
+
+
+def model_key(qualified_name: str) -> dg.AssetKey:
+    return dg.AssetKey(qualified_name.split("."))
+
+
+def build_sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
+    key = model_key(model.qualified_name)
+    header = model.header
+    spec = dg.AssetSpec(
+        key,
+        group_name=model.schema,
+        description=header.description,
+        owners=[header.owner],
+        deps=[raw_key(t) for t in model.raw_references]
+        + [model_key(m) for m in model.model_references],
+        code_version=model.code_version,
+        kinds={"duckdb", "sql"},
+        tags={"stage": model.schema, **({"pii": "true"} if header.pii else {})},
+        metadata={
+            "sql_path": str(model.path.relative_to(REPO_ROOT)),
+            "materialization": header.materialization,
+            "pii_columns": header.pii,
+        },
+    )
+    checks = [
+        dg.AssetCheckSpec(
+            test.name, asset=key, blocking=test.severity == "error", description=test.description
+        )
+        for test in header.tests
+    ]
+
+    @dg.multi_asset(specs=[spec], check_specs=checks, name=model.qualified_name.replace(".", "__"))
+    def sql_model(context: dg.AssetExecutionContext, project: ProjectResource):
+        with project.warehouse() as con:
+            outcome = build_model(con, model)
+            record_checks(con, key, _check_outcomes(outcome), context.run.run_id)
+        check_results = [
+            dg.AssetCheckResult(
+                asset_key=key,
+                check_name=result.test.name,
+                passed=result.passed,
+                severity=(
+                    dg.AssetCheckSeverity.ERROR
+                    if result.test.severity == "error"
+                    else dg.AssetCheckSeverity.WARN
+                ),
+                description=result.description,
+                metadata={"failing_rows": result.failing_rows, "sample": result.sample},
+            )
+            for result in outcome.tests
+        ]
+        if not outcome.published:
+            yield from check_results
+            failed = ", ".join(t.test.name for t in outcome.blocking_failures)
+            raise dg.Failure(
+                description=f"{model.qualified_name} not published: blocking test(s) {failed} "
+                "failed on the new build; the previous version stays in place"
+            )
+        yield dg.MaterializeResult(asset_key=key, metadata=_metadata(outcome))
+        yield from check_results
+
+    return sql_model
+
+
+def _check_outcomes(outcome: BuildOutcome):
+    return [
+        (t.test.name, t.passed, t.test.severity, t.observed, t.description) for t in outcome.tests
+    ]
+
+
+def _metadata(outcome: BuildOutcome) -> dict:
+    model = outcome.model
+    metadata = {
+        "dagster/row_count": outcome.row_count,
+        "dagster/column_schema": dg.TableSchema(
+            columns=[dg.TableColumn(name, data_type) for name, data_type in outcome.columns]
+        ),
+        "seconds": round(outcome.seconds, 2),
+    }
+    if outcome.lineage_error:
+        metadata["column_lineage_missing"] = outcome.lineage_error
+    else:
+        metadata["dagster/column_lineage"] = dg.TableColumnLineage(
+            deps_by_column={
+                column: [
+                    dg.TableColumnDep(
+                        asset_key=(
+                            raw_key(table.removeprefix("raw."))
+                            if table.startswith("raw.")
+                            else model_key(table)
+                        ),
+                        column_name=source_column,
+                    )
+                    for table, source_column in sources
+                ]
+                for column, sources in outcome.column_lineage.items()
+            }
+        )
+    if model.header.materialization == "view":
+        metadata["materialization"] = "view"
+    return metadata
+
+
+def load_sql_model_assets() -> list[dg.AssetsDefinition]:
+    graph = load_model_graph(MODELS_DIR)
+    return [build_sql_model_asset(graph.models[name]) for name in graph.order]
+
+
+SQL_MODEL_ASSETS = load_sql_model_assets()

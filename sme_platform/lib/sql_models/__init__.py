@@ -1,0 +1,1 @@
+"""SQL models: the graph under dbt_like_sql/, their data tests, and building them."""

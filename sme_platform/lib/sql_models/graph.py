@@ -1,0 +1,152 @@
+"""The SQL model graph: every `.sql` file under `dbt_like_sql/` is one model.
+
+A model's schema is its folder (`staging`, `marts`, `reports`), its table its file name. What it
+depends on is read from the SQL itself with sqlglot: every schema-qualified table it references,
+`raw.<table>` for the canonical tables the ingestion stage loads, `<folder>.<name>` for other
+models. A reference to anything else, an unqualified table that is no CTE, or a cycle, is an
+error at load time naming the file and the table, so a broken graph never reaches a run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+
+import sqlglot
+from sqlglot import exp
+
+from sme_platform.lib.canonical import CANONICAL_TABLES
+from sme_platform.lib.sql_models.errors import ModelGraphError
+from sme_platform.lib.sql_models.header import ModelHeader, parse_header
+
+LAYERS = ("staging", "marts", "reports")
+
+
+@dataclass(frozen=True)
+class SqlModel:
+    schema: str  # the folder: staging | marts | reports
+    name: str  # the file name without .sql
+    path: Path
+    sql: str  # the query, header removed
+    header: ModelHeader
+    references: tuple[str, ...]  # "schema.table" of every table the query or its tests read
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def code_version(self) -> str:
+        """Changes when the SQL or its header changes, and only then."""
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
+
+    @property
+    def model_references(self) -> tuple[str, ...]:
+        return tuple(r for r in self.references if not r.startswith("raw."))
+
+    @property
+    def raw_references(self) -> tuple[str, ...]:
+        return tuple(r.removeprefix("raw.") for r in self.references if r.startswith("raw."))
+
+
+@dataclass(frozen=True)
+class ModelGraph:
+    models: dict[str, SqlModel]  # by qualified name
+    order: tuple[str, ...]  # qualified names, each after everything it reads
+
+    def downstream_of(self, qualified_name: str) -> set[str]:
+        found: set[str] = set()
+        frontier = {qualified_name}
+        while frontier:
+            frontier = {
+                m.qualified_name
+                for m in self.models.values()
+                if set(m.model_references) & frontier and m.qualified_name not in found
+            }
+            found |= frontier
+        return found
+
+
+def load_model_graph(folder: Path) -> ModelGraph:
+    models: dict[str, SqlModel] = {}
+    for path in sorted(folder.glob("*/*.sql")):
+        model = _load_model(folder, path)
+        if model.qualified_name in models:
+            raise ModelGraphError(f"{path}: a second model named {model.qualified_name}")
+        models[model.qualified_name] = model
+    stray = [p for p in folder.rglob("*.sql") if p.parent.parent != folder]
+    if stray:
+        raise ModelGraphError(
+            f"{stray[0]}: SQL models live one folder deep, in one of {list(LAYERS)}"
+        )
+    known = set(models) | {f"raw.{t}" for t in CANONICAL_TABLES}
+    for model in models.values():
+        for reference in model.references:
+            if reference not in known:
+                raise ModelGraphError(
+                    f"{model.path}: references unknown table {reference}; known are the "
+                    f"canonical raw.* tables and the models under {folder}"
+                )
+    sorter = TopologicalSorter({name: m.model_references for name, m in models.items()})
+    try:
+        order = tuple(sorter.static_order())
+    except CycleError as error:
+        cycle = error.args[1]
+        files = " -> ".join(str(models[name].path) for name in cycle)
+        message = f"the SQL models form a cycle: {' -> '.join(cycle)} ({files})"
+        raise ModelGraphError(message) from None
+    return ModelGraph(models=models, order=order)
+
+
+def _load_model(folder: Path, path: Path) -> SqlModel:
+    layer = path.parent.name
+    if layer not in LAYERS:
+        raise ModelGraphError(f"{path}: folder {layer!r} is not a layer; use one of {list(LAYERS)}")
+    text = path.read_text(encoding="utf-8")
+    header, sql = parse_header(path, text)
+    # Tables a test reads are dependencies too: a relationship to staging.products can only be
+    # tested once staging.products is built.
+    references = set(table_references(path, sql))
+    this = f"{layer}.{path.stem}"
+    for test in header.tests:
+        if test.kind == "relationships":
+            references.add(str(test.options["to"]))
+        elif test.kind == "sql":
+            query = test.options["query"].replace("{{ this }}", this).replace("{{this}}", this)
+            references.update(table_references(path, query))
+    references.discard(this)
+    return SqlModel(
+        schema=layer,
+        name=path.stem,
+        path=path,
+        sql=sql,
+        header=header,
+        references=tuple(sorted(references)),
+    )
+
+
+def table_references(path: Path, sql: str) -> tuple[str, ...]:
+    """The schema-qualified tables a query reads (CTEs and table functions excluded)."""
+    try:
+        statements = sqlglot.parse(sql, read="duckdb")
+    except sqlglot.errors.ParseError as error:
+        raise ModelGraphError(f"{path}: the SQL does not parse: {error}") from error
+    if len(statements) != 1 or not isinstance(statements[0], exp.Query):
+        raise ModelGraphError(f"{path}: a model is exactly one SELECT query")
+    tree = statements[0]
+    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    references: set[str] = set()
+    for table in tree.find_all(exp.Table):
+        if not isinstance(table.this, exp.Identifier):
+            continue  # a table function such as range() or read_csv()
+        if not table.db:
+            if table.name in ctes:
+                continue
+            raise ModelGraphError(
+                f"{path}: table {table.name} is neither a CTE nor schema-qualified "
+                "(write raw.<table>, staging.<model>, ...)"
+            )
+        references.add(f"{table.db}.{table.name}")
+    return tuple(sorted(references))
