@@ -36,7 +36,11 @@ def build_sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
         kinds={"duckdb", "sql"},
         tags={"stage": model.schema, **({"pii": "true"} if header.pii else {})},
         metadata={
-            "sql_path": str(model.path.relative_to(REPO_ROOT)),
+            "sql_path": (
+                str(model.path.relative_to(REPO_ROOT))
+                if model.path.is_relative_to(REPO_ROOT)
+                else str(model.path)
+            ),
             "materialization": header.materialization,
             "pii_columns": header.pii,
         },

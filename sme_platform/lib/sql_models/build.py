@@ -94,7 +94,7 @@ def _describe(con, model: SqlModel, relation: str, outcome: BuildOutcome) -> Non
 def column_lineage(con, model: SqlModel, columns: list[str]) -> dict[str, list[tuple[str, str]]]:
     """For each output column, the (table, column) pairs of the referenced tables it comes from."""
     schema: dict[str, dict[str, dict[str, str]]] = {}
-    for reference in model.references:
+    for reference in model.query_references:
         table_schema, table = reference.split(".")
         described = con.execute(f"describe {relation_name(table_schema, table)}").fetchall()
         schema.setdefault(table_schema, {})[table] = {row[0]: row[1] for row in described}

@@ -32,6 +32,7 @@ class SqlModel:
     sql: str  # the query, header removed
     header: ModelHeader
     references: tuple[str, ...]  # "schema.table" of every table the query or its tests read
+    query_references: tuple[str, ...]  # those the query itself reads
 
     @property
     def qualified_name(self) -> str:
@@ -108,15 +109,16 @@ def _load_model(folder: Path, path: Path) -> SqlModel:
     header, sql = parse_header(path, text)
     # Tables a test reads are dependencies too: a relationship to staging.products can only be
     # tested once staging.products is built.
-    references = set(table_references(path, sql))
     this = f"{layer}.{path.stem}"
+    read_by_tests: set[str] = set()
     for test in header.tests:
         if test.kind == "relationships":
-            references.add(str(test.options["to"]))
+            read_by_tests.add(str(test.options["to"]))
         elif test.kind == "sql":
             query = test.options["query"].replace("{{ this }}", this).replace("{{this}}", this)
-            references.update(table_references(path, query))
-    references.discard(this)
+            read_by_tests.update(table_references(path, query))
+    read_by_query = table_references(path, sql)
+    references = set(read_by_query) | (read_by_tests - {this})
     return SqlModel(
         schema=layer,
         name=path.stem,
@@ -124,6 +126,7 @@ def _load_model(folder: Path, path: Path) -> SqlModel:
         sql=sql,
         header=header,
         references=tuple(sorted(references)),
+        query_references=read_by_query,
     )
 
 

@@ -69,7 +69,7 @@ def parse_header(path: Path, text: str) -> tuple[ModelHeader, str]:
     if unknown:
         raise ModelGraphError(f"{path}: unknown header key(s) {sorted(unknown)}")
     description = str(raw.get("description") or "").strip()
-    if "grain" not in description.lower():
+    if not re.search(r"\bgrain\s*:", description, flags=re.IGNORECASE):
         raise ModelGraphError(f"{path}: the description must state the grain ('Grain: ...')")
     owner = str(raw.get("owner") or "")
     if not OWNER_PATTERN.match(owner):

@@ -1,0 +1,88 @@
+"""SQL models through Dagster: a failing blocking test stops the model's downstream in the run,
+keeps the previous version, and every check result lands in governance.check_results."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+
+from sme_platform.defs.resources import ProjectResource
+from sme_platform.defs.sql_models.assets import build_sql_model_asset
+from sme_platform.lib.canonical import CANONICAL_TABLES
+from sme_platform.lib.sql_models.graph import load_model_graph
+from sme_platform.lib.warehouse import connect, ensure_ingestion_tables
+from sme_platform_tests.lib.sql_models.test_graph import write_model
+
+
+def add_sales(project, *quantities):
+    with connect(project / "data" / "warehouse.duckdb") as con:
+        ensure_ingestion_tables(con, CANONICAL_TABLES["sales_lines"])
+        start = con.execute("select count(*) from raw.sales_lines").fetchone()[0]
+        for offset, quantity in enumerate(quantities):
+            con.execute(
+                "insert into raw.sales_lines (order_id, line_number, quantity) values (?, 1, ?)",
+                [f"O{start + offset}", quantity],
+            )
+
+
+def materialize(project, models_dir):
+    graph = load_model_graph(models_dir)
+    assets = [build_sql_model_asset(graph.models[name]) for name in graph.order]
+    return dg.materialize(
+        assets,
+        resources={"project": ProjectResource(project_dir=str(project))},
+        raise_on_error=False,
+    )
+
+
+def test_a_failing_blocking_test_stops_downstream_and_keeps_the_last_good_version(tmp_path):
+    models = tmp_path / "models"
+    write_model(
+        models,
+        "staging/lines.sql",
+        "select order_id, quantity from raw.sales_lines",
+        "tests:\n  - expression: {name: quantity_positive, sql: 'quantity > 0'}\n"
+        "  - unique: [order_id]\n",
+    )
+    write_model(
+        models,
+        "marts/totals.sql",
+        "select count(*) as lines, sum(quantity) as units from staging.lines",
+        "tests:\n  - not_null: [units]\n",
+    )
+    add_sales(tmp_path, 2.0, 3.0)
+    first = materialize(tmp_path, models)
+    assert first.success
+    materialized = first.get_asset_materialization_events()
+    metadata = {e.asset_key.to_user_string(): e.materialization.metadata for e in materialized}
+    assert metadata["marts/totals"]["dagster/row_count"].value == 1
+    lineage = metadata["marts/totals"]["dagster/column_lineage"].value
+    assert [
+        (d.asset_key.to_user_string(), d.column_name) for d in lineage.deps_by_column["units"]
+    ] == [("staging/lines", "quantity")]
+
+    add_sales(tmp_path, -1.0)  # a bad row reaches raw
+    second = materialize(tmp_path, models)
+    assert not second.success
+    assert second.get_asset_materialization_events() == []  # neither model materialized
+    failed = [e for e in second.get_asset_check_evaluations() if not e.passed]
+    assert [(e.asset_key.to_user_string(), e.check_name) for e in failed] == [
+        ("staging/lines", "quantity_positive")
+    ]
+    assert failed[0].metadata["failing_rows"].value == 1
+    steps = {e.step_key: e.event_type_value for e in second.all_events if e.step_key}
+    assert steps["staging__lines"] == "STEP_FAILURE"
+    assert "marts__totals" not in steps  # never started: its upstream failed
+
+    with connect(tmp_path / "data" / "warehouse.duckdb", read_only=True) as con:
+        assert con.execute("select count(*) from staging.lines").fetchone()[0] == 2
+        assert con.execute("select units from marts.totals").fetchone()[0] == 5.0
+        recorded = con.execute(
+            """select asset, check_name, passed, severity, observed, run_id
+            from governance.check_results order by checked_at, asset, check_name"""
+        ).fetchall()
+    assert len(recorded) == 3 + 2  # three checks in the first run, two in the second
+    last = recorded[-2]
+    assert last[:4] == ("staging/lines", "quantity_positive", False, "error")
+    assert json.loads(last[4])["failing_rows"] == 1 and last[5] == second.run_id
