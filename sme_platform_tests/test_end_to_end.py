@@ -11,9 +11,10 @@ import pytest
 
 from sme_platform.defs.ingestion.assets import INGESTION_ASSETS
 from sme_platform.defs.resources import ProjectResource
+from sme_platform.defs.sql_models.assets import SQL_MODEL_ASSETS
 from sme_platform.lib.demo_data import generate_demo_data
 from sme_platform.lib.warehouse import connect
-from sme_platform_tests.conftest import CANONICAL_TABLES, REPO_ROOT
+from sme_platform_tests.conftest import CANONICAL_TABLES, REPO_ROOT, SQL_MODELS
 
 # The contract rule each kind of injected defect must be quarantined by.
 SALES_DEFECT_RULES = {
@@ -37,7 +38,7 @@ def make_project(root: Path, days: int = DAYS) -> dict:
 
 def materialize(root: Path, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        INGESTION_ASSETS,
+        [*INGESTION_ASSETS, *SQL_MODEL_ASSETS],
         resources={"project": ProjectResource(project_dir=str(root))},
         instance=instance,
         raise_on_error=False,
@@ -58,17 +59,54 @@ def loaded(tmp_path_factory):
     return root, manifest, instance, result
 
 
-def test_every_ingestion_asset_materializes_and_every_check_passes(loaded):
-    _, _, _, result = loaded
+def test_every_asset_materializes_and_every_check_passes(loaded):
+    root, _, _, result = loaded
     assert result.success
     materialized = {
         event.asset_key.to_user_string() for event in result.get_asset_materialization_events()
     }
-    assert materialized == {f"raw/{t}" for t in CANONICAL_TABLES}
+    assert materialized == {f"raw/{t}" for t in CANONICAL_TABLES} | set(SQL_MODELS)
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == 7 * 4
+    assert len(evaluations) == 7 * 4 + 60
     failed = [(e.asset_key.to_user_string(), e.check_name) for e in evaluations if not e.passed]
     assert failed == []
+    recorded = query(
+        root,
+        "select count(*), count(distinct asset), bool_and(passed), count(distinct run_id) "
+        "from governance.check_results",
+    )
+    assert recorded == [(len(evaluations), len(materialized), True, 1)]
+
+
+def test_the_sql_models_keep_every_good_sales_line_and_zero_fill_the_days(loaded):
+    root, _, _, _ = loaded
+    (sales, returns, other, raw) = query(
+        root,
+        """select (select count(*) from staging.sales_lines),
+                  (select count(*) from staging.sales_returns),
+                  (select count(*) from staging.sales_adjustments),
+                  (select count(*) from raw.sales_lines)""",
+    )[0]
+    assert sales + returns + other == raw and returns > 0
+    # units per day and pair add up to the staged lines, and each pair has every day from its
+    # first activity to the last day in the data
+    (units_daily, units_staged, rows, expected_rows) = query(
+        root,
+        """select (select sum(units_sold) from marts.sales_daily),
+                  (select sum(quantity) from staging.sales_lines),
+                  (select count(*) from marts.sales_daily),
+                  (select sum(date_diff('day', first_day, last_day) + 1) from (
+                      select min(sales_date) as first_day,
+                             (select max(sales_date) from marts.sales_daily) as last_day
+                      from marts.sales_daily group by sku, location_id))""",
+    )[0]
+    assert units_daily == units_staged and rows == expected_rows
+    stock_known = query(
+        root, "select count(*) filter (where is_stocked_out is not null) from marts.sales_daily"
+    )[0][0]
+    assert stock_known > 0
+    months = query(root, "select count(*), sum(units_sold) from reports.sales_kpis_monthly")[0]
+    assert months == (8, units_staged)  # 240 days from 2024-01-01 end in August
 
 
 def test_each_injected_sales_defect_is_quarantined_at_its_file_and_row(loaded):
@@ -204,21 +242,27 @@ def test_an_absent_source_leaves_an_empty_canonical_table_with_its_reason(tmp_pa
     result = materialize(tmp_path, instance)
     assert result.success
     materializations = {
-        e.asset_key.path[-1]: e.materialization for e in result.get_asset_materialization_events()
+        e.asset_key.to_user_string(): e.materialization
+        for e in result.get_asset_materialization_events()
     }
-    tickets = materializations["tickets"]
+    tickets = materializations["raw/tickets"]
     assert tickets.metadata["source"].value == "absent: sources.yaml has no source for it"
     assert tickets.metadata["dagster/row_count"].value == 0
     assert query(tmp_path, "select count(*) from raw.tickets") == [(0,)]
-    assert materializations["sales_lines"].metadata["dagster/row_count"].value > 0
+    assert materializations["raw/sales_lines"].metadata["dagster/row_count"].value > 0
     logs = [
         record.user_message
         for record in instance.all_logs(result.run_id)
         if "raw/tickets not loaded" in record.user_message
     ]
     assert logs == ["raw/tickets not loaded: sources.yaml has no source for it"]
-    checks = {e.check_name: e for e in result.get_asset_check_evaluations() if "tickets" in str(e)}
-    assert all(c.passed for c in checks.values()) and len(checks) == 4
+    checks = [
+        e for e in result.get_asset_check_evaluations() if e.asset_key.path == ["raw", "tickets"]
+    ]
+    assert all(c.passed for c in checks) and len(checks) == 4
+    # the models downstream build on the empty table
+    support = materializations["reports/support_kpis_monthly"]
+    assert support.metadata["dagster/row_count"].value == 0
 
 
 def test_the_small_demo_end_to_end(tmp_path):

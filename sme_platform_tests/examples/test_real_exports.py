@@ -7,6 +7,7 @@ against the counts the datasets' README gives. The tests skip when the files are
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -356,3 +357,42 @@ def test_itsm_quirks_are_loaded_not_dropped(itsm):
         "select status, resolved_at, closed_at from raw.tickets where ticket_id = 'INC0029233'"
     ).fetchone()
     assert row == ("new", None, None)
+
+
+def test_retail_the_whole_graph_builds_without_inventory_locations_or_tickets(
+    tmp_path, monkeypatch
+):
+    """The same SQL models as the demo, on a company with only sales, products and customers."""
+    if not RETAIL_FILE.is_file():
+        pytest.skip(f"{RETAIL_FILE} is absent (the shared datasets folder is optional)")
+    import dagster as dg
+
+    from sme_platform.defs.ingestion.assets import INGESTION_ASSETS
+    from sme_platform.defs.resources import ProjectResource
+    from sme_platform.defs.sql_models.assets import SQL_MODEL_ASSETS
+    from sme_platform_tests.conftest import SQL_MODELS
+
+    monkeypatch.setenv("SME_DATASETS_DIR", str(DATASETS))
+    shutil.copy(REPO_ROOT / "examples" / "online_retail" / "sources.yaml", tmp_path)
+    result = dg.materialize(
+        [*INGESTION_ASSETS, *SQL_MODEL_ASSETS],
+        resources={"project": ProjectResource(project_dir=str(tmp_path))},
+        raise_on_error=False,
+    )
+    assert result.success
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert set(SQL_MODELS) <= materialized
+    with connect(tmp_path / "data" / "warehouse.duckdb", read_only=True) as con:
+        assert con.execute(
+            "select distinct location_id, is_stocked_out from marts.sales_daily"
+        ).fetchall() == [("online-uk", None)]  # the one shop, as the mapping names it
+        months, revenue, stock_out = con.execute(
+            "select count(*), sum(revenue), count(stock_out_rate) from reports.sales_kpis_monthly"
+        ).fetchone()
+        expected = con.execute(
+            "select sum(quantity * unit_price * (1 - coalesce(discount_pct, 0) / 100)) "
+            "from raw.sales_lines where line_type = 'sale'"
+        ).fetchone()[0]
+        assert (months, stock_out) == (13, 0)  # Dec 2010 to Dec 2011; stock unknown, not zero
+        assert revenue == pytest.approx(float(expected), rel=1e-9)
+        assert con.execute("select count(*) from reports.support_kpis_monthly").fetchone() == (0,)
