@@ -9,6 +9,7 @@ import warnings
 
 import dagster as dg
 
+from sme_platform.defs.governance.assets import GOVERNANCE_ASSETS
 from sme_platform.defs.ingestion.assets import INGESTION_ASSETS
 from sme_platform.defs.jobs import all_assets_job, ingestion_job
 from sme_platform.defs.resources import project_resource
@@ -25,7 +26,7 @@ def apply_governance_policy(spec: dg.AssetSpec) -> dg.AssetSpec:
 
 
 _definitions = dg.Definitions(
-    assets=[*INGESTION_ASSETS, *SQL_MODEL_ASSETS],
+    assets=[*INGESTION_ASSETS, *SQL_MODEL_ASSETS, *GOVERNANCE_ASSETS],
     jobs=[all_assets_job, ingestion_job],
     schedules=[nightly_schedule],
     sensors=[new_export_files],

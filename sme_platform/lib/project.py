@@ -41,6 +41,11 @@ class ProjectPaths:
         return self.data_dir / "warehouse.duckdb"
 
     @property
+    def analyst_database(self) -> Path:
+        """The read-only snapshot analysts query; replaced whole after each successful run."""
+        return self.data_dir / "analytics.duckdb"
+
+    @property
     def rejected_files(self) -> Path:
         """Copies of source files that could not be read at all, kept for inspection."""
         return self.data_dir / "quarantine" / "files"

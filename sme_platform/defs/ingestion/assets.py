@@ -11,7 +11,7 @@ child still loads (with the foreign key check skipped) when a parent's source is
 
 import dagster as dg
 
-from sme_platform.defs.governance import record_checks
+from sme_platform.defs.governance.checks import record_checks
 from sme_platform.defs.ingestion.metadata import check_results, materialization_metadata
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.lib.canonical import CANONICAL_TABLES, CanonicalTable

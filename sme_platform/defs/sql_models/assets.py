@@ -8,7 +8,7 @@ downstream materializes in that run.
 
 import dagster as dg
 
-from sme_platform.defs.governance import record_checks
+from sme_platform.defs.governance.checks import record_checks
 from sme_platform.defs.ingestion.assets import raw_key
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.lib.project import REPO_ROOT
@@ -124,9 +124,6 @@ def _metadata(outcome: BuildOutcome) -> dict:
     return metadata
 
 
-def load_sql_model_assets() -> list[dg.AssetsDefinition]:
-    graph = load_model_graph(MODELS_DIR)
-    return [build_sql_model_asset(graph.models[name]) for name in graph.order]
-
-
-SQL_MODEL_ASSETS = load_sql_model_assets()
+# Read when the definitions load, as dbt's manifest is: the graph is the SQL files.
+MODEL_GRAPH = load_model_graph(MODELS_DIR)
+SQL_MODEL_ASSETS = [build_sql_model_asset(MODEL_GRAPH.models[name]) for name in MODEL_GRAPH.order]
