@@ -102,7 +102,9 @@ def test_the_ui_serves_every_asset_check_job_and_schedule(ui):
         )
         for node in repository["assetNodes"]
     }
-    assert sorted(assets) == sorted([f"raw/{t}" for t in CANONICAL_TABLES] + SQL_MODELS)
+    assert sorted(assets) == sorted(
+        [f"raw/{t}" for t in CANONICAL_TABLES] + SQL_MODELS + ["governance/analyst_database"]
+    )
     assert "unique_order_id_line_number" in assets["staging/sales_lines"]
     assert assets["raw/sales_lines"] == [
         "newest_file_freshness",
@@ -127,7 +129,12 @@ def test_a_run_launched_from_the_ui_materializes_the_graph(ui):
         status = client.get_run_status(run_id)
     assert status == dg.DagsterRunStatus.SUCCESS
     with dg.DagsterInstance.from_config(str(project / ".dagster_home")) as instance:
-        for key in (["raw", "sales_lines"], ["reports", "sales_kpis_monthly"]):
+        for key in (
+            ["raw", "sales_lines"],
+            ["reports", "sales_kpis_monthly"],
+            ["governance", "analyst_database"],
+        ):
             event = instance.get_latest_materialization_event(dg.AssetKey(key))
             assert event is not None and event.run_id == run_id
     assert (project / "data" / "warehouse.duckdb").exists()
+    assert (project / "data" / "analytics.duckdb").exists()

@@ -25,14 +25,20 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
 
     graph = defs.resolve_asset_graph()
     keys = sorted(key.to_user_string() for key in graph.get_all_asset_keys())
-    assert keys == sorted([f"raw/{name}" for name in CANONICAL] + SQL_MODELS)
+    assert keys == sorted(
+        [f"raw/{name}" for name in CANONICAL] + SQL_MODELS + ["governance/analyst_database"]
+    )
     checks = sorted((key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys)
     ingestion_checks = [c for c in checks if c[0].startswith("raw/")]
     assert ingestion_checks == [(f"raw/{t}", c) for t in CANONICAL for c in INGESTION_CHECKS]
-    assert len(checks) - len(ingestion_checks) == 60  # the tests in the SQL models' headers
+    assert [c for c in checks if c[0].startswith("governance/")] == [
+        ("governance/analyst_database", "pii_masked"),
+        ("governance/analyst_database", "published_rows_match_warehouse"),
+    ]
+    assert len(checks) - len(ingestion_checks) - 2 == 60  # the tests in the SQL models' headers
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
     assert {k: g for k, g in groups.items() if not k.startswith("raw/")} == {
-        key: key.split("/")[0] for key in SQL_MODELS
+        key: key.split("/")[0] for key in [*SQL_MODELS, "governance/analyst_database"]
     }
     assert {
         k.to_user_string() for k in graph.get(dg.AssetKey(["marts", "sales_daily"])).parent_keys
