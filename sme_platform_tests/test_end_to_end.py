@@ -67,7 +67,7 @@ def test_every_asset_materializes_and_every_check_passes(loaded):
     }
     assert materialized == {f"raw/{t}" for t in CANONICAL_TABLES} | set(SQL_MODELS)
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == 7 * 4 + 60
+    assert len(evaluations) == 7 * 4 + 60 + 5  # ingestion, SQL tests, GX suites
     failed = [(e.asset_key.to_user_string(), e.check_name) for e in evaluations if not e.passed]
     assert failed == []
     recorded = query(

@@ -35,7 +35,9 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
         ("governance/analyst_database", "pii_masked"),
         ("governance/analyst_database", "published_rows_match_warehouse"),
     ]
-    assert len(checks) - len(ingestion_checks) - 2 == 60  # the tests in the SQL models' headers
+    # the tests in the SQL models' headers, and one Great Expectations suite on each mart
+    assert len(checks) - len(ingestion_checks) - 2 == 60 + 5
+    assert len([c for c in checks if c[1] == "great_expectations_suite"]) == 5
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
     assert {k: g for k, g in groups.items() if not k.startswith("raw/")} == {
         key: key.split("/")[0] for key in [*SQL_MODELS, "governance/analyst_database"]

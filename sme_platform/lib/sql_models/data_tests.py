@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 
+from sme_platform.lib.sql_models.expectations import validate_suite
 from sme_platform.lib.sql_models.header import DataTest
 from sme_platform.lib.warehouse import quote_identifier, quote_literal
 
@@ -63,6 +65,11 @@ def failing_rows_sql(test: DataTest, relation: str) -> str:
 
 
 def run_test(con: duckdb.DuckDBPyConnection, test: DataTest, relation: str) -> DataTestResult:
+    if test.kind == "great_expectations":
+        passed, failing, description, observed = validate_suite(
+            con, Path(test.options["suite_path"]), relation
+        )
+        return DataTestResult(test, passed, failing, description, [observed])
     query = failing_rows_sql(test, relation)
     failing = con.execute(f"select count(*) from ({query})").fetchone()[0]
     sample: list[dict] = []

@@ -10,7 +10,7 @@ error at load time naming the file and the table, so a broken graph never reache
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from sqlglot import exp
 
 from sme_platform.lib.canonical import CANONICAL_TABLES
 from sme_platform.lib.sql_models.errors import ModelGraphError
+from sme_platform.lib.sql_models.expectations import suite_path_for, suite_test
 from sme_platform.lib.sql_models.header import ModelHeader, parse_header
 
 LAYERS = ("staging", "marts", "reports")
@@ -40,8 +41,12 @@ class SqlModel:
 
     @property
     def code_version(self) -> str:
-        """Changes when the SQL or its header changes, and only then."""
-        return hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
+        """Changes when the SQL, its header or its expectation suite changes, and only then."""
+        digest = hashlib.sha256(self.path.read_bytes())
+        suite = suite_path_for(self.path)
+        if suite.exists():
+            digest.update(suite.read_bytes())
+        return digest.hexdigest()[:16]
 
     @property
     def model_references(self) -> tuple[str, ...]:
@@ -107,6 +112,9 @@ def _load_model(folder: Path, path: Path) -> SqlModel:
         raise ModelGraphError(f"{path}: folder {layer!r} is not a layer; use one of {list(LAYERS)}")
     text = path.read_text(encoding="utf-8")
     header, sql = parse_header(path, text)
+    suite = suite_path_for(path)
+    if suite.exists():
+        header = replace(header, tests=(*header.tests, suite_test(suite)))
     # Tables a test reads are dependencies too: a relationship to staging.products can only be
     # tested once staging.products is built.
     this = f"{layer}.{path.stem}"

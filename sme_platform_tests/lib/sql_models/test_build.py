@@ -190,3 +190,69 @@ def test_a_run_killed_halfway_leaves_every_table_at_a_good_version(tmp_path):
             ).fetchone()[0]
             == 0
         )
+
+
+SUITE = {
+    "name": "marts.orders",
+    "expectations": [
+        {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "id"}},
+        {
+            "type": "expect_column_values_to_be_in_set",
+            "kwargs": {"column": "kind", "value_set": ["sale", "refund"]},
+        },
+        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "qty", "min_value": 0}},
+    ],
+}
+
+
+def test_a_great_expectations_suite_beside_the_sql_gates_the_build(tmp_path, con):
+    import json
+
+    write_model(tmp_path, "marts/orders.sql", "select * from staging.orders where id <> 2")
+    suite_file = tmp_path / "marts" / "orders.expectations.json"
+    suite_file.write_text(json.dumps(SUITE), encoding="utf-8")
+    model = graph_with(tmp_path).models["marts.orders"]
+    assert [t.name for t in model.header.tests] == ["great_expectations_suite"]
+    outcome = build_model(con, model)
+    assert outcome.published, outcome.tests[0].description
+    assert outcome.tests[0].description == "3 of 3 expectations met"
+
+    version = model.code_version
+    write_model(tmp_path, "marts/orders.sql", "select * from staging.orders")  # id 2 twice, qty -1
+    model = graph_with(tmp_path).models["marts.orders"]
+    assert model.code_version != version
+    outcome = build_model(con, model)
+    assert not outcome.published
+    (result,) = outcome.tests
+    assert (result.passed, result.failing_rows) == (False, 2)
+    assert "1 of 3 expectations met; failed: expect_column_values_to_be_unique(id)" in (
+        result.description
+    )
+    observed = {e["type"]: e for e in result.sample[0]["expectations"]}
+    assert observed["expect_column_values_to_be_between"]["unexpected_count"] == 1
+    assert con.execute("select count(*) from marts.orders").fetchone()[0] == 3  # the last good
+
+    suite_file.write_text(json.dumps({**SUITE, "meta": {"severity": "warn"}}), encoding="utf-8")
+    outcome = build_model(con, graph_with(tmp_path).models["marts.orders"])
+    assert outcome.published and not outcome.tests[0].passed
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", r"not a readable suite"),
+        ('{"name": "x", "expectations": []}', r"a suite needs a non-empty list of expectations"),
+        ('{"expectations": [{"type": "be_nice"}]}', r"each expectation needs a type expect_"),
+        (
+            '{"expectations": [{"type": "expect_x"}], "meta": {"severity": "fatal"}}',
+            r"meta.severity must be one of",
+        ),
+    ],
+)
+def test_a_broken_suite_file_is_an_error_at_load_time(tmp_path, content, message):
+    from sme_platform.lib.sql_models.errors import ModelGraphError
+
+    write_model(tmp_path, "marts/orders.sql", "select 1 as id")
+    (tmp_path / "marts" / "orders.expectations.json").write_text(content, encoding="utf-8")
+    with pytest.raises(ModelGraphError, match=r"orders\.expectations\.json: " + message):
+        load_model_graph(tmp_path)
