@@ -34,6 +34,8 @@ def record_check_results(
 ) -> None:
     """Append one row per check. Called by every stage that evaluates checks, in the run."""
     ensure_check_results(con)
+    if not records:
+        return
     now = datetime.now(UTC).replace(tzinfo=None)
     con.executemany(
         "insert into governance.check_results values (?, ?, ?, ?, ?, ?, ?, ?)",

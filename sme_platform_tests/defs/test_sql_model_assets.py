@@ -86,3 +86,13 @@ def test_a_failing_blocking_test_stops_downstream_and_keeps_the_last_good_versio
     last = recorded[-2]
     assert last[:4] == ("staging/lines", "quantity_positive", False, "error")
     assert json.loads(last[4])["failing_rows"] == 1 and last[5] == second.run_id
+
+
+def test_a_model_without_tests_materializes(tmp_path):
+    models = tmp_path / "models"
+    write_model(models, "reports/lines.sql", "select count(*) as n from raw.sales_lines")
+    add_sales(tmp_path, 1.0)
+    result = materialize(tmp_path, models)
+    assert result.success
+    (event,) = result.get_asset_materialization_events()
+    assert event.materialization.metadata["dagster/row_count"].value == 1

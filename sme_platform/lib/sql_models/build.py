@@ -98,9 +98,13 @@ def column_lineage(con, model: SqlModel, columns: list[str]) -> dict[str, list[t
         table_schema, table = reference.split(".")
         described = con.execute(f"describe {relation_name(table_schema, table)}").fetchall()
         schema.setdefault(table_schema, {})[table] = {row[0]: row[1] for row in described}
+    # All output columns in one walk: sqlglot qualifies the query once and shares its work.
+    nodes = lineage(None, model.sql, schema=schema, dialect="duckdb")
     result: dict[str, list[tuple[str, str]]] = {}
     for column in columns:
-        node = lineage(column, model.sql, schema=schema, dialect="duckdb")
+        node = nodes.get(column) or nodes.get(column.lower())
+        if node is None:
+            raise KeyError(f"sqlglot found no lineage for output column {column}")
         sources = {
             (f"{leaf.source.db}.{leaf.source.name}", leaf.name.split(".")[-1])
             for leaf in node.walk()
