@@ -277,7 +277,23 @@ def print_summary(paths: ProjectPaths) -> None:
             )
             console.print(f"quarantine.{item.table}: {reasons}")
     if summary.absent:
-        console.print(f"Absent sources (skipped): {', '.join(summary.absent)}")
+        console.print(f"No source (left empty): {', '.join(summary.absent)}")
+    if summary.models:
+        per_schema: dict[str, int] = {}
+        for name in summary.models:
+            per_schema[name.split(".")[0]] = per_schema.get(name.split(".")[0], 0) + 1
+        console.print(
+            "SQL models built: "
+            + ", ".join(f"{schema} {count}" for schema, count in per_schema.items())
+            + "; e.g. "
+            + ", ".join(
+                f"{name} {summary.models[name]:,} rows"
+                for name in ("marts.sales_daily", "reports.sales_kpis_monthly")
+                if name in summary.models
+            )
+        )
+    for asset, check, severity, description in summary.failing_checks[:10]:
+        console.print(f"[yellow]failing check[/yellow] {asset}:{check} ({severity}): {description}")
     for _path, message in summary.rejected_files[:10]:
         console.print(f"[red]rejected file[/red] {message}")
     # Point at a table this project has, one with quarantined rows if any.
@@ -291,6 +307,12 @@ def print_summary(paths: ProjectPaths) -> None:
         f'  .venv/bin/duckdb -readonly {paths.warehouse} "select rule, count(*) from '
         f'quarantine.{example} group by all"'
     )
+    if paths.analyst_database.exists():
+        console.print(
+            "Analysts: the validated tables, PII masked, readable at any time (see README):\n"
+            f'  .venv/bin/duckdb -readonly {paths.analyst_database} "select * from '
+            'reports.sales_kpis_monthly"'
+        )
 
 
 if __name__ == "__main__":

@@ -26,6 +26,12 @@ class WarehouseSummary:
     tables: list[TableSummary] = field(default_factory=list)
     absent: list[str] = field(default_factory=list)
     rejected_files: list[tuple[str, str]] = field(default_factory=list)
+    models: dict[str, int] = field(default_factory=dict)  # schema.table -> rows
+    # The latest result of each check that is failing now: (asset, check, severity, description)
+    failing_checks: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+
+MODEL_SCHEMAS = ("staging", "marts", "reports")
 
 
 def summarize_warehouse(warehouse: Path) -> WarehouseSummary:
@@ -69,6 +75,10 @@ def summarize_warehouse(warehouse: Path) -> WarehouseSummary:
                 "where table_name = ? and status = 'loaded'",
                 [name],
             ).fetchone()[0]
+            files_rejected = sum(table == name for table, _, _ in still_rejected)
+            if not (rows or by_rule or files_loaded or files_rejected):
+                summary.absent.append(name)  # the empty canonical table of an absent source
+                continue
             summary.tables.append(
                 TableSummary(
                     name,
@@ -77,7 +87,25 @@ def summarize_warehouse(warehouse: Path) -> WarehouseSummary:
                     by_rule,
                     warned,
                     files_loaded,
-                    sum(table == name for table, _, _ in still_rejected),
+                    files_rejected,
                 )
             )
+        _summarize_models(con, summary)
     return summary
+
+
+def _summarize_models(con, summary: WarehouseSummary) -> None:
+    for schema, table in con.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_schema in ? and table_name not like '\\_\\_%' escape '\\' order by 1, 2",
+        [list(MODEL_SCHEMAS)],
+    ).fetchall():
+        rows = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+        summary.models[f"{schema}.{table}"] = rows
+    if table_exists(con, "governance", "check_results"):
+        summary.failing_checks = con.execute(
+            """select asset, check_name, severity, description from governance.check_results
+            qualify row_number() over (partition by asset, check_name order by checked_at desc) = 1
+                and not passed
+            order by asset, check_name"""
+        ).fetchall()

@@ -28,3 +28,28 @@ def test_summary_counts_rows_quarantine_and_files_still_rejected(project):
     (sales,) = [t for t in summary.tables if t.table == "sales_lines"]
     assert (sales.rows, sales.files_loaded, sales.files_rejected) == (2, 2, 0)
     assert summary.rejected_files == []
+
+
+def test_summary_lists_built_models_absent_sources_and_failing_checks(project):
+    from sme_platform.lib.canonical import CANONICAL_TABLES
+    from sme_platform.lib.governance import CheckRecord, record_check_results
+    from sme_platform.lib.warehouse import connect, ensure_ingestion_tables
+
+    project.write("sales_1.csv", f"{SALES_HEADER}\n{GOOD}\n")
+    project.sales_source()
+    project.ingest()
+    with connect(project.warehouse) as con:
+        ensure_ingestion_tables(con, CANONICAL_TABLES["tickets"])  # an absent source's empty table
+        con.execute("create schema marts")
+        con.execute("create table marts.daily as select 1 as n union all select 2")
+        con.execute("create table marts.__building__daily as select 1 as n")  # an abandoned build
+        record_check_results(con, [CheckRecord("marts/daily", "n_small", False, "warn", {})], "r1")
+        record_check_results(con, [CheckRecord("marts/daily", "n_small", True, "warn", {})], "r2")
+        record_check_results(
+            con, [CheckRecord("marts/daily", "unique_n", False, "error", {})], "r2"
+        )
+    summary = summarize_warehouse(project.warehouse)
+    assert summary.models == {"marts.daily": 2}
+    assert "tickets" in summary.absent and "sales_lines" not in summary.absent
+    assert set(summary.absent) | {t.table for t in summary.tables} == set(CANONICAL_TABLES)
+    assert summary.failing_checks == [("marts/daily", "unique_n", "error", "")]  # n_small recovered
