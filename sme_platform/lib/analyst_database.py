@@ -5,7 +5,10 @@ analysts never open the warehouse: each successful run writes a fresh file next 
 renames it into place (atomic on one filesystem). A reader that opened the old file keeps
 reading it; the next connection sees the new one; no one sees a lock error or a half-written
 table. PII columns are masked as the models' headers say: `hash` keeps joins and counts
-working (same input, same 16 hex characters), `redact` removes the value.
+working (same input, same 16 hex characters), `redact` removes the value. PII also follows the
+column lineage: a column computed from a PII column upstream (the canonical contracts tag the
+raw ones) is masked like its source even if its model's header forgets it, unless the header
+declares it `none`. A forgotten tag over-masks; it never leaks.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from pathlib import Path
 
 import duckdb
 
+from sme_platform.lib.canonical import CANONICAL_TABLES
+from sme_platform.lib.sql_models.build import column_lineage
 from sme_platform.lib.sql_models.graph import ModelGraph, SqlModel
 from sme_platform.lib.warehouse import quote_identifier, quote_literal, table_exists
 
@@ -32,6 +37,33 @@ class PublishResult:
     tables: dict[str, int] = field(default_factory=dict)  # schema.table -> rows
     masked_columns: dict[str, dict[str, str]] = field(default_factory=dict)
     bytes: int = 0
+
+
+MASK_STRENGTH = {"none": 0, "hash": 1, "redact": 2}
+INHERITED_FROM_RAW = "redact"
+
+
+def effective_pii(con: duckdb.DuckDBPyConnection, graph: ModelGraph) -> dict[str, dict[str, str]]:
+    """For each built model, column -> mask: declared in its header, or inherited through the
+    column lineage from a PII column upstream (the strongest mask among its sources)."""
+    masks: dict[str, dict[str, str]] = {
+        f"raw.{name}": dict.fromkeys(table.pii_columns, INHERITED_FROM_RAW)
+        for name, table in CANONICAL_TABLES.items()
+    }
+    for name in graph.order:
+        model = graph.models[name]
+        if not table_exists(con, model.schema, model.name):
+            continue
+        relation = f"{quote_identifier(model.schema)}.{quote_identifier(model.name)}"
+        columns = [row[0] for row in con.execute(f"describe {relation}").fetchall()]
+        inherited: dict[str, str] = {}
+        for column, sources in column_lineage(con, model, columns).items():
+            upstream = [masks.get(table, {}).get(source) for table, source in sources]
+            upstream = [m for m in upstream if m and m != "none"]
+            if upstream:
+                inherited[column] = max(upstream, key=MASK_STRENGTH.__getitem__)
+        masks[name] = {**inherited, **model.header.pii}
+    return {name: m for name, m in masks.items() if not name.startswith("raw.")}
 
 
 def masked_expression(column: str, data_type: str, mask: str | None) -> str:
@@ -53,6 +85,7 @@ def publish_analyst_database(
     building = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.building")
     result = PublishResult(path=target)
     alias = "analyst_snapshot"
+    pii = effective_pii(con, graph)
     con.execute(f"attach {quote_literal(str(building))} as {alias}")
     try:
         for schema in PUBLISHED_SCHEMAS:
@@ -62,8 +95,9 @@ def publish_analyst_database(
             model = graph.models[name]
             if not table_exists(con, model.schema, model.name):
                 continue  # not built yet (a first run that stopped early): nothing to publish
-            rows = _copy_model(con, alias, model, result)
-            catalog_rows.append(_catalog_row(model, rows, run_id))
+            masks = pii.get(name, {})
+            rows = _copy_model(con, alias, model, masks, result)
+            catalog_rows.append(_catalog_row(model, masks, rows, run_id))
         _write_governance(con, alias, catalog_rows)
     except BaseException:
         con.execute(f"detach {alias}")
@@ -75,7 +109,7 @@ def publish_analyst_database(
     return result
 
 
-def _copy_model(con, alias: str, model: SqlModel, result: PublishResult) -> int:
+def _copy_model(con, alias: str, model: SqlModel, masks: dict, result: PublishResult) -> int:
     source = f"{quote_identifier(model.schema)}.{quote_identifier(model.name)}"
     columns = con.execute(f"describe {source}").fetchall()
     unknown = set(model.header.pii) - {c[0] for c in columns}
@@ -85,26 +119,26 @@ def _copy_model(con, alias: str, model: SqlModel, result: PublishResult) -> int:
             "does not have; they would be published unmasked under another name"
         )
     select = ", ".join(
-        masked_expression(name, data_type, model.header.pii.get(name))
-        for name, data_type, *_ in columns
+        masked_expression(name, data_type, masks.get(name)) for name, data_type, *_ in columns
     )
     target = f"{alias}.{quote_identifier(model.schema)}.{quote_identifier(model.name)}"
     con.execute(f"create table {target} as select {select} from {source}")
     rows = con.execute(f"select count(*) from {target}").fetchone()[0]
     result.tables[model.qualified_name] = rows
-    if model.header.pii:
-        result.masked_columns[model.qualified_name] = dict(model.header.pii)
+    masked = {column: mask for column, mask in masks.items() if mask != "none"}
+    if masked:
+        result.masked_columns[model.qualified_name] = masked
     return rows
 
 
-def _catalog_row(model: SqlModel, rows: int, run_id: str) -> tuple:
+def _catalog_row(model: SqlModel, masks: dict, rows: int, run_id: str) -> tuple:
     return (
         model.schema,
         model.name,
         model.header.description,
         model.header.owner,
         rows,
-        [f"{column} ({mask})" for column, mask in sorted(model.header.pii.items())],
+        [f"{column} ({mask})" for column, mask in sorted(masks.items()) if mask != "none"],
         model.code_version,
         run_id,
         datetime.now(UTC).replace(tzinfo=None),
@@ -146,13 +180,16 @@ def verify_analyst_database(
                 [alias],
             ).fetchall()
         }
+        pii = effective_pii(con, graph)
         leaks, mismatches, checked = [], [], 0
         for model in graph.models.values():
             if (model.schema, model.name) not in published:
                 continue
             checked += 1
             relation = f"{quote_identifier(model.schema)}.{quote_identifier(model.name)}"
-            for column, mask in model.header.pii.items():
+            for column, mask in pii.get(model.qualified_name, {}).items():
+                if mask == "none":
+                    continue
                 name = quote_identifier(column)
                 unmasked = (
                     f"{name} is not null and not regexp_full_match({name}, '[0-9a-f]{{16}}')"
@@ -172,12 +209,14 @@ def verify_analyst_database(
                 mismatches.append(f"{model.qualified_name}: {copied} published, {original} built")
     finally:
         con.execute(f"detach {alias}")
-    masked = sum(len(m.header.pii) for m in graph.models.values())
+    masked = sum(1 for masks in pii.values() for mask in masks.values() if mask != "none")
     return [
         (
             "pii_masked",
             not leaks,
-            "; ".join(leaks) if leaks else f"{masked} PII column(s) masked as their headers say",
+            "; ".join(leaks)
+            if leaks
+            else f"{masked} PII column(s) masked, as declared or inherited through column lineage",
         ),
         (
             "published_rows_match_warehouse",

@@ -66,7 +66,11 @@ def test_pii_is_masked_as_the_header_says_and_the_rest_copied(warehouse):
         ("reports", "people_count", 1, [], "r1"),
     ]
     assert verify_analyst_database(con, graph, target) == [
-        ("pii_masked", True, "3 PII column(s) masked as their headers say"),
+        (
+            "pii_masked",
+            True,
+            "3 PII column(s) masked, as declared or inherited through column lineage",
+        ),
         ("published_rows_match_warehouse", True, "2 model tables, rows as built"),
     ]
     assert sorted(p.name for p in target.parent.iterdir() if "analytics" in p.name) == [
@@ -108,3 +112,53 @@ def test_the_check_finds_a_column_published_unmasked(warehouse, tmp_path):
     )
     outcomes = verify_analyst_database(con, load_model_graph(tmp_path / "models"), target)
     assert outcomes[0] == ("pii_masked", False, "marts.people.email: 1 unmasked")
+
+
+def test_pii_follows_the_column_lineage_unless_declared_none(tmp_path):
+    from sme_platform.lib.canonical import CANONICAL_TABLES
+    from sme_platform.lib.warehouse import ensure_ingestion_tables
+
+    models = tmp_path / "models"
+    # no pii in this header: customer_name and email are PII in the canonical contract
+    write_model(
+        models,
+        "staging/people.sql",
+        "select customer_id, customer_name, email, segment from raw.customers",
+    )
+    write_model(
+        models,
+        "marts/contacts.sql",
+        "select customer_id, upper(email) as mail, segment, "
+        "length(customer_name) as name_length from staging.people",
+        "pii: {name_length: none, mail: hash}\n",
+    )
+    write_model(models, "marts/emails.sql", "select count(distinct email) as n from staging.people")
+    graph = load_model_graph(models)
+    target = tmp_path / "analytics.duckdb"
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        ensure_ingestion_tables(con, CANONICAL_TABLES["customers"])
+        con.execute(
+            "insert into raw.customers (customer_id, customer_name, email, segment) "
+            "values ('C1', 'Ann Lee', 'ann@x.org', 'retail')"
+        )
+        build_all(con, graph)
+        result = publish_analyst_database(con, graph, target, run_id="r1")
+        checks = verify_analyst_database(con, graph, target)
+    assert result.masked_columns == {
+        "staging.people": {"customer_name": "redact", "email": "redact"},
+        "marts.contacts": {"mail": "hash"},  # declared; name_length declared not PII
+        "marts.emails": {"n": "redact"},  # a count of emails: masked until declared none
+    }
+    with duckdb.connect(str(target), read_only=True) as analyst:
+        assert analyst.execute("select * from staging.people").fetchall() == [
+            ("C1", "[redacted]", "[redacted]", "retail")
+        ]
+        assert analyst.execute("select name_length, segment from marts.contacts").fetchall() == [
+            (7, "retail")
+        ]
+        assert analyst.execute("select n from marts.emails").fetchall() == [(None,)]
+    assert checks[0] == (
+        "pii_masked",
+        True,
+        "4 PII column(s) masked, as declared or inherited through column lineage",
+    )

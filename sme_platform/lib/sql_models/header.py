@@ -28,7 +28,7 @@ import yaml
 from sme_platform.lib.sql_models.errors import ModelGraphError
 
 MATERIALIZATIONS = ("table", "view")
-MASKS = ("hash", "redact")
+MASKS = ("hash", "redact", "none")  # none: derived from PII, but not PII itself
 SEVERITIES = ("error", "warn")
 TEST_KINDS = ("not_null", "unique", "accepted_values", "relationships", "expression", "sql")
 HEADER_KEYS = {"description", "owner", "materialization", "pii", "tests"}
