@@ -1,9 +1,9 @@
 """Building one SQL model: write, audit, publish.
 
-A table is built under a temporary name, its tests run against that build, and only when no
-error-severity test fails is it swapped in for the previous version, in one transaction. So a
-failing gate or a run killed halfway leaves the last good version in place, and analysts never
-see a half-written or a failed table. A view is replaced in one statement and tested after.
+A table (or view) is built under a temporary name, its tests run against that build, and only
+when no error-severity test fails is it swapped in for the previous version, in one
+transaction. So a failing gate or a run killed halfway leaves the last good version in place,
+and analysts never see a half-written or a failed table.
 """
 
 from __future__ import annotations
@@ -48,36 +48,46 @@ def build_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> BuildOutcome
     con.execute(f"create schema if not exists {quote_identifier(model.schema)}")
     target = relation_name(model.schema, model.name)
     outcome = BuildOutcome(model=model, published=False)
-    if model.header.materialization == "view":
-        con.execute(f"create or replace view {target} as {model.sql}")
-        outcome.tests = [run_test(con, t, target) for t in model.header.tests]
-        outcome.published = True
-        _describe(con, model, target, outcome)
+    building = relation_name(model.schema, BUILDING_PREFIX + model.name)
+    kind = "view" if model.header.materialization == "view" else "table"
+    _drop_if_exists(con, model.schema, BUILDING_PREFIX + model.name)  # an abandoned build
+    con.execute(f"create {kind} {building} as {model.sql}")
+    outcome.tests = [run_test(con, t, building) for t in model.header.tests]
+    if outcome.blocking_failures:
+        con.execute(f"drop {kind} {building}")
     else:
-        building = relation_name(model.schema, BUILDING_PREFIX + model.name)
-        con.execute(f"drop table if exists {building}")
-        con.execute(f"create table {building} as {model.sql}")
-        outcome.tests = [run_test(con, t, building) for t in model.header.tests]
-        if outcome.blocking_failures:
-            con.execute(f"drop table {building}")
-        else:
-            _describe(con, model, building, outcome)
-            _swap(con, model, building, target)
-            outcome.published = True
+        _describe(con, model, building, outcome)
+        _swap(con, model, kind, building, target)
+        outcome.published = True
     outcome.seconds = time.perf_counter() - started
     return outcome
 
 
-def _swap(con, model: SqlModel, building: str, target: str) -> None:
+def _swap(con, model: SqlModel, kind: str, building: str, target: str) -> None:
     con.execute("begin transaction")
     try:
-        con.execute(f"drop table if exists {target}")
-        con.execute(f"drop view if exists {target}")
-        con.execute(f"alter table {building} rename to {quote_identifier(model.name)}")
+        _drop_if_exists(con, model.schema, model.name)
+        if kind == "view":  # a view's text names its own relation: recreate, do not rename
+            con.execute(f"create view {target} as {model.sql}")
+            con.execute(f"drop view {building}")
+        else:
+            con.execute(f"alter table {building} rename to {quote_identifier(model.name)}")
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
+
+
+def _drop_if_exists(con, schema: str, name: str) -> None:
+    """Drop a table or a view (DuckDB refuses `drop view` on a table and the reverse)."""
+    found = con.execute(
+        "select table_type from information_schema.tables "
+        "where table_catalog = current_database() and table_schema = ? and table_name = ?",
+        [schema, name],
+    ).fetchone()
+    if found:
+        kind = "view" if found[0] == "VIEW" else "table"
+        con.execute(f"drop {kind} {relation_name(schema, name)}")
 
 
 def _describe(con, model: SqlModel, relation: str, outcome: BuildOutcome) -> None:

@@ -94,16 +94,28 @@ def test_a_failing_warn_test_is_reported_and_the_build_published(tmp_path, con):
     ]
 
 
-def test_a_view_is_replaced_and_tested(tmp_path, con):
+def test_a_view_is_built_tested_and_swapped_like_a_table(tmp_path, con):
     extra = "materialization: view\ntests:\n  - not_null: [sku]\n"
     write_model(tmp_path, "marts/skus.sql", "select distinct sku from staging.orders", extra)
     outcome = build_model(con, graph_with(tmp_path).models["marts.skus"])
-    assert outcome.published and outcome.row_count == 5
+    assert not outcome.published  # sku is null in one row: the gate holds
     assert [(t.test.name, t.passed) for t in outcome.tests] == [("not_null_sku", False)]
-    kind = con.execute(
-        "select table_type from information_schema.tables where table_name = 'skus'"
-    ).fetchone()[0]
-    assert kind == "VIEW"
+    assert (
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'marts'"
+        ).fetchone()[0]
+        == 0
+    )
+
+    sql = "select distinct sku from staging.orders where sku is not null"
+    write_model(tmp_path, "marts/skus.sql", sql, extra)
+    outcome = build_model(con, graph_with(tmp_path).models["marts.skus"])
+    assert outcome.published and outcome.row_count == 4
+    assert con.execute(
+        "select table_name, table_type from information_schema.tables where table_schema = 'marts'"
+    ).fetchall() == [("skus", "VIEW")]
+    con.execute("insert into staging.orders values (9, 'Q', 'sale', 1)")  # a view is live
+    assert con.execute("select count(*) from marts.skus").fetchone()[0] == 5
 
 
 def test_column_lineage_traces_each_output_column_to_its_sources(tmp_path, con):
@@ -256,3 +268,17 @@ def test_a_broken_suite_file_is_an_error_at_load_time(tmp_path, content, message
     (tmp_path / "marts" / "orders.expectations.json").write_text(content, encoding="utf-8")
     with pytest.raises(ModelGraphError, match=r"orders\.expectations\.json: " + message):
         load_model_graph(tmp_path)
+
+
+def test_a_model_can_change_from_table_to_view_and_back(tmp_path, con):
+    write_model(tmp_path, "marts/ids.sql", "select id from staging.orders")
+    assert build_model(con, graph_with(tmp_path).models["marts.ids"]).published
+    write_model(
+        tmp_path, "marts/ids.sql", "select id from staging.orders", "materialization: view\n"
+    )
+    assert build_model(con, graph_with(tmp_path).models["marts.ids"]).published
+    write_model(tmp_path, "marts/ids.sql", "select id from staging.orders")
+    assert build_model(con, graph_with(tmp_path).models["marts.ids"]).published
+    assert con.execute(
+        "select table_type from information_schema.tables where table_name = 'ids'"
+    ).fetchall() == [("BASE TABLE",)]

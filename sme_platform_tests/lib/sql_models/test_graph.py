@@ -122,7 +122,7 @@ def test_a_broken_graph_is_an_error_naming_the_file_and_table(tmp_path, files, m
         ),
         (
             "/*\ndescription: 'Grain: x.'\nowner: team:data\npii: {email: encrypt}\n*/ select 1",
-            r"pii maps each column to a mask, one of \['hash', 'redact'\]",
+            r"pii maps each column to a mask, one of \['hash', 'redact', 'none'\]",
         ),
         (
             "/*\ndescription: 'Grain: x.'\nowner: team:data\ntests:\n  - positive: [a]\n*/ s",
