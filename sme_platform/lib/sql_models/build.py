@@ -23,6 +23,10 @@ from sme_platform.lib.warehouse import quote_identifier
 BUILDING_PREFIX = "__building__"
 
 
+class ModelBuildError(RuntimeError):
+    """A model's SQL failed in DuckDB; the message names the file."""
+
+
 @dataclass
 class BuildOutcome:
     model: SqlModel
@@ -51,7 +55,11 @@ def build_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> BuildOutcome
     building = relation_name(model.schema, BUILDING_PREFIX + model.name)
     kind = "view" if model.header.materialization == "view" else "table"
     _drop_if_exists(con, model.schema, BUILDING_PREFIX + model.name)  # an abandoned build
-    con.execute(f"create {kind} {building} as {model.sql}")
+    try:
+        con.execute(f"create {kind} {building} as {model.sql}")
+    except duckdb.Error as error:
+        # DuckDB names the line and column, not the file: say which model broke.
+        raise ModelBuildError(f"{model.path}: {type(error).__name__}: {error}") from error
     outcome.tests = [run_test(con, t, building) for t in model.header.tests]
     if outcome.blocking_failures:
         con.execute(f"drop {kind} {building}")

@@ -282,3 +282,13 @@ def test_a_model_can_change_from_table_to_view_and_back(tmp_path, con):
     assert con.execute(
         "select table_type from information_schema.tables where table_name = 'ids'"
     ).fetchall() == [("BASE TABLE",)]
+
+
+def test_sql_that_fails_in_duckdb_names_the_model_file(tmp_path, con):
+    from sme_platform.lib.sql_models.build import ModelBuildError
+
+    write_model(tmp_path, "marts/broken.sql", "select no_such_column from staging.orders")
+    with pytest.raises(
+        ModelBuildError, match=r"marts/broken\.sql: BinderException: .*no_such_column"
+    ):
+        build_model(con, graph_with(tmp_path).models["marts.broken"])
