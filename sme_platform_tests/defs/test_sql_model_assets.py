@@ -96,3 +96,32 @@ def test_a_model_without_tests_materializes(tmp_path):
     assert result.success
     (event,) = result.get_asset_materialization_events()
     assert event.materialization.metadata["dagster/row_count"].value == 1
+
+
+def test_a_check_runs_alone_on_the_published_table_without_a_rebuild(tmp_path):
+    models = tmp_path / "models"
+    write_model(
+        models,
+        "staging/lines.sql",
+        "select order_id, quantity from raw.sales_lines",
+        "tests:\n  - expression: {name: quantity_positive, sql: 'quantity > 0'}\n"
+        "  - unique: [order_id]\n",
+    )
+    add_sales(tmp_path, 2.0)
+    assert materialize(tmp_path, models).success
+    add_sales(tmp_path, -1.0)  # raw changes; the published table does not until a rebuild
+
+    graph = load_model_graph(models)
+    assets = [build_sql_model_asset(graph.models["staging.lines"])]
+    key = dg.AssetKey(["staging", "lines"])
+    result = dg.materialize(
+        assets,
+        selection=dg.AssetSelection.checks(dg.AssetCheckKey(key, "quantity_positive")),
+        resources={"project": ProjectResource(project_dir=str(tmp_path))},
+    )
+    assert result.success
+    assert result.get_asset_materialization_events() == []
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert (evaluation.check_name, evaluation.passed) == ("quantity_positive", True)
+    with connect(tmp_path / "data" / "warehouse.duckdb", read_only=True) as con:
+        assert con.execute("select count(*) from staging.lines").fetchone()[0] == 1

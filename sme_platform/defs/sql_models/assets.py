@@ -12,7 +12,8 @@ from sme_platform.defs.governance.checks import record_checks
 from sme_platform.defs.ingestion.assets import raw_key
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.lib.project import REPO_ROOT
-from sme_platform.lib.sql_models.build import BuildOutcome, build_model
+from sme_platform.lib.sql_models.build import BuildOutcome, build_model, run_published_tests
+from sme_platform.lib.sql_models.data_tests import DataTestResult
 from sme_platform.lib.sql_models.graph import SqlModel, load_model_graph
 
 MODELS_DIR = REPO_ROOT / "dbt_like_sql"
@@ -52,26 +53,28 @@ def build_sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
         for test in header.tests
     ]
 
-    @dg.multi_asset(specs=[spec], check_specs=checks, name=model.qualified_name.replace(".", "__"))
+    # can_subset: a check can be run alone from the UI, on the published table, without a
+    # rebuild (the "Execute" button on a check).
+    @dg.multi_asset(
+        specs=[spec],
+        check_specs=checks,
+        name=model.qualified_name.replace(".", "__"),
+        can_subset=True,
+    )
     def sql_model(context: dg.AssetExecutionContext, project: ProjectResource):
+        selected = {check.name for check in context.selected_asset_check_keys}
+        if key not in context.selected_asset_keys:
+            with project.warehouse() as con:
+                results = run_published_tests(con, model, selected)
+                record_checks(con, key, _check_outcomes(results), context.run.run_id)
+            yield from _check_results(key, results)
+            return
         with project.warehouse() as con:
             outcome = build_model(con, model)
-            record_checks(con, key, _check_outcomes(outcome), context.run.run_id)
-        check_results = [
-            dg.AssetCheckResult(
-                asset_key=key,
-                check_name=result.test.name,
-                passed=result.passed,
-                severity=(
-                    dg.AssetCheckSeverity.ERROR
-                    if result.test.severity == "error"
-                    else dg.AssetCheckSeverity.WARN
-                ),
-                description=result.description,
-                metadata={"failing_rows": result.failing_rows, "sample": result.sample},
-            )
-            for result in outcome.tests
-        ]
+            record_checks(con, key, _check_outcomes(outcome.tests), context.run.run_id)
+        check_results = _check_results(
+            key, [result for result in outcome.tests if result.test.name in selected]
+        )
         if not outcome.published:
             yield from check_results
             failed = ", ".join(t.test.name for t in outcome.blocking_failures)
@@ -85,9 +88,25 @@ def build_sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
     return sql_model
 
 
-def _check_outcomes(outcome: BuildOutcome):
+def _check_outcomes(results: list[DataTestResult]):
+    return [(t.test.name, t.passed, t.test.severity, t.observed, t.description) for t in results]
+
+
+def _check_results(key: dg.AssetKey, results: list[DataTestResult]) -> list[dg.AssetCheckResult]:
     return [
-        (t.test.name, t.passed, t.test.severity, t.observed, t.description) for t in outcome.tests
+        dg.AssetCheckResult(
+            asset_key=key,
+            check_name=result.test.name,
+            passed=result.passed,
+            severity=(
+                dg.AssetCheckSeverity.ERROR
+                if result.test.severity == "error"
+                else dg.AssetCheckSeverity.WARN
+            ),
+            description=result.description,
+            metadata={"failing_rows": result.failing_rows, "sample": result.sample},
+        )
+        for result in results
     ]
 
 

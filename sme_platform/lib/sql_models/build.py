@@ -71,6 +71,14 @@ def build_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> BuildOutcome
     return outcome
 
 
+def run_published_tests(
+    con: duckdb.DuckDBPyConnection, model: SqlModel, names: set[str]
+) -> list[DataTestResult]:
+    """The named tests on the published table, without building: a check run on its own."""
+    target = relation_name(model.schema, model.name)
+    return [run_test(con, t, target) for t in model.header.tests if t.name in names]
+
+
 def _swap(con, model: SqlModel, kind: str, building: str, target: str) -> None:
     con.execute("begin transaction")
     try:
