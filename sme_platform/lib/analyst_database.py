@@ -54,8 +54,7 @@ def effective_pii(con: duckdb.DuckDBPyConnection, graph: ModelGraph) -> dict[str
         model = graph.models[name]
         if not table_exists(con, model.schema, model.name):
             continue
-        relation = f"{quote_identifier(model.schema)}.{quote_identifier(model.name)}"
-        columns = [row[0] for row in con.execute(f"describe {relation}").fetchall()]
+        columns = [row[0] for row in con.execute(f"describe {model.relation}").fetchall()]
         inherited: dict[str, str] = {}
         for column, sources in column_lineage(con, model, columns).items():
             upstream = [masks.get(table, {}).get(source) for table, source in sources]
@@ -110,7 +109,7 @@ def publish_analyst_database(
 
 
 def _copy_model(con, alias: str, model: SqlModel, masks: dict, result: PublishResult) -> int:
-    source = f"{quote_identifier(model.schema)}.{quote_identifier(model.name)}"
+    source = model.relation
     columns = con.execute(f"describe {source}").fetchall()
     unknown = set(model.header.pii) - {c[0] for c in columns}
     if unknown:
@@ -121,7 +120,7 @@ def _copy_model(con, alias: str, model: SqlModel, masks: dict, result: PublishRe
     select = ", ".join(
         masked_expression(name, data_type, masks.get(name)) for name, data_type, *_ in columns
     )
-    target = f"{alias}.{quote_identifier(model.schema)}.{quote_identifier(model.name)}"
+    target = f"{alias}.{model.relation}"
     con.execute(f"create table {target} as select {select} from {source}")
     rows = con.execute(f"select count(*) from {target}").fetchone()[0]
     result.tables[model.qualified_name] = rows
@@ -166,9 +165,13 @@ def _write_governance(con, alias: str, catalog_rows: list[tuple]) -> None:
 
 
 def verify_analyst_database(
-    con: duckdb.DuckDBPyConnection, graph: ModelGraph, target: Path
+    con: duckdb.DuckDBPyConnection,
+    graph: ModelGraph,
+    target: Path,
+    pii: dict[str, dict[str, str]],
 ) -> list[tuple[str, bool, str]]:
-    """Read the published file back: (check name, passed, description) for its two checks."""
+    """Read the published file back: (check name, passed, description) for its two checks.
+    `pii`: the masks it must hold, per model (`PublishResult.masked_columns`)."""
     alias = "analyst_published"
     con.execute(f"attach {quote_literal(str(target))} as {alias} (read_only)")
     try:
@@ -180,13 +183,12 @@ def verify_analyst_database(
                 [alias],
             ).fetchall()
         }
-        pii = effective_pii(con, graph)
         leaks, mismatches, checked = [], [], 0
         for model in graph.models.values():
             if (model.schema, model.name) not in published:
                 continue
             checked += 1
-            relation = f"{quote_identifier(model.schema)}.{quote_identifier(model.name)}"
+            relation = model.relation
             for column, mask in pii.get(model.qualified_name, {}).items():
                 if mask == "none":
                     continue

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import duckdb
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """One check's result, as every stage reports it (contracts, SQL tests, GX, publishing)."""
+
+    name: str
+    passed: bool
+    severity: str  # error | warn: how bad a failure is
+    description: str
+    metadata: dict = field(default_factory=dict)  # the observed values
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,10 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def relation_name(schema: str, table: str) -> str:
+    return f"{quote_identifier(schema)}.{quote_identifier(table)}"
+
+
 def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 

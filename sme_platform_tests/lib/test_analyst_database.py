@@ -7,7 +7,11 @@ import re
 import duckdb
 import pytest
 
-from sme_platform.lib.analyst_database import publish_analyst_database, verify_analyst_database
+from sme_platform.lib.analyst_database import (
+    effective_pii,
+    publish_analyst_database,
+    verify_analyst_database,
+)
 from sme_platform.lib.sql_models.build import build_model
 from sme_platform.lib.sql_models.graph import load_model_graph
 from sme_platform.lib.warehouse import connect
@@ -65,7 +69,7 @@ def test_pii_is_masked_as_the_header_says_and_the_rest_copied(warehouse):
         ("marts", "people", 2, ["age (redact)", "email (hash)", "name (redact)"], "r1"),
         ("reports", "people_count", 1, [], "r1"),
     ]
-    assert verify_analyst_database(con, graph, target) == [
+    assert verify_analyst_database(con, graph, target, result.masked_columns) == [
         (
             "pii_masked",
             True,
@@ -110,7 +114,8 @@ def test_the_check_finds_a_column_published_unmasked(warehouse, tmp_path):
     write_model(
         tmp_path / "models", "marts/people.sql", PEOPLE, "pii: {name: redact, email: hash}\n"
     )
-    outcomes = verify_analyst_database(con, load_model_graph(tmp_path / "models"), target)
+    stricter = load_model_graph(tmp_path / "models")
+    outcomes = verify_analyst_database(con, stricter, target, effective_pii(con, stricter))
     assert outcomes[0] == ("pii_masked", False, "marts.people.email: 1 unmasked")
 
 
@@ -143,7 +148,7 @@ def test_pii_follows_the_column_lineage_unless_declared_none(tmp_path):
         )
         build_all(con, graph)
         result = publish_analyst_database(con, graph, target, run_id="r1")
-        checks = verify_analyst_database(con, graph, target)
+        checks = verify_analyst_database(con, graph, target, result.masked_columns)
     assert result.masked_columns == {
         "staging.people": {"customer_name": "redact", "email": "redact"},
         "marts.contacts": {"mail": "hash"},  # declared; name_length declared not PII

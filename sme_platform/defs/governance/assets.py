@@ -6,10 +6,11 @@ any model failed its gate does not publish: analysts keep the last good snapshot
 
 import dagster as dg
 
-from sme_platform.defs.governance.checks import record_checks
+from sme_platform.defs.governance.checks import report_checks
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.sql_models.assets import MODEL_GRAPH, model_key
 from sme_platform.lib.analyst_database import publish_analyst_database, verify_analyst_database
+from sme_platform.lib.governance import CheckOutcome
 
 ANALYST_DATABASE_KEY = dg.AssetKey(["governance", "analyst_database"])
 CHECKS = ("pii_masked", "published_rows_match_warehouse")
@@ -38,13 +39,11 @@ def build_analyst_database_asset() -> dg.AssetsDefinition:
         target = project.paths.analyst_database
         with project.warehouse() as con:
             published = publish_analyst_database(con, graph, target, context.run.run_id)
-            outcomes = verify_analyst_database(con, graph, target)
-            record_checks(
-                con,
-                ANALYST_DATABASE_KEY,
-                [(name, passed, "warn", {}, text) for name, passed, text in outcomes],
-                context.run.run_id,
-            )
+            verified = verify_analyst_database(con, graph, target, published.masked_columns)
+            outcomes = [
+                CheckOutcome(name, passed, "error", text) for name, passed, text in verified
+            ]
+            check_results = report_checks(con, ANALYST_DATABASE_KEY, outcomes, context.run.run_id)
         yield dg.MaterializeResult(
             asset_key=ANALYST_DATABASE_KEY,
             metadata={
@@ -54,13 +53,7 @@ def build_analyst_database_asset() -> dg.AssetsDefinition:
                 "size_mib": round(published.bytes / 2**20, 1),
             },
         )
-        for name, passed, description in outcomes:
-            yield dg.AssetCheckResult(
-                asset_key=ANALYST_DATABASE_KEY,
-                check_name=name,
-                passed=passed,
-                description=description,
-            )
+        yield from check_results
 
     return analyst_database
 

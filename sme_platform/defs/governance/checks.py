@@ -1,17 +1,34 @@
-"""Recording check results in governance.check_results, from every stage's assets."""
+"""Check results, from every stage's assets: recorded in governance.check_results and reported
+to Dagster as the same values."""
 
 import dagster as dg
 
-from sme_platform.lib.governance import CheckRecord, record_check_results
+from sme_platform.lib.governance import CheckOutcome, CheckRecord, record_check_results
 
 
-def record_checks(con, asset_key: dg.AssetKey, outcomes, run_id: str) -> None:
-    """`outcomes`: (check name, passed, severity, observed values, description) per check."""
+def report_checks(
+    con, asset_key: dg.AssetKey, outcomes: list[CheckOutcome], run_id: str
+) -> list[dg.AssetCheckResult]:
     record_check_results(
         con,
         [
-            CheckRecord(asset_key.to_user_string(), name, passed, severity, observed, description)
-            for name, passed, severity, observed, description in outcomes
+            CheckRecord(
+                asset_key.to_user_string(), o.name, o.passed, o.severity, o.metadata, o.description
+            )
+            for o in outcomes
         ],
         run_id,
     )
+    return [
+        dg.AssetCheckResult(
+            asset_key=asset_key,
+            check_name=o.name,
+            passed=o.passed,
+            severity=(
+                dg.AssetCheckSeverity.ERROR if o.severity == "error" else dg.AssetCheckSeverity.WARN
+            ),
+            description=o.description,
+            metadata=o.metadata,
+        )
+        for o in outcomes
+    ]

@@ -11,8 +11,8 @@ child still loads (with the foreign key check skipped) when a parent's source is
 
 import dagster as dg
 
-from sme_platform.defs.governance.checks import record_checks
-from sme_platform.defs.ingestion.metadata import check_results, materialization_metadata
+from sme_platform.defs.governance.checks import report_checks
+from sme_platform.defs.ingestion.metadata import materialization_metadata
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.lib.canonical import CANONICAL_TABLES, CanonicalTable
 from sme_platform.lib.ingestion import ingest_table, table_data_version
@@ -94,8 +94,7 @@ def build_ingestion_asset(table: CanonicalTable) -> dg.AssetsDefinition:
                 data_version=dg.DataVersion(table_data_version(con, table.name)),
             )
             outcomes = evaluate_checks(con, source, result)
-            record_checks(con, key, _as_records(outcomes), context.run.run_id)
-            yield from check_results(key, outcomes)
+            yield from report_checks(con, key, outcomes, context.run.run_id)
 
     def _absent(context, con, reason: str):
         context.log.warning(f"raw/{table.name} not loaded: {reason}")
@@ -107,14 +106,9 @@ def build_ingestion_asset(table: CanonicalTable) -> dg.AssetsDefinition:
             data_version=dg.DataVersion(table_data_version(con, table.name)),
         )
         outcomes = absent_source_checks(table.name, reason)
-        record_checks(con, key, _as_records(outcomes), context.run.run_id)
-        yield from check_results(key, outcomes)
+        yield from report_checks(con, key, outcomes, context.run.run_id)
 
     return ingest
-
-
-def _as_records(outcomes):
-    return [(o.name, o.passed, o.severity, o.metadata, o.description) for o in outcomes]
 
 
 INGESTION_ASSETS = [build_ingestion_asset(table) for table in CANONICAL_TABLES.values()]

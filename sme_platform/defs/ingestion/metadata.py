@@ -5,7 +5,6 @@ from __future__ import annotations
 import dagster as dg
 
 from sme_platform.lib.ingestion import IngestResult
-from sme_platform.lib.ingestion.checks import CheckOutcome
 from sme_platform.lib.sources import SourceSpec
 
 MAX_FILES_LISTED = 50
@@ -58,19 +57,3 @@ def materialization_metadata(con, spec: SourceSpec, result: IngestResult) -> dic
             + (files_table or "| (no new files) | | | | | |")
         ),
     }
-
-
-def check_results(asset_key: dg.AssetKey, outcomes: list[CheckOutcome]):
-    for outcome in outcomes:
-        yield dg.AssetCheckResult(
-            asset_key=asset_key,
-            check_name=outcome.name,
-            passed=outcome.passed,
-            severity=(
-                dg.AssetCheckSeverity.ERROR
-                if outcome.severity == "error"
-                else dg.AssetCheckSeverity.WARN
-            ),
-            description=outcome.description,
-            metadata=outcome.metadata,
-        )

@@ -8,18 +8,18 @@ downstream materializes in that run.
 
 import dagster as dg
 
-from sme_platform.defs.governance.checks import record_checks
+from sme_platform.defs.governance.checks import report_checks
 from sme_platform.defs.ingestion.assets import raw_key
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.lib.project import REPO_ROOT
 from sme_platform.lib.sql_models.build import BuildOutcome, build_model, run_published_tests
-from sme_platform.lib.sql_models.data_tests import DataTestResult
 from sme_platform.lib.sql_models.graph import SqlModel, load_model_graph
 
 MODELS_DIR = REPO_ROOT / "dbt_like_sql"
 
 
 def model_key(qualified_name: str) -> dg.AssetKey:
+    """schema.table -> its asset key; raw.<table> gives the ingestion asset's key."""
     return dg.AssetKey(qualified_name.split("."))
 
 
@@ -63,18 +63,16 @@ def build_sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
     )
     def sql_model(context: dg.AssetExecutionContext, project: ProjectResource):
         selected = {check.name for check in context.selected_asset_check_keys}
+        run_id = context.run.run_id
         if key not in context.selected_asset_keys:
             with project.warehouse() as con:
                 results = run_published_tests(con, model, selected)
-                record_checks(con, key, _check_outcomes(results), context.run.run_id)
-            yield from _check_results(key, results)
+                yield from report_checks(con, key, [r.outcome for r in results], run_id)
             return
         with project.warehouse() as con:
             outcome = build_model(con, model)
-            record_checks(con, key, _check_outcomes(outcome.tests), context.run.run_id)
-        check_results = _check_results(
-            key, [result for result in outcome.tests if result.test.name in selected]
-        )
+            reported = report_checks(con, key, [t.outcome for t in outcome.tests], run_id)
+        check_results = [result for result in reported if result.check_name in selected]
         if not outcome.published:
             yield from check_results
             failed = ", ".join(t.test.name for t in outcome.blocking_failures)
@@ -88,30 +86,7 @@ def build_sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
     return sql_model
 
 
-def _check_outcomes(results: list[DataTestResult]):
-    return [(t.test.name, t.passed, t.test.severity, t.observed, t.description) for t in results]
-
-
-def _check_results(key: dg.AssetKey, results: list[DataTestResult]) -> list[dg.AssetCheckResult]:
-    return [
-        dg.AssetCheckResult(
-            asset_key=key,
-            check_name=result.test.name,
-            passed=result.passed,
-            severity=(
-                dg.AssetCheckSeverity.ERROR
-                if result.test.severity == "error"
-                else dg.AssetCheckSeverity.WARN
-            ),
-            description=result.description,
-            metadata={"failing_rows": result.failing_rows, "sample": result.sample},
-        )
-        for result in results
-    ]
-
-
 def _metadata(outcome: BuildOutcome) -> dict:
-    model = outcome.model
     metadata = {
         "dagster/row_count": outcome.row_count,
         "dagster/column_schema": dg.TableSchema(
@@ -125,21 +100,12 @@ def _metadata(outcome: BuildOutcome) -> dict:
         metadata["dagster/column_lineage"] = dg.TableColumnLineage(
             deps_by_column={
                 column: [
-                    dg.TableColumnDep(
-                        asset_key=(
-                            raw_key(table.removeprefix("raw."))
-                            if table.startswith("raw.")
-                            else model_key(table)
-                        ),
-                        column_name=source_column,
-                    )
+                    dg.TableColumnDep(asset_key=model_key(table), column_name=source_column)
                     for table, source_column in sources
                 ]
                 for column, sources in outcome.column_lineage.items()
             }
         )
-    if model.header.materialization == "view":
-        metadata["materialization"] = "view"
     return metadata
 
 

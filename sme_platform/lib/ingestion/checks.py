@@ -8,11 +8,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import duckdb
 
+from sme_platform.lib.governance import CheckOutcome
 from sme_platform.lib.ingestion.engine import IngestResult
 from sme_platform.lib.sources import SourceSpec
 from sme_platform.lib.warehouse import LINEAGE_COLUMNS
@@ -24,15 +24,6 @@ CHECK_NAMES = (
     "newest_file_freshness",
 )
 BLOCKING_CHECKS = ("row_conservation", "quarantine_share")
-
-
-@dataclass(frozen=True)
-class CheckOutcome:
-    name: str
-    passed: bool
-    severity: str  # error | warn: how bad a failure is
-    description: str
-    metadata: dict = field(default_factory=dict)
 
 
 def evaluate_checks(

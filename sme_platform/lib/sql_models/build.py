@@ -18,7 +18,7 @@ from sqlglot.lineage import lineage
 
 from sme_platform.lib.sql_models.data_tests import DataTestResult, run_test
 from sme_platform.lib.sql_models.graph import SqlModel
-from sme_platform.lib.warehouse import quote_identifier
+from sme_platform.lib.warehouse import quote_identifier, relation_name
 
 BUILDING_PREFIX = "__building__"
 
@@ -43,14 +43,10 @@ class BuildOutcome:
         return [t for t in self.tests if not t.passed and t.test.severity == "error"]
 
 
-def relation_name(schema: str, table: str) -> str:
-    return f"{quote_identifier(schema)}.{quote_identifier(table)}"
-
-
 def build_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> BuildOutcome:
     started = time.perf_counter()
     con.execute(f"create schema if not exists {quote_identifier(model.schema)}")
-    target = relation_name(model.schema, model.name)
+    target = model.relation
     outcome = BuildOutcome(model=model, published=False)
     building = relation_name(model.schema, BUILDING_PREFIX + model.name)
     kind = "view" if model.header.materialization == "view" else "table"
@@ -75,8 +71,7 @@ def run_published_tests(
     con: duckdb.DuckDBPyConnection, model: SqlModel, names: set[str]
 ) -> list[DataTestResult]:
     """The named tests on the published table, without building: a check run on its own."""
-    target = relation_name(model.schema, model.name)
-    return [run_test(con, t, target) for t in model.header.tests if t.name in names]
+    return [run_test(con, t, model.relation) for t in model.header.tests if t.name in names]
 
 
 def _swap(con, model: SqlModel, kind: str, building: str, target: str) -> None:

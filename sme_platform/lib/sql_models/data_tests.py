@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 
+from sme_platform.lib.governance import CheckOutcome
 from sme_platform.lib.sql_models.expectations import validate_suite
 from sme_platform.lib.sql_models.header import DataTest
 from sme_platform.lib.warehouse import quote_identifier, quote_literal
@@ -28,8 +29,11 @@ class DataTestResult:
     sample: list[dict] = field(default_factory=list)
 
     @property
-    def observed(self) -> dict:
-        return {"failing_rows": self.failing_rows, "sample": self.sample}
+    def outcome(self) -> CheckOutcome:
+        observed = {"failing_rows": self.failing_rows, "sample": self.sample}
+        return CheckOutcome(
+            self.test.name, self.passed, self.test.severity, self.description, observed
+        )
 
 
 def failing_rows_sql(test: DataTest, relation: str) -> str:

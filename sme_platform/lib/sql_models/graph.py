@@ -21,6 +21,7 @@ from sme_platform.lib.canonical import CANONICAL_TABLES
 from sme_platform.lib.sql_models.errors import ModelGraphError
 from sme_platform.lib.sql_models.expectations import suite_path_for, suite_test
 from sme_platform.lib.sql_models.header import ModelHeader, parse_header
+from sme_platform.lib.warehouse import relation_name
 
 LAYERS = ("staging", "marts", "reports")
 
@@ -38,6 +39,11 @@ class SqlModel:
     @property
     def qualified_name(self) -> str:
         return f"{self.schema}.{self.name}"
+
+    @property
+    def relation(self) -> str:
+        """The quoted schema.table the model builds."""
+        return relation_name(self.schema, self.name)
 
     @property
     def code_version(self) -> str:
