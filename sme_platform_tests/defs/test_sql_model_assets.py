@@ -26,6 +26,17 @@ def add_sales(project, *quantities):
             )
 
 
+def write_lines_model(models):
+    """staging.lines over raw.sales_lines, with a blocking test that negative quantities fail."""
+    write_model(
+        models,
+        "staging/lines.sql",
+        "select order_id, quantity from raw.sales_lines",
+        "tests:\n  - expression: {name: quantity_positive, sql: 'quantity > 0'}\n"
+        "  - unique: [order_id]\n",
+    )
+
+
 def materialize(project, models_dir):
     graph = load_model_graph(models_dir)
     assets = [build_sql_model_asset(graph.models[name]) for name in graph.order]
@@ -38,13 +49,7 @@ def materialize(project, models_dir):
 
 def test_a_failing_blocking_test_stops_downstream_and_keeps_the_last_good_version(tmp_path):
     models = tmp_path / "models"
-    write_model(
-        models,
-        "staging/lines.sql",
-        "select order_id, quantity from raw.sales_lines",
-        "tests:\n  - expression: {name: quantity_positive, sql: 'quantity > 0'}\n"
-        "  - unique: [order_id]\n",
-    )
+    write_lines_model(models)
     write_model(
         models,
         "marts/totals.sql",
@@ -100,13 +105,7 @@ def test_a_model_without_tests_materializes(tmp_path):
 
 def test_a_check_runs_alone_on_the_published_table_without_a_rebuild(tmp_path):
     models = tmp_path / "models"
-    write_model(
-        models,
-        "staging/lines.sql",
-        "select order_id, quantity from raw.sales_lines",
-        "tests:\n  - expression: {name: quantity_positive, sql: 'quantity > 0'}\n"
-        "  - unique: [order_id]\n",
-    )
+    write_lines_model(models)
     add_sales(tmp_path, 2.0)
     assert materialize(tmp_path, models).success
     add_sales(tmp_path, -1.0)  # raw changes; the published table does not until a rebuild

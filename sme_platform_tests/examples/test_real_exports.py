@@ -47,6 +47,11 @@ def retail_kind(prefix: str = "") -> str:
     return RETAIL_KIND.format(invoice=invoice, stock=stock, quantity=quantity, price=price)
 
 
+def skip_unless_present(path: Path) -> None:
+    if not path.is_file():
+        pytest.skip(f"{path} is absent (the shared datasets folder is optional)")
+
+
 def load_example(name: str, folder: Path, monkeypatch: pytest.MonkeyPatch):
     """Ingest every source of an example in canonical order (parents before children)."""
     monkeypatch.setenv("SME_DATASETS_DIR", str(DATASETS))
@@ -72,8 +77,7 @@ def read_csv(con: duckdb.DuckDBPyConnection, table: str, path: Path, **options) 
 
 @pytest.fixture(scope="module")
 def retail(tmp_path_factory):
-    if not RETAIL_FILE.is_file():
-        pytest.skip(f"{RETAIL_FILE} is absent (the shared datasets folder is optional)")
+    skip_unless_present(RETAIL_FILE)
     with pytest.MonkeyPatch.context() as monkeypatch:
         config, warehouse, results = load_example(
             "online_retail", tmp_path_factory.mktemp("online_retail"), monkeypatch
@@ -85,8 +89,7 @@ def retail(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def itsm(tmp_path_factory):
-    if not ITSM_FILE.is_file():
-        pytest.skip(f"{ITSM_FILE} is absent (the shared datasets folder is optional)")
+    skip_unless_present(ITSM_FILE)
     with pytest.MonkeyPatch.context() as monkeypatch:
         config, warehouse, results = load_example(
             "itsm_tickets", tmp_path_factory.mktemp("itsm_tickets"), monkeypatch
@@ -363,8 +366,7 @@ def test_retail_the_whole_graph_builds_without_inventory_locations_or_tickets(
     tmp_path, monkeypatch
 ):
     """The same SQL models as the demo, on a company with only sales, products and customers."""
-    if not RETAIL_FILE.is_file():
-        pytest.skip(f"{RETAIL_FILE} is absent (the shared datasets folder is optional)")
+    skip_unless_present(RETAIL_FILE)
     import dagster as dg
 
     from sme_platform.defs.ingestion.assets import INGESTION_ASSETS
