@@ -25,8 +25,6 @@ import shutil
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,7 +41,7 @@ from sme_platform.lib.ingestion.files import (
     read_parquet_columns,
 )
 from sme_platform.lib.sources import SourcesConfigError, SourceSpec
-from sme_platform.lib.warehouse import ensure_ingestion_tables, table_exists
+from sme_platform.lib.warehouse import ensure_ingestion_tables, table_exists, transaction
 
 # Bytes of source files read per batch: bounds memory whatever the number of files, while
 # keeping batches few (each pays fixed costs and a check against the keys already loaded).
@@ -131,7 +129,7 @@ def ingest_table(
         file_format, columns = headers[files[0].path]
         batch = Batch(spec, files, file_format, columns, result.load_id, now)
         stage_batch(con, batch, foreign_keys)
-        with _transaction(con):
+        with transaction(con):
             if spec.changed_files == "replace":
                 _retire_previous_versions(
                     con, table.name, [f for f in changed if f in files], result
@@ -151,7 +149,7 @@ def ingest_table(
         warnings_by_rule.update(tally.warnings_by_rule)
     result.quarantine_by_rule = dict(quarantine_by_rule)
     result.warnings_by_rule = dict(warnings_by_rule)
-    with _transaction(con):
+    with transaction(con):
         _log_files(con, result, [f for f in result.files if f.status != "loaded"], run_id, now)
         _log_load(con, result, run_id, now)
     result.rows_read = sum(f.rows_read for f in result.files if f.status == "loaded")
@@ -370,17 +368,6 @@ def _batches(files: list[SourceFile], headers: dict) -> list[list[SourceFile]]:
     if current:
         batches.append(current)
     return batches
-
-
-@contextmanager
-def _transaction(con) -> Iterator[None]:
-    con.execute("begin transaction")
-    try:
-        yield
-    except BaseException:
-        con.execute("rollback")
-        raise
-    con.execute("commit")
 
 
 def _log_files(con, result: IngestResult, outcomes: list[FileOutcome], run_id, now) -> None:

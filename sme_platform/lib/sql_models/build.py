@@ -18,7 +18,7 @@ from sqlglot.lineage import lineage
 
 from sme_platform.lib.sql_models.data_tests import DataTestResult, run_test
 from sme_platform.lib.sql_models.graph import SqlModel
-from sme_platform.lib.warehouse import quote_identifier, relation_name
+from sme_platform.lib.warehouse import quote_identifier, relation_name, transaction
 
 BUILDING_PREFIX = "__building__"
 
@@ -75,18 +75,13 @@ def run_published_tests(
 
 
 def _swap(con, model: SqlModel, kind: str, building: str, target: str) -> None:
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         _drop_if_exists(con, model.schema, model.name)
         if kind == "view":  # a view's text names its own relation: recreate, do not rename
             con.execute(f"create view {target} as {model.sql}")
             con.execute(f"drop view {building}")
         else:
             con.execute(f"alter table {building} rename to {quote_identifier(model.name)}")
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
 
 
 def _drop_if_exists(con, schema: str, name: str) -> None:
