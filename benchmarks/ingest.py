@@ -180,10 +180,16 @@ def main() -> None:
             f"{row['scale']:8} {row['phase']:26} {row['rows']:>12,} {row['seconds']:>8.1f} "
             f"{rate:>12,.0f} {row['peak_mib']:>9,} {row.get('ratio_to_bare', ''):>8}"
         )
+    save_results("ingest", results)
+
+
+def save_results(benchmark: str, results: list[dict]) -> Path:
+    """benchmarks/results/<benchmark>-<time>.json, for comparing runs later."""
     out = REPO / "benchmarks" / "results"
     out.mkdir(exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    (out / f"ingest-{stamp}.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    path = out / f"{benchmark}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    return path
 
 
 if __name__ == "__main__":

@@ -17,16 +17,15 @@ the Dagster definitions. Machines here are noisy: compare the ratios more than t
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from ingest import run_child  # noqa: E402  (the child-process harness both benchmarks share)
+# The child-process harness both benchmarks share.
+from ingest import GENERATE, run_child, save_results  # noqa: E402
 
 INGEST = """
 from sme_platform.lib.ingestion import ingest_table
@@ -95,13 +94,7 @@ report(seconds=graph_seconds, rows=len(graph.models),
 def bench_scale(scale: str, workdir: Path) -> list[dict]:
     exports = workdir / scale / "exports"
     if not (exports / "_manifest.json").exists():
-        run_child(
-            "from sme_platform.lib.demo_data import generate_demo_data\n"
-            "generate_demo_data(Path(sys.argv[1]), scale=sys.argv[2], defect_rate=0.0)\n"
-            "report(seconds=0, rows=0)",
-            exports,
-            scale,
-        )
+        run_child(GENERATE, exports, scale)
     project = workdir / scale / "sql_project"
     project.mkdir(parents=True, exist_ok=True)
     mapping = (REPO / "sources.yaml").read_text(encoding="utf-8")
@@ -156,10 +149,7 @@ def main() -> None:
             f"{row['scale']:8} {row['phase']:26} {row['seconds']:>8.2f} {row['peak_mib']:>9,} "
             f"{row.get('ratio_to_bare', ''):>8}  {notes}"
         )
-    out = REPO / "benchmarks" / "results"
-    out.mkdir(exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    (out / f"sql_models-{stamp}.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    save_results("sql_models", results)
 
 
 if __name__ == "__main__":
