@@ -129,13 +129,8 @@ def _expand_test(path: Path, kind: str, options) -> list[DataTest]:
     missing = [key for key in required if key not in options]
     if missing:
         raise ModelGraphError(f"{path}: test {kind} needs {missing}")
-    default_name = {
-        "accepted_values": lambda: f"accepted_values_{options['column']}",
-        "relationships": lambda: f"relationships_{options['column']}",
-        "expression": lambda: options["name"],
-        "sql": lambda: options["name"],
-    }[kind]()
-    name = str(options.get("name") or default_name)
+    # expression and sql tests must be named; a column test is named after its column
+    name = str(options.get("name") or f"{kind}_{options['column']}")
     if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
         raise ModelGraphError(f"{path}: test name {name!r}: lower case letters, digits and _")
     return [
