@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections import Counter
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -279,9 +280,7 @@ def print_summary(paths: ProjectPaths) -> None:
     if summary.absent:
         console.print(f"No source (left empty): {', '.join(summary.absent)}")
     if summary.models:
-        per_schema: dict[str, int] = {}
-        for name in summary.models:
-            per_schema[name.split(".")[0]] = per_schema.get(name.split(".")[0], 0) + 1
+        per_schema = Counter(name.split(".")[0] for name in summary.models)
         console.print(
             "SQL models built: "
             + ", ".join(f"{schema} {count}" for schema, count in per_schema.items())

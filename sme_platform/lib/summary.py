@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sme_platform.lib.canonical import CANONICAL_TABLES
-from sme_platform.lib.warehouse import connect, table_exists
+from sme_platform.lib.warehouse import connect, relation_name, table_exists
 
 
 @dataclass
@@ -100,7 +100,7 @@ def _summarize_models(con, summary: WarehouseSummary) -> None:
         "where table_schema in ? and table_name not like '\\_\\_%' escape '\\' order by 1, 2",
         [list(MODEL_SCHEMAS)],
     ).fetchall():
-        rows = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+        rows = con.execute(f"select count(*) from {relation_name(schema, table)}").fetchone()[0]
         summary.models[f"{schema}.{table}"] = rows
     if table_exists(con, "governance", "check_results"):
         summary.failing_checks = con.execute(
