@@ -17,6 +17,10 @@ SESSION_SETTINGS = ("set enable_progress_bar = false",)
 # footprint predictable on a shared server (larger intermediate results spill to disk).
 DEFAULT_MEMORY_LIMIT = "3GB"
 
+# Schema of the tables that store raw rows; readers use the views in `raw`.
+RAW_STORE_SCHEMA = "raw_store"
+FILE_ID_SEQUENCE = "raw.file_ids"
+
 LINEAGE_COLUMNS = (
     ("_load_id", "VARCHAR"),
     ("_source_file", "VARCHAR"),
@@ -55,6 +59,24 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     con.execute("commit")
 
 
+def insert_rows(
+    con: duckdb.DuckDBPyConnection, target: str, columns: list[str], rows: list[tuple]
+) -> None:
+    """Append many rows in one statement: `executemany` runs one insert per row, which took
+    0.5 s for the 730 file records of a two-year backfill."""
+    if not rows:
+        return
+    import pyarrow as pa
+
+    values = pa.table({name: [row[i] for row in rows] for i, name in enumerate(columns)})
+    names = ", ".join(quote_identifier(c) for c in columns)
+    con.register("__rows_to_insert", values)
+    try:
+        con.execute(f"insert into {target} ({names}) select {names} from __rows_to_insert")
+    finally:
+        con.unregister("__rows_to_insert")
+
+
 def quote_identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -75,13 +97,36 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> boo
     return bool(found and found[0])
 
 
-def ensure_ingestion_tables(con: duckdb.DuckDBPyConnection, table: CanonicalTable) -> None:
-    """Create raw.<table>, quarantine.<table> and the load logs if they do not exist yet."""
-    con.execute("create schema if not exists raw")
-    con.execute("create schema if not exists quarantine")
+class WarehouseMigrationError(RuntimeError):
+    """A warehouse written by an earlier version cannot be brought to the current layout."""
+
+
+def raw_columns_sql(table: CanonicalTable) -> str:
+    """Column definitions of raw.<table> as readers see it: canonical columns, then lineage."""
     canonical = [f"{quote_identifier(c.name)} {c.type}" for c in table.columns]
+    return ", ".join(canonical + [f"{name} {sql_type}" for name, sql_type in LINEAGE_COLUMNS])
+
+
+def ensure_ingestion_tables(con: duckdb.DuckDBPyConnection, table: CanonicalTable) -> None:
+    """Create the storage of raw.<table>, quarantine.<table> and the load logs if they do not
+    exist yet, and migrate a raw table of the earlier layout.
+
+    Rows are stored in raw_store.<table> with two lineage columns, the id of their file's record
+    in raw.file_loads and their row number; raw.<table> is a view joining the rest of the lineage
+    (load id, source file, sha256, ingested at) from that record. Writing the four per-file
+    values onto every row took a third of a 10M-row load (3.4 s of 10 s, measured)."""
+    for schema in ("raw", RAW_STORE_SCHEMA, "quarantine"):
+        con.execute(f"create schema if not exists {schema}")
+    _ensure_load_logs(con)
+    if _is_base_table(con, "raw", table.name):
+        _migrate_raw_table(con, table)
+    canonical = [f"{quote_identifier(c.name)} {c.type}" for c in table.columns]
+    con.execute(
+        f"create table if not exists {RAW_STORE_SCHEMA}.{table.name} "
+        f"({', '.join(canonical)}, _file_id BIGINT, _source_row BIGINT)"
+    )
+    con.execute(f"create view if not exists raw.{table.name} as {_raw_view_sql(table)}")
     lineage = [f"{name} {sql_type}" for name, sql_type in LINEAGE_COLUMNS]
-    con.execute(f"create table if not exists raw.{table.name} ({', '.join(canonical + lineage)})")
     con.execute(
         f"""create table if not exists quarantine.{table.name} (
             {", ".join(lineage)},
@@ -97,14 +142,27 @@ def ensure_ingestion_tables(con: duckdb.DuckDBPyConnection, table: CanonicalTabl
             rule varchar, message varchar
         )"""
     )
+
+
+def _raw_view_sql(table: CanonicalTable) -> str:
+    canonical = ", ".join(f"r.{quote_identifier(c.name)}" for c in table.columns)
+    return f"""select {canonical}, f.load_id as _load_id, f.source_file as _source_file,
+               f.sha256 as _source_sha256, r._source_row, f.loaded_at as _ingested_at
+        from {RAW_STORE_SCHEMA}.{table.name} r join raw.file_loads f on f.file_id = r._file_id"""
+
+
+def _ensure_load_logs(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """create table if not exists raw.file_loads (
             table_name varchar, load_id varchar, run_id varchar, source_file varchar,
             sha256 varchar, size_bytes bigint, modified_at timestamp, status varchar,
             message varchar, rows_read bigint, rows_loaded bigint, rows_quarantined bigint,
-            loaded_at timestamp
+            loaded_at timestamp, file_id bigint
         )"""
     )
+    # file_id came with raw_store; a log from an earlier version gets the column here
+    con.execute("alter table raw.file_loads add column if not exists file_id bigint")
+    con.execute(f"create sequence if not exists {FILE_ID_SEQUENCE}")
     con.execute(
         """create table if not exists raw.loads (
             table_name varchar, load_id varchar, run_id varchar, started_at timestamp,
@@ -113,3 +171,57 @@ def ensure_ingestion_tables(con: duckdb.DuckDBPyConnection, table: CanonicalTabl
             rows_loaded bigint, rows_quarantined bigint, rows_warned bigint
         )"""
     )
+
+
+def reserve_file_ids(con: duckdb.DuckDBPyConnection, count: int) -> list[int]:
+    """Ids for the records in raw.file_loads of files about to be loaded."""
+    return [
+        file_id
+        for (file_id,) in con.execute(
+            f"select nextval('{FILE_ID_SEQUENCE}') from range(?)", [count]
+        ).fetchall()
+    ]
+
+
+def _is_base_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return (
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = ? and table_name = ? and table_type = 'BASE TABLE'",
+            [schema, table],
+        ).fetchone()[0]
+        > 0
+    )
+
+
+def _migrate_raw_table(con: duckdb.DuckDBPyConnection, table: CanonicalTable) -> None:
+    """raw.<table> of the earlier layout (lineage strings on every row) becomes raw_store.<table>
+    plus the view, in one transaction. Each row is placed by its file's record in the file log;
+    if any row has none, nothing changes and the error says how many."""
+    name = table.name
+    canonical = ", ".join(f"r.{quote_identifier(c.name)}" for c in table.columns)
+    with transaction(con):
+        con.execute(
+            f"""update raw.file_loads set file_id = nextval('{FILE_ID_SEQUENCE}')
+            where table_name = ? and status = 'loaded' and file_id is null""",
+            [name],
+        )
+        con.execute(
+            f"""create table {RAW_STORE_SCHEMA}.{name} as
+            select {canonical}, f.file_id as _file_id, r._source_row
+            from raw.{name} r join raw.file_loads f
+                on f.table_name = {quote_literal(name)} and f.status = 'loaded'
+                and f.load_id = r._load_id and f.source_file = r._source_file
+                and f.sha256 = r._source_sha256"""
+        )
+        before = con.execute(f"select count(*) from raw.{name}").fetchone()[0]
+        after = con.execute(f"select count(*) from {RAW_STORE_SCHEMA}.{name}").fetchone()[0]
+        if before != after:
+            raise WarehouseMigrationError(
+                f"cannot migrate raw.{name} to the raw_store layout: {before - after} row(s) of "
+                f"raw.{name} match no loaded file in raw.file_loads (by load id, source file "
+                "and sha256); the warehouse is unchanged. Reload from the source files into "
+                "a new warehouse, or contact the platform team."
+            )
+        con.execute(f"drop table raw.{name}")
+        con.execute(f"create view raw.{name} as {_raw_view_sql(table)}")

@@ -9,15 +9,15 @@ import dagster as dg
 
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.sql_models.assets import build_sql_model_asset
-from sme_platform.lib.canonical import CANONICAL_TABLES
 from sme_platform.lib.sql_models.graph import load_model_graph
-from sme_platform.lib.warehouse import connect, ensure_ingestion_tables
+from sme_platform.lib.sql_models.unit_testing import create_raw_table
+from sme_platform.lib.warehouse import connect
 from sme_platform_tests.lib.sql_models.test_graph import write_model
 
 
 def add_sales(project, *quantities):
     with connect(project / "data" / "warehouse.duckdb") as con:
-        ensure_ingestion_tables(con, CANONICAL_TABLES["sales_lines"])
+        create_raw_table(con, "sales_lines")
         start = con.execute("select count(*) from raw.sales_lines").fetchone()[0]
         for offset, quantity in enumerate(quantities):
             con.execute(

@@ -120,8 +120,7 @@ def test_the_check_finds_a_column_published_unmasked(warehouse, tmp_path):
 
 
 def test_pii_follows_the_column_lineage_unless_declared_none(tmp_path):
-    from sme_platform.lib.canonical import CANONICAL_TABLES
-    from sme_platform.lib.warehouse import ensure_ingestion_tables
+    from sme_platform.lib.sql_models.unit_testing import create_raw_table
 
     models = tmp_path / "models"
     # no pii in this header: customer_name and email are PII in the canonical contract
@@ -141,7 +140,7 @@ def test_pii_follows_the_column_lineage_unless_declared_none(tmp_path):
     graph = load_model_graph(models)
     target = tmp_path / "analytics.duckdb"
     with connect(tmp_path / "warehouse.duckdb") as con:
-        ensure_ingestion_tables(con, CANONICAL_TABLES["customers"])
+        create_raw_table(con, "customers")
         con.execute(
             "insert into raw.customers (customer_id, customer_name, email, segment) "
             "values ('C1', 'Ann Lee', 'ann@x.org', 'retail')"

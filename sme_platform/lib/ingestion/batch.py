@@ -22,7 +22,12 @@ import duckdb
 from sme_platform.lib.ingestion import contract
 from sme_platform.lib.ingestion.files import SourceFile
 from sme_platform.lib.sources import SourceSpec
-from sme_platform.lib.warehouse import quote_identifier, quote_literal
+from sme_platform.lib.warehouse import (
+    RAW_STORE_SCHEMA,
+    insert_rows,
+    quote_identifier,
+    quote_literal,
+)
 
 TEMP_TABLES = (
     "_checked",
@@ -55,6 +60,7 @@ class Batch:
     columns: tuple[str, ...] | None  # header of CSV/Parquet files; None for JSON lines
     load_id: str
     loaded_at: datetime
+    file_ids: tuple[int, ...]  # one per file: its record's id in raw.file_loads
 
 
 @dataclass(frozen=True)
@@ -83,9 +89,14 @@ def stage_batch(con, batch: Batch, foreign_keys) -> None:
         con.execute(f"drop view if exists {view}")
     for table in TEMP_TABLES:
         con.execute(f"drop table if exists {table}")
-    con.execute("create temp table _batch_files (_source_file varchar, sha256 varchar)")
-    con.executemany(
-        "insert into _batch_files values (?, ?)", [(str(f.path), f.sha256) for f in batch.files]
+    con.execute(
+        "create temp table _batch_files (_source_file varchar, sha256 varchar, file_id bigint)"
+    )
+    insert_rows(
+        con,
+        "_batch_files",
+        ["_source_file", "sha256", "file_id"],
+        [(str(f.path), f.sha256, i) for f, i in zip(batch.files, batch.file_ids, strict=True)],
     )
     numbered_first = numbers_rows_first(batch.spec)
     relation = _source_relation(con, batch, numbered_first)
@@ -364,7 +375,7 @@ def _create_numbering(con, relation: SourceRelation) -> None:
     """`_numbered`: _checked with each row's number in its file and the file's sha256."""
     con.execute(
         """create temp table _file_info as
-        select b._source_file, b.sha256, min(c.rowid) as first_rowid,
+        select b._source_file, b.sha256, b.file_id, min(c.rowid) as first_rowid,
                b._source_file in (select _source_file from _reject_rows) as has_rejects
         from _batch_files b left join _checked c using (_source_file)
         group by all"""
@@ -380,7 +391,7 @@ def _create_numbering(con, relation: SourceRelation) -> None:
         )
         con.execute(
             f"""create temp view _numbered as
-            select c.rowid as rid, c.*{numbering}, f.sha256
+            select c.rowid as rid, c.*{numbering}, f.sha256, f.file_id
             from _checked c join _file_info f using (_source_file)"""
         )
         return
@@ -388,13 +399,14 @@ def _create_numbering(con, relation: SourceRelation) -> None:
     # only built for batches with rejected lines, and only over the rows of those files.
     con.execute(
         f"""create temp view _numbered as
-        select c.rowid as rid, c.* replace (c.rowid - f.first_rowid + 1 as _source_row), f.sha256
+        select c.rowid as rid, c.* replace (c.rowid - f.first_rowid + 1 as _source_row), f.sha256,
+               f.file_id
         from _checked c join _file_info f using (_source_file)
         where not f.has_rejects
         union all
         select c.rid,
                c.* exclude (rid, __rid) replace ({_row_number_sql("c", "f", "o")} as _source_row),
-               f.sha256
+               f.sha256, f.file_id
         from (
             select rowid as rid, rowid as __rid, * from _checked
             where _source_file in (select _source_file from _file_info where has_rejects)
@@ -464,11 +476,10 @@ def _write(con, batch: Batch, *, with_warnings: bool) -> None:
     table = batch.spec.canonical
     canonical = ", ".join(f"n.{c}" for c in contract.check_table_columns(table))
     load_id = quote_literal(batch.load_id)
+    # The rest of the lineage is on the file's record in raw.file_loads (see warehouse.py).
     con.execute(
-        f"""insert into raw.{table.name}
-        select {canonical}, {load_id}, n._source_file, n.sha256, n._source_row, ?::timestamp
-        from _numbered n where n._ok""",
-        [batch.loaded_at],
+        f"""insert into {RAW_STORE_SCHEMA}.{table.name}
+        select {canonical}, n.file_id, n._source_row from _numbered n where n._ok"""
     )
     canonical_json = ", ".join(
         f"{quote_literal(c.name)}, n.{quote_identifier(c.name)}" for c in table.columns

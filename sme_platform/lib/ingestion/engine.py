@@ -42,7 +42,14 @@ from sme_platform.lib.ingestion.files import (
     read_parquet_columns,
 )
 from sme_platform.lib.sources import SourcesConfigError, SourceSpec
-from sme_platform.lib.warehouse import ensure_ingestion_tables, table_exists, transaction
+from sme_platform.lib.warehouse import (
+    RAW_STORE_SCHEMA,
+    ensure_ingestion_tables,
+    insert_rows,
+    reserve_file_ids,
+    table_exists,
+    transaction,
+)
 
 # Bytes of source files read per batch: bounds memory whatever the number of files, while
 # keeping batches few (each pays fixed costs and a check against the keys already loaded).
@@ -61,6 +68,7 @@ class FileOutcome:
     rows_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
+    file_id: int | None = None  # its record's id in raw.file_loads, for a loaded file
 
 
 @dataclass
@@ -128,7 +136,8 @@ def ingest_table(
     warnings_by_rule: Counter = Counter()
     for files in _batches(readable, headers):
         file_format, columns = headers[files[0].path]
-        batch = Batch(spec, files, file_format, columns, result.load_id, now)
+        file_ids = reserve_file_ids(con, len(files))
+        batch = Batch(spec, files, file_format, columns, result.load_id, now, tuple(file_ids))
         stage_batch(con, batch, foreign_keys)
         with transaction(con):
             if spec.changed_files == "replace":
@@ -139,9 +148,12 @@ def ingest_table(
             _refuse_files_changed_while_read(table.name, files)
             outcomes = [
                 _outcome(
-                    source_file, "loaded", *tally.per_file.get(str(source_file.path), (0, 0, 0))
+                    source_file,
+                    "loaded",
+                    *tally.per_file.get(str(source_file.path), (0, 0, 0)),
+                    file_id=file_id,
                 )
-                for source_file in files
+                for source_file, file_id in zip(files, file_ids, strict=True)
             ]
             _log_files(con, result, outcomes, run_id, now)
         result.files.extend(outcomes)
@@ -160,7 +172,15 @@ def ingest_table(
     return result
 
 
-def _outcome(source_file: SourceFile, status: str, read=0, loaded=0, quarantined=0, message=None):
+def _outcome(
+    source_file: SourceFile,
+    status: str,
+    read=0,
+    loaded=0,
+    quarantined=0,
+    message=None,
+    file_id=None,
+):
     return FileOutcome(
         path=str(source_file.path),
         sha256=source_file.sha256,
@@ -171,6 +191,7 @@ def _outcome(source_file: SourceFile, status: str, read=0, loaded=0, quarantined
         rows_read=read,
         rows_loaded=loaded,
         rows_quarantined=quarantined,
+        file_id=file_id,
     )
 
 
@@ -230,7 +251,7 @@ def table_data_version(con, table: str) -> str:
 
 
 def _row_count(con, table: str) -> int:
-    return con.execute(f"select count(*) from raw.{table}").fetchone()[0]
+    return con.execute(f"select count(*) from {RAW_STORE_SCHEMA}.{table}").fetchone()[0]
 
 
 def _loaded_versions(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, set[str]]:
@@ -249,7 +270,12 @@ def _retire_previous_versions(con, table: str, files: list[SourceFile], result) 
     quarantine and warnings), so re-exported files are neither lost nor counted twice."""
     for source_file in files:
         path = str(source_file.path)
-        deleted = con.execute(f"delete from raw.{table} where _source_file = ?", [path]).fetchone()
+        deleted = con.execute(
+            f"""delete from {RAW_STORE_SCHEMA}.{table} where _file_id in (
+                select file_id from raw.file_loads
+                where table_name = ? and source_file = ? and status = 'loaded')""",
+            [table, path],
+        ).fetchone()
         con.execute(f"delete from quarantine.{table} where _source_file = ?", [path])
         con.execute(
             "delete from quarantine.rule_warnings where table_name = ? and _source_file = ?",
@@ -371,11 +397,31 @@ def _batches(files: list[SourceFile], headers: dict) -> list[list[SourceFile]]:
     return batches
 
 
+FILE_LOG_COLUMNS = [
+    "table_name",
+    "load_id",
+    "run_id",
+    "source_file",
+    "sha256",
+    "size_bytes",
+    "modified_at",
+    "status",
+    "message",
+    "rows_read",
+    "rows_loaded",
+    "rows_quarantined",
+    "loaded_at",
+    "file_id",
+]
+
+
 def _log_files(con, result: IngestResult, outcomes: list[FileOutcome], run_id, now) -> None:
     if not outcomes:
         return
-    con.executemany(
-        "insert into raw.file_loads values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    insert_rows(
+        con,
+        "raw.file_loads",
+        FILE_LOG_COLUMNS,
         [
             (
                 result.table,
@@ -391,6 +437,7 @@ def _log_files(con, result: IngestResult, outcomes: list[FileOutcome], run_id, n
                 f.rows_loaded,
                 f.rows_quarantined,
                 now,
+                f.file_id,
             )
             for f in outcomes
         ],
@@ -401,7 +448,9 @@ def _log_load(con, result: IngestResult, run_id: str, now: datetime) -> None:
     """Count what landed from the tables themselves, so the conservation check is independent
     of the bookkeeping above, and log the load."""
     result.rows_loaded = con.execute(
-        f"select count(*) from raw.{result.table} where _load_id = ?", [result.load_id]
+        f"""select count(*) from {RAW_STORE_SCHEMA}.{result.table} where _file_id in (
+            select file_id from raw.file_loads where load_id = ?)""",
+        [result.load_id],
     ).fetchone()[0]
     result.rows_quarantined = con.execute(
         f"select count(*) from quarantine.{result.table} where _load_id = ?", [result.load_id]

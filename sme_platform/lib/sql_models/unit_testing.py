@@ -14,7 +14,7 @@ import duckdb
 
 from sme_platform.lib.canonical import CANONICAL_TABLES
 from sme_platform.lib.sql_models.graph import SqlModel
-from sme_platform.lib.warehouse import ensure_ingestion_tables, quote_identifier
+from sme_platform.lib.warehouse import quote_identifier, raw_columns_sql
 
 Rows = Sequence[Mapping[str, object]]
 
@@ -64,11 +64,19 @@ def _rows_match(actual: dict, expected: dict) -> bool:
     return True
 
 
+def create_raw_table(con, table: str) -> None:
+    """raw.<table> as a plain table with the columns readers see, for rows given by a test (the
+    warehouse stores a view there, over raw_store)."""
+    con.execute("create schema if not exists raw")
+    columns = raw_columns_sql(CANONICAL_TABLES[table])
+    con.execute(f"create table if not exists raw.{table} ({columns})")
+
+
 def _create_input(con, reference: str, rows: Rows) -> None:
     schema, table = reference.split(".")
     con.execute(f"create schema if not exists {quote_identifier(schema)}")
     if schema == "raw":
-        ensure_ingestion_tables(con, CANONICAL_TABLES[table])
+        create_raw_table(con, table)
         for row in rows:
             names = ", ".join(quote_identifier(c) for c in row)
             marks = ", ".join("?" for _ in row)
