@@ -89,9 +89,13 @@ def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+def table_exists(
+    con: duckdb.DuckDBPyConnection, schema: str, table: str, *, base_table_only: bool = False
+) -> bool:
+    """A table or view of that name exists (with base_table_only: a table, not a view)."""
     found = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
+        + (" and table_type = 'BASE TABLE'" if base_table_only else ""),
         [schema, table],
     ).fetchone()
     return bool(found and found[0])
@@ -103,8 +107,15 @@ class WarehouseMigrationError(RuntimeError):
 
 def raw_columns_sql(table: CanonicalTable) -> str:
     """Column definitions of raw.<table> as readers see it: canonical columns, then lineage."""
-    canonical = [f"{quote_identifier(c.name)} {c.type}" for c in table.columns]
-    return ", ".join(canonical + [f"{name} {sql_type}" for name, sql_type in LINEAGE_COLUMNS])
+    return f"{_canonical_columns_sql(table)}, {_lineage_columns_sql()}"
+
+
+def _canonical_columns_sql(table: CanonicalTable) -> str:
+    return ", ".join(f"{quote_identifier(c.name)} {c.type}" for c in table.columns)
+
+
+def _lineage_columns_sql() -> str:
+    return ", ".join(f"{name} {sql_type}" for name, sql_type in LINEAGE_COLUMNS)
 
 
 def ensure_ingestion_tables(con: duckdb.DuckDBPyConnection, table: CanonicalTable) -> None:
@@ -118,18 +129,16 @@ def ensure_ingestion_tables(con: duckdb.DuckDBPyConnection, table: CanonicalTabl
     for schema in ("raw", RAW_STORE_SCHEMA, "quarantine"):
         con.execute(f"create schema if not exists {schema}")
     _ensure_load_logs(con)
-    if _is_base_table(con, "raw", table.name):
+    if table_exists(con, "raw", table.name, base_table_only=True):
         _migrate_raw_table(con, table)
-    canonical = [f"{quote_identifier(c.name)} {c.type}" for c in table.columns]
     con.execute(
         f"create table if not exists {RAW_STORE_SCHEMA}.{table.name} "
-        f"({', '.join(canonical)}, _file_id BIGINT, _source_row BIGINT)"
+        f"({_canonical_columns_sql(table)}, _file_id BIGINT, _source_row BIGINT)"
     )
     con.execute(f"create view if not exists raw.{table.name} as {_raw_view_sql(table)}")
-    lineage = [f"{name} {sql_type}" for name, sql_type in LINEAGE_COLUMNS]
     con.execute(
         f"""create table if not exists quarantine.{table.name} (
-            {", ".join(lineage)},
+            {_lineage_columns_sql()},
             rule varchar,
             failed_rules varchar[],
             message varchar,
@@ -144,10 +153,14 @@ def ensure_ingestion_tables(con: duckdb.DuckDBPyConnection, table: CanonicalTabl
     )
 
 
+def _stored_canonical(table: CanonicalTable) -> str:
+    return ", ".join(f"r.{quote_identifier(c.name)}" for c in table.columns)
+
+
 def _raw_view_sql(table: CanonicalTable) -> str:
-    canonical = ", ".join(f"r.{quote_identifier(c.name)}" for c in table.columns)
-    return f"""select {canonical}, f.load_id as _load_id, f.source_file as _source_file,
-               f.sha256 as _source_sha256, r._source_row, f.loaded_at as _ingested_at
+    return f"""select {_stored_canonical(table)}, f.load_id as _load_id,
+               f.source_file as _source_file, f.sha256 as _source_sha256, r._source_row,
+               f.loaded_at as _ingested_at
         from {RAW_STORE_SCHEMA}.{table.name} r join raw.file_loads f on f.file_id = r._file_id"""
 
 
@@ -183,23 +196,11 @@ def reserve_file_ids(con: duckdb.DuckDBPyConnection, count: int) -> list[int]:
     ]
 
 
-def _is_base_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return (
-        con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = ? and table_name = ? and table_type = 'BASE TABLE'",
-            [schema, table],
-        ).fetchone()[0]
-        > 0
-    )
-
-
 def _migrate_raw_table(con: duckdb.DuckDBPyConnection, table: CanonicalTable) -> None:
     """raw.<table> of the earlier layout (lineage strings on every row) becomes raw_store.<table>
     plus the view, in one transaction. Each row is placed by its file's record in the file log;
     if any row has none, nothing changes and the error says how many."""
     name = table.name
-    canonical = ", ".join(f"r.{quote_identifier(c.name)}" for c in table.columns)
     with transaction(con):
         con.execute(
             f"""update raw.file_loads set file_id = nextval('{FILE_ID_SEQUENCE}')
@@ -208,7 +209,7 @@ def _migrate_raw_table(con: duckdb.DuckDBPyConnection, table: CanonicalTable) ->
         )
         con.execute(
             f"""create table {RAW_STORE_SCHEMA}.{name} as
-            select {canonical}, f.file_id as _file_id, r._source_row
+            select {_stored_canonical(table)}, f.file_id as _file_id, r._source_row
             from raw.{name} r join raw.file_loads f
                 on f.table_name = {quote_literal(name)} and f.status = 'loaded'
                 and f.load_id = r._load_id and f.source_file = r._source_file

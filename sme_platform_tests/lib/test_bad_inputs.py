@@ -9,7 +9,7 @@ import json
 import pytest
 
 from sme_platform.lib.sources import SourcesConfigError
-from sme_platform_tests.conftest import SALES_HEADER, TinyProject
+from sme_platform_tests.conftest import SALES_COLUMNS, SALES_HEADER, TinyProject
 
 GOOD_1 = "O1,1,2024-01-01 10:00:00,A,2,1.50,SALE"
 GOOD_2 = "O1,2,2024-01-01 10:00:00,B,1,2.00,SALE"
@@ -473,15 +473,7 @@ def test_a_file_overwritten_with_new_rows_only_appends_when_configured(project):
 
 def test_a_mapping_that_names_a_column_the_files_lack_is_a_clear_config_error(project):
     project.write("sales_1.csv", sales_file(GOOD_1))
-    columns = {
-        "order_id": "order_no",
-        "line_number": "line_no",
-        "ordered_at": "ts",
-        "sku": "upper(itme)",  # a typo inside an expression
-        "quantity": "qty",
-        "unit_price": "price",
-        "line_type": "lower(doc)",
-    }
+    columns = {**SALES_COLUMNS, "sku": "upper(itme)"}  # a typo inside an expression
     project.source("sales_lines", path="sales_*.csv", columns=columns)
     result = project.ingest()
     (rejected,) = result.rejected_files
@@ -507,15 +499,7 @@ def test_hostile_column_names_are_quoted_not_executed(project):
     hostile = 'qty"; drop table raw.file_loads; --'
     header = SALES_HEADER.replace("qty", '"' + hostile.replace('"', '""') + '"')
     project.write("sales_1.csv", sales_file(GOOD_1, header=header))
-    columns = {
-        "order_id": "order_no",
-        "line_number": "line_no",
-        "ordered_at": "ts",
-        "sku": "item",
-        "quantity": hostile,  # mapped by its (hostile) name
-        "unit_price": "price",
-        "line_type": "lower(doc)",
-    }
+    columns = {**SALES_COLUMNS, "quantity": hostile}  # mapped by its (hostile) name
     project.source("sales_lines", path="sales_*.csv", columns=columns)
     result = project.ingest()
     assert (result.rows_loaded, result.rows_quarantined) == (1, 0)
@@ -525,15 +509,7 @@ def test_hostile_column_names_are_quoted_not_executed(project):
 
 def test_a_mapping_that_is_neither_a_column_nor_sql_rejects_the_file_clearly(project):
     project.write("sales_1.csv", sales_file(GOOD_1))
-    columns = {
-        "order_id": "order_no",
-        "line_number": "line_no",
-        "ordered_at": "ts",
-        "sku": "item",
-        "quantity": 'qty"; drop',  # not in the header, not valid SQL
-        "unit_price": "price",
-        "line_type": "lower(doc)",
-    }
+    columns = {**SALES_COLUMNS, "quantity": 'qty"; drop'}  # not in the header, not valid SQL
     project.source("sales_lines", path="sales_*.csv", columns=columns)
     with pytest.raises(SourcesConfigError, match="is neither a source column nor a valid DuckDB"):
         project.ingest()

@@ -201,13 +201,14 @@ class FileChangedWhileReading(RuntimeError):
 
 def _refuse_files_changed_while_read(table: str, files: list[SourceFile]) -> None:
     """An export still being written when the run read it would load rows that do not match the
-    recorded sha256; the whole load is rolled back instead and the next run reads the file."""
+    recorded sha256; the file's batch is rolled back instead and the next run reads the file."""
     for source_file in files:
         stat = source_file.path.stat()
         if stat.st_size != source_file.size_bytes or stat.st_mtime_ns != source_file.mtime_ns:
             raise FileChangedWhileReading(
                 f"{source_file.path} changed while it was being read (an export still being "
-                f"written?); nothing was loaded into raw.{table}; the next run loads it"
+                f"written?); nothing of its batch was loaded into raw.{table} (batches "
+                "committed before it stay loaded); the next run loads it"
             )
 
 

@@ -125,7 +125,8 @@ class _SuiteRun:
     of rows, and a uniqueness expectation on partitions by a hash of its own columns, so that
     equal keys meet in one partition. Both only with `mostly` 1, where the expectation holds on
     the table exactly when it holds on every partition and the counts add up. Every other
-    expectation (table-level ones, `mostly` below 1) runs once on the columns it names."""
+    expectation (table-level ones, `mostly` below 1; all of them on a smaller table) runs once,
+    together, on the columns they name."""
 
     def __init__(self, con, relation: str, types: dict[str, str], suite_name: str):
         self.con = con
@@ -148,14 +149,9 @@ class _SuiteRun:
             results += self._in_row_batches(row_local)
         for expectation in key_local:
             results += self._in_key_partitions(expectation, math.ceil(rows / PARTITION_ROWS))
-        # Expectations naming the same columns share a frame.
-        groups: dict[tuple[str, ...], list[dict]] = {}
-        for expectation in whole:
-            groups.setdefault(tuple(_columns([expectation])), []).append(expectation)
-        for group_columns, group in groups.items():
-            frame = _compact_frame(self.con, self._query(group_columns))
-            results += _run_gx(self.suite_name, group, frame)
-            del frame
+        if whole:
+            frame = _compact_frame(self.con, self._query(_columns(whole)))
+            results += _run_gx(self.suite_name, whole, frame)
         return _merge_partitions(results)
 
     def _query(self, columns, where: str = "") -> str:
