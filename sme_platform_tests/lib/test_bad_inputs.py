@@ -416,6 +416,86 @@ def test_a_rule_of_the_sources_own_quarantines_or_warns(project):
     assert result.warnings_by_rule == {"small_orders": 1}
 
 
+def with_products(project: TinyProject, *skus: str) -> None:
+    project.write("products.csv", "sku\n" + "\n".join(skus) + "\n")
+    project.source("products", path="products.csv", columns={"sku": "sku"})
+    project.ingest("products")
+
+
+def test_an_unknown_foreign_key_is_quarantined_with_the_value_named(project):
+    with_products(project, "A", "B")
+    project.write(
+        "sales_1.csv",
+        sales_file(GOOD_1, "O1,2,2024-01-01 10:00:00,Z'; drop table x;--,1,2.00,SALE", GOOD_2),
+    )
+    # a row breaking a row rule too lists both rules
+    project.write("sales_2.csv", sales_file("O2,1,2024-01-01 10:00:00,Q,-5,2.00,SALE"))
+    project.sales_source()
+    result = project.ingest()
+    assert_conserved(result)
+    assert result.rows_loaded == 2
+    rows = project.query(
+        "select _source_row, failed_rules, message, original_values "
+        "from quarantine.sales_lines order by _source_file"
+    )
+    assert [(r[0], r[1]) for r in rows] == [
+        (2, ["foreign_key_sku"]),
+        (1, ["sale_quantity_positive", "foreign_key_sku"]),
+    ]
+    assert rows[0][2] == ("breaks foreign_key_sku; sku Z'; drop table x;-- is not in raw.products")
+    assert json.loads(rows[0][3])["sku"] == "Z'; drop table x;--"
+    assert result.quarantine_by_rule == {"foreign_key_sku": 2, "sale_quantity_positive": 1}
+
+
+def test_a_foreign_key_set_to_warn_loads_the_row_with_a_warning(project):
+    with_products(project, "A", "B")
+    project.write("sales_1.csv", sales_file(GOOD_1, GOOD_2.replace(",B,", ",Z,")))
+    project.sales_source(contract={"rules": {"foreign_key_sku": {"severity": "warn"}}})
+    result = project.ingest()
+    assert result.rows_loaded == 2 and result.rows_quarantined == 0
+    assert result.warnings_by_rule == {"foreign_key_sku": 1}
+    assert project.query("select _source_row, rule, message from quarantine.rule_warnings") == [
+        (2, "foreign_key_sku", "sku Z is not in raw.products")
+    ]
+
+
+def test_a_rule_with_a_subquery_still_numbers_rows_by_their_file_lines(project):
+    """A subquery is a join, and DuckDB does not keep the read order through one: such a batch
+    numbers its rows from a plain read first. Files of two full chunks and 30 rows more are the
+    ones whose last rows moved."""
+    with_products(project, *(f"S{i}" for i in range(10)))
+    for file_number in range(12):
+        lines = [
+            f"O{file_number}-{line},{line},2024-01-01 10:00:00,S{line % 12},1,1.50,SALE"
+            for line in range(1, 2 * 2048 + 31)
+        ]
+        project.write(f"sales_{file_number:02}.csv", sales_file(*lines))
+    project.sales_source(
+        contract={
+            "rules": {
+                "sku_in_catalogue": {
+                    "condition": "sku in (select sku from raw.products)",
+                    "severity": "warn",
+                }
+            }
+        }
+    )
+    result = project.ingest()
+    assert result.rows_read == 12 * (2 * 2048 + 30)
+    assert result.warnings_by_rule == {}
+    assert project.query(
+        "select count(*) filter (where _source_row <> line_number) from raw.sales_lines"
+    ) == [(0,)]
+    # S10 and S11 are unknown: the foreign key quarantines them; the custom rule warns only on
+    # rows that load, and those all know their sku
+    assert result.quarantine_by_rule == {"foreign_key_sku": result.rows_quarantined}
+    assert project.query(
+        "select count(*) filter (where _source_row <> "
+        "cast(json_extract_string(original_values, '$.line_number') as bigint)) "
+        "from quarantine.sales_lines"
+    ) == [(0,)]
+
+
 def test_empty_json_values_are_missing_like_empty_csv_fields(project):
     project.write(
         "customers.jsonl",

@@ -2,18 +2,27 @@
 
 Speed comes from touching the bulk of the rows as few times as possible:
 
-1. one pass from the reader into `_checked`: map, cast and judge every rule; the original values
-   are kept only for rows that fail (a CASE evaluates them for those rows alone);
+1. one pass from the reader into `_checked`: map, cast and judge every row rule; the original
+   values are kept only for rows that fail (a CASE evaluates them for those rows alone);
 2. row numbers come from the read order (`rowid`), corrected only in files that had unparseable
    lines, so no window function runs over the whole batch;
-3. duplicate keys are found by grouping 64-bit key hashes, and checked on the real key only for
+3. foreign keys are probed by one anti-join per key over `_checked`, after the pass;
+4. duplicate keys are found by grouping 64-bit key hashes, and checked on the real key only for
    the few colliding hashes;
-4. good rows go to raw and bad rows to quarantine with two plain filtered inserts.
+5. good rows go to raw and bad rows to quarantine with two plain filtered inserts.
+
+The read order holds only while the pass has no join in it: with one, DuckDB plans an insert
+that does not keep the order (and runs it on one thread), and a file's last chunk, when short,
+lands after other files' rows. So IN lists stay expressions, foreign keys are probed afterwards,
+and a mapping or rule that still needs a join (a subquery) makes the batch number its rows
+before the mapping instead, from a plain read.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -78,8 +87,9 @@ def _create_macros(con) -> None:
     )
 
 
-def stage_batch(con, batch: Batch, foreign_keys) -> None:
-    """Read, map, type and judge the batch's rows into connection-local temp tables.
+def stage_batch(con, batch: Batch, foreign_keys) -> bool:
+    """Read, map, type and judge the batch's rows into connection-local temp tables. Returns
+    whether rows were numbered before the mapping (see `numbers_rows_first`).
 
     Runs outside any transaction, on purpose: rows staged inside the write transaction would be
     read back from DuckDB's transaction-local storage, which made the write of 10M rows take
@@ -98,20 +108,23 @@ def stage_batch(con, batch: Batch, foreign_keys) -> None:
         ["_source_file", "sha256", "file_id"],
         [(str(f.path), f.sha256, i) for f, i in zip(batch.files, batch.file_ids, strict=True)],
     )
-    numbered_first = numbers_rows_first(batch.spec)
-    relation = _source_relation(con, batch, numbered_first)
     rules = contract.row_rules(batch.spec, has_format_check=batch.file_format == "jsonl")
-    # Foreign keys are row rules probing the (small) parent tables within the one pass over the
-    # rows, rather than one more scan of the batch per key.
-    rules += [contract.foreign_key_rule(fk, severity) for fk, severity in foreign_keys]
+    numbered_first = numbers_rows_first(batch.spec) or not _pass_keeps_read_order(con, batch, rules)
+    relation = _source_relation(con, batch, numbered_first)
     _create_checked(con, batch.spec, relation, rules)
     if not numbered_first:  # else numbered (with rejects) before the mapping
         _create_reject_offsets(con, has_reject_store=batch.file_format != "parquet")
     _create_numbering(con, relation)
+    con.execute(
+        "create temp table _set_failures "
+        "(rid bigint, rule varchar, severity varchar, detail varchar)"
+    )
+    _find_unknown_foreign_keys(con, foreign_keys)
     _find_duplicates_in_batch(con, batch.spec)
+    return numbered_first
 
 
-def write_batch(con, batch: Batch, already_loaded_rows: int) -> BatchTally:
+def write_batch(con, batch: Batch, already_loaded_rows: int, *, numbered_first: bool) -> BatchTally:
     """Inside the caller's transaction: check keys against the rows loaded before, then append
     good rows to raw.<table> and bad rows to quarantine.<table>."""
     if already_loaded_rows:
@@ -123,7 +136,7 @@ def write_batch(con, batch: Batch, already_loaded_rows: int) -> BatchTally:
     tally = _tally(con)
     tally.file_rows = con.execute(
         "select (select count(*) from {}) + (select count(*) from _reject_rows)".format(
-            "_src_table" if numbers_rows_first(batch.spec) else "_checked"
+            "_src_table" if numbered_first else "_checked"
         )
     ).fetchone()[0]
     # Row order in raw carries no meaning (lineage says file and row), and an insert that need
@@ -239,6 +252,12 @@ def _source_relation(con, batch: Batch, numbered_first: bool) -> SourceRelation:
     # The file rows are read and numbered first; a query (e.g. events collapsed to one row per
     # ticket) then runs over them as the view `source_rows`.
     con.execute(f"create temp table _src_table as {relation.sql}")
+    if relation.numbered_by_rowid:
+        _check_read_in_order(
+            con,
+            "select _source_file from _src_table group by 1 "
+            "having max(rowid) - min(rowid) + 1 <> count(*)",
+        )
     _create_reject_offsets(con, has_reject_store=batch.file_format != "parquet")
     numbering = _row_number_sql("t", "f", "o") if relation.numbered_by_rowid else "t._source_row"
     con.execute(
@@ -283,7 +302,8 @@ def _row_number_sql(rows: str, files: str, offsets: str) -> str:
     return f"{rows}.__rid - {files}.first_rowid + 1 + coalesce({offsets}.rejects_so_far, 0)"
 
 
-def _create_checked(con, spec: SourceSpec, relation: SourceRelation, rules) -> None:
+def _checked_sql(spec: SourceSpec, relation: SourceRelation, rules) -> str:
+    """The one pass over the rows: map, cast, judge every row rule."""
     table = spec.canonical
     available = set(relation.columns)
     error_rules = [r for r in rules if r.severity == "error"]
@@ -307,10 +327,7 @@ def _create_checked(con, spec: SourceSpec, relation: SourceRelation, rules) -> N
         contract.raw_alias(c.name) for c in table.columns if c.name in spec.columns
     )
     canonical = ", ".join(contract.check_table_columns(table))
-    try:
-        con.execute(
-            f"""create temp table _checked as
-            with source as ({relation.sql}),
+    return f"""with source as ({relation.sql}),
             mapped as (
                 select _source_file, _source_row, __format_ok, __s as __src{mapped}
                 from source as __s
@@ -331,13 +348,54 @@ def _create_checked(con, spec: SourceSpec, relation: SourceRelation, rules) -> N
                        as _warned_rules,
                    case when _ok then null else {relation.original} end as __original
             from judged"""
-        )
+
+
+def _create_checked(con, spec: SourceSpec, relation: SourceRelation, rules) -> None:
+    try:
+        with _in_lists_as_expressions(con):
+            con.execute(f"create temp table _checked as {_checked_sql(spec, relation, rules)}")
     except (duckdb.BinderException, duckdb.ParserException) as error:
-        # A mapping that does not fit the files (unknown column, bad SQL) is a config error.
-        raise ValueError(
-            f"sources.yaml: the mapping of {table.name} does not fit the source's columns "
-            f"{sorted(available)}: {error}"
-        ) from error
+        raise _mapping_error(spec, relation, error) from error
+
+
+def _mapping_error(spec: SourceSpec, relation: SourceRelation, error: Exception) -> ValueError:
+    """A mapping that does not fit the files (unknown column, bad SQL) is a config error."""
+    return ValueError(
+        f"sources.yaml: the mapping of {spec.canonical.name} does not fit the source's columns "
+        f"{sorted(relation.columns)}: {error}"
+    )
+
+
+def _pass_keeps_read_order(con, batch: Batch, rules) -> bool:
+    """Whether DuckDB plans the pass straight from the reader as an order-keeping insert (a
+    "batch" insert, which is also the parallel one). A subquery in a mapping or a custom rule
+    is a join, and with it the order of the rows is not kept."""
+    relation = _reader_relation(batch)
+    sql = _checked_sql(batch.spec, relation, rules)
+    previous = con.execute("select current_setting('explain_output')").fetchone()[0]
+    con.execute("set explain_output = 'physical_only'")
+    try:
+        with _in_lists_as_expressions(con):
+            plan = con.execute(f"explain (format json) create temp table _checked as {sql}")
+            top_operator = json.loads(plan.fetchone()[1])[0]["name"]
+    except (duckdb.BinderException, duckdb.ParserException) as error:
+        raise _mapping_error(batch.spec, relation, error) from error
+    finally:
+        con.execute(f"set explain_output = {quote_literal(previous)}")
+    return top_operator == "BATCH_CREATE_TABLE_AS"
+
+
+@contextmanager
+def _in_lists_as_expressions(con):
+    """DuckDB rewrites `x in ('a', 'b', ...)` into a join with the list; evaluated as an
+    expression it is as fast, and keeps the pass free of joins."""
+    previous = con.execute("select current_setting('disabled_optimizers')").fetchone()[0]
+    disabled = ",".join(filter(None, [previous, "in_clause"]))
+    con.execute(f"set disabled_optimizers = {quote_literal(disabled)}")
+    try:
+        yield
+    finally:
+        con.execute(f"set disabled_optimizers = {quote_literal(previous)}")
 
 
 def _create_reject_offsets(con, *, has_reject_store: bool) -> None:
@@ -371,15 +429,32 @@ def _create_reject_offsets(con, *, has_reject_store: bool) -> None:
     )
 
 
+def _check_read_in_order(con, scattered_files_sql: str) -> None:
+    """Rows are numbered by their offset in their file's run of rowids, which is the read order
+    only if each file's rows form one run. The pass is planned so that they do (see the module
+    doc); this makes sure, so that a DuckDB that behaved otherwise fails the load rather than
+    recording wrong row numbers."""
+    scattered = [path for (path,) in con.execute(scattered_files_sql).fetchall()]
+    if scattered:
+        raise RuntimeError(
+            f"DuckDB did not keep the read order of {len(scattered)} file(s), e.g. "
+            f"{scattered[0]}: their rows would get wrong row numbers, so nothing of this batch "
+            "is loaded"
+        )
+
+
 def _create_numbering(con, relation: SourceRelation) -> None:
     """`_numbered`: _checked with each row's number in its file and the file's sha256."""
     con.execute(
         """create temp table _file_info as
         select b._source_file, b.sha256, b.file_id, min(c.rowid) as first_rowid,
+               max(c.rowid) - min(c.rowid) + 1 = count(c.rowid) as rows_in_one_run,
                b._source_file in (select _source_file from _reject_rows) as has_rejects
         from _batch_files b left join _checked c using (_source_file)
         group by all"""
     )
+    if relation.numbered_by_rowid:
+        _check_read_in_order(con, "select _source_file from _file_info where not rows_in_one_run")
     files_with_rejects = con.execute(
         "select count(*) from _file_info where has_rejects"
     ).fetchone()[0]
@@ -419,13 +494,24 @@ def _create_numbering(con, relation: SourceRelation) -> None:
     )
 
 
+def _find_unknown_foreign_keys(con, foreign_keys) -> None:
+    """Rows whose key is not in the parent table. A row that breaks an error-severity key is
+    then no longer good, so it is neither a duplicate's first occurrence nor loaded."""
+    for foreign_key, severity in foreign_keys:
+        con.execute(
+            "insert into _set_failures "
+            + contract.foreign_key_failures_sql(foreign_key, severity, "_checked")
+        )
+    if foreign_keys:
+        con.execute(
+            """update _checked set _ok = false
+            where _ok and rowid in (select rid from _set_failures where severity = 'error')"""
+        )
+
+
 def _find_duplicates_in_batch(con, spec: SourceSpec) -> None:
     """Primary-key failures within the batch: keys that occur twice or more."""
     table = spec.canonical
-    con.execute(
-        "create temp table _set_failures "
-        "(rid bigint, rule varchar, severity varchar, detail varchar)"
-    )
     key = [quote_identifier(c) for c in table.primary_key]
     key_list = ", ".join(key)
     key_present = " and ".join(f"{k} is not null" for k in key)

@@ -138,13 +138,15 @@ def ingest_table(
         file_format, columns = headers[files[0].path]
         file_ids = reserve_file_ids(con, len(files))
         batch = Batch(spec, files, file_format, columns, result.load_id, now, tuple(file_ids))
-        stage_batch(con, batch, foreign_keys)
+        numbered_first = stage_batch(con, batch, foreign_keys)
         with transaction(con):
             if spec.changed_files == "replace":
                 _retire_previous_versions(
                     con, table.name, [f for f in changed if f in files], result
                 )
-            tally = write_batch(con, batch, _row_count(con, table.name))
+            tally = write_batch(
+                con, batch, _row_count(con, table.name), numbered_first=numbered_first
+            )
             _refuse_files_changed_while_read(table.name, files)
             outcomes = [
                 _outcome(
