@@ -367,10 +367,12 @@ def _mapping_error(spec: SourceSpec, relation: SourceRelation, error: Exception)
 
 
 def _pass_keeps_read_order(con, batch: Batch, rules) -> bool:
-    """Whether DuckDB plans the pass straight from the reader as an order-keeping insert (a
-    "batch" insert, which is also the parallel one). A subquery in a mapping or a custom rule
-    is a join, and with it the order of the rows is not kept."""
+    """Whether the pass straight from the reader keeps the read order that numbers the rows:
+    DuckDB must plan it as an order-keeping ("batch") insert. A subquery in a mapping or a
+    custom rule is a join, and with one the order is not kept."""
     relation = _reader_relation(batch)
+    if not relation.numbered_by_rowid:
+        return True  # Parquet: the reader gives each row's number itself
     sql = _checked_sql(batch.spec, relation, rules)
     previous = con.execute("select current_setting('explain_output')").fetchone()[0]
     con.execute("set explain_output = 'physical_only'")
