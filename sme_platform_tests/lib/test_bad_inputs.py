@@ -459,40 +459,72 @@ def test_a_foreign_key_set_to_warn_loads_the_row_with_a_warning(project):
     ]
 
 
-def test_a_rule_with_a_subquery_still_numbers_rows_by_their_file_lines(project):
-    """A subquery is a join, and DuckDB does not keep the read order through one: such a batch
-    numbers its rows from a plain read first. Files of two full chunks and 30 rows more are the
-    ones whose last rows moved."""
-    with_products(project, *(f"S{i}" for i in range(10)))
-    for file_number in range(12):
+def many_chunk_sales_files(project: TinyProject, files: int) -> int:
+    """Files of two full chunks (2,048 rows each) and 30 rows more: the files whose last rows
+    DuckDB moved when the pass had a join. line_number is the line's number in its file."""
+    lines_per_file = 2 * 2048 + 30
+    for file_number in range(files):
         lines = [
             f"O{file_number}-{line},{line},2024-01-01 10:00:00,S{line % 12},1,1.50,SALE"
-            for line in range(1, 2 * 2048 + 31)
+            for line in range(1, lines_per_file + 1)
         ]
         project.write(f"sales_{file_number:02}.csv", sales_file(*lines))
-    project.sales_source(
-        contract={
-            "rules": {
-                "sku_in_catalogue": {
-                    "condition": "sku in (select sku from raw.products)",
-                    "severity": "warn",
-                }
-            }
+    return files * lines_per_file
+
+
+SUBQUERY_RULE = {
+    "rules": {
+        "sku_in_catalogue": {
+            "condition": "sku in (select sku from raw.products where sku <> 'S3')",
+            "severity": "warn",
         }
-    )
+    }
+}
+
+
+def test_a_rule_with_a_subquery_still_numbers_rows_by_their_file_lines(project):
+    """A subquery is a join, and DuckDB does not keep the read order through one: such a batch
+    numbers its rows from a plain read first."""
+    with_products(project, *(f"S{i}" for i in range(10)))
+    rows = many_chunk_sales_files(project, 12)
+    project.sales_source(contract=SUBQUERY_RULE)
     result = project.ingest()
-    assert result.rows_read == 12 * (2 * 2048 + 30)
-    assert result.warnings_by_rule == {}
+    assert result.rows_read == rows
     assert project.query(
         "select count(*) filter (where _source_row <> line_number) from raw.sales_lines"
     ) == [(0,)]
-    # S10 and S11 are unknown: the foreign key quarantines them; the custom rule warns only on
-    # rows that load, and those all know their sku
+    # S10 and S11 are unknown: the foreign key quarantines them, numbered right too
     assert result.quarantine_by_rule == {"foreign_key_sku": result.rows_quarantined}
     assert project.query(
         "select count(*) filter (where _source_row <> "
         "cast(json_extract_string(original_values, '$.line_number') as bigint)) "
         "from quarantine.sales_lines"
+    ) == [(0,)]
+    # the rule's warnings name the rows of S3, by their lines
+    warned = project.query(
+        """select count(*), count(*) filter (where r.sku <> 'S3') from quarantine.rule_warnings w
+        join raw.sales_lines r using (_source_file, _source_row)"""
+    )
+    assert result.warnings_by_rule == {"sku_in_catalogue": warned[0][0]}
+    s3_lines_per_file = sum(1 for line in range(1, rows // 12 + 1) if line % 12 == 3)
+    assert warned == [(12 * s3_lines_per_file, 0)]
+
+
+def test_a_batch_whose_rows_come_back_out_of_order_fails_and_loads_nothing(project, monkeypatch):
+    """The last guard: were the planning check wrong, the rows of files interleaved would be
+    caught before anything is written."""
+    from sme_platform.lib.ingestion import batch
+
+    with_products(project, *(f"S{i}" for i in range(12)))
+    many_chunk_sales_files(project, 12)
+    project.sales_source(contract=SUBQUERY_RULE)
+    monkeypatch.setattr(batch, "_pass_keeps_read_order", lambda *args: True)
+    with pytest.raises(RuntimeError, match=r"did not keep the read order of \d+ file"):
+        project.ingest()
+    assert project.query("select count(*) from raw.sales_lines") == [(0,)]
+    assert project.query("select count(*) from quarantine.sales_lines") == [(0,)]
+    assert project.query(
+        "select count(*) from raw.file_loads where table_name = 'sales_lines'"
     ) == [(0,)]
 
 

@@ -21,6 +21,7 @@ before the mapping instead, from a plain read.
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -142,11 +143,8 @@ def write_batch(con, batch: Batch, already_loaded_rows: int, *, numbered_first: 
     # Row order in raw carries no meaning (lineage says file and row), and an insert that need
     # not keep it writes in parallel. The read into _checked must keep it: its rowids number
     # the rows.
-    con.execute("set preserve_insertion_order = false")
-    try:
+    with _database_setting(con, "preserve_insertion_order", "false"):
         _write(con, batch, with_warnings=bool(tally.warnings_by_rule))
-    finally:
-        con.execute("set preserve_insertion_order = true")
     return tally
 
 
@@ -368,36 +366,59 @@ def _mapping_error(spec: SourceSpec, relation: SourceRelation, error: Exception)
 
 def _pass_keeps_read_order(con, batch: Batch, rules) -> bool:
     """Whether the pass straight from the reader keeps the read order that numbers the rows:
-    DuckDB must plan it as an order-keeping ("batch") insert. A subquery in a mapping or a
-    custom rule is a join, and with one the order is not kept."""
+    DuckDB must plan it as an order-keeping ("batch") insert, or, on a single thread, as a
+    plain insert without a join. A subquery in a mapping or a custom rule is a join, and with
+    one the order is not kept."""
     relation = _reader_relation(batch)
     if not relation.numbered_by_rowid:
         return True  # Parquet: the reader gives each row's number itself
     sql = _checked_sql(batch.spec, relation, rules)
-    previous = con.execute("select current_setting('explain_output')").fetchone()[0]
-    con.execute("set explain_output = 'physical_only'")
     try:
-        with _in_lists_as_expressions(con):
-            plan = con.execute(f"explain (format json) create temp table _checked as {sql}")
-            top_operator = json.loads(plan.fetchone()[1])[0]["name"]
+        with (
+            _database_setting(con, "explain_output", "physical_only"),
+            _in_lists_as_expressions(con),
+        ):
+            explained = con.execute(f"explain (format json) create temp table _c as {sql}")
+            plan = json.loads(explained.fetchone()[1])[0]
     except (duckdb.BinderException, duckdb.ParserException) as error:
         raise _mapping_error(batch.spec, relation, error) from error
-    finally:
-        con.execute(f"set explain_output = {quote_literal(previous)}")
-    return top_operator == "BATCH_CREATE_TABLE_AS"
+    if plan["name"] == "BATCH_CREATE_TABLE_AS":
+        return True
+    single_thread = con.execute("select current_setting('threads')").fetchone()[0] == 1
+    return single_thread and plan["name"] == "CREATE_TABLE_AS" and not _has_join(plan)
+
+
+def _has_join(plan: dict) -> bool:
+    return "JOIN" in plan["name"] or any(_has_join(child) for child in plan.get("children", []))
+
+
+# DuckDB's settings are per database instance, not per connection: two loads in one process
+# must not interleave changing and restoring them.
+_SETTINGS_LOCK = threading.RLock()
+
+
+@contextmanager
+def _database_setting(con, name: str, value: str):
+    """The setting changed for the block, then put back as it was."""
+    with _SETTINGS_LOCK:
+        previous = con.execute(f"select current_setting({quote_literal(name)})").fetchone()[0]
+        con.execute(f"set {name} = {quote_literal(str(value))}")
+        try:
+            yield
+        finally:
+            con.execute(f"set {name} = {quote_literal(str(previous))}")
 
 
 @contextmanager
 def _in_lists_as_expressions(con):
     """DuckDB rewrites `x in ('a', 'b', ...)` into a join with the list; evaluated as an
     expression it is as fast, and keeps the pass free of joins."""
-    previous = con.execute("select current_setting('disabled_optimizers')").fetchone()[0]
-    disabled = ",".join(filter(None, [previous, "in_clause"]))
-    con.execute(f"set disabled_optimizers = {quote_literal(disabled)}")
-    try:
-        yield
-    finally:
-        con.execute(f"set disabled_optimizers = {quote_literal(previous)}")
+    with _SETTINGS_LOCK:
+        previous = con.execute("select current_setting('disabled_optimizers')").fetchone()[0]
+        with _database_setting(
+            con, "disabled_optimizers", ",".join(filter(None, [previous, "in_clause"]))
+        ):
+            yield
 
 
 def _create_reject_offsets(con, *, has_reject_store: bool) -> None:
@@ -434,8 +455,10 @@ def _create_reject_offsets(con, *, has_reject_store: bool) -> None:
 def _check_read_in_order(con, scattered_files_sql: str) -> None:
     """Rows are numbered by their offset in their file's run of rowids, which is the read order
     only if each file's rows form one run. The pass is planned so that they do (see the module
-    doc); this makes sure, so that a DuckDB that behaved otherwise fails the load rather than
-    recording wrong row numbers."""
+    doc); this catches rows of files interleaved all the same (the failure seen), so that the
+    batch fails rather than recording wrong row numbers. It cannot see rows reordered within
+    one file's run, which DuckDB's reader does not do (the CSV reader returns a file's lines
+    in order)."""
     scattered = [path for (path,) in con.execute(scattered_files_sql).fetchall()]
     if scattered:
         raise RuntimeError(
