@@ -130,10 +130,7 @@ def write_batch(con, batch: Batch, already_loaded_rows: int, *, numbered_first: 
     good rows to raw.<table> and bad rows to quarantine.<table>."""
     if already_loaded_rows:
         _find_keys_loaded_before(con, batch.spec)
-    con.execute(
-        """update _checked set _ok = false
-        where _ok and rowid in (select rid from _set_failures where severity = 'error')"""
-    )
+    _mark_set_failures_bad(con)
     tally = _tally(con)
     tally.file_rows = con.execute(
         "select (select count(*) from {}) + (select count(*) from _reject_rows)".format(
@@ -528,10 +525,15 @@ def _find_unknown_foreign_keys(con, foreign_keys) -> None:
             + contract.foreign_key_failures_sql(foreign_key, severity, "_checked")
         )
     if foreign_keys:
-        con.execute(
-            """update _checked set _ok = false
-            where _ok and rowid in (select rid from _set_failures where severity = 'error')"""
-        )
+        _mark_set_failures_bad(con)
+
+
+def _mark_set_failures_bad(con) -> None:
+    """Rows with an error-severity set failure so far are no longer good."""
+    con.execute(
+        """update _checked set _ok = false
+        where _ok and rowid in (select rid from _set_failures where severity = 'error')"""
+    )
 
 
 def _find_duplicates_in_batch(con, spec: SourceSpec) -> None:

@@ -7,9 +7,9 @@ The steps, all inside DuckDB:
    is rejected as a whole, with a message naming the file and the reason, and the others go on;
 3. read the files in batches of bounded size: CSV as text with DuckDB's reject store, so that a
    line that cannot be parsed is quarantined with its line number instead of failing the load;
-4. map onto canonical columns, cast, and evaluate every row rule in one pass (foreign keys too,
-   as probes of the small parent tables);
-5. find primary-key failures: duplicates within the batch, keys loaded before;
+4. map onto canonical columns, cast, and evaluate every row rule in one pass;
+5. find set-level failures over the checked rows: unknown foreign keys (one anti-join per key),
+   duplicates within the batch, keys loaded before;
 6. append good rows to raw.<table> and bad rows to quarantine.<table>, with the rules they broke
    and their original values; record warnings; log every file and the load.
 
