@@ -19,6 +19,13 @@ DEFAULT_MEMORY_LIMIT = "3GB"
 
 # Schema of the tables that store raw rows; readers use the views in `raw`.
 RAW_STORE_SCHEMA = "raw_store"
+# Hidden columns of raw_store.<table> for a load in progress: NULL on loaded rows, except the
+# warning rules a row raised (also listed in quarantine.rule_warnings).
+LANDING_COLUMNS = (
+    ("_failed_rules", "VARCHAR[]"),
+    ("_warned_rules", "VARCHAR[]"),
+    ("_original_values", "VARCHAR"),
+)
 FILE_ID_SEQUENCE = "raw.file_ids"
 
 LINEAGE_COLUMNS = (
@@ -125,7 +132,11 @@ def ensure_ingestion_tables(con: duckdb.DuckDBPyConnection, table: CanonicalTabl
     Rows are stored in raw_store.<table> with two lineage columns, the id of their file's record
     in raw.file_loads and their row number; raw.<table> is a view joining the rest of the lineage
     (load id, source file, sha256, ingested at) from that record. Writing the four per-file
-    values onto every row took a third of a 10M-row load (3.4 s of 10 s, measured)."""
+    values onto every row took a third of a 10M-row load (3.4 s of 10 s, measured).
+
+    Rows land in raw_store straight from the reader, bad ones too, with the `LANDING_COLUMNS`
+    a load needs to move the bad ones to quarantine; the view shows a row only once its file has
+    a record, which the load writes last (see ingestion/batch.py)."""
     for schema in ("raw", RAW_STORE_SCHEMA, "quarantine"):
         con.execute(f"create schema if not exists {schema}")
     _ensure_load_logs(con)
@@ -135,6 +146,11 @@ def ensure_ingestion_tables(con: duckdb.DuckDBPyConnection, table: CanonicalTabl
         f"create table if not exists {RAW_STORE_SCHEMA}.{table.name} "
         f"({_canonical_columns_sql(table)}, _file_id BIGINT, _source_row BIGINT)"
     )
+    for name, sql_type in LANDING_COLUMNS:  # a raw_store of an earlier version gets them here
+        con.execute(
+            f"alter table {RAW_STORE_SCHEMA}.{table.name} "
+            f"add column if not exists {name} {sql_type}"
+        )
     con.execute(f"create view if not exists raw.{table.name} as {_raw_view_sql(table)}")
     con.execute(
         f"""create table if not exists quarantine.{table.name} (

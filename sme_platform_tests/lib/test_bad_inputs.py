@@ -522,6 +522,7 @@ def test_a_batch_whose_rows_come_back_out_of_order_fails_and_loads_nothing(proje
     with pytest.raises(RuntimeError, match=r"did not keep the read order of \d+ file"):
         project.ingest()
     assert project.query("select count(*) from raw.sales_lines") == [(0,)]
+    assert project.query("select count(*) from raw_store.sales_lines") == [(0,)]
     assert project.query("select count(*) from quarantine.sales_lines") == [(0,)]
     assert project.query(
         "select count(*) from raw.file_loads where table_name = 'sales_lines'"

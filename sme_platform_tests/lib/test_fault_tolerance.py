@@ -59,6 +59,15 @@ def counts(warehouse) -> tuple[int, int, int]:
         )
 
 
+def unpublished_rows(warehouse) -> int:
+    """Stored rows that the view raw.sales_lines does not show: their file has no record."""
+    with connect(warehouse, read_only=True) as con:
+        return con.execute(
+            "select (select count(*) from raw_store.sales_lines) "
+            "- (select count(*) from raw.sales_lines)"
+        ).fetchone()[0]
+
+
 def ten_days_loaded_and_ten_more_exported(tmp_path):
     shutil.copy(REPO_ROOT / "sources.yaml", tmp_path / "sources.yaml")
     exports = tmp_path / "data" / "demo" / "exports"
@@ -98,6 +107,8 @@ def test_a_load_killed_mid_transaction_leaves_the_last_good_state(tmp_path):
     kill_a_sales_load(tmp_path, hang_at_batch=1, batch_bytes=1 << 30)  # all ten days, one batch
 
     assert counts(warehouse) == before  # nothing of the killed load is visible
+    # Its rows were written before the kill, but no file record points at them yet.
+    assert unpublished_rows(warehouse) > 0
 
     with connect(warehouse) as con:  # the next nightly load
         result = ingest_table(con, load_sources(tmp_path).get("sales_lines"))
@@ -106,6 +117,7 @@ def test_a_load_killed_mid_transaction_leaves_the_last_good_state(tmp_path):
     assert sum(f.status == "loaded" for f in result.files) == 10
     rows, loads, _ = counts(warehouse)
     assert rows == manifest["row_counts"]["sales"] and loads == before[1] + 1
+    assert unpublished_rows(warehouse) == 0  # deleted before the load, not counted twice
 
 
 def test_a_file_still_being_written_during_the_load_rolls_the_load_back(project, monkeypatch):
@@ -127,6 +139,8 @@ def test_a_file_still_being_written_during_the_load_rolls_the_load_back(project,
         project.ingest()
     assert project.query("select count(*) from raw.sales_lines") == [(0,)]
     assert project.query("select count(*) from raw.file_loads") == [(0,)]
+    # the rows the batch had written are deleted again, not merely hidden
+    assert project.query("select count(*) from raw_store.sales_lines") == [(0,)]
 
     monkeypatch.setattr(engine, "write_batch", write_batch)
     result = project.ingest()  # the next run reads the finished file

@@ -1,21 +1,32 @@
 """Loading one batch of files (same format, same header) in a few set-based DuckDB statements.
 
-Speed comes from touching the bulk of the rows as few times as possible:
+Speed comes from writing the bulk of the rows once, straight from the reader into their storage:
 
-1. one pass from the reader into `_checked`: map, cast and judge every row rule; the original
-   values are kept only for rows that fail (a CASE evaluates them for those rows alone);
-2. row numbers come from the read order (`rowid`), corrected only in files that had unparseable
-   lines, so no window function runs over the whole batch;
-3. foreign keys are probed by one anti-join per key over `_checked`, after the pass;
-4. duplicate keys are found by grouping 64-bit key hashes, and checked on the real key only for
-   the few colliding hashes;
-5. good rows go to raw and bad rows to quarantine with two plain filtered inserts.
+1. `land_batch`, one pass from the reader into raw_store.<table>: map, cast and judge every row
+   rule; a row that fails keeps the rules it broke and its original values in hidden columns
+   (NULL for good rows, so they cost next to nothing). The rows are not published yet: the view
+   raw.<table> shows only rows whose file has a record in raw.file_loads, written last.
+2. `write_batch`, inside the caller's transaction, over those rows only:
+   - row numbers from the read order (`rowid`), corrected in files that had unparseable lines;
+   - foreign keys probed in one scan, joined to each parent's keys;
+   - duplicate keys found by sorting 64-bit key hashes, checked on the real key only for the
+     few repeated hashes; keys loaded before found by a join with the published rows;
+   - bad rows copied to quarantine.<table> and deleted from raw_store, warnings recorded.
+   The caller then writes the file records, which publishes the good rows.
 
-The read order holds only while the pass has no join in it: with one, DuckDB plans an insert
-that does not keep the order (and runs it on one thread), and a file's last chunk, when short,
+A batch that fails after its pass has its rows deleted again (`discard_batch`); a process killed
+in between leaves rows no file record points at, invisible, which the next load of the table
+deletes first (`discard_unpublished_rows`). Staging the rows in a temporary table first and
+copying the good ones took a second full write, 9 of 30 s for 10M rows (measured); writing them
+inside the transaction instead made DuckDB keep them in transaction-local storage, which took
+twice as long again.
+
+Row numbers: CSV has none of its own, so a row's number is its offset in its file's run of
+rowids, which is the read order only while the pass is an order-keeping ("batch") insert. A join
+in the pass makes DuckDB plan one that does not keep it, and a file's last chunk, when short,
 lands after other files' rows. So IN lists stay expressions, foreign keys are probed afterwards,
-and a mapping or rule that still needs a join (a subquery) makes the batch number its rows
-before the mapping instead, from a plain read.
+and a mapping or rule that still needs a join (a subquery) makes the batch number its rows before
+the mapping instead, from a plain read.
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ from sme_platform.lib.ingestion import contract
 from sme_platform.lib.ingestion.files import SourceFile
 from sme_platform.lib.sources import SourceSpec
 from sme_platform.lib.warehouse import (
+    LANDING_COLUMNS,
     RAW_STORE_SCHEMA,
     insert_rows,
     quote_identifier,
@@ -40,7 +52,6 @@ from sme_platform.lib.warehouse import (
 )
 
 TEMP_TABLES = (
-    "_checked",
     "_src_table",
     "_batch_files",
     "_file_info",
@@ -51,7 +62,7 @@ TEMP_TABLES = (
     "reject_errors",
     "reject_scans",
 )
-TEMP_VIEWS = ("_numbered", "source_rows", "_src_numbered")
+TEMP_VIEWS = ("_checked", "source_rows", "_src_numbered")
 
 
 @dataclass
@@ -72,10 +83,22 @@ class Batch:
     loaded_at: datetime
     file_ids: tuple[int, ...]  # one per file: its record's id in raw.file_loads
 
+    @property
+    def rows_filter(self) -> str:
+        """The batch's rows in raw_store: file ids come from one sequence, so no other rows of
+        the table fall in their range (zone maps then skip the rows loaded before)."""
+        return f"_file_id between {min(self.file_ids)} and {max(self.file_ids)}"
+
+
+@dataclass(frozen=True)
+class LandedBatch:
+    numbered_first: bool  # rows numbered before the mapping (see `numbers_rows_first`)
+    numbered_by_rowid: bool  # row numbers still to be set from the read order
+
 
 @dataclass(frozen=True)
 class SourceRelation:
-    sql: str  # a query whose rows are the source rows, with _source_file
+    sql: str  # a query whose rows are the source rows, with _file_id and _source_row
     columns: list[str]  # source columns the mapping may use
     numbered_by_rowid: bool  # True: _source_row comes from the read order
     original: str  # SQL over __src (the source row as a struct) giving the original values
@@ -88,13 +111,11 @@ def _create_macros(con) -> None:
     )
 
 
-def stage_batch(con, batch: Batch, foreign_keys) -> bool:
-    """Read, map, type and judge the batch's rows into connection-local temp tables. Returns
-    whether rows were numbered before the mapping (see `numbers_rows_first`).
+def land_batch(con, batch: Batch) -> LandedBatch:
+    """Read, map, type and judge the batch's rows into raw_store.<table>, unpublished.
 
-    Runs outside any transaction, on purpose: rows staged inside the write transaction would be
-    read back from DuckDB's transaction-local storage, which made the write of 10M rows take
-    twice as long (17.7 s against 9.1 s, measured). Nothing here touches raw or quarantine."""
+    Runs outside any transaction, on purpose (see the module doc); a failure of the pass itself
+    writes nothing, as any single statement."""
     _create_macros(con)
     for view in TEMP_VIEWS:
         con.execute(f"drop view if exists {view}")
@@ -112,48 +133,81 @@ def stage_batch(con, batch: Batch, foreign_keys) -> bool:
     rules = contract.row_rules(batch.spec, has_format_check=batch.file_format == "jsonl")
     numbered_first = numbers_rows_first(batch.spec) or not _pass_keeps_read_order(con, batch, rules)
     relation = _source_relation(con, batch, numbered_first)
-    _create_checked(con, batch.spec, relation, rules)
-    if not numbered_first:  # else numbered (with rejects) before the mapping
+    _insert_checked(con, batch, relation, rules)
+    if not numbered_first:  # else collected (and the rows numbered) before the mapping
         _create_reject_offsets(con, has_reject_store=batch.file_format != "parquet")
-    _create_numbering(con, relation)
+    con.execute(
+        f"""create temp view _checked as
+        select rowid as rid, *, _failed_rules is null and _original_values is null as _ok
+        from {RAW_STORE_SCHEMA}.{batch.spec.canonical.name} where {batch.rows_filter}"""
+    )
+    return LandedBatch(numbered_first, relation.numbered_by_rowid)
+
+
+def write_batch(
+    con, batch: Batch, landed: LandedBatch, foreign_keys, *, rows_loaded_before: bool
+) -> BatchTally:
+    """Inside the caller's transaction (rowids stay put within one): number the landed rows,
+    find the set-level failures, move bad rows to quarantine.<table> and record warnings. The
+    good rows stay in raw_store, published by the file records the caller writes next."""
+    if landed.numbered_by_rowid:
+        _number_rows(con, batch)
     con.execute(
         "create temp table _set_failures "
         "(rid bigint, rule varchar, severity varchar, detail varchar)"
     )
-    _find_unknown_foreign_keys(con, foreign_keys)
-    _find_duplicates_in_batch(con, batch.spec)
-    return numbered_first
-
-
-def write_batch(con, batch: Batch, already_loaded_rows: int, *, numbered_first: bool) -> BatchTally:
-    """Inside the caller's transaction: check keys against the rows loaded before, then append
-    good rows to raw.<table> and bad rows to quarantine.<table>."""
-    if already_loaded_rows:
+    _find_unknown_foreign_keys(con, batch, foreign_keys)
+    _find_duplicates_in_batch(con, batch)
+    if rows_loaded_before:
         _find_keys_loaded_before(con, batch.spec)
-    _mark_set_failures_bad(con)
-    tally = _tally(con)
+    _mark_set_failures_bad(con, batch)
+    tally = _tally(con, batch)
     tally.file_rows = con.execute(
         "select (select count(*) from {}) + (select count(*) from _reject_rows)".format(
-            "_src_table" if numbered_first else "_checked"
+            "_src_table" if landed.numbered_first else "_checked"
         )
     ).fetchone()[0]
-    # Row order in raw carries no meaning (lineage says file and row), and an insert that need
-    # not keep it writes in parallel. The read into _checked must keep it: its rowids number
-    # the rows.
-    with _database_setting(con, "preserve_insertion_order", "false"):
-        _write(con, batch, with_warnings=bool(tally.warnings_by_rule))
+    _write_quarantine(con, batch, with_warnings=bool(tally.warnings_by_rule))
+    con.execute(
+        f"""delete from {RAW_STORE_SCHEMA}.{batch.spec.canonical.name}
+        where {batch.rows_filter} and (_failed_rules is not null or _original_values is not null)"""
+    )
     return tally
+
+
+def discard_batch(con, batch: Batch) -> None:
+    """Delete the rows of a batch that failed after its pass (outside any transaction)."""
+    con.execute(
+        f"delete from {RAW_STORE_SCHEMA}.{batch.spec.canonical.name} where {batch.rows_filter}"
+    )
+
+
+def discard_unpublished_rows(con, table: str) -> int:
+    """Rows whose file has no record: left by a load killed between a batch's pass and its
+    commit. Invisible in raw.<table> already; deleted before the next load of the table."""
+    deleted = con.execute(
+        f"""delete from {RAW_STORE_SCHEMA}.{table} where _file_id not in (
+            select file_id from raw.file_loads where file_id is not null)"""
+    ).fetchone()
+    return deleted[0] if deleted else 0
 
 
 def _path_list(files: list[SourceFile]) -> str:
     return "[" + ", ".join(quote_literal(str(f.path)) for f in files) + "]"
 
 
+def _file_id_sql(batch: Batch) -> str:
+    """A row's file id from the reader's `file_index` (its file's place in the path list): an
+    expression, where a join with the file list would lose the read order."""
+    ids = ", ".join(str(file_id) for file_id in batch.file_ids)
+    return f"[{ids}][file_index::bigint + 1]"
+
+
 def _csv_arguments(options: dict, columns: tuple[str, ...] | None) -> str:
     """Reader arguments. The header was parsed in the pre-check, so DuckDB need not sniff: a
     sniffer reading a sample would fail the whole file on one bad line (say a 3 MB field), where
     a reader with known columns sends that line to the reject store and reads on."""
-    arguments = ["filename = '_source_file'", "store_rejects = true", "auto_detect = false"]
+    arguments = ["store_rejects = true", "auto_detect = false"]
     if columns is None:
         # JSON lines: each line whole as one text column, so a malformed line is one bad row.
         arguments += [
@@ -191,11 +245,12 @@ def _json_key_path(key: str) -> str:
 def _reader_relation(batch: Batch) -> SourceRelation:
     paths = _path_list(batch.files)
     spec = batch.spec
+    file_id = _file_id_sql(batch)
     if batch.file_format == "parquet":
         return SourceRelation(
-            sql=f"""select * exclude (file_row_number), file_row_number + 1 as _source_row,
-                       true as __format_ok
-                from read_parquet({paths}, filename = '_source_file', file_row_number = true)""",
+            sql=f"""select * exclude (file_row_number), {file_id} as _file_id,
+                       file_row_number + 1 as _source_row, true as __format_ok
+                from read_parquet({paths}, file_row_number = true)""",
             columns=list(batch.columns or ()),
             numbered_by_rowid=False,
             original=_json_of_fields(batch.columns or ()),
@@ -211,7 +266,7 @@ def _reader_relation(batch: Batch) -> SourceRelation:
             for k in keys
         )
         return SourceRelation(
-            sql=f"""select _source_file, null::bigint as _source_row, _line,
+            sql=f"""select {file_id} as _file_id, null::bigint as _source_row, _line,
                        json_valid(_line) as __format_ok{extracted}
                 from read_csv({paths}, {_csv_arguments(spec.options, None)})""",
             columns=keys,
@@ -219,7 +274,7 @@ def _reader_relation(batch: Batch) -> SourceRelation:
             original="__src._line",
         )
     return SourceRelation(
-        sql=f"""select *, null::bigint as _source_row, true as __format_ok
+        sql=f"""select *, {file_id} as _file_id, null::bigint as _source_row, true as __format_ok
             from read_csv({paths}, {_csv_arguments(spec.options, batch.columns)})""",
         columns=list(batch.columns or ()),
         numbered_by_rowid=True,
@@ -250,8 +305,8 @@ def _source_relation(con, batch: Batch, numbered_first: bool) -> SourceRelation:
     if relation.numbered_by_rowid:
         _check_read_in_order(
             con,
-            "select _source_file from _src_table group by 1 "
-            "having max(rowid) - min(rowid) + 1 <> count(*)",
+            """select b._source_file from _src_table t join _batch_files b on b.file_id = t._file_id
+            group by 1 having max(t.rowid) - min(t.rowid) + 1 <> count(*)""",
         )
     _create_reject_offsets(con, has_reject_store=batch.file_format != "parquet")
     numbering = _row_number_sql("t", "f", "o") if relation.numbered_by_rowid else "t._source_row"
@@ -259,10 +314,10 @@ def _source_relation(con, batch: Batch, numbered_first: bool) -> SourceRelation:
         f"""create temp view _src_numbered as
         select t.* exclude (__rid, _source_row), {numbering} as _source_row
         from (select rowid as __rid, * from _src_table) t
-        join (select _source_file, min(rowid) as first_rowid from _src_table group by all) f
-            using (_source_file)
+        join (select _file_id, min(rowid) as first_rowid from _src_table group by all) f
+            using (_file_id)
         asof left join _reject_offsets o
-            on t._source_file = o._source_file
+            on t._file_id = o._file_id
             and t.__rid - f.first_rowid + 1 > o.good_rows_before"""
     )
     if not batch.spec.query:
@@ -272,8 +327,13 @@ def _source_relation(con, batch: Batch, numbered_first: bool) -> SourceRelation:
             numbered_by_rowid=False,
             original=relation.original,
         )
-    # A view, not a CTE put in front of the query, so the query may have a WITH of its own.
-    con.execute("create temp view source_rows as select * exclude (__format_ok) from _src_numbered")
+    # A view, not a CTE put in front of the query, so the query may have a WITH of its own. The
+    # query sees each row's file by its path, and its rows are matched back to the file ids.
+    con.execute(
+        """create temp view source_rows as
+        select s.* exclude (__format_ok, _file_id), b._source_file
+        from _src_numbered s join _batch_files b on b.file_id = s._file_id"""
+    )
     sql = batch.spec.query.strip().rstrip(";")
     columns = [row[0] for row in con.execute(f"describe ({sql})").fetchall()]
     missing = contract.LINEAGE_NAMES - set(columns)
@@ -284,7 +344,8 @@ def _source_relation(con, batch: Batch, numbered_first: bool) -> SourceRelation:
         )
     names = [c for c in columns if c not in contract.LINEAGE_NAMES]
     return SourceRelation(
-        sql=f"select *, true as __format_ok from ({sql})",
+        sql=f"""select q.* exclude (_source_file), b.file_id as _file_id, true as __format_ok
+            from ({sql}) q join _batch_files b using (_source_file)""",
         columns=names,
         numbered_by_rowid=False,
         original=_json_of_fields(names),
@@ -324,11 +385,11 @@ def _checked_sql(spec: SourceSpec, relation: SourceRelation, rules) -> str:
     canonical = ", ".join(contract.check_table_columns(table))
     return f"""with source as ({relation.sql}),
             mapped as (
-                select _source_file, _source_row, __format_ok, __s as __src{mapped}
+                select _file_id, _source_row, __format_ok, __s as __src{mapped}
                 from source as __s
             ),
             typed as (
-                select _source_file, _source_row, __format_ok, __src, {raw_aliases}, {typed}
+                select _file_id, _source_row, __format_ok, __src, {raw_aliases}, {typed}
                 from mapped
             ),
             judged as (
@@ -336,21 +397,30 @@ def _checked_sql(spec: SourceSpec, relation: SourceRelation, rules) -> str:
                        {contract.all_pass(warn_rules)} as _warn_ok
                 from typed
             )
-            select _source_file, _source_row, {canonical}, _ok,
+            select {canonical}, _file_id, _source_row,
                    case when _ok then null else {contract.failed_rules_list(error_rules)} end
                        as _failed_rules,
                    case when _warn_ok then null else {contract.failed_rules_list(warn_rules)} end
                        as _warned_rules,
-                   case when _ok then null else {relation.original} end as __original
+                   case when _ok then null else {relation.original} end as _original_values
             from judged"""
 
 
-def _create_checked(con, spec: SourceSpec, relation: SourceRelation, rules) -> None:
+def _insert_sql(spec: SourceSpec, relation: SourceRelation, rules) -> str:
+    table = spec.canonical
+    lineage = ["_file_id", "_source_row", *(name for name, _ in LANDING_COLUMNS)]
+    columns = ", ".join([*contract.check_table_columns(table), *lineage])
+    return f"insert into {RAW_STORE_SCHEMA}.{table.name} ({columns}) " + _checked_sql(
+        spec, relation, rules
+    )
+
+
+def _insert_checked(con, batch: Batch, relation: SourceRelation, rules) -> None:
     try:
         with _in_lists_as_expressions(con):
-            con.execute(f"create temp table _checked as {_checked_sql(spec, relation, rules)}")
+            con.execute(_insert_sql(batch.spec, relation, rules))
     except (duckdb.BinderException, duckdb.ParserException) as error:
-        raise _mapping_error(spec, relation, error) from error
+        raise _mapping_error(batch.spec, relation, error) from error
 
 
 def _mapping_error(spec: SourceSpec, relation: SourceRelation, error: Exception) -> ValueError:
@@ -369,20 +439,21 @@ def _pass_keeps_read_order(con, batch: Batch, rules) -> bool:
     relation = _reader_relation(batch)
     if not relation.numbered_by_rowid:
         return True  # Parquet: the reader gives each row's number itself
-    sql = _checked_sql(batch.spec, relation, rules)
     try:
         with (
             _database_setting(con, "explain_output", "physical_only"),
             _in_lists_as_expressions(con),
         ):
-            explained = con.execute(f"explain (format json) create temp table _c as {sql}")
+            explained = con.execute(
+                "explain (format json) " + _insert_sql(batch.spec, relation, rules)
+            )
             plan = json.loads(explained.fetchone()[1])[0]
     except (duckdb.BinderException, duckdb.ParserException) as error:
         raise _mapping_error(batch.spec, relation, error) from error
-    if plan["name"] == "BATCH_CREATE_TABLE_AS":
+    if plan["name"] == "BATCH_INSERT":
         return True
     single_thread = con.execute("select current_setting('threads')").fetchone()[0] == 1
-    return single_thread and plan["name"] == "CREATE_TABLE_AS" and not _has_join(plan)
+    return single_thread and plan["name"] == "INSERT" and not _has_join(plan)
 
 
 def _has_join(plan: dict) -> bool:
@@ -422,29 +493,31 @@ def _create_reject_offsets(con, *, has_reject_store: bool) -> None:
     if has_reject_store:
         con.execute(
             """create temp table _reject_rows as
-            select s.file_path as _source_file,
+            select b.file_id as _file_id,
                    e.line::bigint - (case when s.has_header then 1 else 0 end)
                        - coalesce(s.skip_rows, 0)::bigint as _source_row,
                    string_agg(distinct e.error_type::varchar || ': ' || e.error_message, '; ')
                        as message,
                    first(e.csv_line) as original_line
-            from reject_errors e join reject_scans s using (scan_id, file_id)
+            from reject_errors e
+            join reject_scans s on s.scan_id = e.scan_id and s.file_id = e.file_id
+            join _batch_files b on b._source_file = s.file_path
             group by all"""
         )
     else:
         con.execute(
-            "create temp table _reject_rows (_source_file varchar, _source_row bigint, "
+            "create temp table _reject_rows (_file_id bigint, _source_row bigint, "
             "message varchar, original_line varchar)"
         )
     con.execute(
         """create temp table _reject_offsets as
-        select _source_file, good_rows_before, max(rejects_so_far) as rejects_so_far
+        select _file_id, good_rows_before, max(rejects_so_far) as rejects_so_far
         from (
-            select _source_file,
+            select _file_id,
                    _source_row - row_number() over w as good_rows_before,
                    row_number() over w as rejects_so_far
             from _reject_rows
-            window w as (partition by _source_file order by _source_row)
+            window w as (partition by _file_id order by _source_row)
         ) group by all"""
     )
 
@@ -465,97 +538,94 @@ def _check_read_in_order(con, scattered_files_sql: str) -> None:
         )
 
 
-def _create_numbering(con, relation: SourceRelation) -> None:
-    """`_numbered`: _checked with each row's number in its file and the file's sha256."""
+def _number_rows(con, batch: Batch) -> None:
+    """Each landed row's number in its file, from its offset in its file's run of rowids."""
     con.execute(
         """create temp table _file_info as
-        select b._source_file, b.sha256, b.file_id, min(c.rowid) as first_rowid,
-               max(c.rowid) - min(c.rowid) + 1 = count(c.rowid) as rows_in_one_run,
-               b._source_file in (select _source_file from _reject_rows) as has_rejects
-        from _batch_files b left join _checked c using (_source_file)
+        select b.file_id, min(c.rid) as first_rowid,
+               max(c.rid) - min(c.rid) + 1 = count(c.rid) as rows_in_one_run,
+               b.file_id in (select _file_id from _reject_rows) as has_rejects,
+               any_value(b._source_file) as _source_file
+        from _batch_files b left join _checked c on c._file_id = b.file_id
         group by all"""
     )
-    if relation.numbered_by_rowid:
-        _check_read_in_order(con, "select _source_file from _file_info where not rows_in_one_run")
-    files_with_rejects = con.execute(
-        "select count(*) from _file_info where has_rejects"
-    ).fetchone()[0]
-    if not relation.numbered_by_rowid or not files_with_rejects:
-        numbering = (
-            ""
-            if not relation.numbered_by_rowid
-            else (" replace (c.rowid - f.first_rowid + 1 as _source_row)")
-        )
-        con.execute(
-            f"""create temp view _numbered as
-            select c.rowid as rid, c.*{numbering}, f.sha256, f.file_id
-            from _checked c join _file_info f using (_source_file)"""
-        )
+    _check_read_in_order(con, "select _source_file from _file_info where not rows_in_one_run")
+    table = f"{RAW_STORE_SCHEMA}.{batch.spec.canonical.name}"
+    con.execute(
+        f"""update {table} as r set _source_row = r.rowid - f.first_rowid + 1
+        from _file_info f
+        where r.{batch.rows_filter} and r._file_id = f.file_id and not f.has_rejects"""
+    )
+    if not con.execute("select count(*) from _file_info where has_rejects").fetchone()[0]:
         return
-    # An ASOF join costs a pass over its whole input even when it matches nothing, so it is
-    # only built for batches with rejected lines, and only over the rows of those files.
+    # An ASOF join costs a pass over its whole input even when it matches nothing, so it only
+    # runs over the rows of files with rejected lines.
     con.execute(
-        f"""create temp view _numbered as
-        select c.rowid as rid, c.* replace (c.rowid - f.first_rowid + 1 as _source_row), f.sha256,
-               f.file_id
-        from _checked c join _file_info f using (_source_file)
-        where not f.has_rejects
-        union all
-        select c.rid,
-               c.* exclude (rid, __rid) replace ({_row_number_sql("c", "f", "o")} as _source_row),
-               f.sha256, f.file_id
+        f"""update {table} as r set _source_row = n._source_row
         from (
-            select rowid as rid, rowid as __rid, * from _checked
-            where _source_file in (select _source_file from _file_info where has_rejects)
-        ) c
-        join _file_info f using (_source_file)
-        asof left join _reject_offsets o
-            on c._source_file = o._source_file
-            and c.__rid - f.first_rowid + 1 > o.good_rows_before
-        where f.has_rejects"""
+            select c.__rid, {_row_number_sql("c", "f", "o")} as _source_row
+            from (select rid as __rid, _file_id from _checked) c
+            join _file_info f on f.file_id = c._file_id
+            asof left join _reject_offsets o
+                on c._file_id = o._file_id
+                and c.__rid - f.first_rowid + 1 > o.good_rows_before
+            where f.has_rejects
+        ) n
+        where r.rowid = n.__rid"""
     )
 
 
-def _find_unknown_foreign_keys(con, foreign_keys) -> None:
-    """Rows whose key is not in the parent table. A row that breaks an error-severity key is
-    then no longer good, so it is neither a duplicate's first occurrence nor loaded."""
-    for foreign_key, severity in foreign_keys:
-        con.execute(
-            "insert into _set_failures "
-            + contract.foreign_key_failures_sql(foreign_key, severity, "_checked")
-        )
-    if foreign_keys:
-        _mark_set_failures_bad(con)
+def _find_unknown_foreign_keys(con, batch: Batch, foreign_keys) -> None:
+    """Rows whose key is not in the parent table, for every key in one scan of the batch. A
+    row that breaks an error-severity key is then no longer good, so it is neither a
+    duplicate's first occurrence nor loaded."""
+    if not foreign_keys:
+        return
+    con.execute("insert into _set_failures " + contract.foreign_key_failures_sql(foreign_keys))
+    _mark_set_failures_bad(con, batch)
 
 
-def _mark_set_failures_bad(con) -> None:
-    """Rows with an error-severity set failure so far are no longer good."""
+def _mark_set_failures_bad(con, batch: Batch) -> None:
+    """Rows with an error-severity set failure so far are no longer good. Their original values
+    mark them: they passed every row rule, so these are their source values, typed (their rules
+    are in _set_failures). Not an update of _failed_rules: DuckDB updates a list column by
+    deleting the row and inserting it again, under a new rowid."""
+    table = batch.spec.canonical
+    canonical_json = ", ".join(
+        f"{quote_literal(c.name)}, {quote_identifier(c.name)}" for c in table.columns
+    )
     con.execute(
-        """update _checked set _ok = false
-        where _ok and rowid in (select rid from _set_failures where severity = 'error')"""
+        f"""update {RAW_STORE_SCHEMA}.{table.name}
+        set _original_values = json_object({canonical_json})::varchar
+        where {batch.rows_filter} and _failed_rules is null and _original_values is null
+            and rowid in (select rid from _set_failures where severity = 'error')"""
     )
 
 
-def _find_duplicates_in_batch(con, spec: SourceSpec) -> None:
+def _find_duplicates_in_batch(con, batch: Batch) -> None:
     """Primary-key failures within the batch: keys that occur twice or more."""
-    table = spec.canonical
+    table = batch.spec.canonical
     key = [quote_identifier(c) for c in table.primary_key]
     key_list = ", ".join(key)
     key_present = " and ".join(f"{k} is not null" for k in key)
     join_on = " and ".join(f"c.{k} = d.{k}" for k in key)
-    # Hash first (cheap, fixed width), then the real key for the few colliding hashes.
+    # Hash first (cheap, fixed width), then the real key for the few repeated hashes. Sorting
+    # the hashes finds repeats in half the time of grouping 10M of them (1.1 s against 2.4 s).
     con.execute(
         f"""create temp table _dup_candidates as
-        select hash({key_list}) as h from _checked where _ok and {key_present}
-        group by 1 having count(*) > 1"""
+        select distinct h from (
+            select h, h = lag(h) over (order by h) as repeated
+            from (select hash({key_list}) as h from _checked where _ok and {key_present})
+        ) where repeated"""
     )
     if not con.execute("select count(*) from _dup_candidates").fetchone()[0]:
         return
     con.execute(
         f"""insert into _set_failures
         with candidates as (
-            select * from _numbered
-            where _ok and hash({key_list}) in (select h from _dup_candidates)
+            select c.*, b._source_file from _checked c join _batch_files b
+                on b.file_id = c._file_id
+            where c._ok and hash({key_list}) in (select h from _dup_candidates)
         ),
         firsts as (
             select {key_list},
@@ -571,91 +641,83 @@ def _find_duplicates_in_batch(con, spec: SourceSpec) -> None:
 
 
 def _find_keys_loaded_before(con, spec: SourceSpec) -> None:
-    """Primary-key failures against raw: keys an earlier load (or batch) brought in."""
+    """Primary-key failures against the rows published before (the view raw.<table> does not
+    show the batch's own rows: their files have no record yet)."""
     table = spec.canonical
     join_on = " and ".join(
         f"c.{k} = d.{k}" for k in (quote_identifier(c) for c in table.primary_key)
     )
     con.execute(
         f"""insert into _set_failures
-        select c.rowid, '{contract.PRIMARY_KEY}', 'error',
+        select c.rid, '{contract.PRIMARY_KEY}', 'error',
                'key already loaded from ' || d._source_file || ' row ' || d._source_row
         from _checked c join raw.{table.name} d on {join_on}
         where c._ok"""
     )
 
 
-def _write(con, batch: Batch, *, with_warnings: bool) -> None:
+def _write_quarantine(con, batch: Batch, *, with_warnings: bool) -> None:
     table = batch.spec.canonical
-    canonical = ", ".join(f"n.{c}" for c in contract.check_table_columns(table))
     load_id = quote_literal(batch.load_id)
-    # The rest of the lineage is on the file's record in raw.file_loads (see warehouse.py).
-    con.execute(
-        f"""insert into {RAW_STORE_SCHEMA}.{table.name}
-        select {canonical}, n.file_id, n._source_row from _numbered n where n._ok"""
-    )
-    canonical_json = ", ".join(
-        f"{quote_literal(c.name)}, n.{quote_identifier(c.name)}" for c in table.columns
-    )
     con.execute(
         f"""insert into quarantine.{table.name}
-        select {load_id}, n._source_file, n.sha256, n._source_row, ?::timestamp,
+        select {load_id}, b._source_file, b.sha256, n._source_row, ?::timestamp,
                rules[1], rules,
                'breaks ' || array_to_string(rules, ', ') || coalesce('; ' || n.detail, ''),
-               -- rows failing a set rule (duplicate, unknown key) passed every row rule, so
-               -- their canonical values are their source values, typed
-               coalesce(n.__original, json_object({canonical_json})::varchar)
+               n._original_values
         from (
             select n.*,
                    coalesce(n._failed_rules, []::varchar[]) || coalesce(s.rules, []::varchar[])
                        as rules,
                    s.detail
-            from _numbered n
+            from _checked n
             left join (
                 select rid, list(rule order by rule) as rules,
                        string_agg(detail, '; ' order by rule) as detail
                 from _set_failures where severity = 'error' group by rid
             ) s on s.rid = n.rid
             where not n._ok
-        ) n""",
+        ) n
+        join _batch_files b on b.file_id = n._file_id""",
         [batch.loaded_at],
     )
     con.execute(
         f"""insert into quarantine.{table.name}
-        select {load_id}, r._source_file, f.sha256, r._source_row, ?::timestamp,
+        select {load_id}, b._source_file, b.sha256, r._source_row, ?::timestamp,
                '{contract.PARSE_ERROR}', ['{contract.PARSE_ERROR}'],
                'line ' || r._source_row || ' could not be parsed: ' || r.message,
                r.original_line
-        from _reject_rows r join _file_info f using (_source_file)""",
+        from _reject_rows r join _batch_files b on b.file_id = r._file_id""",
         [batch.loaded_at],
     )
     if not with_warnings:
         return
     con.execute(
         f"""insert into quarantine.rule_warnings
-        select {quote_literal(table.name)}, {load_id}, n._source_file, n._source_row,
+        select {quote_literal(table.name)}, {load_id}, b._source_file, n._source_row,
                w.rule, w.detail
         from (
-            select rowid as rid, unnest(_warned_rules) as rule, null as detail from _checked
+            select rid, unnest(_warned_rules) as rule, null as detail from _checked
             where _ok and _warned_rules is not null
             union all
             select s.rid, s.rule, s.detail from _set_failures s
-            join _checked c on c.rowid = s.rid
-            where s.severity = 'warn' and c._ok
+            where s.severity = 'warn'
         ) w
-        join _numbered n on n.rid = w.rid"""
+        join _checked n on n.rid = w.rid
+        join _batch_files b on b.file_id = n._file_id
+        where n._ok"""
     )
 
 
-def _tally(con) -> BatchTally:
+def _tally(con, batch: Batch) -> BatchTally:
     tally = BatchTally()
-    for path, read, quarantined in con.execute(
-        """select _source_file, count(*), count(*) filter (where not _ok)
-        from _checked group by 1
+    paths = {file_id: str(f.path) for f, file_id in zip(batch.files, batch.file_ids, strict=True)}
+    for file_id, read, quarantined in con.execute(
+        """select _file_id, count(*), count(*) filter (where not _ok) from _checked group by 1
         union all
-        select _source_file, count(*), count(*) from _reject_rows group by 1"""
+        select _file_id, count(*), count(*) from _reject_rows group by 1"""
     ).fetchall():
-        counts = tally.per_file.setdefault(path, [0, 0, 0])
+        counts = tally.per_file.setdefault(paths[file_id], [0, 0, 0])
         counts[0] += read
         counts[2] += quarantined
     for counts in tally.per_file.values():
@@ -679,7 +741,7 @@ def _tally(con) -> BatchTally:
                     select unnest(_warned_rules) as rule from _checked
                     where _ok and _warned_rules is not null
                     union all select s.rule from _set_failures s join _checked c
-                        on c.rowid = s.rid where s.severity = 'warn' and c._ok
+                        on c.rid = s.rid where s.severity = 'warn' and c._ok
                 ) group by 1"""
             ).fetchall()
         )
