@@ -8,7 +8,7 @@ Speed comes from writing the bulk of the rows once, straight from the reader int
    raw.<table> shows only rows whose file has a record in raw.file_loads, written last.
 2. `write_batch`, inside the caller's transaction, over those rows only:
    - row numbers from the read order (`rowid`), corrected in files that had unparseable lines;
-   - foreign keys probed in one scan, joined to each parent's keys;
+   - foreign keys probed with the batch's distinct keys;
    - duplicate keys found by sorting 64-bit key hashes, checked on the real key only for the
      few repeated hashes; keys loaded before found by a join with the published rows;
    - bad rows copied to quarantine.<table> and deleted from raw_store, warnings recorded.
@@ -542,12 +542,13 @@ def _number_rows(con, batch: Batch) -> None:
     """Each landed row's number in its file, from its offset in its file's run of rowids."""
     con.execute(
         """create temp table _file_info as
-        select b.file_id, min(c.rid) as first_rowid,
-               max(c.rid) - min(c.rid) + 1 = count(c.rid) as rows_in_one_run,
-               b.file_id in (select _file_id from _reject_rows) as has_rejects,
-               any_value(b._source_file) as _source_file
-        from _batch_files b left join _checked c on c._file_id = b.file_id
-        group by all"""
+        select b.file_id, b._source_file, c.first_rowid, c.rows_in_one_run,
+               b.file_id in (select _file_id from _reject_rows) as has_rejects
+        from _batch_files b left join (
+            select _file_id, min(rid) as first_rowid,
+                   max(rid) - min(rid) + 1 = count(*) as rows_in_one_run
+            from _checked group by 1
+        ) c on c._file_id = b.file_id"""
     )
     _check_read_in_order(con, "select _source_file from _file_info where not rows_in_one_run")
     table = f"{RAW_STORE_SCHEMA}.{batch.spec.canonical.name}"
@@ -576,13 +577,14 @@ def _number_rows(con, batch: Batch) -> None:
 
 
 def _find_unknown_foreign_keys(con, batch: Batch, foreign_keys) -> None:
-    """Rows whose key is not in the parent table, for every key in one scan of the batch. A
-    row that breaks an error-severity key is then no longer good, so it is neither a
-    duplicate's first occurrence nor loaded."""
-    if not foreign_keys:
-        return
-    con.execute("insert into _set_failures " + contract.foreign_key_failures_sql(foreign_keys))
-    _mark_set_failures_bad(con, batch)
+    """Rows whose key is not in the parent table. A row that breaks an error-severity key is
+    then no longer good, so it is neither a duplicate's first occurrence nor loaded."""
+    for foreign_key, severity in foreign_keys:
+        con.execute(
+            "insert into _set_failures " + contract.foreign_key_failures_sql(foreign_key, severity)
+        )
+    if foreign_keys:
+        _mark_set_failures_bad(con, batch)
 
 
 def _mark_set_failures_bad(con, batch: Batch) -> None:

