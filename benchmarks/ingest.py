@@ -1,6 +1,6 @@
 """Generation and ingestion speed and memory, against a bare typed DuckDB load of the same files.
 
-    .venv/bin/python benchmarks/ingest.py --scale small [--scale medium] [--workdir DIR]
+    .venv/bin/python benchmarks/ingest.py --scale small [--scale medium] [--repeat N] [--workdir D]
 
 For each scale: generate the demo company (clean, no defects), then load its sales lines
 - bare: one `create table ... as select * from read_csv(files, typed columns)`, nothing else;
@@ -8,13 +8,16 @@ For each scale: generate the demo company (clean, no defects), then load its sal
   keys, quarantine, lineage columns, load log);
 from the CSV exports, and again from the same lines as daily Parquet files. Each phase runs in a
 fresh process, so its peak memory (max RSS, DuckDB included) is its own. Machines here are noisy:
-compare the ratios, which hold, more than the absolute times, which do not.
+compare the ratios, which hold, more than the absolute times, which do not. With --repeat N the
+bare and contract loads alternate N times; the table gives the median time of each (the ratio is
+of the medians), the range of the times, and the largest peak memory.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import textwrap
@@ -124,7 +127,19 @@ def project_for(exports: Path, project: Path, pattern: str) -> Path:
     return project
 
 
-def bench_scale(scale: str, workdir: Path) -> list[dict]:
+def summarize(runs: list[dict]) -> dict:
+    """One phase over its runs: the median time, the range, the largest peak memory."""
+    times = sorted(run["seconds"] for run in runs)
+    return {
+        **runs[0],
+        "seconds": statistics.median(times),
+        "seconds_range": [times[0], times[-1]],
+        "runs": len(runs),
+        "peak_mib": max(run["peak_mib"] for run in runs),
+    }
+
+
+def bench_scale(scale: str, workdir: Path, repeat: int = 1) -> list[dict]:
     exports = workdir / scale / "exports"
     rows: list[dict] = []
     if (exports / "_manifest.json").exists():
@@ -141,13 +156,16 @@ def bench_scale(scale: str, workdir: Path) -> list[dict]:
         ("csv", str(sales_dir / "sales_*.csv")),
         ("parquet", str(parquet_dir / "sales_*.parquet")),
     ):
-        database = workdir / scale / f"bare_{fmt}.duckdb"
-        database.unlink(missing_ok=True)
-        bare = run_child(BARE, pattern, fmt, json.dumps(BARE_CSV_COLUMNS), database)
         project = project_for(exports, workdir / scale / f"project_{fmt}", pattern)
-        warehouse = workdir / scale / f"contract_{fmt}.duckdb"
-        warehouse.unlink(missing_ok=True)
-        contract = run_child(CONTRACT, project, warehouse)
+        bare_runs, contract_runs = [], []
+        for _ in range(repeat):
+            database = workdir / scale / f"bare_{fmt}.duckdb"
+            database.unlink(missing_ok=True)
+            bare_runs.append(run_child(BARE, pattern, fmt, json.dumps(BARE_CSV_COLUMNS), database))
+            warehouse = workdir / scale / f"contract_{fmt}.duckdb"
+            warehouse.unlink(missing_ok=True)
+            contract_runs.append(run_child(CONTRACT, project, warehouse))
+        bare, contract = summarize(bare_runs), summarize(contract_runs)
         ratio = (contract["rows"] / contract["seconds"]) / (bare["rows"] / bare["seconds"])
         rows.append({"scale": scale, "phase": f"bare typed load ({fmt})", **bare})
         rows.append(
@@ -166,19 +184,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", action="append", choices=["tiny", "small", "medium", "large"])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/sme_platform_bench"))
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each load (median kept)")
     args = parser.parse_args()
     results = []
     for scale in args.scale or ["small"]:
-        results.extend(bench_scale(scale, args.workdir))
+        results.extend(bench_scale(scale, args.workdir, args.repeat))
     print(
-        f"\n{'scale':8} {'phase':26} {'rows':>12} {'seconds':>8} {'rows/s':>12} "
+        f"\n{'scale':8} {'phase':26} {'rows':>12} {'seconds':>8} {'range':>11} {'rows/s':>12} "
         f"{'peak MiB':>9} {'vs bare':>8}"
     )
     for row in results:
         rate = row["rows"] / row["seconds"] if row["seconds"] else 0
+        low, high = row.get("seconds_range", [row["seconds"]] * 2)
         print(
             f"{row['scale']:8} {row['phase']:26} {row['rows']:>12,} {row['seconds']:>8.1f} "
-            f"{rate:>12,.0f} {row['peak_mib']:>9,} {row.get('ratio_to_bare', ''):>8}"
+            f"{f'{low:.1f}-{high:.1f}':>11} {rate:>12,.0f} {row['peak_mib']:>9,} "
+            f"{row.get('ratio_to_bare', ''):>8}"
         )
     save_results("ingest", results)
 
