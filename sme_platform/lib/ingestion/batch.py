@@ -6,11 +6,14 @@ Speed comes from writing the bulk of the rows once, straight from the reader int
    rule; a row that fails keeps the rules it broke and its original values in hidden columns
    (NULL for good rows, so they cost next to nothing). The rows are not published yet: the view
    raw.<table> shows only rows whose file has a record in raw.file_loads, written last.
-2. `write_batch`, inside the caller's transaction, over those rows only:
+2. `write_batch`, inside the caller's transaction, over those rows only (a row is known by its
+   rowid, which holds within one transaction; a checkpoint between two may renumber rows):
    - row numbers from the read order (`rowid`), corrected in files that had unparseable lines;
    - foreign keys probed with the batch's distinct keys;
    - duplicate keys found by sorting 64-bit key hashes, checked on the real key only for the
      few repeated hashes; keys loaded before found by a join with the published rows;
+   - a row failing a set rule is marked bad by its original values (a scalar column: DuckDB
+     updates a list column by deleting and re-inserting the row, under a new rowid);
    - bad rows copied to quarantine.<table> and deleted from raw_store, warnings recorded.
    The caller then writes the file records, which publishes the good rows.
 
