@@ -203,13 +203,24 @@ def _ensure_load_logs(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def reserve_file_ids(con: duckdb.DuckDBPyConnection, count: int) -> list[int]:
-    """Ids for the records in raw.file_loads of files about to be loaded."""
-    return [
+    """Ids for the records in raw.file_loads of files about to be loaded. A load finds its rows
+    in raw_store by the range of its ids, so they must be above every id in the file log (a
+    sequence recreated by hand, or lost in a copy of the database, would reuse old ids)."""
+    ids = [
         file_id
         for (file_id,) in con.execute(
             f"select nextval('{FILE_ID_SEQUENCE}') from range(?)", [count]
         ).fetchall()
     ]
+    highest = con.execute("select max(file_id) from raw.file_loads").fetchone()[0]
+    if ids and highest is not None and min(ids) <= highest:
+        raise WarehouseMigrationError(
+            f"the sequence {FILE_ID_SEQUENCE} gave file id {min(ids)}, but raw.file_loads holds "
+            f"ids up to {highest}: it was recreated or copied without its state. Recreate it "
+            f"above them (drop sequence {FILE_ID_SEQUENCE}; create sequence {FILE_ID_SEQUENCE} "
+            f"start {highest + 1}) and load again; nothing was loaded"
+        )
+    return ids
 
 
 def _migrate_raw_table(con: duckdb.DuckDBPyConnection, table: CanonicalTable) -> None:

@@ -626,3 +626,58 @@ def test_a_mapping_that_is_neither_a_column_nor_sql_rejects_the_file_clearly(pro
     project.source("sales_lines", path="sales_*.csv", columns=columns)
     with pytest.raises(SourcesConfigError, match="is neither a source column nor a valid DuckDB"):
         project.ingest()
+
+
+@pytest.mark.parametrize("column", ["file_index", "File_Index"])
+def test_a_source_column_named_like_the_readers_file_index_keeps_rows_in_their_files(
+    project, column
+):
+    """DuckDB's reader numbers the files it reads in a column `file_index`; a source column of
+    that name would hide it, and rows would get another file's lineage, or none."""
+    header = SALES_HEADER + f",{column}"
+    project.write("sales_1.csv", sales_file(GOOD_1 + ",7", GOOD_2 + ",x", header=header))
+    other_day = "O2,1,2024-01-02 10:00:00,A,4,1.50,SALE,0"
+    project.write("sales_2.csv", sales_file(other_day, header=header))
+    project.sales_source()
+    result = project.ingest()
+    assert (result.rows_read, result.rows_loaded) == (3, 3)
+    assert result.extra_source_columns == [column]
+    rows = project.query(
+        "select order_id, line_number, regexp_extract(_source_file, 'sales_\\d'), _source_row "
+        "from raw.sales_lines order by all"
+    )
+    assert rows == [("O1", 1, "sales_1", 1), ("O1", 2, "sales_1", 2), ("O2", 1, "sales_2", 1)]
+
+
+def test_a_parquet_column_named_file_index_keeps_rows_in_their_files(project):
+    import duckdb
+
+    for number, (order, index) in enumerate([("O1", 5), ("O2", 0)], start=1):
+        path = project.exports / f"sales_{number}.parquet"
+        duckdb.sql(
+            f"""copy (select '{order}' as order_no, '1' as line_no,
+                      '2024-01-01 10:00:00' as ts, 'A' as item, '2' as qty, '1.50' as price,
+                      'SALE' as doc, {index} as file_index)
+            to '{path}' (format parquet)"""
+        )
+    project.sales_source(path="sales_*.parquet")
+    result = project.ingest()
+    assert (result.rows_read, result.rows_loaded) == (2, 2)
+    assert project.query(
+        "select order_id, regexp_extract(_source_file, 'sales_\\d'), _source_row "
+        "from raw.sales_lines order by all"
+    ) == [("O1", "sales_1", 1), ("O2", "sales_2", 1)]
+
+
+def test_a_file_name_with_a_wildcard_is_rejected_not_expanded(project):
+    """DuckDB's reader takes `sales_[12].csv` for a pattern and would read sales_1.csv and
+    sales_2.csv in its place."""
+    project.write("sales_1.csv", sales_file(GOOD_1))
+    project.write("sales_[12].csv", sales_file(GOOD_2))
+    project.sales_source(path="sales_*.csv")
+    result = project.ingest()
+    (rejected,) = result.rejected_files
+    assert rejected.path.endswith("sales_[12].csv")
+    assert "wildcard character" in rejected.message
+    assert (result.rows_read, result.rows_loaded) == (1, 1)
+    assert project.query("select order_id, line_number from raw.sales_lines") == [("O1", 1)]

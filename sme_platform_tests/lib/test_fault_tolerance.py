@@ -3,6 +3,7 @@ load completes: each batch of files is one DuckDB transaction, with the log of i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -185,3 +186,64 @@ def test_a_backfill_killed_in_its_third_batch_keeps_the_two_batches_it_committed
     assert result.rows_quarantined == 0
     rows, loads, _ = counts(warehouse)
     assert rows == manifest["row_counts"]["sales"] and loads == loads_before + 1
+
+
+def test_an_interrupt_as_the_commit_returns_leaves_the_published_rows(project, monkeypatch):
+    """Ctrl-C, or Dagster terminating the run, may land just after a batch's commit took
+    effect. The clean-up of a failed batch must then leave its rows: their files are logged as
+    loaded, and the next run skips them."""
+    import sme_platform.lib.ingestion.engine as engine
+    from sme_platform.lib.warehouse import transaction
+    from sme_platform_tests.conftest import SALES_HEADER
+
+    project.write("sales_1.csv", SALES_HEADER + "\nO1,1,2024-01-01 10:00:00,A,2,1.5,SALE\n")
+    project.sales_source()
+
+    @contextlib.contextmanager
+    def interrupted_after_commit(con):
+        with transaction(con):
+            yield
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine, "transaction", interrupted_after_commit)
+    with pytest.raises(KeyboardInterrupt):
+        project.ingest()
+    monkeypatch.undo()
+    assert project.query("select order_id from raw.sales_lines") == [("O1",)]
+    result = project.ingest()
+    assert [f.status for f in result.files] == ["already_loaded"]
+    assert project.query("select count(*) from raw_store.sales_lines") == [(1,)]
+
+
+def test_rows_without_a_file_id_are_deleted_by_the_next_load(project):
+    from sme_platform_tests.conftest import SALES_HEADER
+
+    project.write("sales_1.csv", SALES_HEADER + "\nO1,1,2024-01-01 10:00:00,A,2,1.5,SALE\n")
+    project.sales_source()
+    project.ingest()
+    with connect(project.warehouse) as con:
+        con.execute("insert into raw_store.sales_lines (order_id, _file_id) values ('X', null)")
+    project.write("sales_2.csv", SALES_HEADER + "\nO2,1,2024-01-02 10:00:00,A,2,1.5,SALE\n")
+    project.ingest()
+    assert project.query("select order_id from raw_store.sales_lines order by 1") == [
+        ("O1",),
+        ("O2",),
+    ]
+
+
+def test_a_file_id_sequence_behind_the_file_log_stops_the_load_before_it_writes(project):
+    """Batches find their rows by the range of their file ids, so reused ids would mix a new
+    batch with rows loaded before."""
+    from sme_platform.lib.warehouse import WarehouseMigrationError
+    from sme_platform_tests.conftest import SALES_HEADER
+
+    project.write("sales_1.csv", SALES_HEADER + "\nO1,1,2024-01-01 10:00:00,A,2,1.5,SALE\n")
+    project.sales_source()
+    project.ingest()
+    with connect(project.warehouse) as con:  # as after a copy that lost the sequence's state
+        con.execute("drop sequence raw.file_ids")
+        con.execute("create sequence raw.file_ids")
+    project.write("sales_2.csv", SALES_HEADER + "\nO2,1,2024-01-02 10:00:00,A,2,1.5,SALE\n")
+    with pytest.raises(WarehouseMigrationError, match=r"holds ids up to \d+"):
+        project.ingest()
+    assert project.query("select order_id from raw.sales_lines") == [("O1",)]

@@ -136,7 +136,7 @@ def land_batch(con, batch: Batch) -> LandedBatch:
     rules = contract.row_rules(batch.spec, has_format_check=batch.file_format == "jsonl")
     numbered_first = numbers_rows_first(batch.spec) or not _pass_keeps_read_order(con, batch, rules)
     relation = _source_relation(con, batch, numbered_first)
-    _insert_checked(con, batch, relation, rules)
+    rows_landed = _insert_checked(con, batch, relation, rules)
     if not numbered_first:  # else collected (and the rows numbered) before the mapping
         _create_reject_offsets(con, has_reject_store=batch.file_format != "parquet")
     con.execute(
@@ -144,6 +144,13 @@ def land_batch(con, batch: Batch) -> LandedBatch:
         select rowid as rid, *, _failed_rules is null and _original_values is null as _ok
         from {RAW_STORE_SCHEMA}.{batch.spec.canonical.name} where {batch.rows_filter}"""
     )
+    rows_found = con.execute("select count(*) from _checked").fetchone()[0]
+    if rows_found != rows_landed:
+        raise RuntimeError(
+            f"{rows_landed - rows_found} of the {rows_landed} rows read from this batch could "
+            f"not be matched to their file (first file: {batch.files[0].path}); nothing of the "
+            "batch is loaded"
+        )
     return LandedBatch(numbered_first, relation.numbered_by_rowid)
 
 
@@ -179,9 +186,12 @@ def write_batch(
 
 
 def discard_batch(con, batch: Batch) -> None:
-    """Delete the rows of a batch that failed after its pass (outside any transaction)."""
+    """Delete the rows of a batch that failed after its pass (outside any transaction). Only
+    rows still unpublished: the failure may have come after the commit (an interrupt raised as
+    the commit returned), and then the rows belong to files logged as loaded."""
     con.execute(
-        f"delete from {RAW_STORE_SCHEMA}.{batch.spec.canonical.name} where {batch.rows_filter}"
+        f"""delete from {RAW_STORE_SCHEMA}.{batch.spec.canonical.name}
+        where _file_id is null or ({batch.rows_filter} and {_UNPUBLISHED})"""
     )
 
 
@@ -189,10 +199,12 @@ def discard_unpublished_rows(con, table: str) -> int:
     """Rows whose file has no record: left by a load killed between a batch's pass and its
     commit. Invisible in raw.<table> already; deleted before the next load of the table."""
     deleted = con.execute(
-        f"""delete from {RAW_STORE_SCHEMA}.{table} where _file_id not in (
-            select file_id from raw.file_loads where file_id is not null)"""
+        f"delete from {RAW_STORE_SCHEMA}.{table} where _file_id is null or {_UNPUBLISHED}"
     ).fetchone()
     return deleted[0] if deleted else 0
+
+
+_UNPUBLISHED = "_file_id not in (select file_id from raw.file_loads where file_id is not null)"
 
 
 def _path_list(files: list[SourceFile]) -> str:
@@ -201,9 +213,24 @@ def _path_list(files: list[SourceFile]) -> str:
 
 def _file_id_sql(batch: Batch) -> str:
     """A row's file id from the reader's `file_index` (its file's place in the path list): an
-    expression, where a join with the file list would lose the read order."""
+    expression, where a join with the file list would lose the read order (and a lookup by
+    file name per row took four times as long as the whole read)."""
     ids = ", ".join(str(file_id) for file_id in batch.file_ids)
     return f"[{ids}][file_index::bigint + 1]"
+
+
+# The reader's own column, which a source column of the same name would hide.
+READER_FILE_INDEX = "file_index"
+
+
+def _hides_file_index(name: str) -> bool:
+    return name.lower() == READER_FILE_INDEX
+
+
+def _reader_name(position: int, name: str) -> str:
+    """The name a CSV column is read under: its own, or a stand-in if it would hide the
+    reader's file index (renamed back right after the read)."""
+    return f"__source_column_{position}" if _hides_file_index(name) else name
 
 
 def _csv_arguments(options: dict, columns: tuple[str, ...] | None) -> str:
@@ -222,7 +249,9 @@ def _csv_arguments(options: dict, columns: tuple[str, ...] | None) -> str:
         ]
     else:
         quote = options.get("quote", '"')
-        column_types = ", ".join(f"{quote_literal(c)}: 'VARCHAR'" for c in columns)
+        column_types = ", ".join(
+            f"{quote_literal(_reader_name(i, c))}: 'VARCHAR'" for i, c in enumerate(columns)
+        )
         arguments += [
             f"columns = {{{column_types}}}",
             f"header = {'true' if options.get('header', True) else 'false'}",
@@ -249,14 +278,27 @@ def _reader_relation(batch: Batch) -> SourceRelation:
     paths = _path_list(batch.files)
     spec = batch.spec
     file_id = _file_id_sql(batch)
+    columns = batch.columns or ()
+    if batch.file_format == "parquet" and any(_hides_file_index(c) for c in columns):
+        # Parquet rows carry their own numbers, so the order need not be kept: a join with the
+        # file list gives the file id here.
+        return SourceRelation(
+            sql=f"""select p.* exclude (file_row_number, _source_file), b.file_id as _file_id,
+                       p.file_row_number + 1 as _source_row, true as __format_ok
+                from read_parquet({paths}, filename = '_source_file', file_row_number = true) p
+                join _batch_files b on b._source_file = p._source_file""",
+            columns=list(columns),
+            numbered_by_rowid=False,
+            original=_json_of_fields(columns),
+        )
     if batch.file_format == "parquet":
         return SourceRelation(
             sql=f"""select * exclude (file_row_number), {file_id} as _file_id,
                        file_row_number + 1 as _source_row, true as __format_ok
                 from read_parquet({paths}, file_row_number = true)""",
-            columns=list(batch.columns or ()),
+            columns=list(columns),
             numbered_by_rowid=False,
-            original=_json_of_fields(batch.columns or ()),
+            original=_json_of_fields(columns),
         )
     if batch.file_format == "jsonl":
         keys = sorted(contract.source_column_references(spec))
@@ -276,8 +318,14 @@ def _reader_relation(batch: Batch) -> SourceRelation:
             numbered_by_rowid=True,
             original="__src._line",
         )
+    renamed = ", ".join(
+        f"{quote_identifier(_reader_name(i, c))} as {quote_identifier(c)}"
+        for i, c in enumerate(columns)
+        if _hides_file_index(c)
+    )
     return SourceRelation(
-        sql=f"""select *, {file_id} as _file_id, null::bigint as _source_row, true as __format_ok
+        sql=f"""select *{f" rename ({renamed})" if renamed else ""}, {file_id} as _file_id,
+                   null::bigint as _source_row, true as __format_ok
             from read_csv({paths}, {_csv_arguments(spec.options, batch.columns)})""",
         columns=list(batch.columns or ()),
         numbered_by_rowid=True,
@@ -418,10 +466,10 @@ def _insert_sql(spec: SourceSpec, relation: SourceRelation, rules) -> str:
     )
 
 
-def _insert_checked(con, batch: Batch, relation: SourceRelation, rules) -> None:
+def _insert_checked(con, batch: Batch, relation: SourceRelation, rules) -> int:
     try:
         with _in_lists_as_expressions(con):
-            con.execute(_insert_sql(batch.spec, relation, rules))
+            return con.execute(_insert_sql(batch.spec, relation, rules)).fetchone()[0]
     except (duckdb.BinderException, duckdb.ParserException) as error:
         raise _mapping_error(batch.spec, relation, error) from error
 

@@ -28,6 +28,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import threading
 import time
 import uuid
 from collections import Counter
@@ -128,6 +129,16 @@ def ingest_table(
     """Load the source's new files into raw.<table>. A file rejected whole is also copied to
     `rejected_files_dir` (named by its sha256), so it is kept even if the export folder is
     cleaned up before anyone looks at it."""
+    # Two loads of one table at once would delete each other's unpublished rows; DuckDB keeps
+    # other processes out, this keeps other threads of this one.
+    with _TABLE_LOCKS.setdefault(spec.canonical.name, threading.Lock()):
+        return _ingest_table(con, spec, run_id, now, rejected_files_dir)
+
+
+_TABLE_LOCKS: dict[str, threading.Lock] = {}
+
+
+def _ingest_table(con, spec: SourceSpec, run_id, now, rejected_files_dir) -> IngestResult:
     started = time.perf_counter()
     now = now or datetime.now(UTC).replace(tzinfo=None)
     table = spec.canonical
@@ -334,6 +345,11 @@ def _precheck(con, spec: SourceSpec, files: list[SourceFile], result: IngestResu
     needed_by_header: dict[tuple[str, ...], set[str]] = {}  # daily files share one header
     for source_file in files:
         try:
+            if any(character in str(source_file.path) for character in "*?["):
+                raise ValueError(
+                    "its path has a wildcard character (*, ? or [), which DuckDB's reader would "
+                    "expand to other files; rename the file"
+                )
             columns = _file_columns(con, spec, source_file.path)
             if columns is not None:
                 _check_header_names(columns)
