@@ -1,5 +1,6 @@
 """A load killed with SIGKILL halfway leaves the warehouse at its last good state, and the next
-load completes: each batch of files is one DuckDB transaction, with the log of its files."""
+load completes: a batch's rows are written before its transaction but stay invisible until the
+transaction commits the log of its files; rows of a batch that never committed are deleted."""
 
 from __future__ import annotations
 
