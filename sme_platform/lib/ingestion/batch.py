@@ -279,27 +279,8 @@ def _reader_relation(batch: Batch) -> SourceRelation:
     spec = batch.spec
     file_id = _file_id_sql(batch)
     columns = batch.columns or ()
-    if batch.file_format == "parquet" and any(_hides_file_index(c) for c in columns):
-        # Parquet rows carry their own numbers, so the order need not be kept: a join with the
-        # file list gives the file id here.
-        return SourceRelation(
-            sql=f"""select p.* exclude (file_row_number, _source_file), b.file_id as _file_id,
-                       p.file_row_number + 1 as _source_row, true as __format_ok
-                from read_parquet({paths}, filename = '_source_file', file_row_number = true) p
-                join _batch_files b on b._source_file = p._source_file""",
-            columns=list(columns),
-            numbered_by_rowid=False,
-            original=_json_of_fields(columns),
-        )
     if batch.file_format == "parquet":
-        return SourceRelation(
-            sql=f"""select * exclude (file_row_number), {file_id} as _file_id,
-                       file_row_number + 1 as _source_row, true as __format_ok
-                from read_parquet({paths}, file_row_number = true)""",
-            columns=list(columns),
-            numbered_by_rowid=False,
-            original=_json_of_fields(columns),
-        )
+        return _parquet_relation(batch, paths, columns)
     if batch.file_format == "jsonl":
         keys = sorted(contract.source_column_references(spec))
         # null_markers apply to JSON values as to CSV fields ("" and "?" mean missing).
@@ -330,6 +311,27 @@ def _reader_relation(batch: Batch) -> SourceRelation:
         columns=list(batch.columns or ()),
         numbered_by_rowid=True,
         original=_json_of_fields(batch.columns or ()),
+    )
+
+
+def _parquet_relation(batch: Batch, paths: str, columns: tuple[str, ...]) -> SourceRelation:
+    """Parquet rows carry their own numbers, so the read order need not be kept: the file id
+    comes from the reader's file index or, where a column of that name hides it, from a join
+    with the file list by file name."""
+    if any(_hides_file_index(c) for c in columns):
+        reader = f"""read_parquet({paths}, filename = '_source_file', file_row_number = true) p
+            join _batch_files b on b._source_file = p._source_file"""
+        rows, file_id = "p.* exclude (file_row_number, _source_file)", "b.file_id"
+    else:
+        reader = f"read_parquet({paths}, file_row_number = true) p"
+        rows, file_id = "p.* exclude (file_row_number)", _file_id_sql(batch)
+    return SourceRelation(
+        sql=f"""select {rows}, {file_id} as _file_id, p.file_row_number + 1 as _source_row,
+                   true as __format_ok
+            from {reader}""",
+        columns=list(columns),
+        numbered_by_rowid=False,
+        original=_json_of_fields(columns),
     )
 
 
