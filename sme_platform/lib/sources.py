@@ -30,7 +30,9 @@ CSV_OPTIONS = {
     "date_format",
     "timestamp_format",
     "max_line_size",
+    "decimal_separator",
 }
+DECIMAL_SEPARATORS = (".", ",")
 OTHER_FORMAT_OPTIONS = {"null_markers", "date_format", "timestamp_format"}
 SOURCE_KEYS = {
     "path",
@@ -229,6 +231,11 @@ def _parse_options(options: Any, file_format: str, where: str) -> dict[str, Any]
         raise SourcesConfigError(
             f"{where}.options: {sorted(unknown)} not supported for {file_format}; "
             f"allowed: {sorted(allowed)}"
+        )
+    separator = options.get("decimal_separator", ".")
+    if separator not in DECIMAL_SEPARATORS:
+        raise SourcesConfigError(
+            f"{where}.options.decimal_separator: {separator!r} is not one of {DECIMAL_SEPARATORS}"
         )
     markers = options.get("null_markers", [""])
     if isinstance(markers, str):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -122,7 +123,7 @@ def test_a_load_killed_mid_transaction_leaves_the_last_good_state(tmp_path):
     assert unpublished_rows(warehouse) == 0  # deleted before the load, not counted twice
 
 
-def test_a_file_still_being_written_during_the_load_rolls_the_load_back(project, monkeypatch):
+def test_a_file_still_being_written_during_the_load_is_left_for_the_next_run(project, monkeypatch):
     import sme_platform.lib.ingestion.engine as engine
     from sme_platform_tests.conftest import SALES_HEADER
 
@@ -130,19 +131,32 @@ def test_a_file_still_being_written_during_the_load_rolls_the_load_back(project,
     project.sales_source()
     write_batch = engine.write_batch
 
+    appended = []
+
     def export_still_writing(*args, **kwargs):
         tally = write_batch(*args, **kwargs)
-        with path.open("a", encoding="utf-8") as handle:  # the ERP appends another line
-            handle.write("O2,1,2024-01-01 11:00:00,B,1,2.0,SALE\n")
+        if not appended:  # the ERP appends another line while the first batch is read
+            with path.open("a", encoding="utf-8") as handle:
+                handle.write("O2,1,2024-01-01 11:00:00,B,1,2.0,SALE\n")
+            appended.append(path)
         return tally
 
+    project.write("sales_2.csv", SALES_HEADER + "\nO3,1,2024-01-01 12:00:00,C,1,1.0,SALE\n")
     monkeypatch.setattr(engine, "write_batch", export_still_writing)
-    with pytest.raises(engine.FileChangedWhileReading, match=r"sales_1\.csv changed while"):
-        project.ingest()
-    assert project.query("select count(*) from raw.sales_lines") == [(0,)]
-    assert project.query("select count(*) from raw.file_loads") == [(0,)]
-    # the rows the batch had written are deleted again, not merely hidden
-    assert project.query("select count(*) from raw_store.sales_lines") == [(0,)]
+    result = project.ingest()  # the file's fault stays with the file: sales_2.csv loads
+    statuses = {Path(f.path).name: f.status for f in result.files}
+    assert statuses == {"sales_1.csv": "rejected", "sales_2.csv": "loaded"}
+    (rejected,) = result.rejected_files
+    assert re.search(
+        r"sales_1\.csv changed while it was being read.*next run loads it", rejected.message
+    )
+    assert project.query("select order_id from raw.sales_lines") == [("O3",)]
+    assert project.query("select status, count(*) from raw.file_loads group by 1 order by 1") == [
+        ("loaded", 1),
+        ("rejected", 1),
+    ]
+    # the rows the failed batch had written are deleted again, not merely hidden
+    assert project.query("select count(*) from raw_store.sales_lines") == [(1,)]
 
     monkeypatch.setattr(engine, "write_batch", write_batch)
     result = project.ingest()  # the next run reads the finished file

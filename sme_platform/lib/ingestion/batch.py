@@ -40,6 +40,7 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 
@@ -85,6 +86,19 @@ class Batch:
     load_id: str
     loaded_at: datetime
     file_ids: tuple[int, ...]  # one per file: its record's id in raw.file_loads
+    # Normalized UTF-8 copies read in place of the files (see text_files); empty: the files.
+    read_paths: tuple[Path, ...] = ()
+
+    @property
+    def reader_paths(self) -> list[Path]:
+        return list(self.read_paths) or [f.path for f in self.files]
+
+    @property
+    def reader_options(self) -> dict:
+        """The source's reader options; a normalized copy is UTF-8 whatever the file was."""
+        if not self.read_paths:
+            return self.spec.options
+        return {**self.spec.options, "encoding": "utf-8"}
 
     @property
     def rows_filter(self) -> str:
@@ -125,15 +139,22 @@ def land_batch(con, batch: Batch) -> LandedBatch:
     for table in TEMP_TABLES:
         con.execute(f"drop table if exists {table}")
     con.execute(
-        "create temp table _batch_files (_source_file varchar, sha256 varchar, file_id bigint)"
+        "create temp table _batch_files "
+        "(_source_file varchar, sha256 varchar, file_id bigint, read_path varchar)"
     )
     insert_rows(
         con,
         "_batch_files",
-        ["_source_file", "sha256", "file_id"],
-        [(str(f.path), f.sha256, i) for f, i in zip(batch.files, batch.file_ids, strict=True)],
+        ["_source_file", "sha256", "file_id", "read_path"],
+        [
+            (str(f.path), f.sha256, i, str(read_path))
+            for f, i, read_path in zip(batch.files, batch.file_ids, batch.reader_paths, strict=True)
+        ],
     )
-    rules = contract.row_rules(batch.spec, has_format_check=batch.file_format == "jsonl")
+    rules = [
+        *contract.row_rules(batch.spec, has_format_check=batch.file_format == "jsonl"),
+        *contract.unnamed_column_rules(batch.columns),
+    ]
     numbered_first = numbers_rows_first(batch.spec) or not _pass_keeps_read_order(con, batch, rules)
     relation = _source_relation(con, batch, numbered_first)
     rows_landed = _insert_checked(con, batch, relation, rules)
@@ -207,8 +228,8 @@ def discard_unpublished_rows(con, table: str) -> int:
 _UNPUBLISHED = "_file_id not in (select file_id from raw.file_loads where file_id is not null)"
 
 
-def _path_list(files: list[SourceFile]) -> str:
-    return "[" + ", ".join(quote_literal(str(f.path)) for f in files) + "]"
+def _path_list(paths: list[Path]) -> str:
+    return "[" + ", ".join(quote_literal(str(path)) for path in paths) + "]"
 
 
 def _file_id_sql(batch: Batch) -> str:
@@ -275,7 +296,7 @@ def _json_key_path(key: str) -> str:
 
 
 def _reader_relation(batch: Batch) -> SourceRelation:
-    paths = _path_list(batch.files)
+    paths = _path_list(batch.reader_paths)
     spec = batch.spec
     file_id = _file_id_sql(batch)
     columns = batch.columns or ()
@@ -294,7 +315,7 @@ def _reader_relation(batch: Batch) -> SourceRelation:
         return SourceRelation(
             sql=f"""select {file_id} as _file_id, null::bigint as _source_row, _line,
                        json_valid(_line) as __format_ok{extracted}
-                from read_csv({paths}, {_csv_arguments(spec.options, None)})""",
+                from read_csv({paths}, {_csv_arguments(batch.reader_options, None)})""",
             columns=keys,
             numbered_by_rowid=True,
             original="__src._line",
@@ -307,7 +328,7 @@ def _reader_relation(batch: Batch) -> SourceRelation:
     return SourceRelation(
         sql=f"""select *{f" rename ({renamed})" if renamed else ""}, {file_id} as _file_id,
                    null::bigint as _source_row, true as __format_ok
-            from read_csv({paths}, {_csv_arguments(spec.options, batch.columns)})""",
+            from read_csv({paths}, {_csv_arguments(batch.reader_options, batch.columns)})""",
         columns=list(batch.columns or ()),
         numbered_by_rowid=True,
         original=_json_of_fields(batch.columns or ()),
@@ -320,7 +341,7 @@ def _parquet_relation(batch: Batch, paths: str, columns: tuple[str, ...]) -> Sou
     with the file list by file name."""
     if any(_hides_file_index(c) for c in columns):
         reader = f"""read_parquet({paths}, filename = '_source_file', file_row_number = true) p
-            join _batch_files b on b._source_file = p._source_file"""
+            join _batch_files b on b.read_path = p._source_file"""
         rows, file_id = "p.* exclude (file_row_number, _source_file)", "b.file_id"
     else:
         reader = f"read_parquet({paths}, file_row_number = true) p"
@@ -554,7 +575,7 @@ def _create_reject_offsets(con, *, has_reject_store: bool) -> None:
                    first(e.csv_line) as original_line
             from reject_errors e
             join reject_scans s on s.scan_id = e.scan_id and s.file_id = e.file_id
-            join _batch_files b on b._source_file = s.file_path
+            join _batch_files b on b.read_path = s.file_path
             group by all"""
         )
     else:

@@ -21,6 +21,9 @@ LINEAGE_NAMES = {"_source_file", "_source_row"}
 PARSE_ERROR = "parse_error"
 INVALID_JSON = "valid_json"
 PRIMARY_KEY = "primary_key_unique"
+UNNAMED_COLUMN_EMPTY = "unnamed_column_empty"
+NUMERIC_TYPES = {"DECIMAL", "DOUBLE", "FLOAT", "REAL", "INTEGER", "BIGINT", "SMALLINT", "HUGEINT"}
+UNNAMED_COLUMN_PREFIX = "_unnamed_column_"
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,15 @@ def typed_expression(column_type: str, raw: str, options: dict) -> str:
         return f"try_strptime(cast({raw} as varchar), {fmt})"
     if base_type == "VARCHAR":
         return f"cast({raw} as varchar)"
+    if base_type in NUMERIC_TYPES and options.get("decimal_separator") == ",":
+        # A European export: "1.234,50" is 1234.50 (the dot groups thousands). Applied to text
+        # only: a mapping that computes a number already has one.
+        text = f"cast({raw} as varchar)"
+        return (
+            f"case when typeof({raw}) = 'VARCHAR' "
+            f"then try_cast(replace(replace({text}, '.', ''), ',', '.') as {column_type}) "
+            f"else try_cast({raw} as {column_type}) end"
+        )
     return f"try_cast({raw} as {column_type})"
 
 
@@ -138,6 +150,32 @@ def row_rules(spec: SourceSpec, *, has_format_check: bool) -> list[CompiledRule]
                 )
             )
     return rules
+
+
+def unnamed_column_name(position: int) -> str:
+    """The name an unnamed trailing column is read under (1-based position in the header)."""
+    return f"{UNNAMED_COLUMN_PREFIX}{position}"
+
+
+def unnamed_columns(columns) -> list[str]:
+    return [c for c in columns if c.startswith(UNNAMED_COLUMN_PREFIX)]
+
+
+def unnamed_column_rules(columns) -> list[CompiledRule]:
+    """A header without a name for its last column(s) (a delimiter ending every line) says the
+    column is empty; a row with a value there is quarantined, not loaded without it."""
+    unnamed = unnamed_columns(columns or ())
+    if not unnamed:
+        return []
+    condition = " and ".join(f"__src.{quote_identifier(c)} is null" for c in unnamed)
+    return [
+        CompiledRule(
+            UNNAMED_COLUMN_EMPTY,
+            condition,
+            "the unnamed last column (a delimiter at the end of the header) is empty",
+            "error",
+        )
+    ]
 
 
 def foreign_key_severity(spec: SourceSpec, foreign_key: ForeignKey) -> str | None:

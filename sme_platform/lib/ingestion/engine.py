@@ -27,7 +27,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
+import tempfile
 import threading
 import time
 import uuid
@@ -49,10 +51,15 @@ from sme_platform.lib.ingestion.batch import (
 )
 from sme_platform.lib.ingestion.files import (
     SourceFile,
-    check_jsonl_not_empty,
     fingerprint,
-    read_csv_header,
     read_parquet_columns,
+)
+from sme_platform.lib.ingestion.text_files import (
+    TextLayout,
+    gzip_stream_error,
+    read_csv_head,
+    read_jsonl_layout,
+    write_normalized_copy,
 )
 from sme_platform.lib.sources import SourcesConfigError, SourceSpec
 from sme_platform.lib.warehouse import (
@@ -151,51 +158,22 @@ def _ingest_table(con, spec: SourceSpec, run_id, now, rejected_files_dir) -> Ing
         return result
 
     new_files, changed = _new_files(con, table.name, paths, result)
-    readable, headers, extra_columns = _precheck(con, spec, new_files, result)
+    readable, plans, extra_columns = _precheck(con, spec, new_files, result)
     if rejected_files_dir is not None:
         for outcome in result.rejected_files:
             outcome.message += f"; a copy is kept at {_keep_copy(outcome, rejected_files_dir)}"
     result.extra_source_columns = sorted(extra_columns)
     foreign_keys = _foreign_keys_in_force(con, spec, result)
 
-    quarantine_by_rule: Counter = Counter()
-    warnings_by_rule: Counter = Counter()
-    for files in _batches(readable, headers):
-        file_format, columns = headers[files[0].path]
-        file_ids = reserve_file_ids(con, len(files))
-        batch = Batch(spec, files, file_format, columns, result.load_id, now, tuple(file_ids))
-        try:
-            landed = land_batch(con, batch)
-            with transaction(con):
-                if spec.changed_files == "replace":
-                    _retire_previous_versions(
-                        con, table.name, [f for f in changed if f in files], result
-                    )
-                tally = write_batch(
-                    con,
-                    batch,
-                    landed,
-                    foreign_keys,
-                    rows_loaded_before=_has_published_rows(con, table.name),
-                )
-                _refuse_files_changed_while_read(table.name, files)
-                outcomes = [
-                    _outcome(
-                        source_file,
-                        "loaded",
-                        *tally.per_file.get(str(source_file.path), (0, 0, 0)),
-                        file_id=file_id,
-                    )
-                    for source_file, file_id in zip(files, file_ids, strict=True)
-                ]
-                _log_files(con, result, outcomes, run_id, now)
-        except BaseException:
-            _discard_failed_batch(con, batch)
-            raise
-        result.files.extend(outcomes)
-        result.file_rows_read += tally.file_rows
-        quarantine_by_rule.update(tally.quarantine_by_rule)
-        warnings_by_rule.update(tally.warnings_by_rule)
+    loader = _BatchLoader(con, spec, result, changed, foreign_keys, run_id, now, plans)
+    with tempfile.TemporaryDirectory(prefix="sme-platform-copies-") as copies_dir:
+        loader.copies_dir = Path(copies_dir)
+        for files in _batches(readable, plans):
+            loader.load_isolating_file_faults(files)
+    for outcome in loader.rejected_while_reading:
+        if rejected_files_dir is not None:
+            outcome.message += f"; a copy is kept at {_keep_copy(outcome, rejected_files_dir)}"
+    quarantine_by_rule, warnings_by_rule = loader.quarantine_by_rule, loader.warnings_by_rule
     result.quarantine_by_rule = dict(quarantine_by_rule)
     result.warnings_by_rule = dict(warnings_by_rule)
     with transaction(con):
@@ -206,6 +184,157 @@ def _ingest_table(con, spec: SourceSpec, run_id, now, rejected_files_dir) -> Ing
         result.status = "no_new_files"
     result.seconds = time.perf_counter() - started
     return result
+
+
+# Errors with which DuckDB's readers (CSV, JSON lines through the CSV reader, Parquet, gzip)
+# refuse a file's bytes. They belong to one file, not to the load: that file is isolated and the
+# others load. Config errors (a mapping that does not fit) and DuckDB's own failures (out of
+# memory, internal errors) are not among them and still fail the load.
+FILE_FAULTS = (
+    duckdb.InvalidInputException,
+    duckdb.IOException,
+    duckdb.ConversionException,
+)
+# How DuckDB's messages name the file: `file = <path>` (CSV), `reading file "<path>"` (Parquet).
+_FAULT_FILE_NAMED = re.compile(
+    r'^\s*file = (?P<path>.+?)\s*$|reading file "(?P<quoted>[^"]+)"', re.MULTILINE
+)
+
+
+class _BatchLoader:
+    """Loads batches of files; a file whose bytes a reader refuses is found (by the reader's
+    message, else by halving the batch), read through a normalized copy where that can help
+    (mixed line endings), else rejected with the reader's reason, and the rest load."""
+
+    def __init__(self, con, spec, result, changed, foreign_keys, run_id, now, plans):
+        self.con, self.spec, self.result = con, spec, result
+        self.changed, self.foreign_keys = changed, foreign_keys
+        self.run_id, self.now, self.plans = run_id, now, plans
+        self.copies_dir: Path | None = None
+        self.quarantine_by_rule: Counter = Counter()
+        self.warnings_by_rule: Counter = Counter()
+        self.rejected_while_reading: list[FileOutcome] = []
+
+    def load_isolating_file_faults(self, files: list[SourceFile], *, copied: bool = False):
+        plan = self.plans[files[0].path]
+        copied = copied or plan.copy_reason is not None
+        try:
+            self._load(files, copied=copied)
+            return
+        except FileChangedWhileReading as error:
+            fault, culprit = error, error.source_file
+        except FILE_FAULTS as error:
+            fault, culprit = error, _file_named_in(error, files, copied)
+        if len(files) > 1:
+            if culprit is None:  # the reader did not say which file: halve the batch
+                middle = len(files) // 2
+                parts = [files[:middle], files[middle:]]
+            else:  # in file order, so the first occurrence of a key stays the first loaded
+                at = files.index(culprit)
+                parts = [files[:at], [culprit], files[at + 1 :]]
+            for part in filter(None, parts):
+                self.load_isolating_file_faults(part, copied=copied)
+            return
+        (source_file,) = files
+        if (
+            not copied
+            and plan.file_format != "parquet"
+            and not isinstance(fault, FileChangedWhileReading)
+        ):
+            try:
+                self._load(files, copied=True)
+                return
+            except FILE_FAULTS as error:
+                fault = error
+            except ValueError as error:  # the copy itself could not be made
+                fault = error
+        self._reject(source_file, fault)
+
+    def _load(self, files: list[SourceFile], *, copied: bool) -> None:
+        plan = self.plans[files[0].path]
+        read_paths = tuple(self._copy(f, plan) for f in files) if copied else ()
+        file_ids = reserve_file_ids(self.con, len(files))
+        batch = Batch(
+            self.spec,
+            files,
+            plan.file_format,
+            plan.columns,
+            self.result.load_id,
+            self.now,
+            tuple(file_ids),
+            read_paths=read_paths,
+        )
+        con, table = self.con, self.spec.canonical.name
+        try:
+            landed = land_batch(con, batch)
+            with transaction(con):
+                if self.spec.changed_files == "replace":
+                    replaced = [f for f in self.changed if f in files]
+                    _retire_previous_versions(con, table, replaced, self.result)
+                tally = write_batch(
+                    con,
+                    batch,
+                    landed,
+                    self.foreign_keys,
+                    rows_loaded_before=_has_published_rows(con, table),
+                )
+                _refuse_files_changed_while_read(table, files)
+                outcomes = [
+                    _outcome(
+                        source_file,
+                        "loaded",
+                        *tally.per_file.get(str(source_file.path), (0, 0, 0)),
+                        file_id=file_id,
+                    )
+                    for source_file, file_id in zip(files, file_ids, strict=True)
+                ]
+                _log_files(con, self.result, outcomes, self.run_id, self.now)
+        except BaseException:
+            _discard_failed_batch(con, batch)
+            raise
+        self.result.files.extend(outcomes)
+        self.result.file_rows_read += tally.file_rows
+        self.quarantine_by_rule.update(tally.quarantine_by_rule)
+        self.warnings_by_rule.update(tally.warnings_by_rule)
+
+    def _copy(self, source_file: SourceFile, plan: ReadPlan) -> Path:
+        """A normalized UTF-8 copy with LF line endings, read in place of the file."""
+        assert self.copies_dir is not None
+        target = self.copies_dir / f"{source_file.sha256[:16]}-{source_file.path.name}"
+        if target.suffix == ".gz":
+            target = target.with_suffix("")
+        if not target.exists():
+            write_normalized_copy(
+                source_file.path,
+                target,
+                encoding=self.spec.options.get("encoding", "utf-8"),
+                byte_order_mark=plan.byte_order_mark,
+            )
+        return target
+
+    def _reject(self, source_file: SourceFile, fault: BaseException) -> None:
+        if isinstance(fault, FileChangedWhileReading):
+            message = str(fault)
+        else:
+            reason = str(fault).strip().splitlines()[0] if str(fault).strip() else repr(fault)
+            message = f"{source_file.path}: rejected: cannot be read: {reason}"
+        outcome = _outcome(source_file, "rejected", message=message)
+        self.result.files.append(outcome)
+        self.rejected_while_reading.append(outcome)
+
+
+def _file_named_in(error: Exception, files: list[SourceFile], copied: bool):
+    """The batch's file that a reader's message names (DuckDB's CSV errors say `file = ...`)."""
+    match = _FAULT_FILE_NAMED.search(str(error))
+    if match is None:
+        return None
+    named = match.group("path") or match.group("quoted")
+    for source_file in files:
+        if str(source_file.path) == named or (
+            copied and Path(named).name.endswith(source_file.path.name.removesuffix(".gz"))
+        ):
+            return source_file
+    return None
 
 
 def _outcome(
@@ -234,6 +363,10 @@ def _outcome(
 class FileChangedWhileReading(RuntimeError):
     """A source file changed between its fingerprint and the end of the read."""
 
+    def __init__(self, message: str, source_file: SourceFile):
+        super().__init__(message)
+        self.source_file = source_file
+
 
 def _refuse_files_changed_while_read(table: str, files: list[SourceFile]) -> None:
     """An export still being written when the run read it would load rows that do not match the
@@ -243,8 +376,8 @@ def _refuse_files_changed_while_read(table: str, files: list[SourceFile]) -> Non
         if stat.st_size != source_file.size_bytes or stat.st_mtime_ns != source_file.mtime_ns:
             raise FileChangedWhileReading(
                 f"{source_file.path} changed while it was being read (an export still being "
-                f"written?); nothing of its batch was loaded into raw.{table} (batches "
-                "committed before it stay loaded); the next run loads it"
+                f"written?); nothing of it was loaded into raw.{table}; the next run loads it",
+                source_file,
             )
 
 
@@ -337,12 +470,24 @@ def _retire_previous_versions(con, table: str, files: list[SourceFile], result) 
         result.files_replaced += 1
 
 
+@dataclass(frozen=True)
+class ReadPlan:
+    """How a file is read: files with equal plans can share one batch."""
+
+    file_format: str
+    columns: tuple[str, ...] | None  # CSV/Parquet header; None for JSON lines
+    copy_reason: str | None = None  # why it is read through a normalized copy
+    byte_order_mark: str | None = None  # the codec its byte-order mark names
+
+
 def _precheck(con, spec: SourceSpec, files: list[SourceFile], result: IngestResult):
-    """Reject whole files that cannot be loaded at all; return the rest and any extra columns."""
+    """Reject whole files that cannot be loaded at all; return the rest, how to read each, and
+    any extra columns."""
     readable: list[SourceFile] = []
-    headers: dict[Path, tuple[str, ...] | None] = {}
+    plans: dict[Path, ReadPlan] = {}
     extra: set[str] = set()
     needed_by_header: dict[tuple[str, ...], set[str]] = {}  # daily files share one header
+    gzip_errors = _gzip_errors([f.path for f in files if f.path.suffix == ".gz"])
     for source_file in files:
         try:
             if any(character in str(source_file.path) for character in "*?["):
@@ -350,8 +495,11 @@ def _precheck(con, spec: SourceSpec, files: list[SourceFile], result: IngestResu
                     "its path has a wildcard character (*, ? or [), which DuckDB's reader would "
                     "expand to other files; rename the file"
                 )
-            columns = _file_columns(con, spec, source_file.path)
+            if gzip_errors.get(source_file.path):
+                raise ValueError(gzip_errors[source_file.path])
+            columns, layout = _file_columns(con, spec, source_file.path)
             if columns is not None:
+                columns = _name_trailing_empty_columns(columns)
                 _check_header_names(columns)
             # A query reads whatever it likes from source_rows; DuckDB reports what is missing.
             if columns is not None and not spec.query:
@@ -366,7 +514,7 @@ def _precheck(con, spec: SourceSpec, files: list[SourceFile], result: IngestResu
                         f"the header has {len(columns)} column(s): {columns[:12]}"
                         + (" (wrong delimiter?)" if len(columns) == 1 else "")
                     )
-                extra.update(set(columns) - needed)
+                extra.update(set(columns) - needed - set(contract.unnamed_columns(columns)))
         except SourcesConfigError:
             raise  # the mapping is wrong, not the file: fail the load, reject nothing
         except ValueError as error:
@@ -374,11 +522,33 @@ def _precheck(con, spec: SourceSpec, files: list[SourceFile], result: IngestResu
             result.files.append(_outcome(source_file, "rejected", message=message))
             continue
         readable.append(source_file)
-        headers[source_file.path] = (
+        plans[source_file.path] = ReadPlan(
             spec.file_format(source_file.path),
             tuple(columns) if columns is not None else None,
+            copy_reason=layout.needs_copy if layout else None,
+            byte_order_mark=layout.byte_order_mark if layout else None,
         )
-    return readable, headers, extra
+    return readable, plans, extra
+
+
+def _gzip_errors(paths: list[Path]) -> dict[Path, str | None]:
+    """Check gzip files whole (zlib lets go of the GIL: one thread per core)."""
+    if not paths:
+        return {}
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return dict(zip(paths, pool.map(gzip_stream_error, paths), strict=True))
+
+
+def _name_trailing_empty_columns(columns: list[str]) -> list[str]:
+    """A delimiter at the end of every line (common in ERP exports) makes an unnamed last
+    column. It is read under a name of its own; a row with a value in it is quarantined (see
+    contract.unnamed_column_rules), so nothing is dropped unseen."""
+    named = list(columns)
+    position = len(named)
+    while position > 1 and not named[position - 1]:
+        named[position - 1] = contract.unnamed_column_name(position)
+        position -= 1
+    return named
 
 
 def _check_header_names(columns: list[str]) -> None:
@@ -390,24 +560,24 @@ def _check_header_names(columns: list[str]) -> None:
         raise ValueError(f"the header has empty column name(s) at position(s) {position}")
 
 
-def _file_columns(con, spec: SourceSpec, path: Path) -> list[str] | None:
-    """Column names a file offers (None for JSON lines, whose keys vary by line)."""
+def _file_columns(con, spec: SourceSpec, path: Path) -> tuple[list[str] | None, TextLayout | None]:
+    """Column names a file offers (None for JSON lines, whose keys vary by line), and the
+    layout of a text file."""
     file_format = spec.file_format(path)
     if file_format == "csv":
         options = spec.options
-        names = read_csv_header(
+        head = read_csv_head(
             path,
             delimiter=options.get("delimiter", ","),
             quote=options.get("quote", '"'),
             encoding=options.get("encoding", "utf-8"),
         )
         if not options.get("header", True):
-            return [f"column{i}" for i in range(len(names))]
-        return names
+            return [f"column{i}" for i in range(len(head.columns))], head.layout
+        return head.columns, head.layout
     if file_format == "parquet":
-        return read_parquet_columns(con, path)
-    check_jsonl_not_empty(path)
-    return None
+        return read_parquet_columns(con, path), None
+    return None, read_jsonl_layout(path)
 
 
 def _foreign_keys_in_force(con, spec: SourceSpec, result: IngestResult):
@@ -431,14 +601,14 @@ def _foreign_keys_in_force(con, spec: SourceSpec, result: IngestResult):
     return in_force
 
 
-def _batches(files: list[SourceFile], headers: dict) -> list[list[SourceFile]]:
-    """Consecutive files with the same format and header, up to BATCH_BYTES per batch."""
+def _batches(files: list[SourceFile], plans: dict) -> list[list[SourceFile]]:
+    """Consecutive files read the same way (format, header, copy), up to BATCH_BYTES each."""
     batches: list[list[SourceFile]] = []
     current: list[SourceFile] = []
     current_bytes = 0
     for source_file in files:
         size = source_file.size_bytes * (GZIP_EXPANSION if source_file.path.suffix == ".gz" else 1)
-        header_changed = current and headers[source_file.path] != headers[current[0].path]
+        header_changed = current and plans[source_file.path] != plans[current[0].path]
         if current and (header_changed or current_bytes + size > BATCH_BYTES):
             batches.append(current)
             current, current_bytes = [], 0
