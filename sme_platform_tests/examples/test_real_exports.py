@@ -7,6 +7,7 @@ against the counts the datasets' README gives. The tests skip when the files are
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections import Counter
 from datetime import datetime
@@ -48,8 +49,16 @@ def retail_kind(prefix: str = "") -> str:
 
 
 def skip_unless_present(path: Path) -> None:
-    if not path.is_file():
-        pytest.skip(f"{path} is absent (the shared datasets folder is optional)")
+    """On a user's machine the shared datasets are optional; in CI (CI=true) they are what
+    proves the real exports load, so their absence fails the run instead of skipping."""
+    if path.is_file():
+        return
+    if os.environ.get("CI", "").lower() in ("true", "1", "yes"):
+        pytest.fail(
+            f"{path} is absent: CI must prove the real exports load; put the shared datasets "
+            "beside the repository (../shared/datasets)"
+        )
+    pytest.skip(f"{path} is absent (the shared datasets folder is optional)")
 
 
 def load_example(name: str, folder: Path, monkeypatch: pytest.MonkeyPatch):
@@ -398,3 +407,13 @@ def test_retail_the_whole_graph_builds_without_inventory_locations_or_tickets(
         assert (months, stock_out) == (13, 0)  # Dec 2010 to Dec 2011; stock unknown, not zero
         assert revenue == pytest.approx(float(expected), rel=1e-9)
         assert con.execute("select count(*) from reports.support_kpis_monthly").fetchone() == (0,)
+
+
+def test_ci_fails_instead_of_skipping_when_the_shared_datasets_are_absent(monkeypatch, tmp_path):
+    absent = tmp_path / "online_retail.csv.gz"
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI must prove the real exports load"):
+        skip_unless_present(absent)
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="is absent"):
+        skip_unless_present(absent)
