@@ -65,12 +65,14 @@ class TinyProject:
     def sales_source(self, path: str = "sales_*.csv", **extra) -> None:
         self.source("sales_lines", path=path, columns=dict(SALES_COLUMNS), **extra)
 
-    def ingest(self, table: str = "sales_lines"):
+    def ingest(self, table: str = "sales_lines", **options):
+        """Load the table; options go to ingest_table (e.g. steps=LoadSteps(...) to wrap a
+        step of each batch in a fault test)."""
         from sme_platform.lib.ingestion import ingest_table
 
         spec = load_sources(self.root).get(table)
         with connect(self.warehouse) as con:
-            return ingest_table(con, spec)
+            return ingest_table(con, spec, **options)
 
     def query(self, sql: str, params=None) -> list[tuple]:
         with connect(self.warehouse) as con:

@@ -15,7 +15,7 @@ from sme_platform.defs.governance.checks import report_checks
 from sme_platform.defs.ingestion.metadata import materialization_metadata
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.lib.canonical import CANONICAL_TABLES, CanonicalTable
-from sme_platform.lib.ingestion import ingest_table, table_data_version
+from sme_platform.lib.ingestion import LoadStatus, ingest_table, table_data_version
 from sme_platform.lib.ingestion.checks import (
     BLOCKING_CHECKS,
     CHECK_NAMES,
@@ -83,7 +83,7 @@ def build_ingestion_asset(table: CanonicalTable) -> dg.AssetsDefinition:
                 run_id=context.run.run_id,
                 rejected_files_dir=project.paths.rejected_files,
             )
-            if result.status == "no_files":
+            if result.status == LoadStatus.NO_FILES:
                 yield from _absent(context, con, f"no file matches {source.path_pattern}")
                 return
             for rejected in result.rejected_files:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from sme_platform.lib.ingestion import IngestResult
+from sme_platform.lib.ingestion import FileStatus, IngestResult
 from sme_platform.lib.sources import SourceSpec
 
 MAX_FILES_LISTED = 50
@@ -15,8 +15,8 @@ def materialization_metadata(con, spec: SourceSpec, result: IngestResult) -> dic
     total_rows = con.execute(f"select count(*) from raw.{table.name}").fetchone()[0]
     # Rejected files first, then the files with quarantined rows: what a reader looks for.
     files = sorted(
-        (f for f in result.files if f.status != "already_loaded"),
-        key=lambda f: (f.status != "rejected", -f.rows_quarantined, f.path),
+        (f for f in result.files if f.status != FileStatus.ALREADY_LOADED),
+        key=lambda f: (f.status != FileStatus.REJECTED, -f.rows_quarantined, f.path),
     )
     files_table = "\n".join(
         f"| {f.path.rsplit('/', 1)[-1]} | {f.status} | {f.rows_read} | {f.rows_loaded} | "
@@ -43,9 +43,9 @@ def materialization_metadata(con, spec: SourceSpec, result: IngestResult) -> dic
         "rows_with_warnings": result.rows_warned,
         "quarantine_by_rule": result.quarantine_by_rule,
         "warnings_by_rule": result.warnings_by_rule,
-        "files_new": sum(f.status == "loaded" for f in result.files),
+        "files_new": sum(f.status == FileStatus.LOADED for f in result.files),
         "files_rejected": len(result.rejected_files),
-        "files_already_loaded": sum(f.status == "already_loaded" for f in result.files),
+        "files_already_loaded": sum(f.status == FileStatus.ALREADY_LOADED for f in result.files),
         "files_replaced": result.files_replaced,
         "rows_replaced": result.rows_replaced,
         "rules_skipped": result.skipped_rules,

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from sme_platform.lib.governance import CheckOutcome
-from sme_platform.lib.ingestion.engine import IngestResult
+from sme_platform.lib.ingestion.results import IngestResult
 from sme_platform.lib.sources import SourceSpec
 from sme_platform.lib.warehouse import LINEAGE_COLUMNS
 

@@ -7,11 +7,14 @@ quarantine.
 from __future__ import annotations
 
 import hashlib
+import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+
+from sme_platform.lib.ingestion.results import FileOutcome
 
 HASH_CHUNK_BYTES = 4 * 1024 * 1024
 
@@ -52,3 +55,11 @@ def read_parquet_columns(con: duckdb.DuckDBPyConnection, path: Path) -> list[str
     except duckdb.Error as error:
         raise ValueError(f"not a readable Parquet file: {error}") from error
     return [name for (name,) in rows]
+
+
+def keep_copy(outcome: FileOutcome, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    copy = folder / f"{outcome.sha256[:16]}-{Path(outcome.path).name}"
+    if not copy.exists():
+        shutil.copy2(outcome.path, copy)
+    return copy

@@ -297,13 +297,12 @@ def test_a_utf16_json_lines_export_loads(project):
 
 
 @pytest.mark.parametrize("names_the_file", [True, False], ids=["named", "found-by-halving"])
-def test_a_file_no_reader_can_parse_is_rejected_and_the_batch_loads(
-    project, monkeypatch, names_the_file
-):
+def test_a_file_no_reader_can_parse_is_rejected_and_the_batch_loads(project, names_the_file):
     """Where no fallback helps, the reader's own reason is kept with the rejected file, and a
     copy of the file is kept for inspection. A reader that does not say which file it choked on
     is found by halving the batch."""
-    from sme_platform.lib.ingestion import engine, ingest_table
+    from sme_platform.lib.ingestion import LoadSteps, ingest_table
+    from sme_platform.lib.ingestion.batch import land_batch
     from sme_platform.lib.sources import load_sources
     from sme_platform.lib.warehouse import connect
 
@@ -312,7 +311,6 @@ def test_a_file_no_reader_can_parse_is_rejected_and_the_batch_loads(
             f"sales_{day}_clean.csv", lines(f"E{day},1,2024-01-0{day} 09:00:00,A,1,1,SALE")
         )
     with_clean_neighbours(project, "sales_1_bad.csv", lines(*ROWS).encode())
-    real_land_batch = engine.land_batch
     batch_sizes = []
 
     def reader_refuses_one_file(con, batch):
@@ -323,13 +321,15 @@ def test_a_file_no_reader_can_parse_is_rejected_and_the_batch_loads(
             raise duckdb.InvalidInputException(
                 "Invalid Input Error: CSV Error on Line: 2" + (where if names_the_file else "")
             )
-        return real_land_batch(con, batch)
+        return land_batch(con, batch)
 
-    monkeypatch.setattr(engine, "land_batch", reader_refuses_one_file)
     kept = project.root / "kept"
     with connect(project.warehouse) as con:
         result = ingest_table(
-            con, load_sources(project.root).get("sales_lines"), rejected_files_dir=kept
+            con,
+            load_sources(project.root).get("sales_lines"),
+            rejected_files_dir=kept,
+            steps=LoadSteps(land=reader_refuses_one_file),
         )
     (rejected,) = result.rejected_files
     assert rejected.message.startswith(

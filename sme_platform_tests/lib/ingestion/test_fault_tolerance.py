@@ -28,12 +28,12 @@ KILLED_LOAD = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    import sme_platform.lib.ingestion.engine as engine
+    from sme_platform.lib.ingestion import LoadSteps, ingest_table
+    from sme_platform.lib.ingestion.batch import write_batch
     from sme_platform.lib.sources import load_sources
     from sme_platform.lib.warehouse import connect
 
-    project, hang_at, engine.BATCH_BYTES = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-    write_batch = engine.write_batch
+    project, hang_at, batch_bytes = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     batches_written = 0
     def write_then_hang(*args, **kwargs):
         global batches_written
@@ -43,9 +43,9 @@ KILLED_LOAD = textwrap.dedent(
             print("batch written", flush=True)
             time.sleep(600)
         return tally
-    engine.write_batch = write_then_hang
+    steps = LoadSteps(write=write_then_hang, batch_bytes=batch_bytes)
     with connect(project / "warehouse.duckdb") as con:
-        engine.ingest_table(con, load_sources(project).get("sales_lines"))
+        ingest_table(con, load_sources(project).get("sales_lines"), steps=steps)
     """
 )
 
@@ -123,13 +123,13 @@ def test_a_load_killed_mid_transaction_leaves_the_last_good_state(tmp_path):
     assert unpublished_rows(warehouse) == 0  # deleted before the load, not counted twice
 
 
-def test_a_file_still_being_written_during_the_load_is_left_for_the_next_run(project, monkeypatch):
-    import sme_platform.lib.ingestion.engine as engine
+def test_a_file_still_being_written_during_the_load_is_left_for_the_next_run(project):
+    from sme_platform.lib.ingestion import LoadSteps
+    from sme_platform.lib.ingestion.batch import write_batch
     from sme_platform_tests.conftest import SALES_HEADER
 
     path = project.write("sales_1.csv", SALES_HEADER + "\nO1,1,2024-01-01 10:00:00,A,2,1.5,SALE\n")
     project.sales_source()
-    write_batch = engine.write_batch
 
     appended = []
 
@@ -142,8 +142,8 @@ def test_a_file_still_being_written_during_the_load_is_left_for_the_next_run(pro
         return tally
 
     project.write("sales_2.csv", SALES_HEADER + "\nO3,1,2024-01-01 12:00:00,C,1,1.0,SALE\n")
-    monkeypatch.setattr(engine, "write_batch", export_still_writing)
-    result = project.ingest()  # the file's fault stays with the file: sales_2.csv loads
+    # the file's fault stays with the file: sales_2.csv loads
+    result = project.ingest(steps=LoadSteps(write=export_still_writing))
     statuses = {Path(f.path).name: f.status for f in result.files}
     assert statuses == {"sales_1.csv": "rejected", "sales_2.csv": "loaded"}
     (rejected,) = result.rejected_files
@@ -158,7 +158,6 @@ def test_a_file_still_being_written_during_the_load_is_left_for_the_next_run(pro
     # the rows the failed batch had written are deleted again, not merely hidden
     assert project.query("select count(*) from raw_store.sales_lines") == [(1,)]
 
-    monkeypatch.setattr(engine, "write_batch", write_batch)
     result = project.ingest()  # the next run reads the finished file
     assert (result.rows_read, result.rows_loaded) == (2, 2)
 
@@ -203,11 +202,11 @@ def test_a_backfill_killed_in_its_third_batch_keeps_the_two_batches_it_committed
     assert rows == manifest["row_counts"]["sales"] and loads == loads_before + 1
 
 
-def test_an_interrupt_as_the_commit_returns_leaves_the_published_rows(project, monkeypatch):
+def test_an_interrupt_as_the_commit_returns_leaves_the_published_rows(project):
     """Ctrl-C, or Dagster terminating the run, may land just after a batch's commit took
     effect. The clean-up of a failed batch must then leave its rows: their files are logged as
     loaded, and the next run skips them."""
-    import sme_platform.lib.ingestion.engine as engine
+    from sme_platform.lib.ingestion import LoadSteps
     from sme_platform.lib.warehouse import transaction
     from sme_platform_tests.conftest import SALES_HEADER
 
@@ -220,10 +219,8 @@ def test_an_interrupt_as_the_commit_returns_leaves_the_published_rows(project, m
             yield
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(engine, "transaction", interrupted_after_commit)
     with pytest.raises(KeyboardInterrupt):
-        project.ingest()
-    monkeypatch.undo()
+        project.ingest(steps=LoadSteps(transaction=interrupted_after_commit))
     assert project.query("select order_id from raw.sales_lines") == [("O1",)]
     result = project.ingest()
     assert [f.status for f in result.files] == ["already_loaded"]

@@ -194,9 +194,7 @@ def test_a_migration_that_would_orphan_rows_is_refused_and_changes_nothing(proje
 
 
 @pytest.mark.parametrize("threads", [None, 1])
-def test_row_numbers_are_the_file_lines_in_a_batch_of_many_files(
-    project: TinyProject, monkeypatch, threads
-):
+def test_row_numbers_are_the_file_lines_in_a_batch_of_many_files(project: TinyProject, threads):
     """Row numbers come from the order DuckDB reads each file in. A join in the checking pass
     (a foreign key probe, an IN list) made DuckDB insert rows without keeping that order, and
     the last chunk of a file, when shorter than 64 rows, landed far from the rest: 18 of 726
@@ -216,7 +214,7 @@ def test_row_numbers_are_the_file_lines_in_a_batch_of_many_files(
     project.sales_source()
     # The demo's contract (foreign keys, allowed values) keeps the fast path: numbered from the
     # checking pass itself, not from a plain read first. Also on a single thread.
-    from sme_platform.lib.ingestion import engine
+    from sme_platform.lib.ingestion import LoadSteps
 
     numbered_first = []
 
@@ -227,8 +225,7 @@ def test_row_numbers_are_the_file_lines_in_a_batch_of_many_files(
         numbered_first.append(result.numbered_first)
         return result
 
-    monkeypatch.setattr(engine, "land_batch", landed)
-    result = project.ingest()
+    result = project.ingest(steps=LoadSteps(land=landed))
     assert numbered_first == [False]
     assert result.rows_loaded == files * lines_per_file
     # line_number was written as the line's number in its file

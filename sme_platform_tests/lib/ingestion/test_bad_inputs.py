@@ -510,17 +510,20 @@ def test_a_rule_with_a_subquery_still_numbers_rows_by_their_file_lines(project):
     assert warned == [(12 * s3_lines_per_file, 0)]
 
 
-def test_a_batch_whose_rows_come_back_out_of_order_fails_and_loads_nothing(project, monkeypatch):
+def test_a_batch_whose_rows_come_back_out_of_order_fails_and_loads_nothing(project):
     """The last guard: were the planning check wrong, the rows of files interleaved would be
     caught before anything is written."""
-    from sme_platform.lib.ingestion import batch
+    from functools import partial
+
+    from sme_platform.lib.ingestion import LoadSteps
+    from sme_platform.lib.ingestion.batch import land_batch
 
     with_products(project, *(f"S{i}" for i in range(12)))
     many_chunk_sales_files(project, 12)
     project.sales_source(contract=SUBQUERY_RULE)
-    monkeypatch.setattr(batch, "_pass_keeps_read_order", lambda *args: True)
+    trusting = LoadSteps(land=partial(land_batch, keeps_read_order=lambda *args: True))
     with pytest.raises(RuntimeError, match=r"did not keep the read order of \d+ file"):
-        project.ingest()
+        project.ingest(steps=trusting)
     assert project.query("select count(*) from raw.sales_lines") == [(0,)]
     assert project.query("select count(*) from raw_store.sales_lines") == [(0,)]
     assert project.query("select count(*) from quarantine.sales_lines") == [(0,)]
