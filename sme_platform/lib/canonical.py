@@ -87,6 +87,20 @@ PRIORITIES = ("critical", "high", "medium", "low")
 CHANNELS = ("email", "phone", "chat", "web", "self_service", "other")
 LOCATION_TYPES = ("store", "warehouse", "online", "other")
 PRICE_TYPES = ("list", "promo")
+
+
+def one_of(column: str, values: tuple[str, ...], *, nullable: bool = False) -> RowRule:
+    """The rule `<column>_allowed`: the column holds one of the values (or NULL, if nullable).
+    Built from the constants above, so a value added there is allowed everywhere at once."""
+    allowed = ", ".join("'" + value.replace("'", "''") + "'" for value in values)
+    condition = f"{column} in ({allowed})"
+    return RowRule(
+        f"{column}_allowed",
+        f"{column} is null or {condition}" if nullable else condition,
+        f"{column} is one of " + ", ".join(values),
+    )
+
+
 # A pragmatic address check: something@domain.tld, no spaces. Full RFC 5322 is not the point;
 # catching exports that put a name or a phone number into the email field is.
 EMAIL_PATTERN = r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}"
@@ -108,11 +122,7 @@ LOCATIONS = _table(
     ),
     primary_key=("location_id",),
     rules=(
-        RowRule(
-            "location_type_allowed",
-            "location_type is null or location_type in ('store', 'warehouse', 'online', 'other')",
-            "location_type is one of store, warehouse, online, other",
-        ),
+        one_of("location_type", LOCATION_TYPES, nullable=True),
     ),
     max_file_age_hours=24 * 365,
 )
@@ -189,11 +199,7 @@ SALES_LINES = _table(
         ForeignKey("customer_id", "customers", "customer_id"),
     ),
     rules=(
-        RowRule(
-            "line_type_allowed",
-            "line_type in ('sale', 'return', 'cancellation', 'write_off', 'adjustment', 'fee')",
-            "line_type is one of " + ", ".join(LINE_TYPES),
-        ),
+        one_of("line_type", LINE_TYPES),
         RowRule(
             "sale_quantity_positive",
             "line_type <> 'sale' or quantity > 0",
@@ -266,7 +272,7 @@ PRICES = _table(
     foreign_keys=(ForeignKey("sku", "products", "sku"),),
     rules=(
         RowRule("unit_price_not_negative", "unit_price >= 0", "prices are not negative"),
-        RowRule("price_type_allowed", "price_type in ('list', 'promo')", "list or promo"),
+        one_of("price_type", PRICE_TYPES),
     ),
     max_file_age_hours=24 * 365,
 )
@@ -297,17 +303,8 @@ TICKETS = _table(
     primary_key=("ticket_id",),
     foreign_keys=(ForeignKey("customer_id", "customers", "customer_id"),),
     rules=(
-        RowRule(
-            "priority_allowed",
-            "priority in ('critical', 'high', 'medium', 'low')",
-            "priority is one of " + ", ".join(PRIORITIES),
-        ),
-        RowRule(
-            "channel_allowed",
-            "channel is null or channel in "
-            "('email', 'phone', 'chat', 'web', 'self_service', 'other')",
-            "channel is one of " + ", ".join(CHANNELS),
-        ),
+        one_of("priority", PRIORITIES),
+        one_of("channel", CHANNELS, nullable=True),
         RowRule("opened_at_not_future", f"opened_at {NOT_FUTURE}", "not opened in the future"),
         RowRule(
             "resolved_after_opened",
