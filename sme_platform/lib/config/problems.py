@@ -68,7 +68,7 @@ class ConfigModel(BaseModel):
         if key in cls.moved_keys:
             return f"not a key here; did you mean {join_path(parent_path, cls.moved_keys[key])}?"
         # A misspelled key may be a misspelling of a key that belongs elsewhere too.
-        suggestions = {key: key for key in cls.allowed_keys()} | cls.moved_keys
+        suggestions = {name: name for name in cls.allowed_keys()} | cls.moved_keys
         return unknown_name_message(
             "unknown key", key, cls.allowed_keys(), parent_path, "allowed keys", suggestions
         )
@@ -93,8 +93,9 @@ def unknown_name_message(
     suggestions: dict[str, str] | None = None,
     note: str = "",
 ) -> str:
-    """ "unknown key 'x'; allowed keys: a, b; <note>; did you mean <path>?" where `suggestions`
-    maps a name to the path (relative to the parent) it would belong at."""
+    """The line's message for a name that is not allowed:
+    `unknown key 'x'; allowed keys: a, b; <note>; did you mean <path>?`, where `suggestions` maps
+    a name to the path (relative to the parent) a close match would belong at."""
     suggestions = suggestions if suggestions is not None else {name: name for name in known}
     message = f"{what} {name!r}; {allowed_label}: {', '.join(known)}"
     if note:
@@ -206,6 +207,8 @@ def _value_message(error: dict) -> str:
     if kind in _BOUNDS:
         bound, words = _BOUNDS[kind]
         return f"must be {words} {error['ctx'][bound]}, got {given!r}"
+    if kind == "too_short":
+        return f"needs at least {error['ctx']['min_length']} item(s), got none"
     if kind == "value_error":
         return str(error["ctx"]["error"])
     if kind == "missing":

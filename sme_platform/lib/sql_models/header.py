@@ -137,9 +137,6 @@ class Header(ConfigModel):
         return description.strip()
 
 
-HEADER_KEYS = set(Header.model_fields)
-
-
 def parse_header(path: Path, text: str) -> tuple[ModelHeader, str]:
     """The header and the SQL after it; ModelGraphError with every problem, one line each."""
     stripped = text.lstrip()
