@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: install run test ui lint format bench lock clean
+.PHONY: install run test ui lint format bench schema lock clean
 
 install: $(STAMP)
 
@@ -37,6 +37,10 @@ format: install
 
 bench: install
 	$(BIN)/python benchmarks/ingest.py --scale small
+
+# Regenerate schemas/sources.schema.json after changing the models of sources.yaml.
+schema: install
+	$(BIN)/sme-platform schema
 
 # Re-pin after changing dependencies in pyproject.toml.
 lock:

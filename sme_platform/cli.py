@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -18,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sme_platform.lib.project import REPO_ROOT, ProjectPaths
+from sme_platform.lib.project import REPO_ROOT, SQL_MODELS_DIR, ProjectPaths
 
 app = typer.Typer(
     help="sme_platform: a company's exports to validated tables, features, models and KPIs.",
@@ -124,6 +123,7 @@ def run(
 ) -> None:
     """Materialize the whole graph (or a selection) through the project's Dagster instance."""
     paths = _activate(project_dir)
+    _stop_on_configuration_problems(paths)
     success = _materialize(select)
     print_summary(paths)
     if not success:
@@ -139,13 +139,51 @@ def demo(
     ] = 0.002,
 ) -> None:
     """Generate the demo company's data, materialize everything, print a summary."""
+    from sme_platform.lib.config.schema import with_schema_modeline
+
     paths = ProjectPaths.at(project_dir)
     if not paths.sources_file.exists():
         paths.root.mkdir(parents=True, exist_ok=True)
-        shutil.copy(REPO_ROOT / "sources.yaml", paths.sources_file)
+        demo_mapping = (REPO_ROOT / "sources.yaml").read_text(encoding="utf-8")
+        paths.sources_file.write_text(
+            with_schema_modeline(demo_mapping, paths.sources_file), encoding="utf-8"
+        )
         console.print(f"Wrote the demo company's mapping to {paths.sources_file}")
     generate(project_dir=project_dir, scale=scale, defect_rate=defect_rate)
     run(project_dir=project_dir, select=None)
+
+
+@app.command()
+def check(project_dir: ProjectDir = REPO_ROOT) -> None:
+    """Validate sources.yaml and the SQL models' headers: one line per problem, exit code 2."""
+    result = _stop_on_configuration_problems(ProjectPaths.at(project_dir))
+    console.print(result.summary)
+
+
+@app.command()
+def schema(
+    output: Annotated[Path, typer.Option(help="Where to write the JSON Schema.")] = Path(
+        "schemas/sources.schema.json"
+    ),
+) -> None:
+    """Write the JSON Schema of sources.yaml (generated from its pydantic models)."""
+    from sme_platform.lib.config.schema import write_sources_schema
+
+    console.print(f"Wrote {write_sources_schema(REPO_ROOT / output)}")
+
+
+def _stop_on_configuration_problems(paths: ProjectPaths):
+    """Before any run: every problem of sources.yaml and the SQL headers, one line each, exit 2."""
+    from sme_platform.lib.config.check import check_configuration
+
+    result = check_configuration(paths.root, SQL_MODELS_DIR)
+    if result.ok:
+        return result
+    # Plain print: rich would wrap long lines and read "[...]" in them as markup.
+    for line in result.problems:
+        print(line)
+    print(f"{len(result.problems)} configuration problem(s); nothing was run.")
+    raise typer.Exit(2)
 
 
 @app.command()

@@ -3,19 +3,27 @@
 Thin on purpose: stages live in sme_platform/defs/<stage>/, logic in sme_platform/lib/.
 Writes to the DuckDB warehouse are serialized by running each run's steps in one process
 (in_process_executor) and runs one at a time (the instance's run queue).
+
+`defs` is the graph (the CLI runs it); workspace.yaml loads `project_definitions`, the same graph
+checked against the project's sources.yaml when the code location loads.
 """
 
+import os
 import warnings
+from functools import partial
+from pathlib import Path
 
 import dagster as dg
 
 from sme_platform.defs.governance.assets import GOVERNANCE_ASSETS
 from sme_platform.defs.ingestion.assets import INGESTION_ASSETS
+from sme_platform.defs.ingestion.source_details import with_source_details
 from sme_platform.defs.jobs import all_assets_job, ingestion_job
 from sme_platform.defs.resources import project_resource
 from sme_platform.defs.schedules import nightly_schedule
 from sme_platform.defs.sensors import new_export_files
 from sme_platform.defs.sql_models.assets import SQL_MODEL_ASSETS
+from sme_platform.lib.sources import load_sources
 
 DEFAULT_OWNER = "team:data"
 
@@ -38,3 +46,22 @@ with warnings.catch_warnings():
     # command and in every run log, and the pinned version's behaviour is what the tests check.
     warnings.simplefilter("ignore", category=dg.PreviewWarning)
     defs = _definitions.map_asset_specs(func=apply_governance_policy)
+
+
+@dg.definitions
+def project_definitions() -> dg.Definitions:
+    """What the UI, the daemon and every run launched from them load (workspace.yaml).
+
+    A mistake in sources.yaml fails the code location with one line per problem (the SQL headers
+    fail it already at import, when the model graph is read), so no run, scheduled or launched
+    from the UI, starts on a broken configuration. Read here, when Dagster loads the location,
+    not at import; without SME_PLATFORM_DIR (`sme-platform ui` sets it) there is no project to
+    read and the graph is served as it is.
+    """
+    project_dir = os.environ.get("SME_PLATFORM_DIR")
+    if not project_dir:
+        return defs
+    sources = load_sources(Path(project_dir))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=dg.PreviewWarning)
+        return defs.map_asset_specs(func=partial(with_source_details, sources=sources))

@@ -20,7 +20,7 @@ def run_cli(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("command", ["generate", "run", "demo", "summary", "ui"])
+@pytest.mark.parametrize("command", ["generate", "run", "demo", "check", "summary", "ui"])
 def test_every_subcommand_has_help(command):
     completed = run_cli(command, "--help")
     assert completed.returncode == 0
@@ -32,6 +32,10 @@ def test_demo_in_an_empty_folder_runs_through_a_persistent_instance(tmp_path):
     completed = run_cli("demo", "--scale", "tiny", "--project-dir", str(project))
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     assert (project / "sources.yaml").exists()
+    # the copied mapping's modeline still leads editors to the schema, from where the copy is
+    modeline = (project / "sources.yaml").read_text(encoding="utf-8").splitlines()[0]
+    schema = modeline.removeprefix("# yaml-language-server: $schema=")
+    assert (project / schema).resolve() == REPO_ROOT / "schemas" / "sources.schema.json"
     assert (project / "data" / "warehouse.duckdb").exists()
     out = completed.stdout
     assert "succeeded" in out
@@ -78,3 +82,53 @@ def test_run_materializes_only_the_selection(tmp_path):
         assert instance.get_latest_materialization_event(dg.AssetKey(["raw", "products"]))
         assert not instance.get_latest_materialization_event(dg.AssetKey(["raw", "sales_lines"]))
     assert "raw.products" in completed.stdout and "raw.sales_lines" not in completed.stdout
+
+
+BROKEN_SOURCES = """\
+version: 1
+root: exports
+sources:
+  sales_lines:
+    path: sales_*.csv
+    contract:
+      quantity_plausible: {severity: warn}
+    columns:
+      order_id: order_no
+      line_number: line_no
+      ordered_at: ts
+      sku: item
+      quantity: qty
+      unit_price: price
+      line_type: lower(doc)
+      colour: c
+"""
+
+
+def test_check_prints_one_line_per_problem_and_run_stops_before_any_run(tmp_path):
+    (tmp_path / "sources.yaml").write_text(BROKEN_SOURCES, encoding="utf-8")
+    config = tmp_path / "sources.yaml"
+    expected = [
+        f"{config}: sources.sales_lines.columns.colour: unknown column 'colour'; columns of "
+        "sales_lines: order_id, line_number, ordered_at, location_id, customer_id, sku, "
+        "quantity, unit_price, discount_pct, promo_code, line_type",
+        f"{config}: sources.sales_lines.contract.quantity_plausible: not a key here; did you "
+        "mean sources.sales_lines.contract.rules.quantity_plausible?",
+        "2 configuration problem(s); nothing was run.",
+    ]
+    checked = run_cli("check", "--project-dir", str(tmp_path))
+    assert checked.returncode == 2
+    assert checked.stdout.splitlines() == expected
+    ran = run_cli("run", "--project-dir", str(tmp_path))
+    assert ran.returncode == 2, ran.stdout[-3000:] + ran.stderr[-3000:]
+    assert ran.stdout.splitlines() == expected
+    assert not (tmp_path / "data" / "warehouse.duckdb").exists()
+    with dg.DagsterInstance.from_config(str(tmp_path / ".dagster_home")) as instance:
+        assert instance.get_runs() == []
+
+
+@pytest.mark.parametrize("folder", [".", "examples/online_retail", "examples/itsm_tickets"])
+def test_check_passes_on_the_demo_and_example_mappings(folder):
+    completed = run_cli("check", "--project-dir", str(REPO_ROOT / folder))
+    assert completed.returncode == 0, completed.stdout
+    sources = {".": 7, "examples/online_retail": 3, "examples/itsm_tickets": 1}[folder]
+    assert completed.stdout.strip() == f"configuration OK: {sources} sources, 16 SQL models"

@@ -121,9 +121,7 @@ LOCATIONS = _table(
         Column("opened_on", "DATE", "Date the location opened"),
     ),
     primary_key=("location_id",),
-    rules=(
-        one_of("location_type", LOCATION_TYPES, nullable=True),
-    ),
+    rules=(one_of("location_type", LOCATION_TYPES, nullable=True),),
     max_file_age_hours=24 * 365,
 )
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# The SQL models are the platform's, shared by every project folder.
+SQL_MODELS_DIR = REPO_ROOT / "dbt_like_sql"
 
 DAGSTER_YAML = """\
 # Written by sme-platform. One instance per project folder: CLI runs, the schedule and the UI

@@ -3,6 +3,7 @@ someone must mean (after dagster-open-platform's definitions snapshot test)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -93,3 +94,59 @@ def test_dagster_validates_the_workspace():
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "All code locations passed validation" in completed.stderr + completed.stdout
+
+
+def test_the_workspace_puts_each_sources_description_and_owner_on_its_ingestion_asset(
+    monkeypatch, tmp_path
+):
+    from sme_platform.definitions import defs, project_definitions
+
+    monkeypatch.delenv("SME_PLATFORM_DIR", raising=False)
+    assert project_definitions() is defs  # no project to read: the graph as it is
+    (tmp_path / "sources.yaml").write_text(
+        (REPO_ROOT / "sources.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    monkeypatch.setenv("SME_PLATFORM_DIR", str(tmp_path))
+    specs = {
+        spec.key.to_user_string(): spec for spec in project_definitions().resolve_all_asset_specs()
+    }
+    sales = specs["raw/sales_lines"]
+    assert sales.owners == ["team:sales"]
+    assert sales.description.startswith("Daily order-line exports from the ERP (sources.yaml)\n\n")
+    assert "Loaded as-is with lineage columns" in sales.description
+    assert specs["raw/tickets"].owners == ["team:support"]
+    # a source without an owner keeps the platform's default; models are untouched
+    assert specs["raw/products"].owners == ["team:data"]
+    assert specs["raw/products"].description.startswith("Item master from the ERP")
+    assert (
+        specs["marts/sales_daily"]
+        == defs.resolve_assets_def(dg.AssetKey(["marts", "sales_daily"])).specs_by_key[
+            dg.AssetKey(["marts", "sales_daily"])
+        ]
+    )
+
+
+def test_a_broken_sources_yaml_fails_the_code_location_with_one_line_per_problem(tmp_path):
+    (tmp_path / "sources.yaml").write_text(
+        "version: 2\nsources:\n  sales_line: {path: x.csv, columns: {order_id: a}}\n",
+        encoding="utf-8",
+    )
+    completed = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "SME_PLATFORM_DIR": str(tmp_path)},
+    )
+    assert completed.returncode != 0
+    output = completed.stderr + completed.stdout
+    config = tmp_path / "sources.yaml"
+    message = (
+        f"SourcesConfigError: {config}: version: 2 is not supported; this sme-platform reads "
+        "sources.yaml version 1\n"
+        f"{config}: sources.sales_line: unknown canonical table 'sales_line'; known tables: "
+        "locations, products, customers, sales_lines, inventory_snapshots, prices, tickets; "
+        "did you mean sources.sales_lines?\n"
+    )
+    assert message in output

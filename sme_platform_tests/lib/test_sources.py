@@ -44,14 +44,17 @@ def test_unset_environment_variable_without_default_is_an_error(tmp_path):
     ("change", "message"),
     [
         ({"table": "orders"}, "unknown canonical table"),
-        ({"columns": {"order_id": "x"}}, "required columns"),
-        ({"columns": {**MINIMAL_SALES["columns"], "colour": "c"}}, "not columns of sales_lines"),
-        ({"format": "xlsx"}, "is not one of"),
-        ({"options": {"delimeter": ";"}}, "not supported for csv"),
+        ({"columns": {"order_id": "x"}}, "required column of sales_lines has no mapping"),
+        ({"columns": {**MINIMAL_SALES["columns"], "colour": "c"}}, "unknown column 'colour'"),
+        ({"format": "xlsx"}, "'xlsx' is not allowed; allowed: csv, parquet"),
+        ({"options": {"delimeter": ";"}}, "did you mean sources.sales_lines.options.delimiter"),
         ({"contract": {"rules": {"no_such_rule": {"severity": "warn"}}}}, "unknown rule"),
-        ({"contract": {"rules": {"quantity_plausible": {"severity": "fatal"}}}}, "error or warn"),
+        (
+            {"contract": {"rules": {"quantity_plausible": {"severity": "fatal"}}}},
+            "allowed: error, warn",
+        ),
         ({"contract": {"max_quarantine_share": "lots"}}, "expected a number"),
-        ({"surprise": 1}, "unknown keys"),
+        ({"surprise": 1}, "unknown key 'surprise'"),
     ],
 )
 def test_mistakes_are_errors_naming_the_file_and_key(tmp_path, change, message):

@@ -11,11 +11,11 @@ import dagster as dg
 from sme_platform.defs.governance.checks import report_checks
 from sme_platform.defs.ingestion.assets import raw_key
 from sme_platform.defs.resources import ProjectResource
-from sme_platform.lib.project import REPO_ROOT
+from sme_platform.lib.project import REPO_ROOT, SQL_MODELS_DIR
 from sme_platform.lib.sql_models.build import BuildOutcome, build_model, run_published_tests
 from sme_platform.lib.sql_models.graph import SqlModel, load_model_graph
 
-MODELS_DIR = REPO_ROOT / "dbt_like_sql"
+MODELS_DIR = SQL_MODELS_DIR
 
 
 def model_key(qualified_name: str) -> dg.AssetKey:

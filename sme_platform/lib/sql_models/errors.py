@@ -1,5 +1,8 @@
 """Errors of the SQL model stage."""
 
+from sme_platform.lib.config.problems import ConfigurationError
 
-class ModelGraphError(ValueError):
-    """The SQL models cannot form a graph: the message names the file and the table."""
+
+class ModelGraphError(ConfigurationError):
+    """The SQL models cannot form a graph: one line per problem, naming the file and the table
+    or header key."""

@@ -82,25 +82,32 @@ class ModelGraph:
 
 
 def load_model_graph(folder: Path) -> ModelGraph:
+    """Every model under `folder`; ModelGraphError with the problems of all files at once."""
     models: dict[str, SqlModel] = {}
+    problems: list[str] = []
+    unloadable: set[str] = set()  # reported already; a model reading one is not wrong too
     for path in sorted(folder.glob("*/*.sql")):
-        model = _load_model(folder, path)
-        if model.qualified_name in models:
-            raise ModelGraphError(f"{path}: a second model named {model.qualified_name}")
+        try:
+            model = _load_model(folder, path)
+        except ModelGraphError as error:
+            problems.extend(error.lines)
+            unloadable.add(f"{path.parent.name}.{path.stem}")
+            continue
         models[model.qualified_name] = model
-    stray = [p for p in folder.rglob("*.sql") if p.parent.parent != folder]
-    if stray:
-        raise ModelGraphError(
-            f"{stray[0]}: SQL models live one folder deep, in one of {list(LAYERS)}"
-        )
-    known = set(models) | {f"raw.{t}" for t in CANONICAL_TABLES}
+    problems.extend(
+        f"{stray}: SQL models live one folder deep, in one of {list(LAYERS)}"
+        for stray in sorted(p for p in folder.rglob("*.sql") if p.parent.parent != folder)
+    )
+    known = set(models) | unloadable | {f"raw.{t}" for t in CANONICAL_TABLES}
     for model in models.values():
-        for reference in model.references:
-            if reference not in known:
-                raise ModelGraphError(
-                    f"{model.path}: references unknown table {reference}; known are the "
-                    f"canonical raw.* tables and the models under {folder}"
-                )
+        problems.extend(
+            f"{model.path}: references unknown table {reference}; known are the "
+            f"canonical raw.* tables and the models under {folder}"
+            for reference in model.references
+            if reference not in known
+        )
+    if problems:
+        raise ModelGraphError(problems)
     sorter = TopologicalSorter({name: m.model_references for name, m in models.items()})
     try:
         order = tuple(sorter.static_order())

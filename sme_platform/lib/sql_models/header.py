@@ -22,17 +22,27 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
+from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 
+from sme_platform.lib.canonical import Severity
+from sme_platform.lib.config.fields import NAME_PATTERN, OneOrMoreTexts, Owner
+from sme_platform.lib.config.problems import (
+    ConfigModel,
+    ConfigProblem,
+    problems_from_validation_error,
+    unknown_name_message,
+)
 from sme_platform.lib.sql_models.errors import ModelGraphError
 
-MATERIALIZATIONS = ("table", "view")
-MASKS = ("hash", "redact", "none")  # none: derived from PII, but not PII itself
-SEVERITIES = ("error", "warn")
-TEST_KINDS = ("not_null", "unique", "accepted_values", "relationships", "expression", "sql")
-HEADER_KEYS = {"description", "owner", "materialization", "pii", "tests"}
-OWNER_PATTERN = re.compile(r"^(team:[\w.-]+|[^@\s]+@[^@\s]+\.\w+)$")
+Materialization = Literal["table", "view"]
+Mask = Literal["hash", "redact", "none"]  # none: derived from PII, but not PII itself
+MATERIALIZATIONS = get_args(Materialization)
+MASKS = get_args(Mask)
+SEVERITIES = get_args(Severity)
+GRAIN = re.compile(r"\bgrain\s*:", flags=re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -53,8 +63,82 @@ class ModelHeader:
     tests: tuple[DataTest, ...] = ()
 
 
+def _as_text(value: Any) -> Any:
+    # accepted values may be numbers or booleans in YAML; the test compares them as text
+    return str(value) if isinstance(value, int | float | bool) else value
+
+
+class _TestOptions(ConfigModel):
+    name: str | None = Field(None, description="the check's name (default: kind_column)")
+    severity: Severity = "error"
+    description: str = ""
+
+
+class AcceptedValuesTest(_TestOptions):
+    column: str
+    values: list[Annotated[str, BeforeValidator(_as_text)]] = Field(min_length=1)
+
+
+class RelationshipsTest(_TestOptions):
+    column: str
+    to: str = Field(description="schema.table holding the key, e.g. staging.products")
+    field: str
+
+
+class ExpressionTest(_TestOptions):
+    name: str
+    sql: str = Field(description="true for a good row")
+
+
+class SqlTest(_TestOptions):
+    name: str
+    query: str = Field(description="returns the failing rows; {{ this }} is the model")
+
+
+class TestEntry(ConfigModel):
+    """One item of `tests:`: exactly one kind of test."""
+
+    not_null: OneOrMoreTexts | None = None
+    unique: Annotated[OneOrMoreTexts, Field(min_length=1)] | None = None
+    accepted_values: AcceptedValuesTest | None = None
+    relationships: RelationshipsTest | None = None
+    expression: ExpressionTest | None = None
+    sql: SqlTest | None = None
+
+    @classmethod
+    def unknown_key_message(cls, key: str, parent_path: str) -> str:
+        return unknown_name_message("unknown test", key, TEST_KINDS, parent_path, "tests")
+
+    @model_validator(mode="after")
+    def _one_test_per_item(self) -> TestEntry:
+        kinds = [kind for kind in TEST_KINDS if getattr(self, kind) is not None]
+        if len(kinds) != 1:
+            raise ValueError(f"each item is one test, one of {list(TEST_KINDS)}; found {kinds}")
+        return self
+
+
+TEST_KINDS = tuple(TestEntry.model_fields)
+
+
+class Header(ConfigModel):
+    """The YAML in a model's /* ... */ header block."""
+
+    description: str
+    owner: Owner
+    materialization: Materialization = "table"
+    pii: dict[str, Mask] | None = Field(None, description="column: how analysts see it masked")
+    tests: list[TestEntry] | None = None
+
+    @field_validator("description")
+    @classmethod
+    def _states_the_grain(cls, description: str) -> str:
+        if not GRAIN.search(description):
+            raise ValueError("the description must state the grain ('Grain: ...')")
+        return description.strip()
+
+
 def parse_header(path: Path, text: str) -> tuple[ModelHeader, str]:
-    """The header and the SQL after it."""
+    """The header and the SQL after it; ModelGraphError with every problem, one line each."""
     stripped = text.lstrip()
     if not stripped.startswith("/*") or "*/" not in stripped:
         raise ModelGraphError(f"{path}: a model opens with a /* ... */ header block")
@@ -62,83 +146,53 @@ def parse_header(path: Path, text: str) -> tuple[ModelHeader, str]:
     try:
         raw = yaml.safe_load(block) or {}
     except yaml.YAMLError as error:
-        raise ModelGraphError(f"{path}: the header is not valid YAML: {error}") from error
-    if not isinstance(raw, dict):
-        raise ModelGraphError(f"{path}: the header must be a mapping of {sorted(HEADER_KEYS)}")
-    unknown = set(raw) - HEADER_KEYS
-    if unknown:
-        raise ModelGraphError(f"{path}: unknown header key(s) {sorted(unknown)}")
-    description = str(raw.get("description") or "").strip()
-    if not re.search(r"\bgrain\s*:", description, flags=re.IGNORECASE):
-        raise ModelGraphError(f"{path}: the description must state the grain ('Grain: ...')")
-    owner = str(raw.get("owner") or "")
-    if not OWNER_PATTERN.match(owner):
-        raise ModelGraphError(f"{path}: owner must be team:<name> or an email, not {owner!r}")
-    materialization = raw.get("materialization", "table")
-    if materialization not in MATERIALIZATIONS:
-        raise ModelGraphError(f"{path}: materialization must be one of {list(MATERIALIZATIONS)}")
-    pii = raw.get("pii") or {}
-    if not isinstance(pii, dict) or any(m not in MASKS for m in pii.values()):
-        raise ModelGraphError(f"{path}: pii maps each column to a mask, one of {list(MASKS)}")
-    tests = _parse_tests(path, raw.get("tests") or [])
-    header = ModelHeader(description, owner, materialization, dict(pii), tests)
-    return header, sql.strip().rstrip(";").strip()
+        raise ModelGraphError(f"{path}: the header is not valid YAML: {error}") from None
+    try:
+        header = Header.model_validate(raw)
+    except ValidationError as error:
+        problems = problems_from_validation_error(error, Header, path)
+        raise ModelGraphError([p.line for p in problems]) from None
+    tests, problems = _data_tests(path, header.tests or [])
+    if problems:
+        raise ModelGraphError([p.line for p in problems])
+    model_header = ModelHeader(
+        header.description, header.owner, header.materialization, dict(header.pii or {}), tests
+    )
+    return model_header, sql.strip().rstrip(";").strip()
 
 
-def _parse_tests(path: Path, entries) -> tuple[DataTest, ...]:
-    if not isinstance(entries, list):
-        raise ModelGraphError(f"{path}: tests must be a list")
+def _data_tests(path: Path, entries: list[TestEntry]) -> tuple[tuple[DataTest, ...], list]:
+    """One DataTest per check (`not_null: [a, b]` is two checks), and the problems of names."""
     tests: list[DataTest] = []
-    for entry in entries:
-        if not isinstance(entry, dict) or len(entry) != 1:
-            raise ModelGraphError(f"{path}: each test is one of {list(TEST_KINDS)}: {entry!r}")
-        kind, options = next(iter(entry.items()))
-        if kind not in TEST_KINDS:
-            raise ModelGraphError(f"{path}: unknown test {kind!r}; use one of {list(TEST_KINDS)}")
-        tests.extend(_expand_test(path, kind, options))
+    problems: list[ConfigProblem] = []
+    for index, entry in enumerate(entries):
+        kind = next(kind for kind in TEST_KINDS if getattr(entry, kind) is not None)
+        expanded = _expand_test(kind, getattr(entry, kind))
+        for test in expanded:
+            if not NAME_PATTERN.match(test.name):
+                problems.append(
+                    ConfigProblem(
+                        path,
+                        f"tests[{index}].{kind}",
+                        f"test name {test.name!r}: lower case letters, digits and _ (give a name:)",
+                    )
+                )
+        tests.extend(expanded)
     names = [t.name for t in tests]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise ModelGraphError(f"{path}: test name(s) {repeated} used twice; give a name:")
-    return tuple(tests)
-
-
-def _expand_test(path: Path, kind: str, options) -> list[DataTest]:
-    """One DataTest per check: `not_null: [a, b]` is two checks, one per column."""
-    if kind == "not_null":
-        columns = [options] if isinstance(options, str) else options
-        if not isinstance(columns, list):
-            raise ModelGraphError(f"{path}: not_null takes a column or a list of columns")
-        return [DataTest(f"not_null_{c}", kind, "error", {"column": c}) for c in columns]
-    if kind == "unique":
-        columns = [options] if isinstance(options, str) else options
-        if not isinstance(columns, list) or not columns:
-            raise ModelGraphError(f"{path}: unique takes a column or a list of columns")
-        return [DataTest("unique_" + "_".join(columns), kind, "error", {"columns": columns})]
-    if not isinstance(options, dict):
-        raise ModelGraphError(f"{path}: {kind} takes a mapping of options")
-    severity = options.get("severity", "error")
-    if severity not in SEVERITIES:
-        raise ModelGraphError(f"{path}: severity must be one of {list(SEVERITIES)}")
-    required = {
-        "accepted_values": ("column", "values"),
-        "relationships": ("column", "to", "field"),
-        "expression": ("name", "sql"),
-        "sql": ("name", "query"),
-    }[kind]
-    missing = [key for key in required if key not in options]
-    if missing:
-        raise ModelGraphError(f"{path}: test {kind} needs {missing}")
-    # expression and sql tests must be named; a column test is named after its column
-    name = str(options.get("name") or f"{kind}_{options['column']}")
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
-        raise ModelGraphError(f"{path}: test name {name!r}: lower case letters, digits and _")
-    return [
-        DataTest(
-            name,
-            kind,
-            severity,
-            {k: v for k, v in options.items() if k not in ("name", "severity", "description")},
-            str(options.get("description", "")),
+        problems.append(
+            ConfigProblem(path, "tests", f"test name(s) {repeated} used twice; give a name:")
         )
-    ]
+    return tuple(tests), problems
+
+
+def _expand_test(kind: str, options: Any) -> list[DataTest]:
+    if kind == "not_null":
+        return [DataTest(f"not_null_{c}", kind, "error", {"column": c}) for c in options]
+    if kind == "unique":
+        return [DataTest("unique_" + "_".join(options), kind, "error", {"columns": options})]
+    given = options.model_dump(exclude={"name", "severity", "description"})
+    # expression and sql tests are named; a column test is named after its column
+    name = options.name or f"{kind}_{options.column}"
+    return [DataTest(name, kind, options.severity, given, options.description)]

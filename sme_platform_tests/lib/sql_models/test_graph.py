@@ -114,24 +114,27 @@ def test_a_broken_graph_is_an_error_naming_the_file_and_table(tmp_path, files, m
         ("/*\ndescription: 'Grain: x.'\nowner: bob\n*/ select 1", r"owner must be team:<name>"),
         (
             "/*\ndescription: 'Grain: x.'\nowner: team:data\nmaterialization: incremental\n*/ s",
-            r"materialization must be one of \['table', 'view'\]",
+            r"materialization: 'incremental' is not allowed; allowed: table, view$",
         ),
         (
             "/*\ndescription: 'Grain: x.'\nowner: team:data\nowners: x\n*/ select 1",
-            r"unknown header key\(s\) \['owners'\]",
+            r"owners: unknown key 'owners'; allowed keys: description, materialization, owner, "
+            r"pii, tests; did you mean owner\?$",
         ),
         (
             "/*\ndescription: 'Grain: x.'\nowner: team:data\npii: {email: encrypt}\n*/ select 1",
-            r"pii maps each column to a mask, one of \['hash', 'redact', 'none'\]",
+            r"pii\.email: 'encrypt' is not allowed; allowed: hash, redact, none$",
         ),
         (
             "/*\ndescription: 'Grain: x.'\nowner: team:data\ntests:\n  - positive: [a]\n*/ s",
-            r"unknown test 'positive'",
+            r"tests\[0\]\.positive: unknown test 'positive'; tests: not_null, unique, "
+            r"accepted_values, relationships, expression, sql$",
         ),
         (
             "/*\ndescription: 'Grain: x.'\nowner: team:data\ntests:\n"
             "  - relationships: {column: a}\n*/ select 1",
-            r"test relationships needs \['to', 'field'\]",
+            r"tests\[0\]\.relationships\.to: required key is missing\n"
+            r".*staging/orders\.sql: tests\[0\]\.relationships\.field: required key is missing$",
         ),
         (
             "/*\ndescription: 'Grain: x.'\nowner: team:data\ntests:\n  - not_null: [a]\n"
@@ -141,7 +144,7 @@ def test_a_broken_graph_is_an_error_naming_the_file_and_table(tmp_path, files, m
         (
             "/*\ndescription: 'Grain: x.'\nowner: team:data\ntests:\n"
             "  - expression: {name: a, sql: 'a > 0', severity: fatal}\n*/ select 1",
-            r"severity must be one of \['error', 'warn'\]",
+            r"tests\[0\]\.expression\.severity: 'fatal' is not allowed; allowed: error, warn$",
         ),
     ],
 )
