@@ -21,6 +21,7 @@ from sme_platform.lib.canonical import CANONICAL_TABLES
 from sme_platform.lib.sql_models.errors import ModelGraphError
 from sme_platform.lib.sql_models.expectations import suite_path_for, suite_test
 from sme_platform.lib.sql_models.header import ModelHeader, parse_header
+from sme_platform.lib.sql_models.suite_overlap import repeated_header_tests
 from sme_platform.lib.warehouse import relation_name
 
 LAYERS = ("staging", "marts", "reports")
@@ -127,6 +128,9 @@ def _load_model(folder: Path, path: Path) -> SqlModel:
     header, sql = parse_header(path, text)
     suite = suite_path_for(path)
     if suite.exists():
+        repeated = repeated_header_tests(suite, header.tests)
+        if repeated:
+            raise ModelGraphError("\n".join(repeated))
         header = replace(header, tests=(*header.tests, suite_test(suite)))
     # Tables a test reads are dependencies too: a relationship to staging.products can only be
     # tested once staging.products is built.

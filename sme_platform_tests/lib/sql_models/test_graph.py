@@ -164,3 +164,36 @@ def test_the_demo_models_load(tmp_path):
     for model in graph.models.values():
         assert "grain" in model.header.description.lower()
         assert model.header.tests, f"{model.qualified_name} has no tests"
+
+
+def test_a_suite_that_repeats_a_header_test_is_refused_naming_both(tmp_path):
+    import json
+
+    write_model(
+        tmp_path,
+        "marts/daily.sql",
+        "select * from raw.sales_lines",
+        extra="tests:\n  - unique: [order_id, line_number]\n  - not_null: [sku]\n",
+    )
+    expectations = [
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "sku"}},
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "sku", "mostly": 0.9}},
+        {
+            "type": "expect_compound_columns_to_be_unique",
+            "kwargs": {"column_list": ["order_id", "line_number"]},
+        },
+        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "quantity"}},
+    ]
+    suite = tmp_path / "marts" / "daily.expectations.json"
+    suite.write_text(json.dumps({"expectations": expectations}), encoding="utf-8")
+    with pytest.raises(ModelGraphError) as refused:
+        load_model_graph(tmp_path)
+    lines = str(refused.value).splitlines()
+    assert lines == [
+        f"{suite}: expectations[0] expect_column_values_to_not_be_null "
+        '{"column": "sku"} repeats the header test \'not_null_sku\'; keep the rule in one place '
+        "(the header)",
+        f"{suite}: expectations[2] expect_compound_columns_to_be_unique "
+        '{"column_list": ["order_id", "line_number"]} repeats the header test '
+        "'unique_order_id_line_number'; keep the rule in one place (the header)",
+    ]
