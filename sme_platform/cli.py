@@ -199,10 +199,10 @@ def _warehouse_turn(paths: ProjectPaths) -> Iterator[str]:
         lock.acquire(
             LockHolder.for_this_process(run_id, "from the CLI"),
             timeout_seconds=lock_timeout_seconds(os.environ),
-            on_wait=lambda line: console.print(line, style="yellow", markup=False),
+            on_wait=lambda line: _print_line(line, "yellow"),
         )
     except (WarehouseBusyError, WarehouseLockError) as error:
-        console.print(str(error), style="red", markup=False)
+        _print_line(str(error), "red")
         raise typer.Exit(1) from error
     try:
         _fail_dead_runs(marked_by=f"run {run_id}")
@@ -219,7 +219,12 @@ def _fail_dead_runs(marked_by: str) -> None:
     from sme_platform.defs.runs import fail_dead_runs
 
     for line in fail_dead_runs(dg.DagsterInstance.get(), marked_by=marked_by):
-        console.print(line, style="yellow", markup=False)
+        _print_line(line, "yellow")
+
+
+def _print_line(line: str, style: str) -> None:
+    # Whole, never wrapped at the console's width: people search logs for these lines.
+    console.print(line, style=style, markup=False, soft_wrap=True)
 
 
 def _materialize(select: str | None, run_id: str) -> bool:
