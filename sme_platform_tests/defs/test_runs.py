@@ -12,7 +12,7 @@ import yaml
 
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.sensors import new_export_files
-from sme_platform.lib.project import DAGSTER_YAML, ProjectPaths
+from sme_platform.lib.project import ProjectPaths
 from sme_platform.lib.run_lock import LOCK_TIMEOUT_ENV, WarehouseLockError
 from sme_platform_tests.conftest import SALES_HEADER
 from sme_platform_tests.lib.test_run_lock import OtherProcess
@@ -96,8 +96,11 @@ def test_an_existing_instance_gains_run_monitoring_and_keeps_its_settings(tmp_pa
     paths.dagster_home.mkdir()
     config = paths.dagster_home / "dagster.yaml"
     # What sme-platform wrote before run monitoring, plus a setting of the user's.
-    before = DAGSTER_YAML[: DAGSTER_YAML.index("# A run stuck STARTING")]
-    config.write_text(before + "python_logs:\n  python_log_level: INFO\n", encoding="utf-8")
+    config.write_text(
+        "telemetry:\n  enabled: false\nrun_queue:\n  max_concurrent_runs: 1\n"
+        "python_logs:\n  python_log_level: INFO",  # no newline at the end
+        encoding="utf-8",
+    )
     paths.ensure_dagster_home()
     written = yaml.safe_load(config.read_text(encoding="utf-8"))
     assert written["python_logs"] == {"python_log_level": "INFO"}
