@@ -99,3 +99,16 @@ def fail_dead_runs(instance: dg.DagsterInstance, marked_by: str) -> list[str]:
         instance.report_run_failed(run, message)
         lines.append(f"run {run.run_id} ({run.job_name}): {message}")
     return lines
+
+
+@dg.sensor(
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Marks failed each unfinished run whose process died (SIGKILL, power loss): such a run "
+        "would hold the instance's queue of one run, and the nightly run would never start."
+    ),
+)
+def mark_dead_runs_failed(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+    lines = fail_dead_runs(context.instance, marked_by="sensor mark_dead_runs_failed")
+    return dg.SkipReason("; ".join(lines) if lines else "no run whose process died")

@@ -172,8 +172,9 @@ class WarehouseLock:
         poll_seconds: float = POLL_SECONDS,
     ) -> None:
         """Take the lock for `holder`, waiting while another process holds it. `on_wait` gets
-        one line each time the holder waited for changes. Raises WarehouseBusyError after
-        `timeout_seconds`. Taking it again for the same run in this process nests."""
+        one line per holder waited for ("waiting for run ... to release ..."). Raises
+        WarehouseBusyError after `timeout_seconds`. Taking it again for the same run in this
+        process nests (each acquire needs its release)."""
         if self._nest(holder):
             return
         self.lock_file.parent.mkdir(parents=True, exist_ok=True)

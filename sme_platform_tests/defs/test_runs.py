@@ -4,6 +4,7 @@ instance gains run monitoring."""
 # No `from __future__ import annotations`: Dagster reads the test asset's parameter types.
 import os
 import re
+import subprocess
 import time
 
 import dagster as dg
@@ -11,6 +12,7 @@ import pytest
 import yaml
 
 from sme_platform.defs.resources import ProjectResource
+from sme_platform.defs.runs import PID_TAG, mark_dead_runs_failed
 from sme_platform.defs.sensors import new_export_files
 from sme_platform.lib.project import ProjectPaths
 from sme_platform.lib.run_lock import LOCK_TIMEOUT_ENV, WarehouseLockError
@@ -74,7 +76,8 @@ def test_a_sensor_evaluates_while_a_run_holds_the_warehouse(project):
             resources={"project": ProjectResource(project_dir=str(project.root))}
         ) as context:
             request = new_export_files(context)
-        assert time.monotonic() - started < 5
+        # Had it waited for the lock, it would still be waiting (six hours by default).
+        assert time.monotonic() - started < 60
     finally:
         other.release()
     assert [key.to_user_string() for key in request.asset_selection] == ["raw/sales_lines"]
@@ -113,3 +116,28 @@ def test_an_existing_instance_gains_run_monitoring_and_keeps_its_settings(tmp_pa
     text = config.read_text(encoding="utf-8")
     paths.ensure_dagster_home()
     assert config.read_text(encoding="utf-8") == text
+
+
+def test_the_sensor_marks_failed_a_started_run_whose_process_died():
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    instance = dg.DagsterInstance.ephemeral()
+    for run_id, pid in (("dead-run", finished.pid), ("alive-run", os.getpid())):
+        instance.add_run(
+            dg.DagsterRun(
+                job_name="materialize_all",
+                run_id=run_id,
+                status=dg.DagsterRunStatus.STARTED,
+                tags={PID_TAG: str(pid)},
+            )
+        )
+    with dg.build_sensor_context(instance=instance) as context:
+        outcome = mark_dead_runs_failed(context)
+    message = f"process {finished.pid} died; marked failed by sensor mark_dead_runs_failed"
+    assert outcome.skip_message == f"run dead-run (materialize_all): {message}"
+    assert instance.get_run_by_id("dead-run").status == dg.DagsterRunStatus.FAILURE
+    assert instance.get_run_by_id("alive-run").status == dg.DagsterRunStatus.STARTED
+    failures = instance.all_logs("dead-run", of_type=dg.DagsterEventType.RUN_FAILURE)
+    assert [entry.dagster_event.message for entry in failures] == [message]
+    with dg.build_sensor_context(instance=instance) as context:
+        assert mark_dead_runs_failed(context).skip_message == "no run whose process died"
