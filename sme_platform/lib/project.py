@@ -21,8 +21,8 @@ run_queue:
   max_concurrent_runs: 1
 # A run stuck STARTING (its worker never came up) is marked failed after 3 minutes, so it does
 # not hold the queue. A run whose process died after it started is marked failed by the next
-# run, or by `sme-platform ui` when it starts (Dagster's default run launcher cannot check a
-# started run's process).
+# run, the sensor mark_dead_runs_failed or `sme-platform ui` when it starts (Dagster's default
+# run launcher cannot check a started run's process).
 run_monitoring:
   enabled: true
   start_timeout_seconds: 180
