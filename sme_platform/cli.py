@@ -8,6 +8,8 @@ import sys
 import threading
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -124,8 +126,10 @@ def run(
     """Materialize the whole graph (or a selection) through the project's Dagster instance."""
     paths = _activate(project_dir)
     _stop_on_configuration_problems(paths)
-    success = _materialize(select)
-    print_summary(paths)
+    # The summary reads the warehouse too: the turn lasts until it is printed.
+    with _warehouse_turn(paths) as run_id:
+        success = _materialize(select, run_id)
+        print_summary(paths)
     if not success:
         raise typer.Exit(1)
 
@@ -200,6 +204,7 @@ def ui(
 ) -> None:
     """Start the Dagster UI (dagster dev) on this project's instance."""
     _activate(project_dir)
+    _fail_dead_runs(marked_by="sme-platform ui")
     command = [
         str(Path(sys.executable).with_name("dagster")),
         "dev",
@@ -214,10 +219,57 @@ def ui(
     raise typer.Exit(subprocess.call(command, cwd=REPO_ROOT))
 
 
-def _materialize(select: str | None) -> bool:
+@contextmanager
+def _warehouse_turn(paths: ProjectPaths) -> Iterator[str]:
+    """Wait while another run writes the warehouse, then hold it for the next run (whose id
+    this yields); runs whose process died are marked failed first."""
+    from sme_platform.defs.runs import warehouse_lock
+    from sme_platform.lib.run_lock import (
+        LockHolder,
+        WarehouseBusyError,
+        WarehouseLockError,
+        lock_timeout_seconds,
+    )
+
+    run_id = str(uuid.uuid4())
+    lock = warehouse_lock(paths)
+    try:
+        lock.acquire(
+            LockHolder.for_this_process(run_id, "from the CLI"),
+            timeout_seconds=lock_timeout_seconds(os.environ),
+            on_wait=lambda line: _print_line(line, "yellow"),
+        )
+    except (WarehouseBusyError, WarehouseLockError) as error:
+        _print_line(str(error), "red")
+        raise typer.Exit(1) from error
+    try:
+        _fail_dead_runs(marked_by=f"run {run_id}")
+        yield run_id
+    finally:
+        lock.release()
+
+
+def _fail_dead_runs(marked_by: str) -> None:
+    """Runs whose process died (SIGKILL, power loss) would hold the instance's run queue, which
+    counts runs in progress, and Dagster's default launcher cannot notice: mark them failed."""
+    import dagster as dg
+
+    from sme_platform.defs.runs import fail_dead_runs
+
+    for line in fail_dead_runs(dg.DagsterInstance.get(), marked_by=marked_by):
+        _print_line(line, "yellow")
+
+
+def _print_line(line: str, style: str) -> None:
+    # Whole, never wrapped at the console's width: people search logs for these lines.
+    console.print(line, style=style, markup=False, soft_wrap=True)
+
+
+def _materialize(select: str | None, run_id: str) -> bool:
     import dagster as dg
 
     from sme_platform.definitions import defs
+    from sme_platform.defs.runs import cli_run_tags
 
     instance = dg.DagsterInstance.get()
     job = defs.resolve_job_def("materialize_all")
@@ -227,7 +279,6 @@ def _materialize(select: str | None) -> bool:
         if select
         else asset_graph.get_all_asset_keys()
     )
-    run_id = str(uuid.uuid4())
     watcher = _RunWatcher(instance, run_id, total=len(keys))
     with _progress() as progress:
         watcher.attach(progress)
@@ -237,6 +288,7 @@ def _materialize(select: str | None) -> bool:
             instance=instance,
             asset_selection=list(keys),
             run_id=run_id,
+            tags=cli_run_tags(),
             raise_on_error=False,
         )
         watcher.stop()

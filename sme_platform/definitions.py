@@ -20,6 +20,7 @@ from sme_platform.defs.ingestion.assets import INGESTION_ASSETS
 from sme_platform.defs.ingestion.source_details import with_source_details
 from sme_platform.defs.jobs import all_assets_job, ingestion_job
 from sme_platform.defs.resources import project_resource
+from sme_platform.defs.runs import mark_dead_runs_failed
 from sme_platform.defs.schedules import nightly_schedule
 from sme_platform.defs.sensors import new_export_files
 from sme_platform.defs.sql_models.assets import SQL_MODEL_ASSETS
@@ -37,7 +38,7 @@ _definitions = dg.Definitions(
     assets=[*INGESTION_ASSETS, *SQL_MODEL_ASSETS, *GOVERNANCE_ASSETS],
     jobs=[all_assets_job, ingestion_job],
     schedules=[nightly_schedule],
-    sensors=[new_export_files],
+    sensors=[new_export_files, mark_dead_runs_failed],
     resources={"project": project_resource()},
     executor=dg.in_process_executor,
 )

@@ -7,16 +7,25 @@ from contextlib import contextmanager
 
 import dagster as dg
 import duckdb
+from pydantic import PrivateAttr
 
+from sme_platform.defs.runs import take_turn
 from sme_platform.lib.project import ProjectPaths
+from sme_platform.lib.run_lock import WarehouseLock, WarehouseLockError
 from sme_platform.lib.sources import SourcesConfig, load_sources
 from sme_platform.lib.warehouse import connect
 
 
 class ProjectResource(dg.ConfigurableResource):
-    """A company's project folder: `sources.yaml`, `data/` and `data/warehouse.duckdb`."""
+    """A company's project folder: `sources.yaml`, `data/` and `data/warehouse.duckdb`.
+
+    A run using it holds the warehouse lock from its start to its end (one writer at a time:
+    a second run waits here, before its first step, instead of failing on DuckDB's lock). The
+    definitions' in_process_executor sets a resource up once per run, so that is once per run.
+    """
 
     project_dir: str
+    _turn: WarehouseLock | None = PrivateAttr(default=None)
 
     @property
     def paths(self) -> ProjectPaths:
@@ -25,8 +34,27 @@ class ProjectResource(dg.ConfigurableResource):
     def sources(self) -> SourcesConfig:
         return load_sources(self.paths.root)
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Sensors and schedules are evaluated with this resource outside any run: they read
+        # sources.yaml only, and must not wait for (or block) a run writing the warehouse.
+        if context.run is None or context.instance is None:
+            return
+        log = context.log.info if context.log else print
+        self._turn = take_turn(context.instance, context.run, self.paths, log=log)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._turn is not None:
+            self._turn.release()
+            self._turn = None
+
     @contextmanager
     def warehouse(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self._turn is None:
+            raise WarehouseLockError(
+                f"{self.paths.warehouse} is written by runs only, each holding "
+                f"{self.paths.warehouse_lock}; this resource was not set up by a run (a sensor, "
+                "a schedule or a direct call), so it may not open the warehouse"
+            )
         with connect(self.paths.warehouse) as con:
             yield con
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The SQL models are the platform's, shared by every project folder.
 SQL_MODELS_DIR = REPO_ROOT / "dbt_like_sql"
@@ -19,6 +21,15 @@ nux:
 # DuckDB allows one writing process per file: runs queue up and go one at a time.
 run_queue:
   max_concurrent_runs: 1
+# A run stuck STARTING (its worker never came up) is marked failed after 3 minutes, so it does
+# not hold the queue. A run whose process died after it started is marked failed by the next
+# run, the sensor mark_dead_runs_failed or `sme-platform ui` when it starts (Dagster's default
+# run launcher cannot check a started run's process).
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 180
+  cancel_timeout_seconds: 180
+  poll_interval_seconds: 30
 """
 
 
@@ -60,10 +71,47 @@ class ProjectPaths:
     def dagster_home(self) -> Path:
         return self.root / ".dagster_home"
 
+    @property
+    def warehouse_lock(self) -> Path:
+        """Held by the run that writes the warehouse (see lib/run_lock.py)."""
+        return self.data_dir / ".warehouse.lock"
+
     def ensure_dagster_home(self) -> Path:
-        """Create the instance folder with its dagster.yaml; an existing one is left as it is."""
+        """Create the instance folder with its dagster.yaml. An existing one keeps what it says;
+        a top-level section it lacks (e.g. run_monitoring, added later) is appended."""
         self.dagster_home.mkdir(parents=True, exist_ok=True)
         config = self.dagster_home / "dagster.yaml"
         if not config.exists():
             config.write_text(DAGSTER_YAML, encoding="utf-8")
+            return self.dagster_home
+        text = config.read_text(encoding="utf-8")
+        present = _keys(config, text)
+        missing = [block for key, block in _sections(DAGSTER_YAML) if key not in present]
+        if missing:
+            separator = "" if text.endswith("\n") or not text else "\n"
+            config.write_text(text + separator + "".join(missing), encoding="utf-8")
         return self.dagster_home
+
+
+def _sections(document: str) -> list[tuple[str, str]]:
+    """The top-level sections of a YAML text as (key, text with the comments above it)."""
+    sections: list[tuple[str, str]] = []
+    pending: list[str] = []
+    for line in document.splitlines(keepends=True):
+        if line[:1].isalpha():
+            sections.append((line.split(":", 1)[0], ""))
+        if sections and (line[:1].isalpha() or line[:1] == " "):
+            key, block = sections[-1]
+            sections[-1] = (key, block + "".join(pending) + line)
+            pending = []
+        else:
+            pending.append(line)
+    return sections
+
+
+def _keys(config: Path, document: str) -> set[str]:
+    try:
+        loaded = yaml.safe_load(document)
+    except yaml.YAMLError as error:
+        raise ValueError(f"{config} is not valid YAML: {error}") from error
+    return set(loaded) if isinstance(loaded, dict) else set()

@@ -12,11 +12,12 @@ from sme_platform_tests.conftest import SALES_HEADER
 
 
 def evaluate(project_root, cursor=None):
-    context = dg.build_sensor_context(
+    # A context manager, as the daemon uses it: the resource has a teardown (a run's lock).
+    with dg.build_sensor_context(
         cursor=cursor, resources={"project": ProjectResource(project_dir=str(project_root))}
-    )
-    result = new_export_files(context)
-    return result, context.cursor
+    ) as context:
+        result = new_export_files(context)
+        return result, context.cursor
 
 
 def test_new_and_changed_files_request_a_run_for_their_tables_only(project):

@@ -1,0 +1,143 @@
+"""The project resource takes a run's turn for the warehouse; sensors never do; an existing
+instance gains run monitoring."""
+
+# No `from __future__ import annotations`: Dagster reads the test asset's parameter types.
+import os
+import re
+import subprocess
+import time
+
+import dagster as dg
+import pytest
+import yaml
+
+from sme_platform.defs.resources import ProjectResource
+from sme_platform.defs.runs import PID_TAG, mark_dead_runs_failed
+from sme_platform.defs.sensors import new_export_files
+from sme_platform.lib.project import ProjectPaths
+from sme_platform.lib.run_lock import LOCK_TIMEOUT_ENV, WarehouseLockError
+from sme_platform_tests.conftest import SALES_HEADER
+from sme_platform_tests.lib.test_run_lock import OtherProcess
+
+
+@dg.asset(key=["test", "writes_the_warehouse"])
+def writes_the_warehouse(project: ProjectResource) -> None:
+    with project.warehouse() as con:
+        con.execute("create or replace table main.written_by_a_test as select 1 as x")
+
+
+def test_a_run_waits_for_the_holder_then_fails_naming_it_after_the_timeout(project, monkeypatch):
+    paths = ProjectPaths.at(project.root)
+    other = OtherProcess(paths.warehouse_lock, origin="by schedule nightly_materialize_all")
+    monkeypatch.setenv(LOCK_TIMEOUT_ENV, "1")
+    instance = dg.DagsterInstance.ephemeral()
+    try:
+        result = dg.materialize(
+            [writes_the_warehouse],
+            instance=instance,
+            resources={"project": ProjectResource(project_dir=str(project.root))},
+            raise_on_error=False,
+        )
+    finally:
+        other.release()
+    assert not result.success
+    holder = (
+        rf"run feedface \(started by schedule nightly_materialize_all at \d\d:\d\d:\d\d UTC, "
+        rf"pid {other.process.pid}\)"
+    )
+    messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    assert any(
+        re.fullmatch(f"waiting for {holder} to release data/warehouse.duckdb", m) for m in messages
+    )
+    failure = next(event for event in result.all_events if event.is_failure)
+    error_text = str(failure.event_specific_data.error)
+    assert re.search(f"gave up after waiting 1 s for {holder}", error_text), error_text
+    assert not paths.warehouse.exists()  # nothing was written
+
+    # Its turn comes once the holder has gone: the same run succeeds, tagged with its process.
+    result = dg.materialize(
+        [writes_the_warehouse],
+        instance=instance,
+        resources={"project": ProjectResource(project_dir=str(project.root))},
+    )
+    assert result.success
+    tags = instance.get_run_by_id(result.run_id).tags
+    assert tags["sme_platform/pid"] == str(os.getpid())
+    assert ProjectPaths.at(project.root).warehouse_lock.read_text(encoding="utf-8") == ""
+
+
+def test_a_sensor_evaluates_while_a_run_holds_the_warehouse(project):
+    project.write("sales_1.csv", SALES_HEADER + "\nO1,1,2024-01-01 10:00:00,A,2,1.50,SALE\n")
+    project.sales_source()
+    other = OtherProcess(ProjectPaths.at(project.root).warehouse_lock)
+    try:
+        started = time.monotonic()
+        with dg.build_sensor_context(
+            resources={"project": ProjectResource(project_dir=str(project.root))}
+        ) as context:
+            request = new_export_files(context)
+        # Had it waited for the lock, it would still be waiting (six hours by default).
+        assert time.monotonic() - started < 60
+    finally:
+        other.release()
+    assert [key.to_user_string() for key in request.asset_selection] == ["raw/sales_lines"]
+
+
+def test_the_warehouse_is_opened_by_runs_only(project):
+    resources = dg.build_resources({"project": ProjectResource(project_dir=str(project.root))})
+    with (
+        resources as built,
+        pytest.raises(WarehouseLockError, match="was not set up by a run"),
+        built.project.warehouse(),
+    ):
+        pass
+    assert not ProjectPaths.at(project.root).warehouse.exists()
+
+
+def test_an_existing_instance_gains_run_monitoring_and_keeps_its_settings(tmp_path):
+    paths = ProjectPaths.at(tmp_path)
+    paths.dagster_home.mkdir()
+    config = paths.dagster_home / "dagster.yaml"
+    # What sme-platform wrote before run monitoring, plus a setting of the user's.
+    config.write_text(
+        "telemetry:\n  enabled: false\nrun_queue:\n  max_concurrent_runs: 1\n"
+        "python_logs:\n  python_log_level: INFO",  # no newline at the end
+        encoding="utf-8",
+    )
+    paths.ensure_dagster_home()
+    written = yaml.safe_load(config.read_text(encoding="utf-8"))
+    assert written["python_logs"] == {"python_log_level": "INFO"}
+    assert written["run_queue"] == {"max_concurrent_runs": 1}
+    assert written["run_monitoring"]["enabled"] is True
+    with dg.DagsterInstance.from_config(str(paths.dagster_home)) as instance:
+        assert instance.run_monitoring_enabled
+        assert instance.run_monitoring_start_timeout_seconds == 180
+    # Idempotent: a second start appends nothing.
+    text = config.read_text(encoding="utf-8")
+    paths.ensure_dagster_home()
+    assert config.read_text(encoding="utf-8") == text
+
+
+def test_the_sensor_marks_failed_a_started_run_whose_process_died():
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    instance = dg.DagsterInstance.ephemeral()
+    for run_id, pid in (("dead-run", finished.pid), ("alive-run", os.getpid())):
+        instance.add_run(
+            dg.DagsterRun(
+                job_name="materialize_all",
+                run_id=run_id,
+                status=dg.DagsterRunStatus.STARTED,
+                tags={PID_TAG: str(pid)},
+            )
+        )
+    with dg.build_sensor_context(instance=instance) as context:
+        outcome = mark_dead_runs_failed(context)
+    message = f"process {finished.pid} died; marked failed by sensor mark_dead_runs_failed"
+    assert outcome.skip_message == f"run dead-run (materialize_all): {message}"
+    assert instance.get_run_by_id("dead-run").status == dg.DagsterRunStatus.FAILURE
+    assert instance.get_run_by_id("alive-run").status == dg.DagsterRunStatus.STARTED
+    failures = instance.all_logs("dead-run", of_type=dg.DagsterEventType.RUN_FAILURE)
+    assert [entry.dagster_event.message for entry in failures] == [message]
+    with dg.build_sensor_context(instance=instance) as context:
+        assert mark_dead_runs_failed(context).skip_message == "no run whose process died"
