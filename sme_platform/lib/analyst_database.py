@@ -111,6 +111,11 @@ def _write_snapshot(
 ) -> None:
     alias = "analyst_snapshot"
     masks = declared_masks(con, graph)
+    skipped = (
+        dict(con.execute("select model, reason from governance.skipped_models").fetchall())
+        if table_exists(con, "governance", "skipped_models")
+        else {}
+    )
     con.execute(f"attach {quote_literal(str(building))} as {alias}")
     try:
         for schema in PUBLISHED_SCHEMAS:
@@ -122,7 +127,7 @@ def _write_snapshot(
                 continue  # not built yet (a first run that stopped early): nothing to publish
             model_masks = masks.get(name, {})
             rows = _copy_model(con, alias, model, model_masks, result)
-            catalog_rows.append(_catalog_row(model, model_masks, rows, run_id))
+            catalog_rows.append(_catalog_row(model, model_masks, rows, run_id, skipped.get(name)))
         _write_governance(con, alias, catalog_rows)
     finally:
         con.execute(f"detach {alias}")  # checkpoints and closes the file: no WAL left beside it
@@ -150,7 +155,9 @@ def _copy_model(con, alias: str, model: SqlModel, masks: dict, result: PublishRe
     return rows
 
 
-def _catalog_row(model: SqlModel, masks: dict, rows: int, run_id: str) -> tuple:
+def _catalog_row(
+    model: SqlModel, masks: dict, rows: int, run_id: str, skipped: str | None
+) -> tuple:
     return (
         model.schema,
         model.name,
@@ -161,6 +168,7 @@ def _catalog_row(model: SqlModel, masks: dict, rows: int, run_id: str) -> tuple:
         model.code_version,
         run_id,
         datetime.now(UTC).replace(tzinfo=None),
+        skipped,
     )
 
 
@@ -170,11 +178,12 @@ def _write_governance(con, alias: str, catalog_rows: list[tuple]) -> None:
         f"""create table {alias}.governance.catalog (
             table_schema varchar, table_name varchar, description varchar, owner varchar,
             row_count bigint, masked_columns varchar[], code_version varchar, run_id varchar,
-            published_at timestamp
+            published_at timestamp,
+            skipped varchar -- why the table is empty: its inputs have no source
         )"""
     )
     con.executemany(
-        f"insert into {alias}.governance.catalog values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"insert into {alias}.governance.catalog values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         catalog_rows,
     )
     if table_exists(con, "governance", "check_results"):

@@ -18,7 +18,7 @@ from sme_platform_tests.lib.test_analyst_database import EMPLOYEES, STAFF
 
 def run_models_and_publish(project, models):
     graph = load_model_graph(models)
-    assets = [build_sql_model_asset(graph.models[name]) for name in graph.order]
+    assets = [build_sql_model_asset(graph.models[name], graph) for name in graph.order]
     return dg.materialize(
         [*assets, build_analyst_database_asset(graph)],
         resources={"project": ProjectResource(project_dir=str(project))},
