@@ -72,7 +72,8 @@ for name, model in MODEL_GRAPH.models.items():
                   if variant == "full" or (variant == "tests" and t.kind != "great_expectations"))
     models[name] = dataclasses.replace(
         model, header=dataclasses.replace(model.header, tests=tests))
-assets = [build_sql_model_asset(models[name]) for name in MODEL_GRAPH.order]
+graph = ModelGraph(models=models, order=MODEL_GRAPH.order)
+assets = [build_sql_model_asset(graph.models[name], graph) for name in graph.order]
 result = dg.materialize(
     assets, resources={"project": ProjectResource(project_dir=sys.argv[1])},
     instance=dg.DagsterInstance.ephemeral())

@@ -344,6 +344,10 @@ def _print_failed_checks(result) -> None:
             )
 
 
+# Tables to show as examples, the first this project has (a tickets-only company has no sales).
+REPORT_EXAMPLES = ("reports.sales_kpis_monthly", "reports.support_kpis_monthly")
+
+
 def print_summary(paths: ProjectPaths) -> None:
     from sme_platform.lib.summary import summarize_warehouse
 
@@ -377,10 +381,12 @@ def print_summary(paths: ProjectPaths) -> None:
             + "; e.g. "
             + ", ".join(
                 f"{name} {summary.models[name]:,} rows"
-                for name in ("marts.sales_daily", "reports.sales_kpis_monthly")
+                for name in ("marts.sales_daily", *REPORT_EXAMPLES)
                 if name in summary.models
             )
         )
+    if summary.skipped_models:  # why each: the asset's metadata, governance.skipped_models
+        console.print(f"skipped (no source): {', '.join(summary.skipped_models)}")
     for asset, check, severity, description in summary.failing_checks[:10]:
         console.print(f"[yellow]failing check[/yellow] {asset}:{check} ({severity}): {description}")
     for _path, message in summary.rejected_files[:10]:
@@ -400,7 +406,7 @@ def print_summary(paths: ProjectPaths) -> None:
         console.print(
             "Analysts: the validated tables, PII masked, readable at any time (see README):\n"
             f'  .venv/bin/duckdb -readonly {paths.analyst_database} "select * from '
-            'reports.sales_kpis_monthly"'
+            f'{next((n for n in REPORT_EXAMPLES if n in summary.models), REPORT_EXAMPLES[0])}"'
         )
 
 

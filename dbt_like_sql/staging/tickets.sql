@@ -2,6 +2,9 @@
 description: >
   Support tickets with response and resolution durations. Grain: one row per ticket.
 owner: team:support
+pii:
+  subject: redact
+  body: redact
 tests:
   - not_null: [ticket_id, opened_at]
   - unique: [ticket_id]

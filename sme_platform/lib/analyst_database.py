@@ -4,11 +4,17 @@ DuckDB lets one process write a file, and a reader in another process fails whil
 analysts never open the warehouse: each successful run writes a fresh file next to it and
 renames it into place (atomic on one filesystem). A reader that opened the old file keeps
 reading it; the next connection sees the new one; no one sees a lock error or a half-written
-table. PII columns are masked as the models' headers say: `hash` keeps joins and counts
-working (same input, same 16 hex characters), `redact` removes the value. PII also follows the
-column lineage: a column computed from a PII column upstream (the canonical contracts tag the
-raw ones) is masked like its source even if its model's header forgets it, unless the header
-declares it `none`. A forgotten tag over-masks; it never leaks.
+table.
+
+PII columns are masked as the models' headers say: `hash` keeps joins and counts working (same
+input, same 16 hex characters), `redact` removes the value. A header's decision follows the
+column lineage downstream: a column computed from a masked column of another model is masked
+like it (the strongest mask among its sources) unless its own header declares it otherwise
+(`none`: derived from PII, not PII itself). The model that first reads a PII column of a raw
+canonical table decides how it is masked: the publisher never guesses. The file is then
+verified while it is still the `.building` file (see analyst_verification.py), against masks
+derived from the canonical contracts' PII tags, not from what was applied here: a header that
+forgets a PII column is refused before analysts can read it, and the previous snapshot stays.
 """
 
 from __future__ import annotations
@@ -21,35 +27,36 @@ from pathlib import Path
 
 import duckdb
 
-from sme_platform.lib.canonical import CANONICAL_TABLES
+from sme_platform.lib.analyst_verification import REDACTED, verify_snapshot
+from sme_platform.lib.governance import CheckOutcome
 from sme_platform.lib.sql_models.build import column_lineage
 from sme_platform.lib.sql_models.graph import ModelGraph, SqlModel
 from sme_platform.lib.warehouse import quote_identifier, quote_literal, table_exists
 
 PUBLISHED_SCHEMAS = ("staging", "marts", "reports")
-REDACTED = "[redacted]"
 HASH_LENGTH = 16
+MASK_STRENGTH = {"none": 0, "hash": 1, "redact": 2}
 
 
 @dataclass
 class PublishResult:
     path: Path
+    published: bool = False  # renamed into place; False: refused, the previous file stays
     tables: dict[str, int] = field(default_factory=dict)  # schema.table -> rows
     masked_columns: dict[str, dict[str, str]] = field(default_factory=dict)
+    checks: list[CheckOutcome] = field(default_factory=list)  # the verification of the file
     bytes: int = 0
 
+    @property
+    def refusal(self) -> str:
+        """Why the snapshot was not published, one clause per failed check."""
+        return "; ".join(f"{c.name}: {c.description}" for c in self.checks if not c.passed)
 
-MASK_STRENGTH = {"none": 0, "hash": 1, "redact": 2}
-INHERITED_FROM_RAW = "redact"
 
-
-def effective_pii(con: duckdb.DuckDBPyConnection, graph: ModelGraph) -> dict[str, dict[str, str]]:
+def declared_masks(con: duckdb.DuckDBPyConnection, graph: ModelGraph) -> dict[str, dict[str, str]]:
     """For each built model, column -> mask: declared in its header, or inherited through the
-    column lineage from a PII column upstream (the strongest mask among its sources)."""
-    masks: dict[str, dict[str, str]] = {
-        f"raw.{name}": dict.fromkeys(table.pii_columns, INHERITED_FROM_RAW)
-        for name, table in CANONICAL_TABLES.items()
-    }
+    column lineage from a masked column of an upstream model (the strongest mask among them)."""
+    masks: dict[str, dict[str, str]] = {}
     for name in graph.order:
         model = graph.models[name]
         if not table_exists(con, model.schema, model.name):
@@ -62,7 +69,7 @@ def effective_pii(con: duckdb.DuckDBPyConnection, graph: ModelGraph) -> dict[str
             if upstream:
                 inherited[column] = max(upstream, key=MASK_STRENGTH.__getitem__)
         masks[name] = {**inherited, **model.header.pii}
-    return {name: m for name, m in masks.items() if not name.startswith("raw.")}
+    return masks
 
 
 def masked_expression(column: str, data_type: str, mask: str | None) -> str:
@@ -79,12 +86,36 @@ def masked_expression(column: str, data_type: str, mask: str | None) -> str:
 def publish_analyst_database(
     con: duckdb.DuckDBPyConnection, graph: ModelGraph, target: Path, run_id: str
 ) -> PublishResult:
-    """Copy every built model into a fresh file, masked, and rename it over `target`."""
+    """Copy every built model into a fresh file, masked, verify the file, and rename it over
+    `target` only if the verification passed; otherwise delete it and leave `target` as it was."""
     target.parent.mkdir(parents=True, exist_ok=True)
     building = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.building")
     result = PublishResult(path=target)
+    try:
+        _write_snapshot(con, graph, building, run_id, result)
+        result.checks = verify_snapshot(con, graph, building)
+    except BaseException:
+        building.unlink(missing_ok=True)
+        raise
+    if not all(check.passed for check in result.checks):
+        building.unlink()
+        return result
+    os.replace(building, target)
+    result.published = True
+    result.bytes = target.stat().st_size
+    return result
+
+
+def _write_snapshot(
+    con, graph: ModelGraph, building: Path, run_id: str, result: PublishResult
+) -> None:
     alias = "analyst_snapshot"
-    pii = effective_pii(con, graph)
+    masks = declared_masks(con, graph)
+    skipped = (
+        dict(con.execute("select model, reason from governance.skipped_models").fetchall())
+        if table_exists(con, "governance", "skipped_models")
+        else {}
+    )
     con.execute(f"attach {quote_literal(str(building))} as {alias}")
     try:
         for schema in PUBLISHED_SCHEMAS:
@@ -94,18 +125,12 @@ def publish_analyst_database(
             model = graph.models[name]
             if not table_exists(con, model.schema, model.name):
                 continue  # not built yet (a first run that stopped early): nothing to publish
-            masks = pii.get(name, {})
-            rows = _copy_model(con, alias, model, masks, result)
-            catalog_rows.append(_catalog_row(model, masks, rows, run_id))
+            model_masks = masks.get(name, {})
+            rows = _copy_model(con, alias, model, model_masks, result)
+            catalog_rows.append(_catalog_row(model, model_masks, rows, run_id, skipped.get(name)))
         _write_governance(con, alias, catalog_rows)
-    except BaseException:
-        con.execute(f"detach {alias}")
-        building.unlink(missing_ok=True)
-        raise
-    con.execute(f"detach {alias}")  # checkpoints and closes the file: no WAL left beside it
-    os.replace(building, target)
-    result.bytes = target.stat().st_size
-    return result
+    finally:
+        con.execute(f"detach {alias}")  # checkpoints and closes the file: no WAL left beside it
 
 
 def _copy_model(con, alias: str, model: SqlModel, masks: dict, result: PublishResult) -> int:
@@ -130,7 +155,9 @@ def _copy_model(con, alias: str, model: SqlModel, masks: dict, result: PublishRe
     return rows
 
 
-def _catalog_row(model: SqlModel, masks: dict, rows: int, run_id: str) -> tuple:
+def _catalog_row(
+    model: SqlModel, masks: dict, rows: int, run_id: str, skipped: str | None
+) -> tuple:
     return (
         model.schema,
         model.name,
@@ -141,6 +168,7 @@ def _catalog_row(model: SqlModel, masks: dict, rows: int, run_id: str) -> tuple:
         model.code_version,
         run_id,
         datetime.now(UTC).replace(tzinfo=None),
+        skipped,
     )
 
 
@@ -150,11 +178,12 @@ def _write_governance(con, alias: str, catalog_rows: list[tuple]) -> None:
         f"""create table {alias}.governance.catalog (
             table_schema varchar, table_name varchar, description varchar, owner varchar,
             row_count bigint, masked_columns varchar[], code_version varchar, run_id varchar,
-            published_at timestamp
+            published_at timestamp,
+            skipped varchar -- why the table is empty: its inputs have no source
         )"""
     )
     con.executemany(
-        f"insert into {alias}.governance.catalog values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"insert into {alias}.governance.catalog values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         catalog_rows,
     )
     if table_exists(con, "governance", "check_results"):
@@ -162,67 +191,3 @@ def _write_governance(con, alias: str, catalog_rows: list[tuple]) -> None:
             f"create table {alias}.governance.check_results as "
             "select * from governance.check_results"
         )
-
-
-def verify_analyst_database(
-    con: duckdb.DuckDBPyConnection,
-    graph: ModelGraph,
-    target: Path,
-    pii: dict[str, dict[str, str]],
-) -> list[tuple[str, bool, str]]:
-    """Read the published file back: (check name, passed, description) for its two checks.
-    `pii`: the masks it must hold, per model (`PublishResult.masked_columns`)."""
-    alias = "analyst_published"
-    con.execute(f"attach {quote_literal(str(target))} as {alias} (read_only)")
-    try:
-        published = {
-            (schema, table)
-            for schema, table in con.execute(
-                "select table_schema, table_name from information_schema.tables "
-                "where table_catalog = ?",
-                [alias],
-            ).fetchall()
-        }
-        leaks, mismatches, checked = [], [], 0
-        for model in graph.models.values():
-            if (model.schema, model.name) not in published:
-                continue
-            checked += 1
-            relation = model.relation
-            for column, mask in pii.get(model.qualified_name, {}).items():
-                if mask == "none":
-                    continue
-                name = quote_identifier(column)
-                unmasked = (
-                    f"{name} is not null and not regexp_full_match({name}, '[0-9a-f]{{16}}')"
-                    if mask == "hash"
-                    else f"{name} is not null and {name}::varchar <> '{REDACTED}'"
-                )
-                count = con.execute(
-                    f"select count(*) from {alias}.{relation} where {unmasked}"
-                ).fetchone()[0]
-                if count:
-                    leaks.append(f"{model.qualified_name}.{column}: {count} unmasked")
-            copied, original = con.execute(
-                f"select (select count(*) from {alias}.{relation}), "
-                f"(select count(*) from {relation})"
-            ).fetchone()
-            if copied != original:
-                mismatches.append(f"{model.qualified_name}: {copied} published, {original} built")
-    finally:
-        con.execute(f"detach {alias}")
-    masked = sum(1 for masks in pii.values() for mask in masks.values() if mask != "none")
-    return [
-        (
-            "pii_masked",
-            not leaks,
-            "; ".join(leaks)
-            if leaks
-            else f"{masked} PII column(s) masked, as declared or inherited through column lineage",
-        ),
-        (
-            "published_rows_match_warehouse",
-            not mismatches,
-            "; ".join(mismatches) if mismatches else f"{checked} model tables, rows as built",
-        ),
-    ]

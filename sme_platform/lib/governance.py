@@ -64,3 +64,23 @@ def record_check_results(
             for r in records
         ],
     )
+
+
+def record_model_skip(
+    con: duckdb.DuckDBPyConnection, model: str, reason: str | None, run_id: str
+) -> None:
+    """Keep governance.skipped_models to the models whose published version was built empty for
+    want of a source (`reason`), so the summary and the catalog can say why they are empty;
+    a model built from data (`reason` None) leaves the list."""
+    con.execute("create schema if not exists governance")
+    con.execute(
+        """create table if not exists governance.skipped_models (
+            model varchar, reason varchar, run_id varchar, skipped_at timestamp
+        )"""
+    )
+    con.execute("delete from governance.skipped_models where model = ?", [model])
+    if reason:
+        con.execute(
+            "insert into governance.skipped_models values (?, ?, ?, ?)",
+            [model, reason, run_id, datetime.now(UTC).replace(tzinfo=None)],
+        )

@@ -26,7 +26,9 @@ class WarehouseSummary:
     tables: list[TableSummary] = field(default_factory=list)
     absent: list[str] = field(default_factory=list)
     rejected_files: list[tuple[str, str]] = field(default_factory=list)
-    models: dict[str, int] = field(default_factory=dict)  # schema.table -> rows
+    models: dict[str, int] = field(default_factory=dict)  # schema.table -> rows, built from data
+    # Models built empty because their inputs have no source: schema.table -> why
+    skipped_models: dict[str, str] = field(default_factory=dict)
     # The latest result of each check that is failing now: (asset, check, severity, description)
     failing_checks: list[tuple[str, str, str, str]] = field(default_factory=list)
 
@@ -95,11 +97,17 @@ def summarize_warehouse(warehouse: Path) -> WarehouseSummary:
 
 
 def _summarize_models(con, summary: WarehouseSummary) -> None:
+    if table_exists(con, "governance", "skipped_models"):
+        summary.skipped_models = dict(
+            con.execute("select model, reason from governance.skipped_models order by 1").fetchall()
+        )
     for schema, table in con.execute(
         "select table_schema, table_name from information_schema.tables "
         "where table_schema in ? and table_name not like '\\_\\_%' escape '\\' order by 1, 2",
         [list(MODEL_SCHEMAS)],
     ).fetchall():
+        if f"{schema}.{table}" in summary.skipped_models:
+            continue
         rows = con.execute(f"select count(*) from {relation_name(schema, table)}").fetchone()[0]
         summary.models[f"{schema}.{table}"] = rows
     if table_exists(con, "governance", "check_results"):

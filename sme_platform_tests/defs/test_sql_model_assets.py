@@ -39,7 +39,7 @@ def write_lines_model(models):
 
 def materialize(project, models_dir):
     graph = load_model_graph(models_dir)
-    assets = [build_sql_model_asset(graph.models[name]) for name in graph.order]
+    assets = [build_sql_model_asset(graph.models[name], graph) for name in graph.order]
     return dg.materialize(
         assets,
         resources={"project": ProjectResource(project_dir=str(project))},
@@ -111,7 +111,7 @@ def test_a_check_runs_alone_on_the_published_table_without_a_rebuild(tmp_path):
     add_sales(tmp_path, -1.0)  # raw changes; the published table does not until a rebuild
 
     graph = load_model_graph(models)
-    assets = [build_sql_model_asset(graph.models["staging.lines"])]
+    assets = [build_sql_model_asset(graph.models["staging.lines"], graph)]
     key = dg.AssetKey(["staging", "lines"])
     result = dg.materialize(
         assets,

@@ -371,42 +371,112 @@ def test_itsm_quirks_are_loaded_not_dropped(itsm):
     assert row == ("new", None, None)
 
 
-def test_retail_the_whole_graph_builds_without_inventory_locations_or_tickets(
-    tmp_path, monkeypatch
-):
-    """The same SQL models as the demo, on a company with only sales, products and customers."""
-    skip_unless_present(RETAIL_FILE)
+def run_example_whole_graph(name: str, folder: Path, monkeypatch: pytest.MonkeyPatch):
+    """Every asset of the project in `folder` with the example's sources.yaml, as `sme-platform
+    run` does; returns the run and the warehouse summary."""
     import dagster as dg
 
+    from sme_platform.defs.governance.assets import GOVERNANCE_ASSETS
     from sme_platform.defs.ingestion.assets import INGESTION_ASSETS
     from sme_platform.defs.resources import ProjectResource
     from sme_platform.defs.sql_models.assets import SQL_MODEL_ASSETS
-    from sme_platform_tests.conftest import SQL_MODELS
+    from sme_platform.lib.summary import summarize_warehouse
 
     monkeypatch.setenv("SME_DATASETS_DIR", str(DATASETS))
-    shutil.copy(REPO_ROOT / "examples" / "online_retail" / "sources.yaml", tmp_path)
+    shutil.copy(REPO_ROOT / "examples" / name / "sources.yaml", folder)
     result = dg.materialize(
-        [*INGESTION_ASSETS, *SQL_MODEL_ASSETS],
-        resources={"project": ProjectResource(project_dir=str(tmp_path))},
+        [*INGESTION_ASSETS, *SQL_MODEL_ASSETS, *GOVERNANCE_ASSETS],
+        resources={"project": ProjectResource(project_dir=str(folder))},
         raise_on_error=False,
     )
-    assert result.success
+    failures = [e.event_specific_data.error.message for e in result.all_events if e.is_step_failure]
+    assert result.success, failures
+    assert (folder / "data" / "analytics.duckdb").is_file()  # published
+    skipped = {
+        e.asset_key.to_user_string()
+        for e in result.get_asset_check_evaluations()
+        if e.description and e.description.startswith("skipped: ")
+    }
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert not {e.asset_key.to_user_string() for e in failed} & skipped
+    return result, summarize_warehouse(folder / "data" / "warehouse.duckdb")
+
+
+def test_retail_the_whole_graph_runs_green_without_inventory_locations_or_tickets(
+    tmp_path, monkeypatch
+):
+    """The same SQL models as the demo, on a company with only sales, products and customers:
+    what needs the absent tables is skipped with the reason, the analyst database published."""
+    skip_unless_present(RETAIL_FILE)
+    from sme_platform_tests.conftest import SQL_MODELS
+
+    result, summary = run_example_whole_graph("online_retail", tmp_path, monkeypatch)
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert set(SQL_MODELS) <= materialized
-    with connect(tmp_path / "data" / "warehouse.duckdb", read_only=True) as con:
+    assert summary.skipped_models == {
+        "staging.inventory_snapshots": "no source for raw.inventory_snapshots in sources.yaml",
+        "staging.locations": "no source for raw.locations in sources.yaml",
+        "staging.prices": "no source for raw.prices in sources.yaml",
+        "staging.tickets": "no source for raw.tickets in sources.yaml",
+        "marts.inventory_positions": "no source for raw.inventory_snapshots in sources.yaml",
+        "marts.tickets": "no source for raw.tickets in sources.yaml",
+        "reports.support_kpis_monthly": "no source for raw.tickets in sources.yaml",
+    }
+    with connect(tmp_path / "data" / "analytics.duckdb", read_only=True) as con:
         assert con.execute(
             "select distinct location_id, is_stocked_out from marts.sales_daily"
         ).fetchall() == [("online-uk", None)]  # the one shop, as the mapping names it
         months, revenue, stock_out = con.execute(
             "select count(*), sum(revenue), count(stock_out_rate) from reports.sales_kpis_monthly"
         ).fetchone()
+    with connect(tmp_path / "data" / "warehouse.duckdb", read_only=True) as con:
         expected = con.execute(
             "select sum(quantity * unit_price * (1 - coalesce(discount_pct, 0) / 100)) "
             "from raw.sales_lines where line_type = 'sale'"
         ).fetchone()[0]
-        assert (months, stock_out) == (13, 0)  # Dec 2010 to Dec 2011; stock unknown, not zero
-        assert revenue == pytest.approx(float(expected), rel=1e-9)
         assert con.execute("select count(*) from reports.support_kpis_monthly").fetchone() == (0,)
+    assert (months, stock_out) == (13, 0)  # Dec 2010 to Dec 2011; stock unknown, not zero
+    assert revenue == pytest.approx(float(expected), rel=1e-9)
+
+
+def test_itsm_the_whole_graph_runs_green_with_tickets_only(tmp_path, monkeypatch):
+    """The README's `sme-platform run --project-dir examples/itsm_tickets`: no sales, so the sales
+    and stock models are skipped (their suite expects rows), and the support KPIs published."""
+    skip_unless_present(ITSM_FILE)
+    result, summary = run_example_whole_graph("itsm_tickets", tmp_path, monkeypatch)
+    assert set(summary.skipped_models) == {
+        "staging.customers",
+        "staging.inventory_snapshots",
+        "staging.locations",
+        "staging.prices",
+        "staging.products",
+        "staging.sales_adjustments",
+        "staging.sales_lines",
+        "staging.sales_returns",
+        "marts.customers",
+        "marts.inventory_positions",
+        "marts.products",
+        "marts.sales_daily",
+        "reports.sales_kpis_monthly",
+    }
+    assert summary.skipped_models["marts.sales_daily"] == (
+        "no source for raw.inventory_snapshots, raw.sales_lines in sources.yaml"
+    )
+    suite = next(
+        e
+        for e in result.get_asset_check_evaluations()
+        if (e.asset_key.to_user_string(), e.check_name)
+        == ("marts/sales_daily", "great_expectations_suite")
+    )
+    assert (suite.passed, suite.description) == (
+        True,
+        "skipped: no source for raw.inventory_snapshots, raw.sales_lines in sources.yaml",
+    )
+    with connect(tmp_path / "data" / "analytics.duckdb", read_only=True) as con:
+        assert con.execute("select count(*) from marts.tickets").fetchone() == (20_769,)
+        assert con.execute(
+            "select sum(tickets_opened) from reports.support_kpis_monthly"
+        ).fetchone() == (20_769,)
 
 
 def test_ci_fails_instead_of_skipping_when_the_shared_datasets_are_absent(monkeypatch, tmp_path):

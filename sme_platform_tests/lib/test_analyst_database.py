@@ -1,4 +1,5 @@
-"""The analyst database: masked as the headers say, replaced whole, readable at any time."""
+"""The analyst database: masked as the headers say, verified before it replaces the previous
+snapshot, replaced whole, readable at any time."""
 
 from __future__ import annotations
 
@@ -7,13 +8,12 @@ import re
 import duckdb
 import pytest
 
-from sme_platform.lib.analyst_database import (
-    effective_pii,
-    publish_analyst_database,
-    verify_analyst_database,
-)
+from sme_platform.lib.analyst_database import publish_analyst_database
+from sme_platform.lib.analyst_verification import verify_snapshot
+from sme_platform.lib.canonical import CANONICAL_TABLES, CanonicalTable, Column
 from sme_platform.lib.sql_models.build import build_model
 from sme_platform.lib.sql_models.graph import load_model_graph
+from sme_platform.lib.sql_models.unit_testing import create_raw_table
 from sme_platform.lib.warehouse import connect
 from sme_platform_tests.lib.sql_models.test_graph import write_model
 
@@ -69,11 +69,12 @@ def test_pii_is_masked_as_the_header_says_and_the_rest_copied(warehouse):
         ("marts", "people", 2, ["age (redact)", "email (hash)", "name (redact)"], "r1"),
         ("reports", "people_count", 1, [], "r1"),
     ]
-    assert verify_analyst_database(con, graph, target, result.masked_columns) == [
+    assert result.published
+    assert [(c.name, c.passed, c.description) for c in result.checks] == [
         (
             "pii_masked",
             True,
-            "3 PII column(s) masked, as declared or inherited through column lineage",
+            "3 PII column(s) masked, as the canonical contracts and headers require",
         ),
         ("published_rows_match_warehouse", True, "2 model tables, rows as built"),
     ]
@@ -106,38 +107,95 @@ def test_a_pii_column_the_model_lacks_fails_the_publish_and_keeps_the_old_file(w
     assert [p.name for p in target.parent.iterdir() if p.name.endswith(".building")] == []
 
 
-def test_the_check_finds_a_column_published_unmasked(warehouse, tmp_path):
-    con, _, target = warehouse
-    write_model(tmp_path / "models", "marts/people.sql", PEOPLE, "pii: {name: redact}\n")
-    publish_analyst_database(con, load_model_graph(tmp_path / "models"), target, run_id="r1")
-    # judged against a header that (now) tags email too: the published file leaks it
-    write_model(
-        tmp_path / "models", "marts/people.sql", PEOPLE, "pii: {name: redact, email: hash}\n"
+def snapshot_of(con, path, copies: dict[str, str]):
+    """A snapshot file written by hand: relation -> the query that fills it."""
+    con.execute(f"attach '{path}' as handmade")
+    for relation, query in copies.items():
+        con.execute(f"create schema if not exists handmade.{relation.split('.')[0]}")
+        con.execute(f"create table handmade.{relation} as {query}")
+    con.execute("detach handmade")
+    return path
+
+
+def test_verification_names_the_leaked_column_and_the_table_whose_rows_differ(warehouse, tmp_path):
+    con, graph, _ = warehouse
+    snapshot = snapshot_of(
+        con,
+        tmp_path / "handmade.duckdb",
+        {
+            # name redacted, email not hashed, age not redacted; the count table lost its row
+            "marts.people": "select id, '[redacted]' as name, email, age from marts.people",
+            "reports.people_count": "select * from reports.people_count where false",
+        },
     )
-    stricter = load_model_graph(tmp_path / "models")
-    outcomes = verify_analyst_database(con, stricter, target, effective_pii(con, stricter))
-    assert outcomes[0] == ("pii_masked", False, "marts.people.email: 1 unmasked")
+    checks = verify_snapshot(con, graph, snapshot)
+    assert [(c.name, c.passed, c.description) for c in checks] == [
+        (
+            "pii_masked",
+            False,
+            "marts.people.email: 1 unmasked value(s), must be hashed (declared in people.sql); "
+            "marts.people.age: 2 unmasked value(s), must be redacted (declared in people.sql)",
+        ),
+        (
+            "published_rows_match_warehouse",
+            False,
+            "reports.people_count: 0 rows published, 1 in the warehouse",
+        ),
+    ]
+    missing = snapshot_of(con, tmp_path / "without_count.duckdb", {"marts.people": PEOPLE})
+    assert verify_snapshot(con, graph, missing)[1].description == (
+        "reports.people_count: built in the warehouse, missing from the snapshot"
+    )
 
 
-def test_pii_follows_the_column_lineage_unless_declared_none(tmp_path):
-    from sme_platform.lib.sql_models.unit_testing import create_raw_table
-
+def test_a_value_that_only_looks_like_a_hash_is_still_a_leak(tmp_path):
     models = tmp_path / "models"
-    # no pii in this header: customer_name and email are PII in the canonical contract
+    write_model(
+        models,
+        "marts/tokens.sql",
+        "select * from (values ('0123456789abcdef'), ('ann@x.org')) t(token)",
+        "pii: {token: hash}\n",
+    )
+    graph = load_model_graph(models)
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        build_all(con, graph)
+        copied = snapshot_of(
+            con,
+            tmp_path / "copied.duckdb",
+            {"marts.tokens": "select token from marts.tokens where token like '0%'"},
+        )
+        hashed = snapshot_of(
+            con,
+            tmp_path / "hashed.duckdb",
+            {"marts.tokens": "select left(sha256(token), 16) as token from marts.tokens"},
+        )
+        assert verify_snapshot(con, graph, copied)[0].description.startswith(
+            "marts.tokens.token: 1 unmasked value(s)"
+        )
+        assert verify_snapshot(con, graph, hashed)[0].passed
+
+
+def people_over_raw_customers(models, staging_pii: str):
     write_model(
         models,
         "staging/people.sql",
         "select customer_id, customer_name, email, segment from raw.customers",
+        staging_pii,
     )
     write_model(
         models,
         "marts/contacts.sql",
         "select customer_id, upper(email) as mail, segment, "
         "length(customer_name) as name_length from staging.people",
-        "pii: {name_length: none, mail: hash}\n",
+        "pii: {name_length: none}\n",
     )
     write_model(models, "marts/emails.sql", "select count(distinct email) as n from staging.people")
-    graph = load_model_graph(models)
+    return load_model_graph(models)
+
+
+def test_a_declared_mask_follows_the_column_lineage_unless_declared_none(tmp_path):
+    models = tmp_path / "models"
+    graph = people_over_raw_customers(models, "pii: {customer_name: redact, email: hash}\n")
     target = tmp_path / "analytics.duckdb"
     with connect(tmp_path / "warehouse.duckdb") as con:
         create_raw_table(con, "customers")
@@ -147,22 +205,86 @@ def test_pii_follows_the_column_lineage_unless_declared_none(tmp_path):
         )
         build_all(con, graph)
         result = publish_analyst_database(con, graph, target, run_id="r1")
-        checks = verify_analyst_database(con, graph, target, result.masked_columns)
+    assert result.published
     assert result.masked_columns == {
-        "staging.people": {"customer_name": "redact", "email": "redact"},
-        "marts.contacts": {"mail": "hash"},  # declared; name_length declared not PII
-        "marts.emails": {"n": "redact"},  # a count of emails: masked until declared none
+        "staging.people": {"customer_name": "redact", "email": "hash"},
+        "marts.contacts": {"mail": "hash"},  # inherited; name_length declared not PII
+        "marts.emails": {"n": "hash"},  # a count of emails: masked until declared none
     }
+    email_hash = duckdb.connect().execute("select left(sha256('ann@x.org'), 16)").fetchone()[0]
     with duckdb.connect(str(target), read_only=True) as analyst:
         assert analyst.execute("select * from staging.people").fetchall() == [
-            ("C1", "[redacted]", "[redacted]", "retail")
+            ("C1", "[redacted]", email_hash, "retail")
         ]
         assert analyst.execute("select name_length, segment from marts.contacts").fetchall() == [
             (7, "retail")
         ]
-        assert analyst.execute("select n from marts.emails").fetchall() == [(None,)]
-    assert checks[0] == (
-        "pii_masked",
-        True,
-        "4 PII column(s) masked, as declared or inherited through column lineage",
+        assert analyst.execute("select n from marts.emails").fetchall() == [
+            (duckdb.connect().execute("select left(sha256('1'), 16)").fetchone()[0],)
+        ]
+    assert result.checks[0].description == (
+        "4 PII column(s) masked, as the canonical contracts and headers require"
+    )
+
+
+def test_a_model_that_forgets_a_raw_pii_column_is_refused_and_the_old_file_kept(tmp_path):
+    models = tmp_path / "models"
+    target = tmp_path / "analytics.duckdb"
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        create_raw_table(con, "customers")
+        con.execute(
+            "insert into raw.customers (customer_id, customer_name, email) "
+            "values ('C1', 'Ann Lee', 'ann@x.org'), ('C2', 'Bo', null)"
+        )
+        graph = people_over_raw_customers(models, "pii: {customer_name: redact, email: hash}\n")
+        build_all(con, graph)
+        assert publish_analyst_database(con, graph, target, run_id="r1").published
+        before = target.read_bytes()
+        forgetful = people_over_raw_customers(models, "pii: {email: hash}\n")
+        build_all(con, forgetful)
+        result = publish_analyst_database(con, forgetful, target, run_id="r2")
+    assert not result.published
+    assert result.checks[0].description == (
+        "staging.people.customer_name: 2 unmasked value(s), must be hashed (derived from "
+        "raw.customers.customer_name; declare it in the pii of people.sql: hash, redact, or none "
+        "if it is not PII)"
+    )
+    assert result.checks[1].passed
+    assert result.refusal.startswith("pii_masked: staging.people.customer_name: 2 unmasked")
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if "analytics" in p.name) == [
+        "analytics.duckdb"
+    ]
+
+
+EMPLOYEES = CanonicalTable(
+    name="employees",
+    description="Staff, a canonical table added after the analyst database was built.",
+    grain="one row per employee",
+    columns=(
+        Column("employee_id", "VARCHAR", "Business key", required=True),
+        Column("full_name", "VARCHAR", "Full name", pii=True),
+        Column("team", "VARCHAR", "Team"),
+    ),
+    primary_key=("employee_id",),
+    pii_columns=("full_name",),
+)
+STAFF = "select employee_id, full_name, team from raw.employees"
+
+
+def test_a_new_canonical_pii_source_is_guarded_without_any_header_naming_it(tmp_path, monkeypatch):
+    monkeypatch.setitem(CANONICAL_TABLES, "employees", EMPLOYEES)
+    models = tmp_path / "models"
+    write_model(models, "staging/staff.sql", STAFF)
+    graph = load_model_graph(models)
+    target = tmp_path / "analytics.duckdb"
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        create_raw_table(con, "employees")
+        con.execute("insert into raw.employees (employee_id, full_name) values ('E1', 'Cy Doe')")
+        build_all(con, graph)
+        result = publish_analyst_database(con, graph, target, run_id="r1")
+    assert not result.published and not target.exists()
+    assert result.checks[0].description.startswith(
+        "staging.staff.full_name: 1 unmasked value(s), must be hashed "
+        "(derived from raw.employees.full_name;"
     )

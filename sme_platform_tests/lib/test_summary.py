@@ -53,3 +53,27 @@ def test_summary_lists_built_models_absent_sources_and_failing_checks(project):
     assert "tickets" in summary.absent and "sales_lines" not in summary.absent
     assert set(summary.absent) | {t.table for t in summary.tables} == set(CANONICAL_TABLES)
     assert summary.failing_checks == [("marts/daily", "unique_n", "error", "")]  # n_small recovered
+
+
+def test_a_model_built_empty_for_want_of_a_source_is_listed_as_skipped_until_built(tmp_path):
+    from sme_platform.lib.governance import record_model_skip
+    from sme_platform.lib.warehouse import connect
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    reason = "no source for raw.sales_lines in sources.yaml"
+    with connect(warehouse) as con:
+        con.execute("create schema marts")
+        con.execute("create table marts.sales_daily (sku varchar)")
+        con.execute("create table marts.tickets as select 'T1' as ticket_id")
+        record_model_skip(con, "marts.sales_daily", reason, "run-1")
+        record_model_skip(con, "marts.tickets", None, "run-1")
+    summary = summarize_warehouse(warehouse)
+    assert summary.skipped_models == {"marts.sales_daily": reason}
+    assert summary.models == {"marts.tickets": 1}  # built from data; the skipped one is not
+    with connect(warehouse) as con:
+        con.execute("insert into marts.sales_daily values ('A')")
+        record_model_skip(con, "marts.sales_daily", None, "run-2")  # its source came
+        record_model_skip(con, "marts.sales_daily", None, "run-3")
+    summary = summarize_warehouse(warehouse)
+    assert summary.skipped_models == {}
+    assert summary.models == {"marts.sales_daily": 1, "marts.tickets": 1}

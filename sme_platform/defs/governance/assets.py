@@ -1,7 +1,9 @@
 """Governance: the analyst database, published after the models it holds are built.
 
 It depends on every SQL model, so it is the last step of a whole-graph run, and a run in which
-any model failed its gate does not publish: analysts keep the last good snapshot.
+any model failed its gate does not publish: analysts keep the last good snapshot. Its own two
+checks are gates too: they run on the new file before it is renamed into place, and a failure
+keeps the previous snapshot, fails the step and is recorded in governance.check_results.
 """
 
 import dagster as dg
@@ -9,15 +11,14 @@ import dagster as dg
 from sme_platform.defs.governance.checks import report_checks
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.sql_models.assets import MODEL_GRAPH, model_key
-from sme_platform.lib.analyst_database import publish_analyst_database, verify_analyst_database
-from sme_platform.lib.governance import CheckOutcome
+from sme_platform.lib.analyst_database import publish_analyst_database
+from sme_platform.lib.sql_models.graph import ModelGraph
 
 ANALYST_DATABASE_KEY = dg.AssetKey(["governance", "analyst_database"])
 CHECKS = ("pii_masked", "published_rows_match_warehouse")
 
 
-def build_analyst_database_asset() -> dg.AssetsDefinition:
-    graph = MODEL_GRAPH
+def build_analyst_database_asset(graph: ModelGraph = MODEL_GRAPH) -> dg.AssetsDefinition:
     spec = dg.AssetSpec(
         ANALYST_DATABASE_KEY,
         group_name="governance",
@@ -28,22 +29,26 @@ def build_analyst_database_asset() -> dg.AssetsDefinition:
             "Grain: one snapshot per successful run."
         ),
         deps=[model_key(name) for name in graph.order],
-        code_version="1",
+        code_version="2",  # 2: verified before it is renamed into place
         kinds={"duckdb"},
         tags={"stage": "governance"},
     )
-    checks = [dg.AssetCheckSpec(name, asset=ANALYST_DATABASE_KEY) for name in CHECKS]
+    checks = [dg.AssetCheckSpec(name, asset=ANALYST_DATABASE_KEY, blocking=True) for name in CHECKS]
 
     @dg.multi_asset(specs=[spec], check_specs=checks, name="publish_analyst_database")
     def analyst_database(context: dg.AssetExecutionContext, project: ProjectResource):
         target = project.paths.analyst_database
         with project.warehouse() as con:
             published = publish_analyst_database(con, graph, target, context.run.run_id)
-            verified = verify_analyst_database(con, graph, target, published.masked_columns)
-            outcomes = [
-                CheckOutcome(name, passed, "error", text) for name, passed, text in verified
-            ]
-            check_results = report_checks(con, ANALYST_DATABASE_KEY, outcomes, context.run.run_id)
+            check_results = report_checks(
+                con, ANALYST_DATABASE_KEY, published.checks, context.run.run_id
+            )
+        if not published.published:
+            yield from check_results
+            raise dg.Failure(
+                description=f"{target} not replaced: {published.refusal}. The previous "
+                "snapshot stays in place for analysts."
+            )
         yield dg.MaterializeResult(
             asset_key=ANALYST_DATABASE_KEY,
             metadata={

@@ -3,7 +3,9 @@
 Group = folder, dependencies = the tables the SQL reads, code version = hash of the file. The
 tests in a model's header are its asset checks; an error-severity test is blocking: the build
 that fails it is not published (the previous version stays) and the step fails, so nothing
-downstream materializes in that run.
+downstream materializes in that run. A model whose inputs have no source in sources.yaml is
+materialized empty with the reason in its metadata (`skipped`), and its checks pass saying why
+they were skipped (lib/sql_models/absent.py decides which).
 """
 
 import dagster as dg
@@ -11,9 +13,17 @@ import dagster as dg
 from sme_platform.defs.governance.checks import report_checks
 from sme_platform.defs.ingestion.assets import raw_key
 from sme_platform.defs.resources import ProjectResource
+from sme_platform.lib.canonical import CANONICAL_TABLES
+from sme_platform.lib.governance import record_model_skip
 from sme_platform.lib.project import REPO_ROOT, SQL_MODELS_DIR
-from sme_platform.lib.sql_models.build import BuildOutcome, build_model, run_published_tests
-from sme_platform.lib.sql_models.graph import SqlModel, load_model_graph
+from sme_platform.lib.sql_models.absent import SkipPlan, plan_skips
+from sme_platform.lib.sql_models.build import (
+    BuildOutcome,
+    build_empty,
+    build_model,
+    run_published_tests,
+)
+from sme_platform.lib.sql_models.graph import ModelGraph, SqlModel, load_model_graph
 
 MODELS_DIR = SQL_MODELS_DIR
 
@@ -23,7 +33,16 @@ def model_key(qualified_name: str) -> dg.AssetKey:
     return dg.AssetKey(qualified_name.split("."))
 
 
-def build_sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
+def skip_plan(project: ProjectResource, graph: ModelGraph) -> SkipPlan:
+    """What this project's sources.yaml leaves without data. A project folder without one
+    (models over tables loaded by other means, as in tests of the models alone) lacks nothing."""
+    if not project.paths.sources_file.exists():
+        return plan_skips(graph, ())
+    sources = project.sources()
+    return plan_skips(graph, [t for t in CANONICAL_TABLES if sources.get(t) is None])
+
+
+def build_sql_model_asset(model: SqlModel, graph: ModelGraph) -> dg.AssetsDefinition:
     key = model_key(model.qualified_name)
     header = model.header
     spec = dg.AssetSpec(
@@ -64,13 +83,22 @@ def build_sql_model_asset(model: SqlModel) -> dg.AssetsDefinition:
     def sql_model(context: dg.AssetExecutionContext, project: ProjectResource):
         selected = {check.name for check in context.selected_asset_check_keys}
         run_id = context.run.run_id
+        plan = skip_plan(project, graph)
+        skipped = plan.models.get(model.qualified_name)
+        skipped_tests = plan.tests_of(model.qualified_name)
         if key not in context.selected_asset_keys:
             with project.warehouse() as con:
-                results = run_published_tests(con, model, selected)
+                results = run_published_tests(con, model, selected, skipped_tests)
                 yield from report_checks(con, key, [r.outcome for r in results], run_id)
             return
         with project.warehouse() as con:
-            outcome = build_model(con, model)
+            if skipped:
+                context.log.info(f"{model.qualified_name} built empty, tests skipped: {skipped}")
+                outcome = build_empty(con, model, skipped)
+            else:
+                outcome = build_model(con, model, skipped_tests)
+            if outcome.published:
+                record_model_skip(con, model.qualified_name, skipped, run_id)
             reported = report_checks(con, key, [t.outcome for t in outcome.tests], run_id)
         check_results = [result for result in reported if result.check_name in selected]
         if not outcome.published:
@@ -94,6 +122,8 @@ def _metadata(outcome: BuildOutcome) -> dict:
         ),
         "seconds": round(outcome.seconds, 2),
     }
+    if outcome.skipped:
+        metadata["skipped"] = outcome.skipped
     if outcome.lineage_error:
         metadata["column_lineage_missing"] = outcome.lineage_error
     else:
@@ -111,4 +141,6 @@ def _metadata(outcome: BuildOutcome) -> dict:
 
 # Read when the definitions load, as dbt's manifest is: the graph is the SQL files.
 MODEL_GRAPH = load_model_graph(MODELS_DIR)
-SQL_MODEL_ASSETS = [build_sql_model_asset(MODEL_GRAPH.models[name]) for name in MODEL_GRAPH.order]
+SQL_MODEL_ASSETS = [
+    build_sql_model_asset(MODEL_GRAPH.models[name], MODEL_GRAPH) for name in MODEL_GRAPH.order
+]

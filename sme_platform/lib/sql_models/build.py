@@ -3,12 +3,14 @@
 A table (or view) is built under a temporary name, its tests run against that build, and only
 when no error-severity test fails is it swapped in for the previous version, in one
 transaction. So a failing gate or a run killed halfway leaves the last good version in place,
-and analysts never see a half-written or a failed table.
+and analysts never see a half-written or a failed table. A model whose inputs all come from
+absent sources (sql_models/absent.py) is built empty, with its columns, and its tests skipped.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import duckdb
@@ -16,7 +18,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 from sqlglot.lineage import lineage
 
-from sme_platform.lib.sql_models.data_tests import DataTestResult, run_test
+from sme_platform.lib.sql_models.data_tests import DataTestResult, run_test, skipped_test
 from sme_platform.lib.sql_models.graph import SqlModel
 from sme_platform.lib.warehouse import quote_identifier, relation_name, transaction
 
@@ -37,41 +39,78 @@ class BuildOutcome:
     column_lineage: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     lineage_error: str | None = None
     seconds: float = 0.0
+    skipped: str | None = None  # built empty: why (no source for its inputs)
 
     @property
     def blocking_failures(self) -> list[DataTestResult]:
         return [t for t in self.tests if not t.passed and t.test.severity == "error"]
 
 
-def build_model(con: duckdb.DuckDBPyConnection, model: SqlModel) -> BuildOutcome:
+def build_model(
+    con: duckdb.DuckDBPyConnection, model: SqlModel, skipped_tests: Mapping[str, str] | None = None
+) -> BuildOutcome:
+    """Build, test (but `skipped_tests`: name -> why), publish unless a blocking test fails."""
     started = time.perf_counter()
-    con.execute(f"create schema if not exists {quote_identifier(model.schema)}")
-    target = model.relation
+    building, kind = _create_building(con, model, model.sql)
     outcome = BuildOutcome(model=model, published=False)
-    building = relation_name(model.schema, BUILDING_PREFIX + model.name)
-    kind = "view" if model.header.materialization == "view" else "table"
-    _drop_if_exists(con, model.schema, BUILDING_PREFIX + model.name)  # an abandoned build
-    try:
-        con.execute(f"create {kind} {building} as {model.sql}")
-    except duckdb.Error as error:
-        # DuckDB names the line and column, not the file: say which model broke.
-        raise ModelBuildError(f"{model.path}: {type(error).__name__}: {error}") from error
-    outcome.tests = [run_test(con, t, building) for t in model.header.tests]
+    outcome.tests = _run_tests(con, model.header.tests, building, skipped_tests)
     if outcome.blocking_failures:
         con.execute(f"drop {kind} {building}")
     else:
         _describe(con, model, building, outcome)
-        _swap(con, model, kind, building, target)
+        _swap(con, model, kind, building, model.relation)
         outcome.published = True
     outcome.seconds = time.perf_counter() - started
     return outcome
 
 
+def build_empty(con: duckdb.DuckDBPyConnection, model: SqlModel, reason: str) -> BuildOutcome:
+    """The model as an empty table with its columns, its tests skipped for `reason`: what a
+    model whose inputs have no source publishes (its query is planned, never run)."""
+    started = time.perf_counter()
+    # On a line of its own: the query may end with a -- comment.
+    building, kind = _create_building(con, model, f"{model.sql}\nwith no data", kind="table")
+    outcome = BuildOutcome(model=model, published=False, skipped=reason)
+    outcome.tests = [skipped_test(test, reason) for test in model.header.tests]
+    _describe(con, model, building, outcome)
+    _swap(con, model, kind, building, model.relation)
+    outcome.published = True
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
 def run_published_tests(
-    con: duckdb.DuckDBPyConnection, model: SqlModel, names: set[str]
+    con: duckdb.DuckDBPyConnection,
+    model: SqlModel,
+    names: set[str],
+    skipped_tests: Mapping[str, str] | None = None,
 ) -> list[DataTestResult]:
     """The named tests on the published table, without building: a check run on its own."""
-    return [run_test(con, t, model.relation) for t in model.header.tests if t.name in names]
+    tests = [t for t in model.header.tests if t.name in names]
+    return _run_tests(con, tests, model.relation, skipped_tests)
+
+
+def _create_building(con, model: SqlModel, query: str, kind: str | None = None):
+    con.execute(f"create schema if not exists {quote_identifier(model.schema)}")
+    building = relation_name(model.schema, BUILDING_PREFIX + model.name)
+    kind = kind or ("view" if model.header.materialization == "view" else "table")
+    _drop_if_exists(con, model.schema, BUILDING_PREFIX + model.name)  # an abandoned build
+    try:
+        con.execute(f"create {kind} {building} as {query}")
+    except duckdb.Error as error:
+        # DuckDB names the line and column, not the file: say which model broke.
+        raise ModelBuildError(f"{model.path}: {type(error).__name__}: {error}") from error
+    return building, kind
+
+
+def _run_tests(con, tests, relation: str, skipped: Mapping[str, str] | None):
+    skipped = skipped or {}
+    return [
+        skipped_test(test, skipped[test.name])
+        if test.name in skipped
+        else run_test(con, test, relation)
+        for test in tests
+    ]
 
 
 def _swap(con, model: SqlModel, kind: str, building: str, target: str) -> None:

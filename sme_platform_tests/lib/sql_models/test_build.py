@@ -12,7 +12,7 @@ import textwrap
 import duckdb
 import pytest
 
-from sme_platform.lib.sql_models.build import build_model
+from sme_platform.lib.sql_models.build import build_empty, build_model, run_published_tests
 from sme_platform.lib.sql_models.data_tests import run_test
 from sme_platform.lib.sql_models.graph import load_model_graph
 from sme_platform.lib.sql_models.header import DataTest
@@ -292,3 +292,39 @@ def test_sql_that_fails_in_duckdb_names_the_model_file(tmp_path, con):
         ModelBuildError, match=r"marts/broken\.sql: BinderException: .*no_such_column"
     ):
         build_model(con, graph_with(tmp_path).models["marts.broken"])
+
+
+def test_a_model_without_data_is_built_empty_with_its_columns_and_its_tests_skipped(con, tmp_path):
+    write_model(
+        tmp_path,
+        "marts/kinds.sql",
+        "select kind, sum(qty) as units from staging.orders group by all  -- a trailing comment",
+        "materialization: view\ntests:\n  - not_null: [units]\n"
+        "  - relationships: {column: kind, to: staging.items, field: sku, severity: warn}\n",
+    )
+    model = graph_with(tmp_path).models["marts.kinds"]
+    reason = "no source for raw.sales_lines in sources.yaml"
+    outcome = build_empty(con, model, reason)  # staging.orders has rows: they are not read
+    assert outcome.published and outcome.skipped == reason
+    assert con.execute("select count(*) from marts.kinds").fetchone() == (0,)
+    assert outcome.columns == [("kind", "VARCHAR"), ("units", "HUGEINT")]
+    assert outcome.column_lineage["units"] == [("staging.orders", "qty")]
+    assert [(t.test.name, t.passed, t.description) for t in outcome.tests] == [
+        ("not_null_units", True, f"skipped: {reason}"),
+        ("relationships_kind", True, f"skipped: {reason}"),
+    ]
+    assert outcome.tests[0].outcome.metadata == {"skipped": reason}
+    # once the source is there, the model is built as its header says (a view) and tested
+    rebuilt = build_model(con, model, {"relationships_kind": "needs staging.items"})
+    assert rebuilt.published and rebuilt.skipped is None
+    assert con.execute("select count(*) from marts.kinds").fetchone() == (3,)
+    assert con.execute(
+        "select table_type from information_schema.tables where table_name = 'kinds'"
+    ).fetchall() == [("VIEW",)]
+    assert [(t.test.name, t.passed, t.description) for t in rebuilt.tests] == [
+        ("not_null_units", True, "units is never null: passed"),  # run
+        ("relationships_kind", True, "skipped: needs staging.items"),  # would fail on 'sale'
+    ]
+    # a check run on its own, from the UI, skips the same way
+    alone = run_published_tests(con, model, {"relationships_kind"}, {"relationships_kind": "x"})
+    assert [(t.test.name, t.skipped) for t in alone] == [("relationships_kind", "x")]
