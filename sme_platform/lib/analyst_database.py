@@ -30,10 +30,10 @@ import duckdb
 from sme_platform.lib.analyst_verification import REDACTED, verify_snapshot
 from sme_platform.lib.governance import CheckOutcome
 from sme_platform.lib.sql_models.build import column_lineage
-from sme_platform.lib.sql_models.graph import ModelGraph, SqlModel
-from sme_platform.lib.warehouse import quote_identifier, quote_literal, table_exists
+from sme_platform.lib.sql_models.graph import LAYERS, ModelGraph, SqlModel
+from sme_platform.lib.warehouse import insert_rows, quote_identifier, quote_literal, table_exists
 
-PUBLISHED_SCHEMAS = ("staging", "marts", "reports")
+PUBLISHED_SCHEMAS = LAYERS  # every layer of SQL models, and nothing of raw or quarantine
 HASH_LENGTH = 16
 MASK_STRENGTH = {"none": 0, "hash": 1, "redact": 2}
 
@@ -172,6 +172,20 @@ def _catalog_row(
     )
 
 
+CATALOG_COLUMNS = [
+    "table_schema",
+    "table_name",
+    "description",
+    "owner",
+    "row_count",
+    "masked_columns",
+    "code_version",
+    "run_id",
+    "published_at",
+    "skipped",
+]
+
+
 def _write_governance(con, alias: str, catalog_rows: list[tuple]) -> None:
     con.execute(f"create schema {alias}.governance")
     con.execute(
@@ -182,10 +196,7 @@ def _write_governance(con, alias: str, catalog_rows: list[tuple]) -> None:
             skipped varchar -- why the table is empty: its inputs have no source
         )"""
     )
-    con.executemany(
-        f"insert into {alias}.governance.catalog values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        catalog_rows,
-    )
+    insert_rows(con, f"{alias}.governance.catalog", CATALOG_COLUMNS, catalog_rows)
     if table_exists(con, "governance", "check_results"):
         con.execute(
             f"create table {alias}.governance.check_results as "

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from sme_platform.lib.warehouse import insert_rows
+
 
 @dataclass(frozen=True)
 class CheckOutcome:
@@ -20,16 +22,6 @@ class CheckOutcome:
     metadata: dict = field(default_factory=dict)  # the observed values
 
 
-@dataclass(frozen=True)
-class CheckRecord:
-    asset: str  # the asset key as a path, e.g. marts/sales_daily
-    check: str
-    passed: bool
-    severity: str  # error | warn
-    observed: dict
-    description: str = ""
-
-
 def ensure_check_results(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists governance")
     con.execute(
@@ -40,28 +32,41 @@ def ensure_check_results(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+CHECK_RESULT_COLUMNS = [
+    "asset",
+    "check_name",
+    "passed",
+    "severity",
+    "observed",
+    "description",
+    "run_id",
+    "checked_at",
+]
+
+
 def record_check_results(
-    con: duckdb.DuckDBPyConnection, records: list[CheckRecord], run_id: str
+    con: duckdb.DuckDBPyConnection, asset: str, outcomes: list[CheckOutcome], run_id: str
 ) -> None:
-    """Append one row per check. Called by every stage that evaluates checks, in the run."""
+    """Append one row per check of `asset` (its key as a path, e.g. marts/sales_daily). Called
+    by every stage that evaluates checks, in the run."""
     ensure_check_results(con)
-    if not records:
-        return
     now = datetime.now(UTC).replace(tzinfo=None)
-    con.executemany(
-        "insert into governance.check_results values (?, ?, ?, ?, ?, ?, ?, ?)",
+    insert_rows(
+        con,
+        "governance.check_results",
+        CHECK_RESULT_COLUMNS,
         [
             (
-                r.asset,
-                r.check,
-                r.passed,
-                r.severity,
-                json.dumps(r.observed, default=str),
-                r.description,
+                asset,
+                o.name,
+                o.passed,
+                o.severity,
+                json.dumps(o.metadata, default=str),
+                o.description,
                 run_id,
                 now,
             )
-            for r in records
+            for o in outcomes
         ],
     )
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sme_platform.lib.canonical import CANONICAL_TABLES
+from sme_platform.lib.sql_models.graph import LAYERS
 from sme_platform.lib.warehouse import connect, relation_name, table_exists
 
 
@@ -31,9 +32,6 @@ class WarehouseSummary:
     skipped_models: dict[str, str] = field(default_factory=dict)
     # The latest result of each check that is failing now: (asset, check, severity, description)
     failing_checks: list[tuple[str, str, str, str]] = field(default_factory=list)
-
-
-MODEL_SCHEMAS = ("staging", "marts", "reports")
 
 
 def summarize_warehouse(warehouse: Path) -> WarehouseSummary:
@@ -104,7 +102,7 @@ def _summarize_models(con, summary: WarehouseSummary) -> None:
     for schema, table in con.execute(
         "select table_schema, table_name from information_schema.tables "
         "where table_schema in ? and table_name not like '\\_\\_%' escape '\\' order by 1, 2",
-        [list(MODEL_SCHEMAS)],
+        [list(LAYERS)],
     ).fetchall():
         if f"{schema}.{table}" in summary.skipped_models:
             continue

@@ -32,7 +32,7 @@ def test_summary_counts_rows_quarantine_and_files_still_rejected(project):
 
 def test_summary_lists_built_models_absent_sources_and_failing_checks(project):
     from sme_platform.lib.canonical import CANONICAL_TABLES
-    from sme_platform.lib.governance import CheckRecord, record_check_results
+    from sme_platform.lib.governance import CheckOutcome, record_check_results
     from sme_platform.lib.warehouse import connect, ensure_ingestion_tables
 
     project.write("sales_1.csv", f"{SALES_HEADER}\n{GOOD}\n")
@@ -43,10 +43,10 @@ def test_summary_lists_built_models_absent_sources_and_failing_checks(project):
         con.execute("create schema marts")
         con.execute("create table marts.daily as select 1 as n union all select 2")
         con.execute("create table marts.__building__daily as select 1 as n")  # an abandoned build
-        record_check_results(con, [CheckRecord("marts/daily", "n_small", False, "warn", {})], "r1")
-        record_check_results(con, [CheckRecord("marts/daily", "n_small", True, "warn", {})], "r2")
+        record_check_results(con, "marts/daily", [CheckOutcome("n_small", False, "warn", "")], "r1")
+        record_check_results(con, "marts/daily", [CheckOutcome("n_small", True, "warn", "")], "r2")
         record_check_results(
-            con, [CheckRecord("marts/daily", "unique_n", False, "error", {})], "r2"
+            con, "marts/daily", [CheckOutcome("unique_n", False, "error", "")], "r2"
         )
     summary = summarize_warehouse(project.warehouse)
     assert summary.models == {"marts.daily": 2}

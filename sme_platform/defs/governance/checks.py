@@ -3,22 +3,13 @@ to Dagster as the same values."""
 
 import dagster as dg
 
-from sme_platform.lib.governance import CheckOutcome, CheckRecord, record_check_results
+from sme_platform.lib.governance import CheckOutcome, record_check_results
 
 
 def report_checks(
     con, asset_key: dg.AssetKey, outcomes: list[CheckOutcome], run_id: str
 ) -> list[dg.AssetCheckResult]:
-    record_check_results(
-        con,
-        [
-            CheckRecord(
-                asset_key.to_user_string(), o.name, o.passed, o.severity, o.metadata, o.description
-            )
-            for o in outcomes
-        ],
-        run_id,
-    )
+    record_check_results(con, asset_key.to_user_string(), outcomes, run_id)
     return [
         dg.AssetCheckResult(
             asset_key=asset_key,
