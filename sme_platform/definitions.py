@@ -1,8 +1,9 @@
 """The Dagster definitions: every stage's assets, one resource, the jobs, schedule and sensor.
 
 Thin on purpose: stages live in sme_platform/defs/<stage>/, logic in sme_platform/lib/.
-Writes to the DuckDB warehouse are serialized by running each run's steps in one process
-(in_process_executor) and runs one at a time (the instance's run queue).
+Writes to the DuckDB warehouse are serialized: each run's steps run in one process
+(in_process_executor), and every run, from the CLI, the UI, the schedule or a sensor, takes the
+warehouse's run lock before its first step (lib/run_lock.py), so a second run waits its turn.
 
 `defs` is the graph (the CLI runs it); workspace.yaml loads `project_definitions`, the same graph
 checked against the project's sources.yaml when the code location loads.
