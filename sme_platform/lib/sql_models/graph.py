@@ -128,10 +128,11 @@ def _load_model(folder: Path, path: Path) -> SqlModel:
     header, sql = parse_header(path, text)
     suite = suite_path_for(path)
     if suite.exists():
+        suite_check = suite_test(suite)  # refuses an unreadable suite file first
         repeated = repeated_header_tests(suite, header.tests)
         if repeated:
             raise ModelGraphError("\n".join(repeated))
-        header = replace(header, tests=(*header.tests, suite_test(suite)))
+        header = replace(header, tests=(*header.tests, suite_check))
     # Tables a test reads are dependencies too: a relationship to staging.products can only be
     # tested once staging.products is built.
     this = f"{layer}.{path.stem}"
