@@ -288,7 +288,7 @@ def _materialize(select: str | None, run_id: str) -> bool:
             instance=instance,
             asset_selection=list(keys),
             run_id=run_id,
-            tags=cli_run_tags(),
+            tags=cli_run_tags(run_id),
             raise_on_error=False,
         )
         watcher.stop()

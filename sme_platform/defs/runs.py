@@ -27,6 +27,9 @@ from sme_platform.lib.run_lock import (
 ORIGIN_TAG = "sme_platform/origin"
 PID_TAG = "sme_platform/pid"
 PROCESS_START_TAG = "sme_platform/process_start"
+# The run the process tags were written for. A run re-executed from the UI copies its parent's
+# tags, the parent's (dead) pid included; until it tags itself, those are not its own.
+TAGGED_RUN_TAG = "sme_platform/tagged_run"
 # A run can have died in any state before it finished; QUEUED runs have no process yet.
 _STATUSES_WITH_A_PROCESS = [
     dg.DagsterRunStatus.NOT_STARTED,
@@ -40,20 +43,32 @@ def warehouse_lock(paths: ProjectPaths) -> WarehouseLock:
     return WarehouseLock(paths.warehouse_lock, str(paths.warehouse.relative_to(paths.root)))
 
 
-def process_tags() -> dict[str, str]:
-    """Names this process on a run, for `fail_dead_runs`."""
+def process_tags(run_id: str) -> dict[str, str]:
+    """Names this process on run `run_id`, for `fail_dead_runs`."""
     pid = os.getpid()
     token = process_start_token(pid)
-    return {PID_TAG: str(pid), **({PROCESS_START_TAG: token} if token else {})}
+    return {
+        PID_TAG: str(pid),
+        TAGGED_RUN_TAG: run_id,
+        **({PROCESS_START_TAG: token} if token else {}),
+    }
 
 
-def cli_run_tags() -> dict[str, str]:
-    return {ORIGIN_TAG: "cli", **process_tags()}
+def cli_run_tags(run_id: str) -> dict[str, str]:
+    return {ORIGIN_TAG: "cli", **process_tags(run_id)}
+
+
+def _own_tags(run: dg.DagsterRun) -> dict[str, str]:
+    """The run's tags without the ones copied from a parent run (see TAGGED_RUN_TAG)."""
+    if run.tags.get(TAGGED_RUN_TAG) == run.run_id:
+        return dict(run.tags)
+    copied = {ORIGIN_TAG, PID_TAG, PROCESS_START_TAG, TAGGED_RUN_TAG}
+    return {name: value for name, value in run.tags.items() if name not in copied}
 
 
 def holder_of(run: dg.DagsterRun) -> LockHolder:
     return LockHolder.for_this_process(
-        run.run_id, origin_from_tags(run.tags, cli_origin_tag=ORIGIN_TAG)
+        run.run_id, origin_from_tags(_own_tags(run), cli_origin_tag=ORIGIN_TAG)
     )
 
 
@@ -65,8 +80,9 @@ def take_turn(
 ) -> WarehouseLock:
     """At a run's start: tag it with its process, wait for the warehouse (each waiting line goes
     to `log`), then mark runs whose process died failed. Returns the lock to release."""
-    if run.tags.get(PID_TAG) != str(os.getpid()):
-        instance.add_run_tags(run.run_id, process_tags())
+    own = _own_tags(run)
+    if own.get(PID_TAG) != str(os.getpid()):
+        instance.add_run_tags(run.run_id, process_tags(run.run_id))
     lock = warehouse_lock(paths)
     lock.acquire(holder_of(run), timeout_seconds=lock_timeout_seconds(os.environ), on_wait=log)
     try:
@@ -86,10 +102,11 @@ def fail_dead_runs(instance: dg.DagsterInstance, marked_by: str) -> list[str]:
     lines = []
     records = instance.get_run_records(filters=dg.RunsFilter(statuses=_STATUSES_WITH_A_PROCESS))
     for record in records:
-        pid = record.dagster_run.tags.get(PID_TAG, "")
+        tags = _own_tags(record.dagster_run)
+        pid = tags.get(PID_TAG, "")
         if not pid.isdigit():
             continue
-        if process_is_alive(int(pid), record.dagster_run.tags.get(PROCESS_START_TAG)):
+        if process_is_alive(int(pid), tags.get(PROCESS_START_TAG)):
             continue
         # Read again: the run may have ended, or been marked by another process, meanwhile.
         run = instance.get_run_by_id(record.dagster_run.run_id)

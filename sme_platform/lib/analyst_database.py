@@ -200,5 +200,9 @@ def _write_governance(con, alias: str, catalog_rows: list[tuple]) -> None:
     if table_exists(con, "governance", "check_results"):
         con.execute(
             f"create table {alias}.governance.check_results as "
-            "select * from governance.check_results"
+            # A failing test keeps sample rows of the table it tested, PII included, in the
+            # warehouse; analysts get the counts without them.
+            "select * replace (case when observed is null then null "
+            """else json_merge_patch(observed, '{"sample": null}') end as observed) """
+            "from governance.check_results"
         )

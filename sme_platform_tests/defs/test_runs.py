@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from sme_platform.defs.resources import ProjectResource
-from sme_platform.defs.runs import PID_TAG, mark_dead_runs_failed
+from sme_platform.defs.runs import PID_TAG, TAGGED_RUN_TAG, mark_dead_runs_failed
 from sme_platform.defs.sensors import new_export_files
 from sme_platform.lib.project import ProjectPaths
 from sme_platform.lib.run_lock import LOCK_TIMEOUT_ENV, WarehouseLockError
@@ -122,13 +122,19 @@ def test_the_sensor_marks_failed_a_started_run_whose_process_died():
     finished = subprocess.Popen(["true"])
     finished.wait()
     instance = dg.DagsterInstance.ephemeral()
-    for run_id, pid in (("dead-run", finished.pid), ("alive-run", os.getpid())):
+    runs = (
+        ("dead-run", finished.pid, "dead-run"),
+        ("alive-run", os.getpid(), "alive-run"),
+        # re-executed from the UI: its parent's tags copied, its own process not tagged yet
+        ("re-executed-run", finished.pid, "dead-run"),
+    )
+    for run_id, pid, tagged_run in runs:
         instance.add_run(
             dg.DagsterRun(
                 job_name="materialize_all",
                 run_id=run_id,
                 status=dg.DagsterRunStatus.STARTED,
-                tags={PID_TAG: str(pid)},
+                tags={PID_TAG: str(pid), TAGGED_RUN_TAG: tagged_run},
             )
         )
     with dg.build_sensor_context(instance=instance) as context:
@@ -137,6 +143,7 @@ def test_the_sensor_marks_failed_a_started_run_whose_process_died():
     assert outcome.skip_message == f"run dead-run (materialize_all): {message}"
     assert instance.get_run_by_id("dead-run").status == dg.DagsterRunStatus.FAILURE
     assert instance.get_run_by_id("alive-run").status == dg.DagsterRunStatus.STARTED
+    assert instance.get_run_by_id("re-executed-run").status == dg.DagsterRunStatus.STARTED
     failures = instance.all_logs("dead-run", of_type=dg.DagsterEventType.RUN_FAILURE)
     assert [entry.dagster_event.message for entry in failures] == [message]
     with dg.build_sensor_context(instance=instance) as context:

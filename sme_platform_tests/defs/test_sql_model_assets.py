@@ -124,3 +124,30 @@ def test_a_check_runs_alone_on_the_published_table_without_a_rebuild(tmp_path):
     assert (evaluation.check_name, evaluation.passed) == ("quantity_positive", True)
     with connect(tmp_path / "data" / "warehouse.duckdb", read_only=True) as con:
         assert con.execute("select count(*) from staging.lines").fetchone()[0] == 1
+
+
+def test_a_source_taken_out_of_sources_yaml_keeps_the_models_built_on_its_rows(project):
+    """Absent means no source and no rows: rows loaded before stay in raw, and the models over
+    them keep being built (not published empty)."""
+    from sme_platform.defs.resources import ProjectResource
+    from sme_platform.defs.sql_models.assets import MODEL_GRAPH, skip_plan
+    from sme_platform.lib.warehouse import connect
+    from sme_platform_tests.conftest import SALES_HEADER
+
+    project.write("sales_1.csv", SALES_HEADER + "\nO1,1,2024-01-01 10:00:00,A,2,1.5,SALE\n")
+    project.write("products.csv", "sku,name\nA,Widget\n")
+    project.sales_source(path="sales_*.csv")
+    project.source("products", path="products.csv", columns={"sku": "sku", "product_name": "name"})
+    resource = ProjectResource(project_dir=str(project.root))
+    with connect(project.warehouse) as con:
+        assert "marts.products" not in skip_plan(resource, MODEL_GRAPH, con).models
+    del project.sources["products"]
+    project.source("sales_lines", **project.sources["sales_lines"])  # rewrites sources.yaml
+    with connect(project.warehouse) as con:  # nothing loaded yet: products has no rows
+        assert "marts.products" in skip_plan(resource, MODEL_GRAPH, con).models
+    project.source("products", path="products.csv", columns={"sku": "sku", "product_name": "name"})
+    project.ingest("products")
+    del project.sources["products"]
+    project.source("sales_lines", **project.sources["sales_lines"])
+    with connect(project.warehouse) as con:
+        assert "marts.products" not in skip_plan(resource, MODEL_GRAPH, con).models

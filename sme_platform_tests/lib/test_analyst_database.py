@@ -288,3 +288,22 @@ def test_a_new_canonical_pii_source_is_guarded_without_any_header_naming_it(tmp_
         "staging.staff.full_name: 1 unmasked value(s), must be hashed "
         "(derived from raw.employees.full_name;"
     )
+
+
+def test_failing_tests_sample_rows_stay_in_the_warehouse_not_in_the_analysts_copy(warehouse):
+    """A failing test keeps sample rows of its table, PII included; analysts get the counts."""
+    from sme_platform.lib.governance import CheckOutcome, record_check_results
+
+    con, graph, target = warehouse
+    observed = {"failing_rows": 1, "sample": [{"id": "C1", "email": "ann@x.org"}]}
+    record_check_results(
+        con, "marts/people", [CheckOutcome("unique_id", False, "error", "", observed)], "r0"
+    )
+    assert publish_analyst_database(con, graph, target, run_id="r1").published
+    with duckdb.connect(str(target), read_only=True) as analyst:
+        published = analyst.execute(
+            "select observed from governance.check_results where check_name = 'unique_id' "
+            "and run_id = 'r0'"
+        ).fetchall()
+    assert published == [('{"failing_rows":1}',)]
+    assert "ann@x.org" not in target.read_bytes().decode("latin-1")

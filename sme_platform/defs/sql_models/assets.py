@@ -24,6 +24,7 @@ from sme_platform.lib.sql_models.build import (
     run_published_tests,
 )
 from sme_platform.lib.sql_models.graph import ModelGraph, SqlModel, load_model_graph
+from sme_platform.lib.warehouse import table_exists
 
 MODELS_DIR = SQL_MODELS_DIR
 
@@ -33,13 +34,24 @@ def model_key(qualified_name: str) -> dg.AssetKey:
     return dg.AssetKey(qualified_name.split("."))
 
 
-def skip_plan(project: ProjectResource, graph: ModelGraph) -> SkipPlan:
-    """What this project's sources.yaml leaves without data. A project folder without one
-    (models over tables loaded by other means, as in tests of the models alone) lacks nothing."""
+def skip_plan(project: ProjectResource, graph: ModelGraph, con) -> SkipPlan:
+    """What this project's sources.yaml leaves without data: tables with no source and no rows
+    (a source taken out of sources.yaml keeps the rows it loaded, and the models built on them
+    keep being built). A project folder without one (models over tables loaded by other means,
+    as in tests of the models alone) lacks nothing."""
     if not project.paths.sources_file.exists():
         return plan_skips(graph, ())
     sources = project.sources()
-    return plan_skips(graph, [t for t in CANONICAL_TABLES if sources.get(t) is None])
+    return plan_skips(
+        graph,
+        [t for t in CANONICAL_TABLES if sources.get(t) is None and not _has_rows(con, t)],
+    )
+
+
+def _has_rows(con, table: str) -> bool:
+    if not table_exists(con, "raw", table):
+        return False
+    return con.execute(f"select exists (select 1 from raw.{table})").fetchone()[0]
 
 
 def build_sql_model_asset(model: SqlModel, graph: ModelGraph) -> dg.AssetsDefinition:
@@ -83,15 +95,16 @@ def build_sql_model_asset(model: SqlModel, graph: ModelGraph) -> dg.AssetsDefini
     def sql_model(context: dg.AssetExecutionContext, project: ProjectResource):
         selected = {check.name for check in context.selected_asset_check_keys}
         run_id = context.run.run_id
-        plan = skip_plan(project, graph)
-        skipped = plan.models.get(model.qualified_name)
-        skipped_tests = plan.tests_of(model.qualified_name)
         if key not in context.selected_asset_keys:
             with project.warehouse() as con:
+                skipped_tests = skip_plan(project, graph, con).tests_of(model.qualified_name)
                 results = run_published_tests(con, model, selected, skipped_tests)
                 yield from report_checks(con, key, [r.outcome for r in results], run_id)
             return
         with project.warehouse() as con:
+            plan = skip_plan(project, graph, con)
+            skipped = plan.models.get(model.qualified_name)
+            skipped_tests = plan.tests_of(model.qualified_name)
             if skipped:
                 context.log.info(f"{model.qualified_name} built empty, tests skipped: {skipped}")
                 outcome = build_empty(con, model, skipped)

@@ -127,7 +127,7 @@ def land_batch(con, batch: Batch, *, keeps_read_order=pass_keeps_read_order) -> 
     )
     rules = [
         *contract.row_rules(batch.spec, has_format_check=batch.file_format == "jsonl"),
-        *contract.unnamed_column_rules(batch.columns),
+        *contract.unnamed_column_rules(batch.spec, batch.columns),
     ]
     numbered_first = numbers_rows_first(batch.spec) or not keeps_read_order(con, batch, rules)
     relation = source_relation(con, batch, numbered_first)

@@ -31,7 +31,7 @@ from sme_platform.lib.ingestion.files import SourceFile
 from sme_platform.lib.ingestion.load_log import log_files
 from sme_platform.lib.ingestion.precheck import ReadPlan
 from sme_platform.lib.ingestion.quarantine import BatchTally
-from sme_platform.lib.ingestion.results import FileOutcome, FileStatus, file_outcome
+from sme_platform.lib.ingestion.results import FileOutcome, FileRefused, FileStatus, file_outcome
 from sme_platform.lib.ingestion.text_files import write_normalized_copy
 from sme_platform.lib.warehouse import reserve_file_ids, transaction
 
@@ -92,10 +92,9 @@ class BatchLoader:
         try:
             self._load(files, copied=copied)
             return
-        except FileChangedWhileReading as error:
-            fault, culprit = error, error.source_file
-        except FILE_FAULTS as error:
-            fault, culprit = error, _file_named_in(error, files, copied)
+        except ISOLATED_ERRORS as error:
+            fault = error
+            culprit = _culprit(error, files, copied)
         if len(files) > 1:
             if culprit is None:  # the reader did not say which file: halve the batch
                 middle = len(files) // 2
@@ -107,17 +106,12 @@ class BatchLoader:
                 self.load_isolating_file_faults(part, copied=copied)
             return
         (source_file,) = files
-        if (
-            not copied
-            and plan.file_format != "parquet"
-            and not isinstance(fault, FileChangedWhileReading)
-        ):
+        if not copied and plan.file_format != "parquet" and isinstance(fault, FILE_FAULTS):
             try:
                 self._load(files, copied=True)
                 return
-            except FILE_FAULTS as error:
-                fault = error
-            except ValueError as error:  # the copy itself could not be made
+            except ISOLATED_ERRORS as error:
+                _culprit(error, files, copied=True)  # re-raises what is not the file's fault
                 fault = error
         self._reject(source_file, fault)
 
@@ -174,17 +168,26 @@ class BatchLoader:
         target = self.copies_dir / f"{source_file.sha256[:16]}-{source_file.path.name}"
         if target.suffix == ".gz":
             target = target.with_suffix("")
-        if not target.exists():
+        if target.exists():
+            return target
+        # Written under another name and renamed: a copy that failed halfway is never taken
+        # for a whole one by a later batch.
+        partial = target.with_name(target.name + ".partial")
+        try:
             write_normalized_copy(
                 source_file.path,
-                target,
+                partial,
                 encoding=self.spec.options.get("encoding", "utf-8"),
                 byte_order_mark=plan.byte_order_mark,
             )
+        except ValueError as error:
+            partial.unlink(missing_ok=True)
+            raise CopyFailed(f"{source_file.path}: rejected: {error}", source_file) from error
+        partial.replace(target)
         return target
 
     def _reject(self, source_file: SourceFile, fault: BaseException) -> None:
-        if isinstance(fault, FileChangedWhileReading):
+        if isinstance(fault, FileChangedWhileReading | CopyFailed | FileRefused):
             message = str(fault)
         else:
             reason = str(fault).strip().splitlines()[0] if str(fault).strip() else repr(fault)
@@ -192,6 +195,20 @@ class BatchLoader:
         outcome = file_outcome(source_file, FileStatus.REJECTED, message=message)
         self.result.files.append(outcome)
         self.rejected_while_reading.append(outcome)
+
+
+def _culprit(error: Exception, files: list[SourceFile], copied: bool) -> SourceFile | None:
+    """The file an error is the fault of (None: one of the batch's, which is not said), or the
+    error re-raised when it is not a file's fault at all. DuckDB raises IOException for its
+    own storage too (a full disk): only one that names a file of the batch is the file's."""
+    if isinstance(error, FileChangedWhileReading | CopyFailed | FileRefused):
+        return error.source_file
+    named = _file_named_in(error, files, copied)
+    if isinstance(error, duckdb.IOException) and named is None:
+        message = str(error)
+        if not any(str(f.path) in message or f.path.name in message for f in files):
+            raise error
+    return named
 
 
 def _file_named_in(error: Exception, files: list[SourceFile], copied: bool):
@@ -206,6 +223,14 @@ def _file_named_in(error: Exception, files: list[SourceFile], copied: bool):
         ):
             return source_file
     return None
+
+
+class CopyFailed(ValueError):
+    """A file could not be turned into a normalized copy (it does not decode)."""
+
+    def __init__(self, message: str, source_file: SourceFile):
+        super().__init__(message)
+        self.source_file = source_file
 
 
 class FileChangedWhileReading(RuntimeError):
@@ -238,3 +263,7 @@ def _discard_failed_batch(con, batch: Batch) -> None:
     may have broken the connection), they stay invisible and the next load deletes them."""
     with contextlib.suppress(duckdb.Error):
         discard_batch(con, batch)
+
+
+# Everything a batch may raise that belongs to one of its files (see _culprit).
+ISOLATED_ERRORS = (*FILE_FAULTS, FileChangedWhileReading, CopyFailed, FileRefused)

@@ -22,6 +22,9 @@ PARSE_ERROR = "parse_error"
 INVALID_JSON = "valid_json"
 PRIMARY_KEY = "primary_key_unique"
 UNNAMED_COLUMN_EMPTY = "unnamed_column_empty"
+# Digits with an optional decimal comma, the dots (if any) grouping thousands: 12 | 1,5 |
+# 1.234 | 1.234,50 | -0,25.
+EUROPEAN_NUMBER = r"[-+]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?"
 NUMERIC_TYPES = {"DECIMAL", "DOUBLE", "FLOAT", "REAL", "INTEGER", "BIGINT", "SMALLINT", "HUGEINT"}
 UNNAMED_COLUMN_PREFIX = "_unnamed_column_"
 
@@ -93,13 +96,14 @@ def typed_expression(column_type: str, raw: str, options: dict) -> str:
     if base_type == "VARCHAR":
         return f"cast({raw} as varchar)"
     if base_type in NUMERIC_TYPES and options.get("decimal_separator") == ",":
-        # A European export: "1.234,50" is 1234.50 (the dot groups thousands). Applied to text
-        # only: a mapping that computes a number already has one.
-        text = f"cast({raw} as varchar)"
+        # A European export: "1.234,50" is 1234.50 (the dot groups thousands). Only text in
+        # that form is read: "12.5" could be 12.5 or 125, so it fails the type rule instead of
+        # loading ten times too large. A mapping that computes a number already has one.
+        text = f"trim(cast({raw} as varchar))"
         return (
-            f"case when typeof({raw}) = 'VARCHAR' "
-            f"then try_cast(replace(replace({text}, '.', ''), ',', '.') as {column_type}) "
-            f"else try_cast({raw} as {column_type}) end"
+            f"case when typeof({raw}) <> 'VARCHAR' then try_cast({raw} as {column_type}) "
+            f"when regexp_full_match({text}, {quote_literal(EUROPEAN_NUMBER)}) "
+            f"then try_cast(replace(replace({text}, '.', ''), ',', '.') as {column_type}) end"
         )
     return f"try_cast({raw} as {column_type})"
 
@@ -161,13 +165,21 @@ def unnamed_columns(columns) -> list[str]:
     return [c for c in columns if c.startswith(UNNAMED_COLUMN_PREFIX)]
 
 
-def unnamed_column_rules(columns) -> list[CompiledRule]:
+def unnamed_column_is_empty(column: str, row: str = "__src") -> str:
+    """SQL true where an unnamed column holds nothing (NULL, or blanks whatever the source's
+    null markers are)."""
+    return f"nullif(trim({row}.{quote_identifier(column)}), '') is null"
+
+
+def unnamed_column_rules(spec: SourceSpec, columns) -> list[CompiledRule]:
     """A header without a name for its last column(s) (a delimiter ending every line) says the
-    column is empty; a row with a value there is quarantined, not loaded without it."""
+    column is empty; a row with a value there is quarantined, not loaded without it. A source
+    defined by a query sees only the query's rows: its files are checked before the query
+    instead (readers.refuse_values_in_unnamed_columns)."""
     unnamed = unnamed_columns(columns or ())
-    if not unnamed:
+    if not unnamed or spec.query:
         return []
-    condition = " and ".join(f"__src.{quote_identifier(c)} is null" for c in unnamed)
+    condition = " and ".join(unnamed_column_is_empty(c) for c in unnamed)
     return [
         CompiledRule(
             UNNAMED_COLUMN_EMPTY,

@@ -103,9 +103,14 @@ def _name_trailing_empty_columns(columns: list[str]) -> list[str]:
 
 
 def _check_header_names(columns: list[str]) -> None:
-    duplicates = sorted({c for c in columns if columns.count(c) > 1})
+    # DuckDB's names are case-insensitive: qty and QTY are the same column to it.
+    folded = [c.casefold() for c in columns]
+    duplicates = sorted({c for c in columns if folded.count(c.casefold()) > 1})
     if duplicates:
-        raise ValueError(f"the header names column(s) {duplicates} more than once")
+        raise ValueError(
+            f"the header names column(s) {duplicates} more than once (names are compared "
+            "ignoring case)"
+        )
     if any(not c for c in columns):
         position = [i + 1 for i, c in enumerate(columns) if not c]
         raise ValueError(f"the header has empty column name(s) at position(s) {position}")

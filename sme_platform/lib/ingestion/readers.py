@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sme_platform.lib.ingestion import contract
+from sme_platform.lib.ingestion.results import FileRefused
 from sme_platform.lib.ingestion.row_numbers import (
     check_read_in_order,
     create_reject_offsets,
@@ -202,6 +203,7 @@ def source_relation(con, batch: Batch, numbered_first: bool) -> SourceRelation:
             numbered_by_rowid=False,
             original=relation.original,
         )
+    refuse_values_in_unnamed_columns(con, batch)
     # A view, not a CTE put in front of the query, so the query may have a WITH of its own. The
     # query sees each row's file by its path, and its rows are matched back to the file ids.
     con.execute(
@@ -224,4 +226,26 @@ def source_relation(con, batch: Batch, numbered_first: bool) -> SourceRelation:
         columns=names,
         numbered_by_rowid=False,
         original=json_of_fields(names),
+    )
+
+
+def refuse_values_in_unnamed_columns(con, batch: Batch) -> None:
+    """A source defined by a query cannot quarantine one line (its rows are the query's): a file
+    with a value in its unnamed last column is refused whole, naming the first such line."""
+    unnamed = contract.unnamed_columns(batch.columns or ())
+    if not unnamed:
+        return
+    has_value = " or ".join(f"not {contract.unnamed_column_is_empty(c, 's')}" for c in unnamed)
+    found = con.execute(
+        f"""select s._file_id, min(s._source_row) from _src_numbered s where {has_value}
+        group by 1 order by 1 limit 1"""
+    ).fetchone()
+    if found is None:
+        return
+    source_file = batch.files[batch.file_ids.index(found[0])]
+    raise FileRefused(
+        f"{source_file.path}: rejected: line {found[1]} has a value in the unnamed last column "
+        "(the header ends with a delimiter); a source defined by a query cannot quarantine one "
+        "line, so the file is held back whole",
+        source_file,
     )

@@ -95,3 +95,12 @@ def file_outcome(
         rows_quarantined=quarantined,
         file_id=file_id,
     )
+
+
+class FileRefused(Exception):
+    """A file of a batch that cannot be loaded as it is, for a reason found while reading it;
+    the batch loader rejects that file with this message and loads the others."""
+
+    def __init__(self, message: str, source_file: SourceFile):
+        super().__init__(message)
+        self.source_file = source_file

@@ -202,6 +202,7 @@ def test_a_semicolon_export_with_decimal_commas_loads_its_numbers(project):
         "O1;1;2024-01-02 10:00:00;A;2;1,50;SALE",
         "O1;2;2024-01-02 10:00:00;B;1;1.234,50;SALE",
         "O1;3;2024-01-02 10:00:00;C;1;12,5x;SALE",
+        "O1;4;2024-01-02 10:00:00;D;1;12.5;SALE",  # 12,5 or 125? neither is guessed
     ]
     project.write("sales_1_eu.csv", lines(*european, header=header))
     project.source(
@@ -215,10 +216,11 @@ def test_a_semicolon_export_with_decimal_commas_loads_its_numbers(project):
         (1, 1.5),
         (2, 1234.5),
     ]
-    assert project.query("select _source_row, rule from quarantine.sales_lines") == [
-        (3, "type_unit_price")
+    assert project.query("select _source_row, rule from quarantine.sales_lines order by 1") == [
+        (3, "type_unit_price"),
+        (4, "type_unit_price"),
     ]
-    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (3, 2, 1)
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (4, 2, 2)
 
 
 def write_parquet(path: Path, select: str) -> None:
@@ -356,3 +358,113 @@ def test_a_header_longer_than_the_first_read_is_found_whole(project):
     result = project.ingest()
     assert result.rows_loaded == 1
     assert len(result.extra_source_columns) == 1500
+
+
+def test_a_utf16_file_that_does_not_decode_is_rejected_and_its_batch_loads(project):
+    """UTF-16 files are read through copies from the start; a copy that cannot be made (a
+    lone surrogate) rejects its file only."""
+
+    def utf16(*rows: str) -> bytes:
+        return b"\xff\xfe" + lines(*rows).encode("utf-16-le")
+
+    project.write("sales_0.csv", utf16(CLEAN_BEFORE))
+    project.write("sales_1.csv", utf16(ROWS[0]) + b"\x00\xd8\x41\x00")
+    project.write("sales_2.csv", utf16(CLEAN_AFTER))
+    project.sales_source(path="sales_*.csv")
+    result = project.ingest()
+    assert statuses(result) == {
+        "sales_0.csv": "loaded",
+        "sales_1.csv": "rejected",
+        "sales_2.csv": "loaded",
+    }
+    (rejected,) = result.rejected_files
+    assert "sales_1.csv: rejected: is not valid utf-16 text" in rejected.message
+    assert project.query("select order_id from raw.sales_lines order by 1") == [("C1",), ("D1",)]
+
+
+def test_a_file_that_changes_while_it_is_read_again_through_a_copy_is_rejected(project):
+    from sme_platform.lib.ingestion import LoadSteps
+    from sme_platform.lib.ingestion.batch import land_batch
+
+    with_clean_neighbours(project, "sales_1_mixed.csv", lines(*ROWS).encode())
+    bad = project.exports / "sales_1_mixed.csv"
+
+    def refused_then_still_written(con, batch):
+        names = [f.path.name for f in batch.files]
+        if "sales_1_mixed.csv" in names and not batch.read_paths:
+            raise duckdb.InvalidInputException(f"CSV Error\n  file = {bad}")
+        if "sales_1_mixed.csv" in names:  # the copy: meanwhile the export grows
+            with bad.open("a", encoding="utf-8") as handle:
+                handle.write("O9,1,2024-01-02 12:00:00,A,1,1.00,SALE\n")
+        return land_batch(con, batch)
+
+    result = project.ingest(steps=LoadSteps(land=refused_then_still_written))
+    (rejected,) = result.rejected_files
+    assert "sales_1_mixed.csv changed while it was being read" in rejected.message
+    assert_clean_files_loaded(project, result)
+    assert project.query("select count(*) from raw.loads") == [(1,)]
+
+
+def test_a_storage_error_that_names_no_file_fails_the_load_instead_of_rejecting_files(project):
+    """DuckDB raises IOException for its own storage too (a full disk): that is not the fault
+    of any file, and rejecting every file one by one would hide it."""
+    from sme_platform.lib.ingestion import LoadSteps
+
+    with_clean_neighbours(project, "sales_1.csv", lines(*ROWS).encode())
+
+    def disk_full(con, batch):
+        raise duckdb.IOException("IO Error: Could not write file: No space left on device")
+
+    with pytest.raises(duckdb.IOException, match="No space left"):
+        project.ingest(steps=LoadSteps(land=disk_full))
+    assert project.query("select count(*) from raw.file_loads") == [(0,)]
+
+
+def test_header_names_that_differ_only_in_case_reject_the_file(project):
+    header = SALES_HEADER + ",QTY"
+    with_clean_neighbours(project, "sales_1.csv", lines(ROWS[0] + ",2", header=header).encode())
+    result = project.ingest()
+    (rejected,) = result.rejected_files
+    assert "the header names column(s) ['QTY', 'qty'] more than once" in rejected.message
+    assert_clean_files_loaded(project, result)
+
+
+def test_a_trailing_delimiter_loads_whatever_the_null_markers(project):
+    content = "".join(line + ",\n" for line in [SALES_HEADER, *ROWS])
+    with_clean_neighbours(
+        project, "sales_1_trailing.csv", content.encode(), options={"null_markers": ["NULL"]}
+    )
+    result = project.ingest()
+    assert loaded_rows(project, "sales_1_trailing.csv") == EXPECTED_ROWS
+    assert result.rows_quarantined == 0
+
+
+QUERY_SOURCE = """
+    select order_no, line_no, ts, item, qty, price, doc, _source_file, _source_row
+    from source_rows
+"""
+
+
+def test_a_trailing_delimiter_in_a_source_defined_by_a_query_loads(project):
+    content = "".join(line + ",\n" for line in [SALES_HEADER, *ROWS])
+    with_clean_neighbours(project, "sales_1_trailing.csv", content.encode(), query=QUERY_SOURCE)
+    result = project.ingest()
+    assert loaded_rows(project, "sales_1_trailing.csv") == EXPECTED_ROWS
+    assert_clean_files_loaded(project, result)
+
+
+def test_a_value_in_the_unnamed_column_of_a_query_source_holds_back_its_file(project):
+    """A query's rows are not the file's lines, so one line cannot be quarantined: the file is
+    rejected, naming the line, and the others load."""
+    content = "".join(
+        line + "," + extra + "\n"
+        for line, extra in [(SALES_HEADER, ""), (ROWS[0], ""), (ROWS[1], "gift wrap")]
+    )
+    with_clean_neighbours(project, "sales_1_trailing.csv", content.encode(), query=QUERY_SOURCE)
+    result = project.ingest()
+    (rejected,) = result.rejected_files
+    assert rejected.message.startswith(
+        f"{project.exports}/sales_1_trailing.csv: rejected: line 2 has a value in the unnamed "
+        "last column"
+    )
+    assert_clean_files_loaded(project, result)
