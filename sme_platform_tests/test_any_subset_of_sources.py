@@ -186,7 +186,7 @@ def test_a_sales_only_company_gets_its_sales_marts_and_an_analyst_database(tmp_p
         "no source for raw.products in sources.yaml"
     )
     assert evaluations[("marts/sales_daily", "great_expectations_suite")].description == (
-        "9 of 9 expectations met"
+        "4 of 4 expectations met"
     )
     with duckdb.connect(str(tmp_path / "data" / "analytics.duckdb"), read_only=True) as analyst:
         assert analyst.execute(
