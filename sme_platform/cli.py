@@ -193,7 +193,25 @@ def _stop_on_configuration_problems(paths: ProjectPaths):
 @app.command()
 def summary(project_dir: ProjectDir = REPO_ROOT) -> None:
     """Print what the warehouse holds: rows per table, quarantine and why, rejected files."""
-    print_summary(ProjectPaths.at(project_dir))
+    import duckdb
+
+    paths = ProjectPaths.at(project_dir)
+    try:
+        print_summary(paths)
+    except duckdb.IOException as error:
+        # DuckDB lets no other process open a file while a run writes it.
+        if "lock" not in str(error).lower():
+            raise
+        from sme_platform.defs.runs import warehouse_lock
+
+        holder = warehouse_lock(paths).current_holder()
+        writer = holder.describe() if holder else "another process"
+        console.print(
+            f"[yellow]{paths.warehouse} is being written by {writer}[/yellow]: the summary "
+            "can read it once that run ends (`sme-platform summary` again). Meanwhile the last "
+            f"published snapshot is readable at any time: {paths.analyst_database}"
+        )
+        raise typer.Exit(1) from None
 
 
 @app.command()

@@ -132,3 +132,33 @@ def test_check_passes_on_the_demo_and_example_mappings(folder):
     assert completed.returncode == 0, completed.stdout
     sources = {".": 7, "examples/online_retail": 3, "examples/itsm_tickets": 1}[folder]
     assert completed.stdout.strip() == f"configuration OK: {sources} sources, 16 SQL models"
+
+
+WRITER = """
+import sys, time
+import duckdb
+con = duckdb.connect(sys.argv[1])
+con.execute("create table if not exists t as select 1 as x")
+print("writing", flush=True)
+time.sleep(60)
+"""
+
+
+def test_summary_while_a_run_writes_says_so_instead_of_a_lock_error(tmp_path):
+    (tmp_path / "sources.yaml").write_text("sources: {}\n", encoding="utf-8")
+    warehouse = tmp_path / "data" / "warehouse.duckdb"
+    warehouse.parent.mkdir()
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(warehouse)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert writer.stdout.readline().strip() == "writing"
+        completed = run_cli("summary", "--project-dir", str(tmp_path))
+    finally:
+        writer.kill()
+        writer.wait()
+    assert completed.returncode == 1
+    assert "Traceback" not in completed.stdout + completed.stderr
+    out = " ".join(completed.stdout.split())
+    assert f"{warehouse} is being written by another process" in out
+    assert "data/analytics.duckdb" in out  # where analysts read meanwhile
