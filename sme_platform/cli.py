@@ -5,20 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
-import uuid
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from sme_platform.cli_output import console, print_summary, progress_bar
+from sme_platform.cli_runs import mark_dead_runs_failed, materialize, warehouse_turn
 from sme_platform.lib.project import REPO_ROOT, SQL_MODELS_DIR, ProjectPaths
 
 app = typer.Typer(
@@ -26,8 +20,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-# Outside a terminal (logs, CI) rich would wrap at 80 columns and cut table names.
-console = Console(width=None if sys.stdout.isatty() else 120)
 
 ProjectDir = Annotated[
     Path,
@@ -53,17 +45,6 @@ def _activate(project_dir: Path) -> ProjectPaths:
     return paths
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    )
-
-
 @app.command()
 def generate(
     project_dir: ProjectDir = REPO_ROOT,
@@ -87,7 +68,7 @@ def generate(
     paths = ProjectPaths.at(project_dir)
     target = out or paths.demo_exports
     tasks: dict[str, int] = {}
-    with _progress() as progress:
+    with progress_bar() as progress:
 
         def report(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
@@ -127,8 +108,8 @@ def run(
     paths = _activate(project_dir)
     _stop_on_configuration_problems(paths)
     # The summary reads the warehouse too: the turn lasts until it is printed.
-    with _warehouse_turn(paths) as run_id:
-        success = _materialize(select, run_id)
+    with warehouse_turn(paths) as run_id:
+        success = materialize(select, run_id)
         print_summary(paths)
     if not success:
         raise typer.Exit(1)
@@ -222,7 +203,7 @@ def ui(
 ) -> None:
     """Start the Dagster UI (dagster dev) on this project's instance."""
     _activate(project_dir)
-    _fail_dead_runs(marked_by="sme-platform ui")
+    mark_dead_runs_failed(marked_by="sme-platform ui")
     command = [
         str(Path(sys.executable).with_name("dagster")),
         "dev",
@@ -235,197 +216,6 @@ def ui(
     ]
     console.print(f"Dagster UI on http://{host}:{port} (Ctrl-C to stop)")
     raise typer.Exit(subprocess.call(command, cwd=REPO_ROOT))
-
-
-@contextmanager
-def _warehouse_turn(paths: ProjectPaths) -> Iterator[str]:
-    """Wait while another run writes the warehouse, then hold it for the next run (whose id
-    this yields); runs whose process died are marked failed first."""
-    from sme_platform.defs.runs import warehouse_lock
-    from sme_platform.lib.run_lock import (
-        LockHolder,
-        WarehouseBusyError,
-        WarehouseLockError,
-        lock_timeout_seconds,
-    )
-
-    run_id = str(uuid.uuid4())
-    lock = warehouse_lock(paths)
-    try:
-        lock.acquire(
-            LockHolder.for_this_process(run_id, "from the CLI"),
-            timeout_seconds=lock_timeout_seconds(os.environ),
-            on_wait=lambda line: _print_line(line, "yellow"),
-        )
-    except (WarehouseBusyError, WarehouseLockError) as error:
-        _print_line(str(error), "red")
-        raise typer.Exit(1) from error
-    try:
-        _fail_dead_runs(marked_by=f"run {run_id}")
-        yield run_id
-    finally:
-        lock.release()
-
-
-def _fail_dead_runs(marked_by: str) -> None:
-    """Runs whose process died (SIGKILL, power loss) would hold the instance's run queue, which
-    counts runs in progress, and Dagster's default launcher cannot notice: mark them failed."""
-    import dagster as dg
-
-    from sme_platform.defs.runs import fail_dead_runs
-
-    for line in fail_dead_runs(dg.DagsterInstance.get(), marked_by=marked_by):
-        _print_line(line, "yellow")
-
-
-def _print_line(line: str, style: str) -> None:
-    # Whole, never wrapped at the console's width: people search logs for these lines.
-    console.print(line, style=style, markup=False, soft_wrap=True)
-
-
-def _materialize(select: str | None, run_id: str) -> bool:
-    import dagster as dg
-
-    from sme_platform.definitions import defs
-    from sme_platform.defs.runs import cli_run_tags
-
-    instance = dg.DagsterInstance.get()
-    job = defs.resolve_job_def("materialize_all")
-    asset_graph = defs.resolve_asset_graph()
-    keys = (
-        dg.AssetSelection.from_string(select).resolve(asset_graph)
-        if select
-        else asset_graph.get_all_asset_keys()
-    )
-    watcher = _RunWatcher(instance, run_id, total=len(keys))
-    with _progress() as progress:
-        watcher.attach(progress)
-        # The console gets warnings and errors only; the full event log is in the UI.
-        result = job.execute_in_process(
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-            instance=instance,
-            asset_selection=list(keys),
-            run_id=run_id,
-            tags=cli_run_tags(run_id),
-            raise_on_error=False,
-        )
-        watcher.stop()
-    console.print(
-        f"Run [bold]{run_id}[/bold]: {'succeeded' if result.success else 'FAILED'}"
-        f" (Dagster instance {instance.root_directory})"
-    )
-    for event in result.all_events:
-        if event.is_step_failure:
-            error = event.event_specific_data.error
-            console.print(f"[red]step {event.step_key} failed[/red]: {error.message.strip()}")
-    _print_failed_checks(result)
-    return result.success
-
-
-class _RunWatcher:
-    """Moves a progress bar as the run records materializations in the instance."""
-
-    def __init__(self, instance, run_id: str, total: int):
-        self.instance, self.run_id, self.total = instance, run_id, total
-        self._stop = threading.Event()
-
-    def attach(self, progress: Progress) -> None:
-        task = progress.add_task("materialize assets", total=self.total)
-
-        def poll() -> None:
-            import dagster as dg
-
-            while not self._stop.wait(0.5):
-                records = self.instance.get_records_for_run(
-                    self.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
-                ).records
-                progress.update(task, completed=len(records))
-            progress.update(task, completed=self.total)
-
-        self._thread = threading.Thread(target=poll, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-
-def _print_failed_checks(result) -> None:
-    for event in result.all_events:
-        if event.event_type_value != "ASSET_CHECK_EVALUATION":
-            continue
-        evaluation = event.event_specific_data
-        if not evaluation.passed:
-            console.print(
-                f"[yellow]check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} "
-                f"failed ({evaluation.severity.value})[/yellow]: {evaluation.description}"
-            )
-
-
-# Tables to show as examples, the first this project has (a tickets-only company has no sales).
-REPORT_EXAMPLES = ("reports.sales_kpis_monthly", "reports.support_kpis_monthly")
-
-
-def print_summary(paths: ProjectPaths) -> None:
-    from sme_platform.lib.summary import summarize_warehouse
-
-    summary = summarize_warehouse(paths.warehouse)
-    table = Table(title=f"Warehouse {summary.warehouse}")
-    for column in ("table", "rows", "quarantined", "warnings", "files", "rejected files"):
-        table.add_column(column, justify="left" if column == "table" else "right")
-    for item in summary.tables:
-        table.add_row(
-            f"raw.{item.table}",
-            f"{item.rows:,}",
-            f"{item.quarantined:,}",
-            f"{item.warned:,}",
-            f"{item.files_loaded:,}",
-            f"{item.files_rejected:,}",
-        )
-    console.print(table)
-    for item in summary.tables:
-        if item.quarantine_by_rule:
-            reasons = ", ".join(
-                f"{rule} {count:,}" for rule, count in item.quarantine_by_rule.items()
-            )
-            console.print(f"quarantine.{item.table}: {reasons}")
-    if summary.absent:
-        console.print(f"No source (left empty): {', '.join(summary.absent)}")
-    if summary.models:
-        per_schema = Counter(name.split(".")[0] for name in summary.models)
-        console.print(
-            "SQL models built: "
-            + ", ".join(f"{schema} {count}" for schema, count in per_schema.items())
-            + "; e.g. "
-            + ", ".join(
-                f"{name} {summary.models[name]:,} rows"
-                for name in ("marts.sales_daily", *REPORT_EXAMPLES)
-                if name in summary.models
-            )
-        )
-    if summary.skipped_models:  # why each: the asset's metadata, governance.skipped_models
-        console.print(f"skipped (no source): {', '.join(summary.skipped_models)}")
-    for asset, check, severity, description in summary.failing_checks[:10]:
-        console.print(f"[yellow]failing check[/yellow] {asset}:{check} ({severity}): {description}")
-    for _path, message in summary.rejected_files[:10]:
-        console.print(f"[red]rejected file[/red] {message}")
-    # Point at a table this project has, one with quarantined rows if any.
-    example = next(
-        (t.table for t in summary.tables if t.quarantined),
-        summary.tables[0].table if summary.tables else "sales_lines",
-    )
-    console.print(
-        "Next: `make ui` (or `sme-platform ui`) to browse lineage and checks. Quarantined rows, "
-        "with their rule, file, row and original values, are in the quarantine.* tables:\n"
-        f'  .venv/bin/duckdb -readonly {paths.warehouse} "select rule, count(*) from '
-        f'quarantine.{example} group by all"'
-    )
-    if paths.analyst_database.exists():
-        console.print(
-            "Analysts: the validated tables, PII masked, readable at any time (see README):\n"
-            f'  .venv/bin/duckdb -readonly {paths.analyst_database} "select * from '
-            f'{next((n for n in REPORT_EXAMPLES if n in summary.models), REPORT_EXAMPLES[0])}"'
-        )
 
 
 if __name__ == "__main__":

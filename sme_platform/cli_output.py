@@ -1,0 +1,109 @@
+"""What the `sme-platform` command prints: progress bars, run outcomes and the warehouse summary."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from sme_platform.lib.project import ProjectPaths
+
+# Outside a terminal (logs, CI) rich would wrap at 80 columns and cut table names.
+console = Console(width=None if sys.stdout.isatty() else 120)
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def print_line(line: str, style: str) -> None:
+    # Whole, never wrapped at the console's width: people search logs for these lines.
+    console.print(line, style=style, markup=False, soft_wrap=True)
+
+
+def print_failed_checks(result) -> None:
+    for event in result.all_events:
+        if event.event_type_value != "ASSET_CHECK_EVALUATION":
+            continue
+        evaluation = event.event_specific_data
+        if not evaluation.passed:
+            console.print(
+                f"[yellow]check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} "
+                f"failed ({evaluation.severity.value})[/yellow]: {evaluation.description}"
+            )
+
+
+# Tables to show as examples, the first this project has (a tickets-only company has no sales).
+REPORT_EXAMPLES = ("reports.sales_kpis_monthly", "reports.support_kpis_monthly")
+
+
+def print_summary(paths: ProjectPaths) -> None:
+    from sme_platform.lib.summary import summarize_warehouse
+
+    summary = summarize_warehouse(paths.warehouse)
+    table = Table(title=f"Warehouse {summary.warehouse}")
+    for column in ("table", "rows", "quarantined", "warnings", "files", "rejected files"):
+        table.add_column(column, justify="left" if column == "table" else "right")
+    for item in summary.tables:
+        table.add_row(
+            f"raw.{item.table}",
+            f"{item.rows:,}",
+            f"{item.quarantined:,}",
+            f"{item.warned:,}",
+            f"{item.files_loaded:,}",
+            f"{item.files_rejected:,}",
+        )
+    console.print(table)
+    for item in summary.tables:
+        if item.quarantine_by_rule:
+            reasons = ", ".join(
+                f"{rule} {count:,}" for rule, count in item.quarantine_by_rule.items()
+            )
+            console.print(f"quarantine.{item.table}: {reasons}")
+    if summary.absent:
+        console.print(f"No source (left empty): {', '.join(summary.absent)}")
+    if summary.models:
+        per_schema = Counter(name.split(".")[0] for name in summary.models)
+        console.print(
+            "SQL models built: "
+            + ", ".join(f"{schema} {count}" for schema, count in per_schema.items())
+            + "; e.g. "
+            + ", ".join(
+                f"{name} {summary.models[name]:,} rows"
+                for name in ("marts.sales_daily", *REPORT_EXAMPLES)
+                if name in summary.models
+            )
+        )
+    if summary.skipped_models:  # why each: the asset's metadata, governance.skipped_models
+        console.print(f"skipped (no source): {', '.join(summary.skipped_models)}")
+    for asset, check, severity, description in summary.failing_checks[:10]:
+        console.print(f"[yellow]failing check[/yellow] {asset}:{check} ({severity}): {description}")
+    for _path, message in summary.rejected_files[:10]:
+        console.print(f"[red]rejected file[/red] {message}")
+    # Point at a table this project has, one with quarantined rows if any.
+    example = next(
+        (t.table for t in summary.tables if t.quarantined),
+        summary.tables[0].table if summary.tables else "sales_lines",
+    )
+    console.print(
+        "Next: `make ui` (or `sme-platform ui`) to browse lineage and checks. Quarantined rows, "
+        "with their rule, file, row and original values, are in the quarantine.* tables:\n"
+        f'  .venv/bin/duckdb -readonly {paths.warehouse} "select rule, count(*) from '
+        f'quarantine.{example} group by all"'
+    )
+    if paths.analyst_database.exists():
+        console.print(
+            "Analysts: the validated tables, PII masked, readable at any time (see README):\n"
+            f'  .venv/bin/duckdb -readonly {paths.analyst_database} "select * from '
+            f'{next((n for n in REPORT_EXAMPLES if n in summary.models), REPORT_EXAMPLES[0])}"'
+        )

@@ -1,0 +1,124 @@
+"""How the `sme-platform` command runs the graph: its turn for the warehouse, the run itself
+executed in this process through the project's instance, and a progress bar that follows it."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.progress import Progress
+
+from sme_platform.cli_output import console, print_failed_checks, print_line, progress_bar
+from sme_platform.lib.project import ProjectPaths
+
+
+@contextmanager
+def warehouse_turn(paths: ProjectPaths) -> Iterator[str]:
+    """Wait while another run writes the warehouse, then hold it for the next run (whose id
+    this yields); runs whose process died are marked failed first."""
+    from sme_platform.defs.runs import warehouse_lock
+    from sme_platform.lib.run_lock import (
+        LockHolder,
+        WarehouseBusyError,
+        WarehouseLockError,
+        lock_timeout_seconds,
+    )
+
+    run_id = str(uuid.uuid4())
+    lock = warehouse_lock(paths)
+    try:
+        lock.acquire(
+            LockHolder.for_this_process(run_id, "from the CLI"),
+            timeout_seconds=lock_timeout_seconds(os.environ),
+            on_wait=lambda line: print_line(line, "yellow"),
+        )
+    except (WarehouseBusyError, WarehouseLockError) as error:
+        print_line(str(error), "red")
+        raise typer.Exit(1) from error
+    try:
+        mark_dead_runs_failed(marked_by=f"run {run_id}")
+        yield run_id
+    finally:
+        lock.release()
+
+
+def mark_dead_runs_failed(marked_by: str) -> None:
+    """Runs whose process died (SIGKILL, power loss) would hold the instance's run queue, which
+    counts runs in progress, and Dagster's default launcher cannot notice: mark them failed."""
+    import dagster as dg
+
+    from sme_platform.defs.runs import fail_dead_runs
+
+    for line in fail_dead_runs(dg.DagsterInstance.get(), marked_by=marked_by):
+        print_line(line, "yellow")
+
+
+def materialize(select: str | None, run_id: str) -> bool:
+    import dagster as dg
+
+    from sme_platform.definitions import defs
+    from sme_platform.defs.runs import cli_run_tags
+
+    instance = dg.DagsterInstance.get()
+    job = defs.resolve_job_def("materialize_all")
+    asset_graph = defs.resolve_asset_graph()
+    keys = (
+        dg.AssetSelection.from_string(select).resolve(asset_graph)
+        if select
+        else asset_graph.get_all_asset_keys()
+    )
+    watcher = RunWatcher(instance, run_id, total=len(keys))
+    with progress_bar() as progress:
+        watcher.attach(progress)
+        # The console gets warnings and errors only; the full event log is in the UI.
+        result = job.execute_in_process(
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            instance=instance,
+            asset_selection=list(keys),
+            run_id=run_id,
+            tags=cli_run_tags(run_id),
+            raise_on_error=False,
+        )
+        watcher.stop()
+    console.print(
+        f"Run [bold]{run_id}[/bold]: {'succeeded' if result.success else 'FAILED'}"
+        f" (Dagster instance {instance.root_directory})"
+    )
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.event_specific_data.error
+            console.print(f"[red]step {event.step_key} failed[/red]: {error.message.strip()}")
+    print_failed_checks(result)
+    return result.success
+
+
+class RunWatcher:
+    """Moves a progress bar as the run records materializations in the instance."""
+
+    def __init__(self, instance, run_id: str, total: int):
+        self.instance, self.run_id, self.total = instance, run_id, total
+        self._stop = threading.Event()
+
+    def attach(self, progress: Progress) -> None:
+        task = progress.add_task("materialize assets", total=self.total)
+
+        def poll() -> None:
+            import dagster as dg
+
+            while not self._stop.wait(0.5):
+                records = self.instance.get_records_for_run(
+                    self.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+                ).records
+                progress.update(task, completed=len(records))
+            progress.update(task, completed=self.total)
+
+        self._thread = threading.Thread(target=poll, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
