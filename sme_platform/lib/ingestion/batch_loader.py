@@ -31,7 +31,7 @@ from sme_platform.lib.ingestion.files import SourceFile
 from sme_platform.lib.ingestion.load_log import log_files
 from sme_platform.lib.ingestion.precheck import ReadPlan
 from sme_platform.lib.ingestion.quarantine import BatchTally
-from sme_platform.lib.ingestion.results import FileOutcome, FileRefused, FileStatus, file_outcome
+from sme_platform.lib.ingestion.results import FileFault, FileStatus, file_outcome
 from sme_platform.lib.ingestion.text_files import write_normalized_copy
 from sme_platform.lib.warehouse import reserve_file_ids, transaction
 
@@ -84,7 +84,6 @@ class BatchLoader:
         self.copies_dir: Path | None = None
         self.quarantine_by_rule: Counter = Counter()
         self.warnings_by_rule: Counter = Counter()
-        self.rejected_while_reading: list[FileOutcome] = []
 
     def load_isolating_file_faults(self, files: list[SourceFile], *, copied: bool = False):
         plan = self.plans[files[0].path]
@@ -187,21 +186,20 @@ class BatchLoader:
         return target
 
     def _reject(self, source_file: SourceFile, fault: BaseException) -> None:
-        if isinstance(fault, FileChangedWhileReading | CopyFailed | FileRefused):
+        if isinstance(fault, FileFault):
             message = str(fault)
         else:
             reason = str(fault).strip().splitlines()[0] if str(fault).strip() else repr(fault)
             message = f"{source_file.path}: rejected: cannot be read: {reason}"
         outcome = file_outcome(source_file, FileStatus.REJECTED, message=message)
         self.result.files.append(outcome)
-        self.rejected_while_reading.append(outcome)
 
 
 def _culprit(error: Exception, files: list[SourceFile], copied: bool) -> SourceFile | None:
     """The file an error is the fault of (None: one of the batch's, which is not said), or the
     error re-raised when it is not a file's fault at all. DuckDB raises IOException for its
     own storage too (a full disk): only one that names a file of the batch is the file's."""
-    if isinstance(error, FileChangedWhileReading | CopyFailed | FileRefused):
+    if isinstance(error, FileFault):
         return error.source_file
     named = _file_named_in(error, files, copied)
     if isinstance(error, duckdb.IOException) and named is None:
@@ -225,20 +223,12 @@ def _file_named_in(error: Exception, files: list[SourceFile], copied: bool):
     return None
 
 
-class CopyFailed(ValueError):
+class CopyFailed(FileFault):
     """A file could not be turned into a normalized copy (it does not decode)."""
 
-    def __init__(self, message: str, source_file: SourceFile):
-        super().__init__(message)
-        self.source_file = source_file
 
-
-class FileChangedWhileReading(RuntimeError):
+class FileChangedWhileReading(FileFault):
     """A source file changed between its fingerprint and the end of the read."""
-
-    def __init__(self, message: str, source_file: SourceFile):
-        super().__init__(message)
-        self.source_file = source_file
 
 
 def _refuse_files_changed_while_read(table: str, files: list[SourceFile]) -> None:
@@ -266,4 +256,4 @@ def _discard_failed_batch(con, batch: Batch) -> None:
 
 
 # Everything a batch may raise that belongs to one of its files (see _culprit).
-ISOLATED_ERRORS = (*FILE_FAULTS, FileChangedWhileReading, CopyFailed, FileRefused)
+ISOLATED_ERRORS = (*FILE_FAULTS, FileFault)

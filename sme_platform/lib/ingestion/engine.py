@@ -88,9 +88,6 @@ def _ingest_table(
 
     new_files, changed = find_new_files(con, table.name, paths, result)
     readable, plans, extra_columns = precheck(con, spec, new_files, result)
-    if rejected_files_dir is not None:
-        for outcome in result.rejected_files:
-            outcome.message += f"; a copy is kept at {keep_copy(outcome, rejected_files_dir)}"
     result.extra_source_columns = sorted(extra_columns)
     foreign_keys = _foreign_keys_in_force(con, spec, result)
 
@@ -99,8 +96,9 @@ def _ingest_table(
         loader.copies_dir = Path(copies_dir)
         for files in _batches(readable, plans, steps.batch_bytes):
             loader.load_isolating_file_faults(files)
-    for outcome in loader.rejected_while_reading:
-        if rejected_files_dir is not None:
+    # Rejected in the pre-check or while read: either way a copy is kept.
+    if rejected_files_dir is not None:
+        for outcome in result.rejected_files:
             outcome.message += f"; a copy is kept at {keep_copy(outcome, rejected_files_dir)}"
     result.quarantine_by_rule = dict(loader.quarantine_by_rule)
     result.warnings_by_rule = dict(loader.warnings_by_rule)

@@ -97,10 +97,14 @@ def file_outcome(
     )
 
 
-class FileRefused(Exception):
-    """A file of a batch that cannot be loaded as it is, for a reason found while reading it;
-    the batch loader rejects that file with this message and loads the others."""
+class FileFault(Exception):
+    """An error that belongs to one file of a batch: the batch loader rejects that file with
+    this message and loads the others."""
 
     def __init__(self, message: str, source_file: SourceFile):
         super().__init__(message)
         self.source_file = source_file
+
+
+class FileRefused(FileFault):
+    """A file that cannot be loaded as it is, for a reason found while reading it."""
