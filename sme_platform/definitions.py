@@ -16,6 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from sme_platform.defs.features.assets import FEATURE_ASSETS
 from sme_platform.defs.governance.assets import GOVERNANCE_ASSETS
 from sme_platform.defs.ingestion.assets import INGESTION_ASSETS
 from sme_platform.defs.ingestion.source_details import with_source_details
@@ -36,7 +37,7 @@ def apply_governance_policy(spec: dg.AssetSpec) -> dg.AssetSpec:
 
 
 _definitions = dg.Definitions(
-    assets=[*INGESTION_ASSETS, *SQL_MODEL_ASSETS, *GOVERNANCE_ASSETS],
+    assets=[*INGESTION_ASSETS, *SQL_MODEL_ASSETS, *FEATURE_ASSETS, *GOVERNANCE_ASSETS],
     jobs=[all_assets_job, ingestion_job],
     schedules=[nightly_schedule],
     sensors=[new_export_files, mark_dead_runs_failed],

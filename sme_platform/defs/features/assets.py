@@ -1,0 +1,113 @@
+"""The feature store stage: the demand feature set, versioned, with its leakage gate."""
+
+import json
+
+import dagster as dg
+
+from sme_platform.defs.governance.checks import report_checks
+from sme_platform.defs.resources import ProjectResource
+from sme_platform.defs.sql_models.assets import MODEL_GRAPH, model_key
+from sme_platform.lib.features.demand import definition_hash
+from sme_platform.lib.features.events import build_demand_events
+from sme_platform.lib.features.leakage import check_leakage
+from sme_platform.lib.features.origins import NoDemandData
+from sme_platform.lib.features.settings import load_forecast_settings
+from sme_platform.lib.features.store import STAGING_MODELS, materialize_feature_set
+from sme_platform.lib.features.validity import feature_value_problems
+from sme_platform.lib.governance import CheckOutcome
+
+DEMAND_FEATURES_KEY = dg.AssetKey(["features", "demand_features"])
+CHECKS = {
+    "no_leakage": "A sample of feature rows, recomputed from only the data known at each "
+    "row's origin by a second implementation, matches the stored values.",
+    "feature_values_valid": "No required feature is null, none is negative, shares lie in "
+    "0..1, one row per series and origin.",
+}
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            DEMAND_FEATURES_KEY,
+            group_name="features",
+            description=(
+                "Demand features per series (SKU x location) and forecast origin, point-in-time "
+                "correct (only data known before the origin, late files included), versioned by "
+                "the hash of their definition, settings and input data versions; provenance in "
+                "features.feature_set_versions, targets in features.demand_targets. "
+                "Grain: one row per feature set version, series and origin."
+            ),
+            deps=[model_key(m) for m in STAGING_MODELS if m in MODEL_GRAPH.models],
+            code_version=definition_hash(),
+            kinds={"duckdb"},
+            tags={"stage": "features"},
+        )
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(name, asset=DEMAND_FEATURES_KEY, blocking=True, description=text)
+        for name, text in CHECKS.items()
+    ],
+    name="demand_features",
+)
+def demand_features(context: dg.AssetExecutionContext, project: ProjectResource):
+    settings = load_forecast_settings(project.paths.root)
+    code_versions = {m: MODEL_GRAPH.models[m].code_version for m in STAGING_MODELS}
+    run_id = context.run.run_id
+    with project.warehouse() as con:
+        try:
+            feature_set = materialize_feature_set(con, settings, code_versions, run_id)
+        except NoDemandData as reason:
+            context.log.info(f"features/demand_features skipped: {reason}")
+            outcomes = [CheckOutcome(n, True, "error", f"skipped: {reason}") for n in CHECKS]
+            results = report_checks(con, DEMAND_FEATURES_KEY, outcomes, run_id)
+            yield dg.MaterializeResult(metadata={"skipped": str(reason)})
+            yield from results
+            return
+        if feature_set.reused:
+            build_demand_events(con)  # the leakage check recomputes from the events
+        leakage = check_leakage(con, feature_set.version, seed=settings.sample_seed)
+        problems = feature_value_problems(con, feature_set.version)
+        outcomes = [
+            CheckOutcome(
+                "no_leakage",
+                leakage.passed,
+                "error",
+                f"{leakage.rows_checked} rows recomputed ({leakage.late_rows_in_sample} with late "
+                f"data unseen at their origin): {len(leakage.mismatches)} mismatch(es)",
+                {"mismatches": leakage.mismatches[:20], "rows_checked": leakage.rows_checked},
+            ),
+            CheckOutcome(
+                "feature_values_valid",
+                not problems,
+                "error",
+                "all rows valid" if not problems else f"rows breaking rules: {problems}",
+                problems,
+            ),
+        ]
+        results = report_checks(con, DEMAND_FEATURES_KEY, outcomes, run_id)
+    calendar = feature_set.calendar
+    yield dg.MaterializeResult(
+        metadata={
+            "feature_set_version": feature_set.version,
+            "reused_stored_version": feature_set.reused,
+            "dagster/row_count": feature_set.row_count,
+            "target_rows": feature_set.target_rows,
+            "newest_day": calendar.newest_day.isoformat(),
+            "scoring_origin": calendar.scoring_origin.isoformat(),
+            "fold_origins": {k: v.isoformat() for k, v in calendar.fold_origins().items()},
+            "series_and_budget": (
+                f"{feature_set.counts.get('scoring_series')} active series forecast; training "
+                f"on {feature_set.counts.get('training_series')} of "
+                f"{feature_set.counts.get('candidate_series')} series, sampled by series to fit "
+                f"{settings.training_row_budget:,} rows"
+            ),
+            "counts": feature_set.counts,
+            "input_versions": dg.MetadataValue.json(feature_set.input_versions),
+            "settings": dg.MetadataValue.json(json.loads(settings.model_dump_json())),
+        },
+        data_version=dg.DataVersion(feature_set.version),
+    )
+    yield from results
+
+
+FEATURE_ASSETS = [demand_features]

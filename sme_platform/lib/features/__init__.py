@@ -1,0 +1,1 @@
+"""The feature store: versioned, point-in-time correct feature sets (no Dagster here)."""

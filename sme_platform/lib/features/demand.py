@@ -1,0 +1,176 @@
+"""The demand feature set: what was known about a series before an origin, one row per origin.
+
+Computed inside DuckDB from the sparse events (a day without an event sold nothing), with a
+range join bounded by `LOOKBACK_DAYS` and by `known_on <= origin`, so a feature can only see
+rows known before its origin (events.py says when a row became known). Averages leave
+censored days (stocked out, nothing sold) out of their denominators: those zeros are not demand.
+
+Target-day features (calendar, holidays, price on the day, the same weekday's history) are added
+per horizon when a frame is expanded (lib/training/frames.py), from the columns here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+
+import duckdb
+
+from sme_platform.lib.features.events import EVENTS_TABLE
+from sme_platform.lib.features.origins import ORIGINS_TABLE
+from sme_platform.lib.warehouse import table_exists
+
+FEATURE_SET = "demand_features"
+LOOKBACK_DAYS = 182
+ORIGIN_FEATURES_TABLE = "_origin_features"
+LAGS = range(1, 8)
+WINDOWS = (7, 28, 91, 182)
+
+# The numeric features of an origin row (the model's inputs, with those added per horizon).
+ORIGIN_FEATURE_COLUMNS = [
+    *[f"lag_{k}" for k in LAGS],
+    *[f"mean_{w}" for w in WINDOWS],
+    "std_28",
+    "max_28",
+    "nonzero_share_28",
+    "nonzero_share_182",
+    "censored_days_28",
+    "days_since_last_sale",
+    *[f"weekday_mean_28_{d}" for d in range(7)],
+    "promo_share_28",
+    "realized_price_91",
+    "list_price",
+    "unit_cost",
+]
+CATEGORICAL_COLUMNS = ["category", "location_id", "location_type"]
+
+
+def _window_sums() -> str:
+    parts = []
+    for w in WINDOWS:
+        parts.append(
+            f"coalesce(sum(units) filter (where age <= {w}), 0) as units_{w}, "
+            f"count(*) filter (where censored and age <= {w}) as censored_{w}"
+        )
+    parts += [f"coalesce(sum(units) filter (where age = {k}), 0) as lag_{k}" for k in LAGS]
+    parts += [
+        f"coalesce(sum(units) filter (where age <= 28 and dayofweek(date) = {d}), 0) "
+        f"as weekday_units_28_{d}, count(*) filter (where censored and age <= 28 and "
+        f"dayofweek(date) = {d}) as weekday_censored_28_{d}"
+        for d in range(7)
+    ]
+    return ",\n".join(parts)
+
+
+def _means() -> str:
+    parts = [f"units_{w} / greatest({w} - censored_{w}, 1) as mean_{w}" for w in WINDOWS]
+    parts += [
+        f"weekday_units_28_{d} / greatest(4 - weekday_censored_28_{d}, 1) as weekday_mean_28_{d}"
+        for d in range(7)
+    ]
+    return ",\n".join(parts)
+
+
+def build_origin_features(con: duckdb.DuckDBPyConnection) -> int:
+    """Create `_origin_features`: one row per row of `_feature_origins`, with the features of
+    ORIGIN_FEATURE_COLUMNS and the series' attributes. Returns the row count."""
+    products = (
+        "select sku, coalesce(category, 'unknown') as category, unit_cost::double as unit_cost "
+        "from staging.products"
+        if table_exists(con, "staging", "products")
+        else "select null::varchar as sku, null::varchar as category, null::double as unit_cost "
+        "where false"
+    )
+    locations = (
+        "select location_id, coalesce(location_type, 'unknown') as location_type "
+        "from staging.locations"
+        if table_exists(con, "staging", "locations")
+        else "select null::varchar as location_id, null::varchar as location_type where false"
+    )
+    list_prices = (
+        "select sku, valid_from, valid_to, unit_price::double as unit_price "
+        "from staging.prices where price_type = 'list'"
+        if table_exists(con, "staging", "prices")
+        else "select null::varchar as sku, null::date as valid_from, null::date as valid_to, "
+        "null::double as unit_price where false"
+    )
+    con.execute(
+        f"""
+        create or replace temp table {ORIGIN_FEATURES_TABLE} as
+        with joined as (
+            select
+                origins.sku, origins.location_id, origins.origin_date,
+                events.date, events.units, events.revenue, events.promo_units, events.censored,
+                date_diff('day', events.date, origins.origin_date) as age
+            from {ORIGINS_TABLE} as origins
+            left join {EVENTS_TABLE} as events
+                on events.sku = origins.sku
+                and events.location_id = origins.location_id
+                and events.date < origins.origin_date
+                and events.date >= origins.origin_date - {LOOKBACK_DAYS}
+                and events.known_on <= origins.origin_date
+        ),
+        sums as (
+            select
+                sku, location_id, origin_date,
+                {_window_sums()},
+                coalesce(sum(units * units) filter (where age <= 28), 0) as squares_28,
+                coalesce(max(units) filter (where age <= 28), 0) as max_28,
+                count(distinct date) filter (where units > 0 and age <= 28) as sale_days_28,
+                count(distinct date) filter (where units > 0) as sale_days_182,
+                coalesce(min(age) filter (where units > 0), {LOOKBACK_DAYS + 1})
+                    as days_since_last_sale,
+                coalesce(sum(promo_units) filter (where age <= 28), 0) as promo_units_28,
+                sum(revenue) filter (where age <= 91 and units > 0)
+                    / nullif(sum(units) filter (where age <= 91 and units > 0), 0)
+                    as realized_price_91
+            from joined
+            group by all
+        ),
+        with_means as (
+            select *, {_means()}
+            from sums
+        ),
+        products as ({products}),
+        locations as ({locations}),
+        list_prices as ({list_prices})
+        select
+            f.sku, f.location_id, f.origin_date,
+            {", ".join(f"f.lag_{k}" for k in LAGS)},
+            {", ".join(f"f.mean_{w}" for w in WINDOWS)},
+            sqrt(greatest(
+                f.squares_28 / greatest(28 - f.censored_28, 1) - f.mean_28 * f.mean_28, 0
+            )) as std_28,
+            f.max_28,
+            f.sale_days_28 / greatest(28 - f.censored_28, 1) as nonzero_share_28,
+            f.sale_days_182 / greatest(182 - f.censored_182, 1) as nonzero_share_182,
+            f.censored_28 as censored_days_28,
+            f.days_since_last_sale,
+            {", ".join(f"f.weekday_mean_28_{d}" for d in range(7))},
+            f.promo_units_28 / nullif(f.units_28, 0) as promo_share_28,
+            f.realized_price_91,
+            (select any_value(p.unit_price order by p.valid_from desc) from list_prices as p
+             where p.sku = f.sku and p.valid_from < f.origin_date) as list_price,
+            products.unit_cost,
+            coalesce(products.category, 'unknown') as category,
+            coalesce(locations.location_type, 'unknown') as location_type,
+            o.for_training, o.fold, o.for_scoring
+        from with_means as f
+        join {ORIGINS_TABLE} as o using (sku, location_id, origin_date)
+        left join products using (sku)
+        left join locations using (location_id)
+        """
+    )
+    return con.execute(f"select count(*) from {ORIGIN_FEATURES_TABLE}").fetchone()[0]
+
+
+def definition_hash() -> str:
+    """Hash of the code that defines the feature set (this module, the events and the origins):
+    part of the feature set version, so a changed definition is a new version."""
+    from sme_platform.lib.features import events, origins
+
+    digest = hashlib.sha256()
+    for module in (events, origins):
+        digest.update(inspect.getsource(module).encode())
+    digest.update(inspect.getsource(inspect.getmodule(build_origin_features)).encode())
+    return digest.hexdigest()[:16]

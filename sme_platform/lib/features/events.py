@@ -1,0 +1,112 @@
+"""Demand events: what sold (or could not sell) per series and day, and when it was known.
+
+A series is one SKU at one location. The warehouse keeps sales sparse (a day without a row sold
+nothing), so features are computed from these events, never from a zero-filled grid.
+
+`known_on` makes the features point-in-time correct. A day's sales are normally known the next
+morning (`date + 1`), when the daily export arrives. A file that arrived late (its path first
+loaded in a run after other runs had already loaded later business days) is known only from the
+day after the newest business day loaded before it: the forecasts made before then could not
+have used it, so neither may the features of those origins. The comparison is by run, not by
+the moment within a run, so a backfill of two years in one run is not "late". A replaced file
+(same path, new content: a month-to-date export) keeps its path's arrival, because a
+replacement corrects rows that were already known rather than adding news.
+
+Censoring: a day on which an inventory snapshot shows the series stocked out and nothing sold
+is `censored` (demand unknown, not zero): features leave such days out of their averages and
+training leaves them out of its targets.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from sme_platform.lib.warehouse import table_exists
+
+EVENTS_TABLE = "_demand_events"
+
+
+def build_demand_events(con: duckdb.DuckDBPyConnection) -> int:
+    """Create the temp table `_demand_events` (sku, location_id, date, known_on, units, revenue,
+    promo_units, censored) from staging.sales_lines, raw.file_loads and, where present,
+    staging.inventory_snapshots. Returns its row count."""
+    con.execute(_FILE_ARRIVAL_SQL)
+    stock_outs = (
+        """select snapshot_date as date, location_id, sku from staging.inventory_snapshots
+           where is_stocked_out"""
+        if table_exists(con, "staging", "inventory_snapshots")
+        else "select null::date as date, null::varchar as location_id, null::varchar as sku "
+        "where false"
+    )
+    con.execute(
+        f"""
+        create or replace temp table {EVENTS_TABLE} as
+        with sales as (
+            select
+                lines.sku,
+                lines.location_id,
+                lines.order_date as date,
+                greatest(lines.order_date + 1, coalesce(arrival.known_from, lines.order_date + 1))
+                    as known_on,
+                sum(lines.quantity)::double as units,
+                sum(lines.net_amount)::double as revenue,
+                coalesce(sum(lines.quantity) filter (where lines.on_promotion), 0)::double
+                    as promo_units
+            from staging.sales_lines as lines
+            left join _file_arrival as arrival on arrival.source_file = lines._source_file
+            group by all
+        ),
+        sale_days as (select distinct sku, location_id, date from sales),
+        censored as (
+            select stock.sku, stock.location_id, stock.date, stock.date + 1 as known_on,
+                   0.0 as units, 0.0 as revenue, 0.0 as promo_units
+            from ({stock_outs}) as stock
+            anti join sale_days using (sku, location_id, date)
+        )
+        select *, false as censored from sales
+        union all
+        select *, true as censored from censored
+        """
+    )
+    return con.execute(f"select count(*) from {EVENTS_TABLE}").fetchone()[0]
+
+
+# Per sales file (path): the first day its rows could have been known, when it arrived late.
+_FILE_ARRIVAL_SQL = """
+create or replace temp table _file_arrival as
+with versions as (
+    select source_file, run_id
+    from raw.file_loads
+    where table_name = 'sales_lines' and status in ('loaded', 'superseded')
+),
+runs as (
+    select run_id, min(loaded_at) as run_started
+    from raw.file_loads
+    group by all
+),
+paths as (
+    select versions.source_file, min(runs.run_started) as first_run
+    from versions join runs using (run_id)
+    group by all
+),
+path_days as (
+    select _source_file as source_file, max(order_date) as newest_day
+    from staging.sales_lines
+    group by all
+),
+per_run as (
+    select paths.first_run, max(path_days.newest_day) as newest_day
+    from paths join path_days using (source_file)
+    group by all
+),
+known_before_run as (
+    select
+        first_run,
+        max(newest_day) over (
+            order by first_run rows between unbounded preceding and 1 preceding
+        ) as newest_day_before
+    from per_run
+)
+select paths.source_file, known_before_run.newest_day_before + 1 as known_from
+from paths join known_before_run using (first_run)
+"""

@@ -1,0 +1,190 @@
+"""Which series get feature rows, at which origins: the row budget lives here.
+
+An origin is the first day a forecast covers; its features use only what was known before it.
+Origins per purpose:
+- scoring: the day after the newest data, for every active series (sold in the last
+  `active_days` days before it): the forecast that is published;
+- backtest: the calibration, fold_1..fold_N and holdout origins, `horizon_days` apart and ending
+  `horizon_days` before the newest data, for the series active at each (at most
+  `evaluation_series_budget`, sampled by series);
+- training: a grid of origins every `origin_stride_days` days going back over the training
+  window (plus the backtest's span, so the oldest fold's model has a full window too), for a
+  sample of series whose rows (active origins x horizons) fit `training_row_budget`.
+Sampling is by series, deterministic (md5 of the seed, SKU and location), so the same data and
+settings give the same rows. Nothing here grows with SKUs x locations x days: only series that
+sold recently are forecast, and training rows are bounded by the budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import duckdb
+
+from sme_platform.lib.features.events import EVENTS_TABLE
+from sme_platform.lib.features.settings import ForecastSettings
+
+ORIGINS_TABLE = "_feature_origins"
+HOLDOUT = "holdout"
+CALIBRATION = "calibration"
+
+
+@dataclass(frozen=True)
+class ForecastCalendar:
+    """The dates every stage agrees on, derived from the newest day of data."""
+
+    newest_day: date
+    horizon_days: int
+    folds: int
+
+    @property
+    def scoring_origin(self) -> date:
+        return self.newest_day + timedelta(days=1)
+
+    def fold_origins(self) -> dict[str, date]:
+        """calibration, fold_1 .. fold_N (oldest first), holdout: each `horizon_days` long."""
+        holdout = self.scoring_origin - timedelta(days=self.horizon_days)
+        names = [CALIBRATION, *[f"fold_{k}" for k in range(1, self.folds + 1)], HOLDOUT]
+        steps = range(len(names) - 1, -1, -1)
+        return {
+            name: holdout - timedelta(days=self.horizon_days * step)
+            for name, step in zip(names, steps, strict=True)
+        }
+
+
+class NoDemandData(ValueError):
+    """There are no sales to forecast from (the asset says so and is skipped, not failed)."""
+
+
+def forecast_calendar(
+    con: duckdb.DuckDBPyConnection, settings: ForecastSettings
+) -> ForecastCalendar:
+    newest = con.execute(f"select max(date) from {EVENTS_TABLE} where units > 0").fetchone()[0]
+    if newest is None:
+        raise NoDemandData("no sales lines in staging.sales_lines: nothing to forecast")
+    return ForecastCalendar(newest, settings.horizon_days, settings.backtest_folds)
+
+
+def plan_origins(
+    con: duckdb.DuckDBPyConnection, settings: ForecastSettings, calendar: ForecastCalendar
+) -> dict[str, int]:
+    """Create the temp table `_feature_origins` (sku, location_id, origin_date, for_training,
+    fold, for_scoring): one row per series and origin whose features are needed. Returns counts
+    for metadata (series sampled for training, rows per purpose)."""
+    folds = calendar.fold_origins()
+    horizon = settings.horizon_days
+    last_training_origin = calendar.scoring_origin - timedelta(days=horizon)
+    oldest = folds[CALIBRATION] - timedelta(days=horizon + settings.training_window_days)
+    grid = []
+    origin = last_training_origin
+    while origin >= oldest:
+        grid.append(origin)
+        origin -= timedelta(days=settings.origin_stride_days)
+    con.execute(
+        "create or replace temp table _grid_origins as select unnest($grid::date[]) as origin_date",
+        {"grid": grid},
+    )
+    con.execute(
+        "create or replace temp table _fold_origins as "
+        "select unnest($names::varchar[]) as fold, unnest($dates::date[]) as origin_date",
+        {"names": list(folds), "dates": list(folds.values())},
+    )
+    seed = str(settings.sample_seed)
+    con.execute(
+        f"""
+        create or replace temp table _active as
+        with candidates as (
+            select origin_date from _grid_origins
+            union select origin_date from _fold_origins
+            union select $scoring::date
+        ),
+        sold as (select sku, location_id, date, known_on from {EVENTS_TABLE} where units > 0)
+        select distinct sold.sku, sold.location_id, candidates.origin_date
+        from sold join candidates
+            on candidates.origin_date > sold.date
+            and candidates.origin_date <= sold.date + $active_days
+            and candidates.origin_date >= sold.known_on
+        """,
+        {"scoring": calendar.scoring_origin, "active_days": settings.active_days},
+    )
+    con.execute(
+        f"""
+        create or replace temp table _training_series as
+        with per_series as (
+            select sku, location_id, count(*) * {horizon} as rows,
+                   md5($seed || '|' || sku || '|' || location_id) as draw
+            from _active join _grid_origins using (origin_date)
+            group by all
+        ),
+        ranked as (
+            select *, sum(rows) over (order by draw rows unbounded preceding) as running_rows
+            from per_series
+        )
+        select sku, location_id from ranked where running_rows <= $budget
+        """,
+        {"seed": seed, "budget": settings.training_row_budget},
+    )
+    con.execute(
+        f"""
+        create or replace temp table {ORIGINS_TABLE} as
+        with training as (
+            select sku, location_id, origin_date, true as for_training
+            from _active join _grid_origins using (origin_date)
+            semi join _training_series using (sku, location_id)
+        ),
+        evaluation as (
+            select sku, location_id, origin_date, fold from (
+                select _active.*, _fold_origins.fold,
+                       row_number() over (
+                           partition by _fold_origins.fold
+                           order by md5($seed || '|' || sku || '|' || location_id)
+                       ) as draw
+                from _active join _fold_origins using (origin_date)
+            ) where draw <= $evaluation_budget
+        ),
+        scoring as (
+            select sku, location_id, origin_date, true as for_scoring
+            from _active where origin_date = $scoring::date
+        ),
+        keys as (
+            select sku, location_id, origin_date from training
+            union select sku, location_id, origin_date from evaluation
+            union select sku, location_id, origin_date from scoring
+        )
+        select
+            keys.sku, keys.location_id, keys.origin_date,
+            coalesce(training.for_training, false) as for_training,
+            evaluation.fold,
+            coalesce(scoring.for_scoring, false) as for_scoring
+        from keys
+        left join training using (sku, location_id, origin_date)
+        left join evaluation using (sku, location_id, origin_date)
+        left join scoring using (sku, location_id, origin_date)
+        """,
+        {
+            "seed": seed,
+            "evaluation_budget": settings.evaluation_series_budget,
+            "scoring": calendar.scoring_origin,
+        },
+    )
+    return dict(
+        zip(
+            [
+                "training_series",
+                "training_origins",
+                "evaluation_origins",
+                "scoring_series",
+                "candidate_series",
+            ],
+            con.execute(
+                f"""select (select count(*) from _training_series),
+                           count(*) filter (where for_training),
+                           count(*) filter (where fold is not null),
+                           count(*) filter (where for_scoring),
+                           (select count(distinct (sku, location_id)) from _active)
+                    from {ORIGINS_TABLE}"""
+            ).fetchone(),
+            strict=True,
+        )
+    )

@@ -1,0 +1,67 @@
+"""What the demand forecaster forecasts, and how much data it may use: one pydantic model.
+
+The defaults suit a small company; a project overrides them in `forecasting.yaml` (see
+`load_forecast_settings`). Every field ends up in the feature set's version, so changing one
+makes a new version rather than silently changing an old one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SETTINGS_FILE = "forecasting.yaml"
+
+
+class ForecastSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    horizon_days: int = Field(14, ge=1, le=56, description="days forecast from each origin")
+    active_days: int = Field(
+        56, ge=7, description="a series is forecast when it sold in the last this many days"
+    )
+    training_window_days: int = Field(
+        364, ge=56, description="how far back training origins go from the newest data"
+    )
+    origin_stride_days: int = Field(
+        7, ge=1, description="days between two training origins of a series"
+    )
+    training_row_budget: int = Field(
+        400_000,
+        ge=1_000,
+        description="most training rows (series x origins x horizons); series are sampled to fit",
+    )
+    evaluation_series_budget: int = Field(
+        5_000, ge=10, description="most series a backtest fold evaluates (sampled by series)"
+    )
+    backtest_folds: int = Field(4, ge=1, le=12, description="rolling origins before the holdout")
+    holiday_country: str | None = Field(
+        None,
+        description="ISO country for public holidays; default: the locations' most common country",
+    )
+    sample_seed: int = Field(42, description="seed of the series sampling and of LightGBM")
+
+    @model_validator(mode="after")
+    def _window_holds_the_folds(self) -> ForecastSettings:
+        needed = (self.backtest_folds + 2) * self.horizon_days + 28
+        if self.training_window_days < needed:
+            raise ValueError(
+                f"training_window_days {self.training_window_days} is too short for "
+                f"{self.backtest_folds} folds, a calibration fold and a holdout of "
+                f"{self.horizon_days} days each plus 28 days of training: at least {needed}"
+            )
+        return self
+
+
+def load_forecast_settings(project_dir: Path) -> ForecastSettings:
+    """The project's `forecasting.yaml` (key `demand_forecast`), or the defaults without one."""
+    path = Path(project_dir) / SETTINGS_FILE
+    if not path.exists():
+        return ForecastSettings()
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        return ForecastSettings.model_validate(document.get("demand_forecast") or {})
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from error

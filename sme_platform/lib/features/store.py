@@ -1,0 +1,223 @@
+"""Versioned feature sets in the warehouse's `features` schema, with their provenance.
+
+A version is the hash of the feature set's definition (its code), its settings and the data
+versions of its inputs (the files loaded into each raw table, by sha256, and the code versions of
+the staging models between them). The same inputs and code give the same version, and it is
+not recomputed; anything new gives a new version, stored beside the older ones, so a model can
+always be traced to, and its training frame rebuilt from, the exact rows it learned from.
+
+Tables:
+- features.demand_features: one row per version, series and origin (the features);
+- features.demand_targets: one row per version, series and day sold or censored, for the series
+  and days the version's training and backtest need, including the history before each backtest
+  origin that the baselines and statistical peers forecast from (days missing sold nothing);
+- features.feature_set_versions: one row per version: provenance (inputs, settings, counts,
+  the calendar of folds), row count, the run that built it.
+The newest `KEEP_VERSIONS` versions are kept, and every version a registered champion or
+challenger model names; older ones are pruned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import duckdb
+
+from sme_platform.lib.features.demand import (
+    FEATURE_SET,
+    LOOKBACK_DAYS,
+    ORIGIN_FEATURES_TABLE,
+    build_origin_features,
+    definition_hash,
+)
+from sme_platform.lib.features.events import EVENTS_TABLE, build_demand_events
+from sme_platform.lib.features.origins import ForecastCalendar, forecast_calendar, plan_origins
+from sme_platform.lib.features.settings import ForecastSettings
+from sme_platform.lib.warehouse import table_exists
+
+KEEP_VERSIONS = 3
+INPUT_TABLES = ("sales_lines", "inventory_snapshots", "products", "locations", "prices")
+STAGING_MODELS = tuple(f"staging.{t}" for t in INPUT_TABLES)
+
+
+@dataclass(frozen=True)
+class FeatureSetVersion:
+    version: str
+    reused: bool
+    row_count: int
+    target_rows: int
+    calendar: ForecastCalendar
+    input_versions: dict
+    counts: dict = field(default_factory=dict)
+
+
+def input_versions(con: duckdb.DuckDBPyConnection, model_code_versions: dict[str, str]) -> dict:
+    """The data versions the feature set is computed from: per raw table, the sha256 of the
+    sorted sha256s of the files currently loaded into it; per staging model, its code version."""
+    rows = con.execute(
+        """select table_name, sha256(string_agg(sha256, ',' order by sha256)), count(*)
+           from raw.file_loads where status = 'loaded' and table_name in $tables
+           group by all order by 1""",
+        {"tables": list(INPUT_TABLES)},
+    ).fetchall()
+    return {
+        "raw": {table: {"files": files, "sha256": digest[:16]} for table, digest, files in rows},
+        "models": {
+            m: model_code_versions.get(m) for m in STAGING_MODELS if m in model_code_versions
+        },
+    }
+
+
+def feature_set_version(settings: ForecastSettings, inputs: dict) -> str:
+    payload = json.dumps(
+        {"definition": definition_hash(), "settings": settings.model_dump(), "inputs": inputs},
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def materialize_feature_set(
+    con: duckdb.DuckDBPyConnection,
+    settings: ForecastSettings,
+    model_code_versions: dict[str, str],
+    run_id: str,
+) -> FeatureSetVersion:
+    """Compute and store the feature set for the warehouse's current data, or reuse the stored
+    version when its inputs, settings and definition are unchanged."""
+    inputs = input_versions(con, model_code_versions)
+    version = feature_set_version(settings, inputs)
+    con.execute("create schema if not exists features")
+    _ensure_versions_table(con)
+    stored = stored_version(con, version)
+    if stored is not None:
+        return stored
+    build_demand_events(con)
+    calendar = forecast_calendar(con, settings)
+    counts = plan_origins(con, settings, calendar)
+    row_count = build_origin_features(con)
+    target_rows = _store(con, version)
+    counts["events"] = con.execute(f"select count(*) from {EVENTS_TABLE}").fetchone()[0]
+    con.execute(
+        "insert into features.feature_set_versions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            FEATURE_SET,
+            version,
+            definition_hash(),
+            json.dumps(settings.model_dump(), sort_keys=True),
+            json.dumps(inputs, sort_keys=True),
+            row_count,
+            target_rows,
+            json.dumps(counts, sort_keys=True),
+            calendar.newest_day,
+            json.dumps({k: v.isoformat() for k, v in calendar.fold_origins().items()}),
+            run_id,
+            datetime.now(UTC).replace(tzinfo=None),
+        ],
+    )
+    prune_versions(con)
+    return FeatureSetVersion(version, False, row_count, target_rows, calendar, inputs, counts)
+
+
+def _ensure_versions_table(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """create table if not exists features.feature_set_versions (
+            feature_set varchar, version varchar, definition_hash varchar, settings json,
+            input_versions json, row_count bigint, target_rows bigint, counts json,
+            newest_day date, fold_origins json, run_id varchar, created_at timestamp)"""
+    )
+
+
+def _store(con: duckdb.DuckDBPyConnection, version: str) -> int:
+    """Append the version's feature rows and the targets its origins need. Returns the number
+    of target rows."""
+    con.execute(
+        f"create table if not exists features.demand_features as "
+        f"select ''::varchar as feature_set_version, * from {ORIGIN_FEATURES_TABLE} where false"
+    )
+    con.execute(
+        f"insert into features.demand_features by name "
+        f"select $version as feature_set_version, * from {ORIGIN_FEATURES_TABLE}",
+        {"version": version},
+    )
+    con.execute(
+        """create table if not exists features.demand_targets (
+            feature_set_version varchar, sku varchar, location_id varchar, date date,
+            units double, censored boolean)"""
+    )
+    horizon_days = 56  # the longest horizon the settings allow: targets cover any of them
+    before = con.execute("select count(*) from features.demand_targets").fetchone()[0]
+    con.execute(
+        f"""insert into features.demand_targets
+            with windows as (
+                select sku, location_id,
+                       min(case when fold is null then origin_date
+                                else origin_date - {LOOKBACK_DAYS} end) as first_day,
+                       max(origin_date) + {horizon_days} as last_day
+                from {ORIGIN_FEATURES_TABLE}
+                where for_training or fold is not null
+                group by all
+            )
+            select $version, events.sku, events.location_id, events.date,
+                   sum(events.units), bool_and(events.censored)
+            from {EVENTS_TABLE} as events
+            join windows
+                on events.sku = windows.sku and events.location_id = windows.location_id
+                and events.date between windows.first_day and windows.last_day
+            group by all""",
+        {"version": version},
+    )
+    return con.execute("select count(*) from features.demand_targets").fetchone()[0] - before
+
+
+def stored_version(con: duckdb.DuckDBPyConnection, version: str) -> FeatureSetVersion | None:
+    row = con.execute(
+        """select row_count, target_rows, newest_day, input_versions, counts, settings
+           from features.feature_set_versions where version = ?""",
+        [version],
+    ).fetchone()
+    if row is None:
+        return None
+    row_count, target_rows, newest_day, inputs, counts, settings = row
+    settings = json.loads(settings)
+    calendar = ForecastCalendar(newest_day, settings["horizon_days"], settings["backtest_folds"])
+    return FeatureSetVersion(
+        version, True, row_count, target_rows, calendar, json.loads(inputs), json.loads(counts)
+    )
+
+
+def latest_version(con: duckdb.DuckDBPyConnection) -> str | None:
+    if not table_exists(con, "features", "feature_set_versions"):
+        return None
+    row = con.execute(
+        "select max_by(version, created_at) from features.feature_set_versions"
+    ).fetchone()
+    return row[0]
+
+
+def prune_versions(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Delete the feature and target rows of versions beyond the newest KEEP_VERSIONS that no
+    champion or challenger model names. Their provenance rows stay: what a model was trained on
+    is never forgotten, even when its rows are gone."""
+    in_use: set[str] = set()
+    if table_exists(con, "ml", "model_registry"):
+        in_use = {
+            r[0]
+            for r in con.execute(
+                """select distinct feature_set_version from ml.model_registry
+                   where status in ('champion', 'challenger')"""
+            ).fetchall()
+        }
+    versions = [
+        r[0]
+        for r in con.execute(
+            "select version from features.feature_set_versions order by created_at desc"
+        ).fetchall()
+    ]
+    doomed = [v for v in versions[KEEP_VERSIONS:] if v not in in_use]
+    if doomed:
+        for table in ("features.demand_features", "features.demand_targets"):
+            con.execute(f"delete from {table} where feature_set_version in $v", {"v": doomed})
+    return doomed

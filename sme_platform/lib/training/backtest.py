@@ -1,0 +1,94 @@
+"""Rolling-origin backtest of the demand model, and the final model trained for scoring.
+
+Folds (lib/features/origins.py): a calibration fold, fold_1..fold_N and the holdout, each
+`horizon_days` long, ending at the newest day. For each fold a model is trained only on rows
+whose target day is before the fold's origin (and whose origins lie in the training window
+before it), then forecasts the fold's series from the fold's origin. The final model learns from
+every training row and forecasts the scoring origin.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import duckdb
+import polars as pl
+
+from sme_platform.lib.features.origins import ForecastCalendar
+from sme_platform.lib.features.settings import ForecastSettings
+from sme_platform.lib.training.frames import expand
+from sme_platform.lib.training.model import DemandModel, train
+
+LIGHTGBM = "lightgbm"
+FORECAST_COLUMNS = [
+    "model",
+    "fold",
+    "sku",
+    "location_id",
+    "category",
+    "origin_date",
+    "target_date",
+    "horizon",
+    "actual",
+    "censored",
+    "prediction",
+    "unit_price",
+    "unit_cost",
+]
+
+
+@dataclass
+class ModelBacktest:
+    forecasts: pl.DataFrame  # forecast frame rows of LIGHTGBM on every fold
+    final_model: DemandModel
+    scoring_frame: pl.DataFrame  # the scoring origin's expanded rows with the final prediction
+    training_rows: int
+    seconds: dict = field(default_factory=dict)
+
+
+def as_forecast_frame(
+    frame: pl.DataFrame, model: str, fold: str | None, predictions
+) -> pl.DataFrame:
+    """The shared forecast-frame shape (see the interfaces of lib/training) from expanded rows."""
+    return frame.with_columns(
+        pl.lit(model).alias("model"),
+        pl.lit(fold, dtype=pl.Utf8).alias("fold"),
+        pl.Series("prediction", predictions, dtype=pl.Float64),
+        pl.coalesce("list_price", "realized_price_91").alias("unit_price"),
+    ).select(FORECAST_COLUMNS)
+
+
+def backtest_model(
+    con: duckdb.DuckDBPyConnection,
+    version: str,
+    settings: ForecastSettings,
+    calendar: ForecastCalendar,
+    holidays_on: list,
+) -> ModelBacktest:
+    horizon = settings.horizon_days
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    training = expand(con, version, "for_training", horizon, holidays_on)
+    evaluation = expand(con, version, "fold is not null", horizon, holidays_on)
+    seconds["frames"] = time.perf_counter() - started
+    forecasts = []
+    for fold, origin in calendar.fold_origins().items():
+        started = time.perf_counter()
+        window_start = origin - timedelta(days=horizon + settings.training_window_days)
+        rows = training.filter(
+            (pl.col("target_date") < origin) & (pl.col("origin_date") >= window_start)
+        )
+        model = train(rows, settings.sample_seed)
+        fold_rows = evaluation.filter(pl.col("fold") == fold)
+        forecasts.append(as_forecast_frame(fold_rows, LIGHTGBM, fold, model.predict(fold_rows)))
+        seconds[f"train_{fold}"] = time.perf_counter() - started
+    started = time.perf_counter()
+    final_model = train(training, settings.sample_seed)
+    scoring = expand(con, version, "for_scoring", horizon, holidays_on)
+    scoring = scoring.with_columns(
+        pl.Series("prediction", final_model.predict(scoring), dtype=pl.Float64)
+    )
+    seconds["train_final_and_score"] = time.perf_counter() - started
+    return ModelBacktest(pl.concat(forecasts), final_model, scoring, training.height, seconds)

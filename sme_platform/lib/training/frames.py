@@ -1,0 +1,118 @@
+"""Model frames: a stored feature set version expanded to one row per origin and horizon.
+
+Rebuilt from the warehouse's `features` tables alone, so any stored version gives back the exact
+rows a model learned from and was judged on. Target-day features are added here: the horizon,
+the target's weekday, month and day, whether it is a public holiday, and the same weekday's
+history as known at the origin (its latest value and its four-week mean).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+import duckdb
+import holidays
+import polars as pl
+
+from sme_platform.lib.features.demand import CATEGORICAL_COLUMNS, ORIGIN_FEATURE_COLUMNS
+
+TARGET_FEATURE_COLUMNS = [
+    "horizon",
+    "target_weekday",
+    "target_month",
+    "target_day",
+    "is_holiday",
+    "same_weekday_last",
+    "same_weekday_mean_28",
+    "price_ratio",
+]
+FEATURE_COLUMNS = [*ORIGIN_FEATURE_COLUMNS, *TARGET_FEATURE_COLUMNS]
+KEY_COLUMNS = ["sku", "location_id", "origin_date", "target_date", "horizon"]
+
+
+def holiday_dates(country: str | None, years: Iterable[int]) -> list[date]:
+    """Public holidays of `country` (ISO code) from the `holidays` package, offline; none when
+    the country is unknown to it or not given."""
+    if not country:
+        return []
+    try:
+        calendar = holidays.country_holidays(country.upper(), years=list(years))
+    except NotImplementedError:
+        return []
+    return sorted(calendar)
+
+
+def holiday_country(con: duckdb.DuckDBPyConnection, configured: str | None) -> str | None:
+    """The configured country, else the most common country among the locations."""
+    if configured:
+        return configured
+    try:
+        row = con.execute(
+            "select mode(country) from staging.locations where country is not null"
+        ).fetchone()
+    except duckdb.CatalogException:
+        return None
+    return row[0] if row else None
+
+
+def expand(
+    con: duckdb.DuckDBPyConnection,
+    version: str,
+    where: str,
+    horizon_days: int,
+    holidays_on: list[date],
+) -> pl.DataFrame:
+    """One row per feature row of `version` matching `where` (SQL over its columns) and horizon
+    1..horizon_days, with the target-day features, the actual units and the censored flag."""
+    weekday_last = " ".join(f"when {7 - k} then f.lag_{7 - k}" for k in range(7))
+    weekday_mean = " ".join(f"when {d} then f.weekday_mean_28_{d}" for d in range(7))
+    return con.execute(
+        f"""
+        with f as (
+            select * from features.demand_features
+            where feature_set_version = $version and ({where})
+        ),
+        expanded as (
+            select f.*, h.horizon, (f.origin_date + (h.horizon - 1)::integer) as target_date
+            from f cross join (select range::integer as horizon from range(1, $horizon + 1)) as h
+        )
+        select
+            f.*,
+            dayofweek(f.target_date) as target_weekday,
+            month(f.target_date) as target_month,
+            day(f.target_date) as target_day,
+            (f.target_date in (select unnest($holidays::date[]))) ::int as is_holiday,
+            case 7 - ((f.horizon - 1) % 7) {weekday_last} end as same_weekday_last,
+            case dayofweek(f.target_date) {weekday_mean} end as same_weekday_mean_28,
+            coalesce(f.list_price, f.realized_price_91) / nullif(f.realized_price_91, 0)
+                as price_ratio,
+            coalesce(t.units, 0) as actual,
+            coalesce(t.censored, false) as censored
+        from expanded as f
+        left join features.demand_targets as t
+            on t.feature_set_version = $version
+            and t.sku = f.sku and t.location_id = f.location_id and t.date = f.target_date
+        order by f.sku, f.location_id, f.origin_date, f.horizon
+        """,
+        {"version": version, "horizon": horizon_days, "holidays": holidays_on},
+    ).pl()
+
+
+def categorical_codes(frame: pl.DataFrame, mapping: dict[str, list[str]] | None = None):
+    """Integer codes for the categorical columns, from `mapping` (the trained model's) or from the
+    frame's sorted values; an unseen value is -1, which LightGBM treats as missing."""
+    mapping = mapping or {
+        c: sorted(v for v in frame[c].unique().to_list() if v is not None)
+        for c in CATEGORICAL_COLUMNS
+    }
+    coded = frame.with_columns(
+        pl.col(c)
+        .replace_strict(values, list(range(len(values))), default=-1, return_dtype=pl.Int32)
+        .alias(f"{c}_code")
+        for c, values in mapping.items()
+    )
+    return coded, mapping
+
+
+MODEL_INPUTS = [*FEATURE_COLUMNS, *[f"{c}_code" for c in CATEGORICAL_COLUMNS]]
