@@ -141,3 +141,41 @@ def test_rollback_reinstates_the_previous_champion_and_says_how_to_rescore(proje
     assert "only an archived former champion can be reinstated; v2 is rolled_back" in (
         nothing.output.replace("\n", " ")
     )
+
+
+def test_rollback_rescores_the_forecasts_in_a_run_of_its_own_when_the_graph_has_them(
+    project, monkeypatch
+):
+    import sme_platform.cli_models as cli_models
+    import sme_platform.cli_runs as cli_runs
+    from sme_platform.defs.release.jobs import RESCORED_BY_LAUNCHER_TAG
+
+    materialized = []
+
+    def materialize(select, run_id):
+        # the rollback's run has ended and given the warehouse back: this is a turn of its own
+        holder = ProjectPaths.at(project).warehouse_lock.read_text(encoding="utf-8")
+        materialized.append((select, run_id, run_id in holder))
+        return True
+
+    monkeypatch.setattr(cli_models, "_graph_has", lambda key: True)
+    monkeypatch.setattr(cli_runs, "materialize", materialize)
+    result = invoke(
+        "rollback",
+        NAME,
+        "--by",
+        "Ana Ruiz",
+        "--reason",
+        "stock-outs doubled",
+        "--project-dir",
+        str(project),
+    )
+    assert result.exit_code == 0, result.output
+    assert "Re-scoring the forecasts with the reinstated champion" in result.output
+    ((select, run_id, holds_turn),) = materialized
+    assert select == 'key:"ml/demand_forecast"' and holds_turn
+    with dg.DagsterInstance.from_config(str(project / ".dagster_home")) as instance:
+        (rollback_run,) = instance.get_runs()
+        # the CLI re-scores itself, so the sensor must not do it again
+        assert rollback_run.tags[RESCORED_BY_LAUNCHER_TAG] == "true"
+        assert rollback_run.run_id != run_id
