@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from sme_platform.cli_models import add_model_commands
 from sme_platform.cli_output import console, print_summary, progress_bar
 from sme_platform.cli_runs import mark_dead_runs_failed, materialize, warehouse_turn
 from sme_platform.lib.project import REPO_ROOT, SQL_MODELS_DIR, ProjectPaths
@@ -217,6 +218,8 @@ def ui(
     console.print(f"Dagster UI on http://{host}:{port} (Ctrl-C to stop)")
     raise typer.Exit(subprocess.call(command, cwd=REPO_ROOT))
 
+
+add_model_commands(app, ProjectDir, _activate)
 
 if __name__ == "__main__":
     app()

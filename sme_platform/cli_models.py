@@ -1,0 +1,219 @@
+"""`sme-platform models | approve | rollback`: the model registry from the command line.
+
+`models` reads the registry; `approve` and `rollback` run the release jobs of
+sme_platform/defs/release/jobs.py in this process, through the project's instance (so they are
+in the run history next to the UI's), each in its turn for the warehouse like every run.
+"""
+
+# No `from __future__ import annotations`: typer reads the commands' annotations, which name the
+# --project-dir option that cli.py passes in.
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from sme_platform.cli_output import console, print_line
+from sme_platform.lib.project import REPO_ROOT, ProjectPaths
+
+# A refused approval or rollback is an answer, not a crash: its one line is printed here,
+# without the stack trace Dagster's console logger would add (the UI's run log keeps it).
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
+def add_model_commands(
+    app: typer.Typer, project_dir_option: Any, activate: Callable[[Path], ProjectPaths]
+) -> None:
+    """Register the commands on `app`; `project_dir_option` and `activate` are cli.py's, so
+    every command finds its project folder the same way."""
+
+    @app.command()
+    def models(
+        name: Annotated[
+            str | None, typer.Argument(help="Model name (default: every registered model).")
+        ] = None,
+        project_dir: project_dir_option = REPO_ROOT,
+    ) -> None:
+        """List model versions: status, holdout WAPE, bias, business cost, approval."""
+        raise typer.Exit(print_versions(ProjectPaths.at(project_dir), name))
+
+    @app.command()
+    def approve(
+        model: Annotated[str, typer.Argument(help="Model name, e.g. demand_forecast.")],
+        version: Annotated[str, typer.Argument(help="The challenger's version, e.g. v3.")],
+        by: Annotated[str, typer.Option("--by", help="Your full name.")],
+        note: Annotated[str, typer.Option("--note", help="What you reviewed, and why.")],
+        project_dir: project_dir_option = REPO_ROOT,
+    ) -> None:
+        """Approve a challenger (required for a high-impact model before its release)."""
+        from sme_platform.defs.release.jobs import approve_model_job, approve_run_config
+
+        paths = activate(project_dir)
+        config = approve_run_config(model, version, by, note)
+        if not run_release_job(approve_model_job, config, paths):
+            raise typer.Exit(1)
+        from sme_platform.lib.release.registry import normalize_version
+
+        console.print(
+            f"{model} {normalize_version(version)} approved by {by.strip()}: {note.strip()}",
+            markup=False,
+        )
+
+    @app.command()
+    def rollback(
+        model: Annotated[str, typer.Argument(help="Model name, e.g. demand_forecast.")],
+        by: Annotated[str, typer.Option("--by", help="Your full name.")],
+        reason: Annotated[str, typer.Option("--reason", help="Why the champion goes.")],
+        to: Annotated[
+            str | None,
+            typer.Option("--to", help="Former champion to reinstate (default: the previous)."),
+        ] = None,
+        project_dir: project_dir_option = REPO_ROOT,
+    ) -> None:
+        """Reinstate the previous (or a named former) champion, then re-score the forecasts."""
+        raise typer.Exit(run_rollback(activate(project_dir), model, to, by, reason))
+
+
+def print_versions(paths: ProjectPaths, name: str | None) -> int:
+    """The registry as a table; the exit code (1 when it cannot be read or the name is unknown)."""
+    import duckdb
+
+    from sme_platform.lib.release.registry import list_versions
+    from sme_platform.lib.warehouse import connect
+
+    if not paths.warehouse.exists():
+        console.print(f"No model registered yet: there is no warehouse at {paths.warehouse}.")
+        return 0
+    try:
+        with connect(paths.warehouse, read_only=True) as con:
+            versions = list_versions(con)
+    except duckdb.IOException as error:
+        if "lock" not in str(error).lower():
+            raise
+        print_line(
+            f"{paths.warehouse} is being written by a run: list the models again when it ends",
+            "yellow",
+        )
+        return 1
+    shown = [v for v in versions if name is None or v.model_name == name]
+    if not shown:
+        known = sorted({v.model_name for v in versions})
+        if name is None:
+            console.print("No model registered yet.")
+            return 0
+        console.print(
+            f"No versions of {name} (registered models: {', '.join(known) or 'none'}).",
+            markup=False,
+        )
+        return 1
+    table = Table(
+        title="Model versions (holdout figures)",
+        caption="* high impact: released only after an approval (sme-platform approve)",
+    )
+    for column in ("model", "version", "status", "created", "WAPE", "bias", "business cost"):
+        table.add_column(
+            column, justify="right" if column[0].isupper() or " " in column else "left"
+        )
+    table.add_column("approved by")
+    for v in shown:
+        table.add_row(
+            v.model_name,
+            v.version,
+            v.status + (" *" if v.high_impact else ""),
+            f"{v.created_at:%Y-%m-%d %H:%M}",
+            _number(v.metrics.get("wape"), "{:.3f}"),
+            _number(v.metrics.get("bias"), "{:+.1%}"),
+            _number(v.metrics.get("business_cost"), "{:,.1f}"),
+            v.approved_by or "",
+        )
+    console.print(table)
+    return 0
+
+
+def run_release_job(job, run_config: dict, paths: ProjectPaths, tags: dict | None = None) -> bool:
+    """Execute a release job in this process through the project's instance, in its turn for
+    the warehouse; print why it failed, if it did."""
+    import dagster as dg
+
+    from sme_platform.cli_runs import warehouse_turn
+    from sme_platform.defs.resources import ProjectResource
+    from sme_platform.defs.runs import cli_run_tags
+
+    with warehouse_turn(paths) as run_id:
+        result = job.execute_in_process(
+            run_config={**run_config, **QUIET_LOGS},
+            instance=dg.DagsterInstance.get(),
+            resources={"project": ProjectResource(project_dir=str(paths.root))},
+            run_id=run_id,
+            tags={**cli_run_tags(run_id), **(tags or {})},
+            raise_on_error=False,
+        )
+    if not result.success:
+        for event in result.all_events:
+            if event.is_step_failure:
+                print_line(
+                    f"{job.name} failed: {_innermost(event.event_specific_data.error)}", "red"
+                )
+        print_line(f"run {run_id} failed; nothing was changed", "red")
+    return result.success
+
+
+def run_rollback(paths: ProjectPaths, model: str, to: str | None, by: str, reason: str) -> int:
+    from sme_platform.defs.release.jobs import (
+        DEMAND_FORECAST_KEY,
+        RESCORED_BY_LAUNCHER_TAG,
+        rollback_model_job,
+        rollback_run_config,
+    )
+    from sme_platform.lib.release.registry import champion
+    from sme_platform.lib.warehouse import connect
+
+    rescore = _graph_has(DEMAND_FORECAST_KEY)
+    # When this command re-scores, the sensor (which re-scores after rollbacks launched from
+    # the UI) must not do it a second time.
+    tags = {RESCORED_BY_LAUNCHER_TAG: "true"} if rescore else {}
+    if not run_release_job(
+        rollback_model_job, rollback_run_config(model, to, by, reason), paths, tags
+    ):
+        return 1
+    with connect(paths.warehouse, read_only=True) as con:
+        reinstated = champion(con, model)
+    console.print(
+        f"{model}: {reinstated.version} is champion again "
+        f"(rolled back by {by.strip()}: {reason.strip()})",
+        markup=False,
+    )
+    if not rescore:
+        console.print(
+            f"The graph has no {DEMAND_FORECAST_KEY.to_user_string()} asset: re-score the "
+            "forecasts with `sme-platform run`.",
+            markup=False,
+        )
+        return 0
+    from sme_platform.cli_runs import materialize, warehouse_turn
+
+    console.print("Re-scoring the forecasts with the reinstated champion:")
+    with warehouse_turn(paths) as run_id:
+        success = materialize(f'key:"{DEMAND_FORECAST_KEY.to_user_string()}"', run_id)
+    return 0 if success else 1
+
+
+def _graph_has(key) -> bool:
+    from sme_platform.definitions import defs
+
+    return key in defs.resolve_asset_graph().get_all_asset_keys()
+
+
+def _innermost(error) -> str:
+    """The library's message, not Dagster's "error occurred while executing op" around it."""
+    while error.cause is not None:
+        error = error.cause
+    message = error.message.strip()
+    # Dagster's message starts with the exception's module and class: "pkg.mod.Error: text".
+    prefix, separator, text = message.partition(f"{error.cls_name}: ")
+    return text if separator and " " not in prefix else message
+
+
+def _number(value: Any, pattern: str) -> str:
+    return "" if value is None else pattern.format(value)

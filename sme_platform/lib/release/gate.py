@@ -1,0 +1,285 @@
+"""The promotion gate: may a newly trained model (the challenger) replace what serves forecasts?
+
+It compares the challenger's holdout results (ml.backtest_results rows of model "lightgbm") with
+the references scored on the same holdout: the champion (rows of model "champion", when there is
+one) and every baseline and statistical peer (rows under their method names). Ranked by the
+simulated business cost of the reorder policy (lost margin plus holding cost), the figure the
+business agrees to; WAPE alone would reward forecasting too little on intermittent demand.
+
+A challenger passes when
+- its business cost is at least `margin` below the best baseline's (peers included) and below
+  the champion's;
+- its |bias| is at most `max_abs_bias`;
+- no segment (category, location) costs more than `max_segment_regression` above the same
+  segment of the champion and of the best baseline (compared on WAPE where that cost is zero).
+Then: promote_to_champion if there is no champion yet, else start_canary; a high-impact model
+without a recorded approval stays challenger (awaiting_approval). Otherwise: refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CHALLENGER_METHOD = "lightgbm"
+CHAMPION_METHOD = "champion"
+HOLDOUT_FOLD = "holdout"
+
+Outcome = Literal["promote_to_champion", "start_canary", "awaiting_approval", "refused"]
+
+
+class GateConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    margin: float = Field(
+        0.02,
+        ge=0,
+        lt=1,
+        description="Share by which the challenger's business cost must be "
+        "below the champion's and the best baseline's.",
+    )
+    max_abs_bias: float = Field(0.10, ge=0, description="Largest |bias| allowed on the holdout.")
+    max_segment_regression: float = Field(
+        0.10,
+        ge=0,
+        description="Largest share by which a segment's business cost (WAPE where "
+        "that cost is zero) may exceed the champion's or the best baseline's.",
+    )
+    high_impact: bool = Field(False, description="Release needs an approval by a named person.")
+    canary_share: float = Field(
+        0.2,
+        gt=0,
+        le=1,
+        description="Share of locations (of series, for one location) scored "
+        "by the challenger during the canary.",
+    )
+    canary_min_days: int = Field(7, ge=1, description="Days of actuals before a canary decides.")
+    canary_rollback_threshold: float = Field(
+        0.05,
+        ge=0,
+        description="The canary is rolled back when worse than the champion by more "
+        "than this share.",
+    )
+
+
+class GateInputError(ValueError):
+    """The rows given cannot be judged (no challenger overall row, no reference)."""
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    passed: bool  # the challenger is released now (promoted, or its canary starts)
+    outcome: Outcome
+    reasons: list[str]  # one sentence per criterion, with the numbers
+    figures: dict[str, Any] = field(default_factory=dict)  # what was compared, for metadata
+    criteria_met: bool = False  # beats every reference: true also while awaiting approval
+
+
+def decide(
+    challenger_rows: Iterable[Mapping[str, Any]] | Any,
+    reference_rows: Iterable[Mapping[str, Any]] | Any,
+    config: GateConfig,
+    *,
+    has_champion: bool,
+    approved: bool,
+) -> GateDecision:
+    """Judge the challenger against the references on the holdout (rows may be dicts or a
+    polars DataFrame; rows of other folds are ignored)."""
+    challenger = _by_segment(_holdout(challenger_rows), "challenger")
+    if CHALLENGER_METHOD not in challenger or ("overall", "overall") not in _segments(
+        challenger, CHALLENGER_METHOD
+    ):
+        raise GateInputError(
+            f"no holdout row of model {CHALLENGER_METHOD!r} with segment_type 'overall' among "
+            "the challenger's rows: the gate has nothing to judge"
+        )
+    references = _by_segment(_holdout(reference_rows), "reference")
+    challenger_overall = challenger[CHALLENGER_METHOD][("overall", "overall")]
+    baselines = {
+        method: rows[("overall", "overall")]
+        for method, rows in references.items()
+        if method not in (CHALLENGER_METHOD, CHAMPION_METHOD) and ("overall", "overall") in rows
+    }
+    if not baselines:
+        raise GateInputError(
+            "no holdout row of a baseline or peer with segment_type 'overall': the gate compares "
+            "the challenger with at least one"
+        )
+    if has_champion and ("overall", "overall") not in references.get(CHAMPION_METHOD, {}):
+        raise GateInputError(
+            f"a champion exists but no holdout row of model {CHAMPION_METHOD!r} with "
+            "segment_type 'overall': score the champion on the same holdout first"
+        )
+    best_method = min(baselines, key=lambda method: (_cost(baselines[method]), method))
+    compared = {best_method: baselines[best_method]}
+    if has_champion:
+        compared = {
+            CHAMPION_METHOD: references[CHAMPION_METHOD][("overall", "overall")],
+            **compared,
+        }
+
+    passing: list[str] = []
+    failing: list[str] = []
+    cost = _cost(challenger_overall)
+    for method, row in compared.items():
+        ok, sentence = _beats(cost, _cost(row), _label(method), config.margin)
+        (passing if ok else failing).append(sentence)
+    ok, sentence = _bias_within(challenger_overall.get("bias"), config.max_abs_bias)
+    (passing if ok else failing).append(sentence)
+    regressions = [
+        sentence
+        for method in compared
+        for sentence in _segment_regressions(
+            challenger[CHALLENGER_METHOD], references[method], _label(method), config
+        )
+    ]
+    if regressions:
+        failing.extend(regressions)
+    else:
+        passing.append(
+            f"no segment regresses by more than {_pct(config.max_segment_regression)} against "
+            + " or ".join(_label(method) for method in compared)
+        )
+
+    figures = {
+        "challenger": _figures(challenger_overall),
+        "champion": _figures(compared[CHAMPION_METHOD]) if has_champion else None,
+        "best_baseline": {"model": best_method, **_figures(baselines[best_method])},
+        "baselines": {method: _figures(row) for method, row in sorted(baselines.items())},
+        "segment_regressions": regressions,
+        "config": config.model_dump(),
+        "has_champion": has_champion,
+        "approved": approved,
+    }
+    if failing:
+        return GateDecision(False, "refused", failing, figures, criteria_met=False)
+    if config.high_impact and not approved:
+        reasons = [
+            *passing,
+            "the model is high-impact and no approval is recorded: it stays challenger until a "
+            "named person approves it (sme-platform approve MODEL VERSION --by NAME --note TEXT)",
+        ]
+        return GateDecision(False, "awaiting_approval", reasons, figures, criteria_met=True)
+    if has_champion:
+        closing = (
+            f"it beats the champion and the baselines: a canary starts, scoring "
+            f"{_pct(config.canary_share)} of the locations (of the series, where there is "
+            "one location)"
+        )
+        outcome: Outcome = "start_canary"
+    else:
+        closing = "there is no champion yet and it beats the baselines: it becomes champion"
+        outcome = "promote_to_champion"
+    return GateDecision(True, outcome, [*passing, closing], figures, criteria_met=True)
+
+
+def _holdout(rows: Iterable[Mapping[str, Any]] | Any) -> list[Mapping[str, Any]]:
+    if hasattr(rows, "to_dicts"):  # a polars DataFrame
+        rows = rows.to_dicts()
+    return [row for row in rows if row.get("fold", HOLDOUT_FOLD) == HOLDOUT_FOLD]
+
+
+def _by_segment(
+    rows: list[Mapping[str, Any]], which: str
+) -> dict[str, dict[tuple[str, str], Mapping[str, Any]]]:
+    grouped: dict[str, dict[tuple[str, str], Mapping[str, Any]]] = {}
+    for row in rows:
+        key = (str(row["segment_type"]), str(row["segment"]))
+        per_method = grouped.setdefault(str(row["model"]), {})
+        if key in per_method:
+            raise GateInputError(
+                f"{which} rows: two holdout rows for model {row['model']!r}, segment {key[0]} "
+                f"{key[1]!r}; expected one per model and segment"
+            )
+        per_method[key] = row
+    return grouped
+
+
+def _segments(grouped: dict, method: str) -> set[tuple[str, str]]:
+    return set(grouped.get(method, {}))
+
+
+def _cost(row: Mapping[str, Any]) -> float:
+    value = row.get("business_cost")
+    if value is None:
+        raise GateInputError(
+            f"model {row.get('model')!r}, segment {row.get('segment_type')} "
+            f"{row.get('segment')!r}: business_cost is missing; the gate ranks by it"
+        )
+    return float(value)
+
+
+def _beats(cost: float, reference: float, label: str, margin: float) -> tuple[bool, str]:
+    limit = reference * (1 - margin)
+    if cost <= limit:
+        below = (reference - cost) / reference if reference else 0.0
+        return True, (
+            f"business cost {_money(cost)} is {_pct(below)} below {label}'s {_money(reference)} "
+            f"(at least {_pct(margin)} required)"
+        )
+    return False, (
+        f"business cost {_money(cost)} is not {_pct(margin)} below {label}'s {_money(reference)} "
+        f"(needs at most {_money(limit)})"
+    )
+
+
+def _bias_within(bias: Any, bound: float) -> tuple[bool, str]:
+    if bias is None:
+        return False, "bias is unknown (no units sold in the holdout): cannot check it"
+    if abs(float(bias)) <= bound:
+        return True, f"bias {_signed_pct(bias)} is within ±{_pct(bound)}"
+    return False, f"bias {_signed_pct(bias)} is outside ±{_pct(bound)}"
+
+
+def _segment_regressions(
+    challenger: dict[tuple[str, str], Mapping[str, Any]],
+    reference: dict[tuple[str, str], Mapping[str, Any]],
+    label: str,
+    config: GateConfig,
+) -> list[str]:
+    sentences = []
+    for key in sorted(challenger):
+        if key[0] == "overall" or key not in reference:
+            continue  # a segment the reference was not scored on cannot regress against it
+        ours, theirs = challenger[key], reference[key]
+        metric, mine, other = "business cost", _cost(ours), _cost(theirs)
+        if other == 0:
+            metric, mine, other = "WAPE", ours.get("wape"), theirs.get("wape")
+            if mine is None or other is None:
+                continue  # no units sold in the segment: neither cost nor WAPE to compare
+        limit = other * (1 + config.max_segment_regression)
+        if mine > limit:
+            shown = _money if metric == "business cost" else _ratio
+            worse = f"{_pct((mine - other) / other)} worse" if other else "worse"
+            sentences.append(
+                f"{key[0]} {key[1]}: {metric} {shown(mine)} is {worse} than {label}'s "
+                f"{shown(other)} (at most {_pct(config.max_segment_regression)} allowed)"
+            )
+    return sentences
+
+
+def _label(method: str) -> str:
+    return "the champion" if method == CHAMPION_METHOD else method
+
+
+def _figures(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: row.get(name) for name in ("business_cost", "wape", "bias", "mae")}
+
+
+def _money(value: float) -> str:
+    return f"{value:,.1f}"
+
+
+def _ratio(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def _pct(share: float) -> str:
+    return f"{share * 100:.3g} %"
+
+
+def _signed_pct(share: float) -> str:
+    return f"{float(share) * 100:+.1f} %"

@@ -1,0 +1,110 @@
+"""Rollback: take the champion out of service and reinstate the one before it (or a named
+former champion). The forecasts must then be re-scored with the reinstated version; the
+Dagster wiring requests that run (defs/release/jobs.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from sme_platform.lib.release.audit import read_events
+from sme_platform.lib.release.registry import (
+    RegistryError,
+    champion,
+    change_status,
+    ensure_registry,
+    get_version,
+    list_versions,
+    normalize_version,
+)
+from sme_platform.lib.warehouse import transaction
+
+
+class RollbackError(RegistryError):
+    pass
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    model_name: str
+    rolled_back: str  # the version taken out of service
+    reinstated: str  # the version serving forecasts now
+
+
+def rollback(
+    con: duckdb.DuckDBPyConnection,
+    model_name: str,
+    *,
+    to_version: str | int | None = None,
+    by: str,
+    reason: str,
+    run_id: str | None = None,
+) -> RollbackResult:
+    """The current champion becomes rolled_back and `to_version` (default: the champion it
+    replaced) champion again, both audited, in one transaction."""
+    by, reason = (by or "").strip(), (reason or "").strip()
+    if not by:
+        raise RollbackError(f"rollback of {model_name}: name the person rolling back (--by NAME)")
+    if not reason:
+        raise RollbackError(f"rollback of {model_name}: say why (--reason TEXT)")
+    ensure_registry(con)
+    current = champion(con, model_name)
+    if current is None:
+        known = list_versions(con, model_name)
+        status = ", ".join(f"{v.version} {v.status}" for v in known) if known else "no versions"
+        raise RollbackError(f"rollback of {model_name}: there is no champion ({status})")
+    if to_version is None:
+        if current.previous_champion_version is None:
+            raise RollbackError(
+                f"rollback of {model_name}: nothing to roll back to; champion "
+                f"{current.version} replaced no earlier champion (name one with --to VERSION)"
+            )
+        target = get_version(con, model_name, current.previous_champion_version)
+    else:
+        target = get_version(con, model_name, normalize_version(to_version))
+    if target.version == current.version:
+        raise RollbackError(f"rollback of {model_name}: {target.version} is the champion already")
+    if target.status != "archived" or not _was_champion(con, model_name, target.version):
+        was = (
+            "an archived version that never served"
+            if target.status == "archived"
+            else (target.status)
+        )
+        raise RollbackError(
+            f"rollback of {model_name} to {target.version}: only an archived former champion "
+            f"can be reinstated; {target.version} is {was}"
+        )
+    with transaction(con):
+        change_status(
+            con,
+            model_name,
+            current.version,
+            "rolled_back",
+            actor=by,
+            reason=reason,
+            run_id=run_id,
+            event="rolled_back",
+            details={"reinstated": target.version},
+        )
+        change_status(
+            con,
+            model_name,
+            target.version,
+            "champion",
+            actor=by,
+            reason=f"reinstated by the rollback of {current.version}: {reason}",
+            run_id=run_id,
+            event="promoted",
+            details={"rolled_back": current.version},
+            reinstate=True,
+        )
+    return RollbackResult(model_name, current.version, target.version)
+
+
+def _was_champion(con: duckdb.DuckDBPyConnection, model_name: str, version: str) -> bool:
+    """From the audit log: a refused candidate is archived too, but never served forecasts."""
+    return any(
+        event.model_version == version and event.details.get("to") == "champion"
+        for event in read_events(con, model_name)
+    )

@@ -1,0 +1,167 @@
+"""The promotion gate: each decision, with the numbers in its reasons."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from sme_platform.lib.release.gate import GateConfig, GateInputError, decide
+
+
+def row(
+    model, cost, *, wape=0.9, bias=0.0, segment_type="overall", segment="overall", fold="holdout"
+):
+    return {
+        "model": model,
+        "fold": fold,
+        "segment_type": segment_type,
+        "segment": segment,
+        "business_cost": cost,
+        "wape": wape,
+        "bias": bias,
+        "mae": 1.0,
+    }
+
+
+def challenger(cost=1000.0, bias=-0.03, dairy=400.0, bakery_wape=0.5):
+    return [
+        row("lightgbm", cost, bias=bias),
+        row("lightgbm", dairy, segment_type="category", segment="dairy"),
+        row("lightgbm", 0.0, wape=bakery_wape, segment_type="category", segment="bakery"),
+        row("lightgbm", 1.0, fold="fold_1"),  # another fold: not the gate's business
+    ]
+
+
+def references(champion=None, adida=1240.0):
+    rows = [
+        row("seasonal_naive", 1500.0, bias=-0.15),
+        row("seasonal_naive", 600.0, segment_type="category", segment="dairy"),
+        row("statsforecast.ADIDA", adida, bias=-0.09),
+        row("statsforecast.ADIDA", 420.0, segment_type="category", segment="dairy"),
+        row("statsforecast.ADIDA", 0.0, wape=0.5, segment_type="category", segment="bakery"),
+    ]
+    if champion is not None:
+        rows += [
+            row("champion", champion),
+            row("champion", 410.0, segment_type="category", segment="dairy"),
+        ]
+    return rows
+
+
+def test_a_first_model_that_beats_the_baselines_becomes_champion():
+    decision = decide(challenger(), references(), GateConfig(), has_champion=False, approved=False)
+    assert decision.passed and decision.criteria_met
+    assert decision.outcome == "promote_to_champion"
+    assert decision.reasons[0] == (
+        "business cost 1,000.0 is 19.4 % below statsforecast.ADIDA's 1,240.0 "
+        "(at least 2 % required)"
+    )
+    assert "bias -3.0 % is within ±10 %" in decision.reasons
+    assert decision.figures["best_baseline"]["model"] == "statsforecast.ADIDA"
+    assert decision.figures["champion"] is None
+    assert set(decision.figures["baselines"]) == {"seasonal_naive", "statsforecast.ADIDA"}
+
+
+def test_beating_champion_and_baselines_starts_a_canary():
+    decision = decide(
+        pl.DataFrame(challenger()),  # a polars frame works as well as dicts
+        pl.DataFrame(references(champion=1100.0)),
+        GateConfig(),
+        has_champion=True,
+        approved=False,
+    )
+    assert decision.passed and decision.outcome == "start_canary"
+    assert decision.reasons[0].startswith("business cost 1,000.0 is 9.09 % below the champion's")
+    assert decision.figures["champion"]["business_cost"] == 1100.0
+    assert "a canary starts, scoring 20 % of the locations" in decision.reasons[-1]
+
+
+def test_losing_to_a_baseline_by_the_margin_is_refused_with_the_numbers():
+    decision = decide(
+        challenger(cost=1230.0), references(), GateConfig(), has_champion=False, approved=False
+    )
+    assert not decision.passed and decision.outcome == "refused"
+    assert decision.reasons == [
+        "business cost 1,230.0 is not 2 % below statsforecast.ADIDA's 1,240.0 "
+        "(needs at most 1,215.2)"
+    ]
+
+
+def test_losing_to_the_champion_is_refused():
+    decision = decide(
+        challenger(), references(champion=1010.0), GateConfig(), has_champion=True, approved=True
+    )
+    assert decision.outcome == "refused"
+    assert decision.reasons == [
+        "business cost 1,000.0 is not 2 % below the champion's 1,010.0 (needs at most 989.8)"
+    ]
+
+
+def test_a_bias_beyond_the_bound_is_refused():
+    decision = decide(
+        challenger(bias=-0.18), references(), GateConfig(), has_champion=False, approved=False
+    )
+    assert decision.outcome == "refused"
+    assert decision.reasons == ["bias -18.0 % is outside ±10 %"]
+    loose = decide(
+        challenger(bias=-0.18),
+        references(),
+        GateConfig(max_abs_bias=0.2),
+        has_champion=False,
+        approved=False,
+    )
+    assert loose.outcome == "promote_to_champion"
+
+
+def test_a_segment_that_regresses_is_refused_on_cost_or_on_wape_where_cost_is_zero():
+    decision = decide(
+        challenger(dairy=470.0, bakery_wape=0.6),
+        references(),
+        GateConfig(),
+        has_champion=False,
+        approved=False,
+    )
+    assert decision.outcome == "refused"
+    assert decision.reasons == [
+        "category bakery: WAPE 0.600 is 20 % worse than statsforecast.ADIDA's 0.500 "
+        "(at most 10 % allowed)",
+        "category dairy: business cost 470.0 is 11.9 % worse than statsforecast.ADIDA's 420.0 "
+        "(at most 10 % allowed)",
+    ]
+    assert decision.figures["segment_regressions"] == decision.reasons
+
+
+def test_a_high_impact_model_waits_for_an_approval_then_passes():
+    config = GateConfig(high_impact=True)
+    waiting = decide(
+        challenger(), references(champion=1100.0), config, has_champion=True, approved=False
+    )
+    assert waiting.outcome == "awaiting_approval"
+    assert not waiting.passed and waiting.criteria_met
+    assert "no approval is recorded: it stays challenger" in waiting.reasons[-1]
+    approved = decide(
+        challenger(), references(champion=1100.0), config, has_champion=True, approved=True
+    )
+    assert approved.passed and approved.outcome == "start_canary"
+    # an approval does not rescue a model that loses
+    losing = decide(
+        challenger(cost=1300.0), references(), config, has_champion=False, approved=True
+    )
+    assert losing.outcome == "refused"
+
+
+def test_rows_the_gate_cannot_judge_are_an_error():
+    with pytest.raises(GateInputError, match="no holdout row of model 'lightgbm'"):
+        decide([], references(), GateConfig(), has_champion=False, approved=False)
+    with pytest.raises(GateInputError, match="no holdout row of a baseline or peer"):
+        decide(challenger(), [], GateConfig(), has_champion=False, approved=False)
+    with pytest.raises(GateInputError, match="a champion exists but no holdout row"):
+        decide(challenger(), references(), GateConfig(), has_champion=True, approved=False)
+    with pytest.raises(GateInputError, match="two holdout rows for model 'lightgbm'"):
+        decide(
+            challenger() + challenger(),
+            references(),
+            GateConfig(),
+            has_champion=False,
+            approved=False,
+        )

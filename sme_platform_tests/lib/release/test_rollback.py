@@ -1,0 +1,83 @@
+"""Rollback: the previous (or a named former) champion reinstated, both moves audited."""
+
+from __future__ import annotations
+
+import pytest
+
+from sme_platform.lib.release.audit import read_events
+from sme_platform.lib.release.registry import (
+    UnknownModelVersionError,
+    champion,
+    get_version,
+    list_versions,
+    transition,
+)
+from sme_platform.lib.release.rollback import RollbackError, rollback
+from sme_platform_tests.lib.release.conftest import register
+
+NAME = "demand_forecast"
+
+
+def promote(con, models_dir):
+    version = register(con, models_dir).version
+    transition(con, NAME, version, "challenger", actor="run:r", reason="gate")
+    transition(con, NAME, version, "champion", actor="run:r", reason="gate")
+    return version
+
+
+def statuses(con):
+    return {v.version: v.status for v in list_versions(con, NAME)}
+
+
+def test_the_previous_champion_is_reinstated_and_both_moves_are_audited(con, models_dir):
+    for _ in range(3):
+        promote(con, models_dir)
+    assert statuses(con) == {"v1": "archived", "v2": "archived", "v3": "champion"}
+    result = rollback(con, NAME, by="Ana Ruiz", reason="orders doubled on Monday", run_id="r7")
+    assert (result.rolled_back, result.reinstated) == ("v3", "v2")
+    assert statuses(con) == {"v1": "archived", "v2": "champion", "v3": "rolled_back"}
+    events = [e for e in read_events(con, NAME) if e.run_id == "r7"]
+    assert [(e.event, e.model_version, e.actor, e.reason) for e in events] == [
+        ("rolled_back", "v3", "Ana Ruiz", "orders doubled on Monday"),
+        (
+            "promoted",
+            "v2",
+            "Ana Ruiz",
+            "reinstated by the rollback of v3: orders doubled on Monday",
+        ),
+    ]
+    # v2 keeps the champion it had replaced: a second rollback goes one further back
+    assert get_version(con, NAME, "v2").previous_champion_version == "v1"
+    again = rollback(con, NAME, by="Ana Ruiz", reason="v2 too")
+    assert (again.rolled_back, again.reinstated) == ("v2", "v1")
+    with pytest.raises(RollbackError, match="nothing to roll back to; champion v1 replaced no"):
+        rollback(con, NAME, by="Ana Ruiz", reason="v1 too")
+
+
+def test_rollback_to_a_named_former_champion(con, models_dir):
+    for _ in range(3):
+        promote(con, models_dir)
+    result = rollback(con, NAME, to_version="1", by="Ana", reason="v1 was the last good one")
+    assert (result.rolled_back, result.reinstated) == ("v3", "v1")
+    assert champion(con, NAME).version == "v1"
+    assert statuses(con)["v2"] == "archived"
+
+
+def test_rollback_refusals_are_clear(con, models_dir):
+    with pytest.raises(RollbackError, match="there is no champion \\(no versions\\)"):
+        rollback(con, NAME, by="Ana", reason="x")
+    promote(con, models_dir)
+    refused = register(con, models_dir).version  # v2: refused by the gate, never served
+    transition(con, NAME, refused, "archived", actor="run:r", reason="x", event="gate_refused")
+    promote(con, models_dir)  # v3
+    with pytest.raises(RollbackError, match="v2 is an archived version that never served"):
+        rollback(con, NAME, to_version="v2", by="Ana", reason="x")
+    with pytest.raises(RollbackError, match="v3 is the champion already"):
+        rollback(con, NAME, to_version="v3", by="Ana", reason="x")
+    with pytest.raises(UnknownModelVersionError, match=r"v9: no such version .*: v1, v2, v3"):
+        rollback(con, NAME, to_version="v9", by="Ana", reason="x")
+    with pytest.raises(RollbackError, match=r"name the person rolling back \(--by NAME\)"):
+        rollback(con, NAME, by="", reason="x")
+    with pytest.raises(RollbackError, match=r"say why \(--reason TEXT\)"):
+        rollback(con, NAME, by="Ana", reason=" ")
+    assert statuses(con) == {"v1": "archived", "v2": "archived", "v3": "champion"}

@@ -1,0 +1,181 @@
+"""`sme-platform models | approve | rollback` on a project folder whose registry the test
+builds through the library: what they print, what they change, and the run history."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+from typer.testing import CliRunner
+
+from sme_platform.cli import app
+from sme_platform.lib.project import ProjectPaths
+from sme_platform.lib.release.audit import read_events
+from sme_platform.lib.release.registry import list_versions
+from sme_platform.lib.warehouse import connect
+from sme_platform_tests.defs.test_release_jobs import make_registry
+
+NAME = "demand_forecast"
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    root = tmp_path / "acme"
+    root.mkdir()
+    (root / "sources.yaml").write_text("root: exports\nsources: {}\n", encoding="utf-8")
+    # the commands point the process at the project: restored after each test
+    monkeypatch.setenv("SME_PLATFORM_DIR", str(root))
+    monkeypatch.setenv("DAGSTER_HOME", str(root / ".dagster_home"))
+    monkeypatch.setenv("COLUMNS", "200")  # rich would wrap the table at the runner's 80
+    make_registry(root)  # v1 archived, v2 champion, v3 challenger (high impact)
+    return root
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def statuses(root):
+    with connect(ProjectPaths.at(root).warehouse, read_only=True) as con:
+        return {v.version: (v.status, v.approved_by) for v in list_versions(con, NAME)}
+
+
+def runs(root):
+    with dg.DagsterInstance.from_config(str(root / ".dagster_home")) as instance:
+        return [(run.job_name, run.is_success) for run in reversed(instance.get_runs())]
+
+
+def test_models_lists_versions_with_status_and_holdout_figures(project, tmp_path):
+    result = invoke("models", "--project-dir", str(project))
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if NAME in line]
+    assert len(lines) == 3
+    assert "v2" in lines[1] and "champion" in lines[1]
+    assert "challenger *" in lines[2]
+    assert "* high impact: released only after an approval" in result.output
+    for figure in ("0.910", "-4.0%", "1,234.5"):
+        assert figure in lines[0]
+    for column in ("WAPE", "bias", "business cost", "approved by"):
+        assert column in result.output
+
+    unknown = invoke("models", "ticket_router", "--project-dir", str(project))
+    assert unknown.exit_code == 1
+    assert "No versions of ticket_router (registered models: demand_forecast)." in unknown.output
+    empty = invoke("models", "--project-dir", str(tmp_path / "nowhere"))
+    assert empty.exit_code == 0 and "No model registered yet" in empty.output
+
+
+def test_approve_records_the_approval_as_a_run_of_the_project(project):
+    result = invoke(
+        "approve",
+        NAME,
+        "v3",
+        "--by",
+        "Ana Ruiz",
+        "--note",
+        "reviewed the dairy segment",
+        "--project-dir",
+        str(project),
+    )
+    assert result.exit_code == 0, result.output
+    assert "demand_forecast v3 approved by Ana Ruiz: reviewed the dairy segment" in result.output
+    assert statuses(project)["v3"] == ("challenger", "Ana Ruiz")
+    assert runs(project) == [("approve_model_job", True)]
+    listed = invoke("models", NAME, "--project-dir", str(project))
+    assert "Ana Ruiz" in next(line for line in listed.output.splitlines() if "v3" in line)
+
+    again = invoke(
+        "approve", NAME, "v2", "--by", "Ana Ruiz", "--note", "x", "--project-dir", str(project)
+    )
+    assert again.exit_code == 1
+    assert (
+        "approve_model_job failed: approval of demand_forecast v2: only a challenger "
+        "(a version that passed the gate) can be approved; v2 is champion"
+    ) in again.output.replace("\n", " ")
+    assert runs(project) == [("approve_model_job", True), ("approve_model_job", False)]
+
+
+def test_rollback_reinstates_the_previous_champion_and_says_how_to_rescore(project):
+    result = invoke(
+        "rollback",
+        NAME,
+        "--by",
+        "Ana Ruiz",
+        "--reason",
+        "stock-outs doubled",
+        "--project-dir",
+        str(project),
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "demand_forecast: v1 is champion again (rolled back by Ana Ruiz: stock-outs doubled)"
+        in (result.output)
+    )
+    # the graph of this branch has no forecasts asset yet: the command says what to run
+    assert "re-score the forecasts with `sme-platform run`" in result.output
+    assert statuses(project) == {
+        "v1": ("champion", None),
+        "v2": ("rolled_back", None),
+        "v3": ("challenger", None),
+    }
+    with connect(ProjectPaths.at(project).warehouse, read_only=True) as con:
+        events = read_events(con, NAME)
+    assert [(e.event, e.model_version, e.actor) for e in events[-2:]] == [
+        ("rolled_back", "v2", "Ana Ruiz"),
+        ("promoted", "v1", "Ana Ruiz"),
+    ]
+    assert runs(project) == [("rollback_model_job", True)]
+
+    nothing = invoke(
+        "rollback",
+        NAME,
+        "--to",
+        "v2",
+        "--by",
+        "Ana Ruiz",
+        "--reason",
+        "x",
+        "--project-dir",
+        str(project),
+    )
+    assert nothing.exit_code == 1
+    assert "only an archived former champion can be reinstated; v2 is rolled_back" in (
+        nothing.output.replace("\n", " ")
+    )
+
+
+def test_rollback_rescores_the_forecasts_in_a_run_of_its_own_when_the_graph_has_them(
+    project, monkeypatch
+):
+    import sme_platform.cli_models as cli_models
+    import sme_platform.cli_runs as cli_runs
+    from sme_platform.defs.release.jobs import RESCORED_BY_LAUNCHER_TAG
+
+    materialized = []
+
+    def materialize(select, run_id):
+        # the rollback's run has ended and given the warehouse back: this is a turn of its own
+        holder = ProjectPaths.at(project).warehouse_lock.read_text(encoding="utf-8")
+        materialized.append((select, run_id, run_id in holder))
+        return True
+
+    monkeypatch.setattr(cli_models, "_graph_has", lambda key: True)
+    monkeypatch.setattr(cli_runs, "materialize", materialize)
+    result = invoke(
+        "rollback",
+        NAME,
+        "--by",
+        "Ana Ruiz",
+        "--reason",
+        "stock-outs doubled",
+        "--project-dir",
+        str(project),
+    )
+    assert result.exit_code == 0, result.output
+    assert "Re-scoring the forecasts with the reinstated champion" in result.output
+    ((select, run_id, holds_turn),) = materialized
+    assert select == 'key:"ml/demand_forecast"' and holds_turn
+    with dg.DagsterInstance.from_config(str(project / ".dagster_home")) as instance:
+        (rollback_run,) = instance.get_runs()
+        # the CLI re-scores itself, so the sensor must not do it again
+        assert rollback_run.tags[RESCORED_BY_LAUNCHER_TAG] == "true"
+        assert rollback_run.run_id != run_id
