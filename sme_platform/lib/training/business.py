@@ -148,7 +148,8 @@ def simulate_series(
             unit_cost=pl.col("unit_cost").first(),
             simulated_days=pl.len(),
             known_days=(~pl.col("censored")).sum(),
-            stock_out_days=((pl.col("short") > 0) & ~pl.col("censored")).sum(),
+            # A censored day has no known demand, hence no shortage: never a stock-out day.
+            stock_out_days=(pl.col("short") > 0).sum(),
             units_short=pl.col("short").sum(),
             demand=pl.col("demand").sum(),
             stock_days=pl.col("end_stock").sum(),

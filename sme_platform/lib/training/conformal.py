@@ -189,3 +189,22 @@ def apply_intervals(frame: pl.DataFrame, quantiles: pl.DataFrame) -> pl.DataFram
     insert_at = columns.index("prediction") + 1 if "prediction" in columns else len(columns)
     columns[insert_at:insert_at] = ["low", "high"]
     return bounds.select(columns)
+
+
+def with_conformal_intervals(
+    forecasts: pl.DataFrame,
+    nominal: float = 0.8,
+    calibration_fold: str = "calibration",
+    **fit_options,
+) -> pl.DataFrame:
+    """Every row's interval from the residuals of its model on the calibration fold (the same
+    calibration for all later folds and the holdout)."""
+    require_columns(forecasts, ["fold"], "forecast frame")
+    calibration = forecasts.filter(pl.col("fold") == calibration_fold)
+    if calibration.is_empty():
+        raise TrainingInputError(
+            f"forecast frame has no {calibration_fold!r} fold to calibrate the intervals on "
+            f"(folds: {', '.join(sorted(forecasts.get_column('fold').unique()))})"
+        )
+    quantiles = fit_residual_quantiles(calibration, nominal=nominal, **fit_options)
+    return apply_intervals(forecasts, quantiles)

@@ -65,6 +65,14 @@ def validate_history(history: pl.DataFrame, frame_name: str = "history") -> pl.D
     and date.
     """
     require_columns(history, list(HISTORY_SCHEMA), frame_name)
+    for column, dtype in HISTORY_SCHEMA.items():
+        try:
+            history.get_column(column).cast(dtype, strict=True)
+        except (pl.exceptions.InvalidOperationError, pl.exceptions.ComputeError) as error:
+            raise TrainingInputError(
+                f"{frame_name}: column {column} is {history.schema[column]}, it must be {dtype} "
+                f"({error})"
+            ) from error
     frame = history.select(
         pl.col(column).cast(dtype, strict=True) for column, dtype in HISTORY_SCHEMA.items()
     )

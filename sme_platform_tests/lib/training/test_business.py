@@ -106,6 +106,10 @@ def test_censored_days_are_not_counted_as_stock_outs():
     assert result["known_days"] == 8
     assert result["stock_out_days"] == 8
     assert result["units_short"] == 8.0
+    results = business_by_segment(
+        one_series([0] * 14, actual=actual, censored=censored), BusinessAssumptions()
+    )
+    assert results.get_column("stock_out_rate").unique().to_list() == [1.0]  # 8 of 8, not 8 of 9
 
 
 def test_known_price_and_cost_are_used_and_segments_count_assumed_series():

@@ -7,7 +7,11 @@ import polars as pl
 import pytest
 
 from sme_platform.lib.training.baselines import moving_average
-from sme_platform.lib.training.conformal import apply_intervals, fit_residual_quantiles
+from sme_platform.lib.training.conformal import (
+    apply_intervals,
+    fit_residual_quantiles,
+    with_conformal_intervals,
+)
 from sme_platform.lib.training.history import TrainingInputError
 from sme_platform_tests.lib.training.synthetic import intermittent_history, rolling_origins
 
@@ -98,3 +102,19 @@ def test_coverage_on_simulated_intermittent_demand_is_near_nominal_for_slow_and_
     assert by_size.height == 4
     for quartile, coverage in by_size.rows():
         assert coverage == pytest.approx(0.8, abs=0.07), quartile
+
+
+def test_with_conformal_intervals_calibrates_on_the_calibration_fold_only():
+    calibration = residual_rows("m", 1.0, [float(r) for r in range(9)]).with_columns(
+        fold=pl.lit("calibration")
+    )
+    # The holdout's own residuals (huge) must not widen its interval.
+    holdout = residual_rows("m", 1.0, [50.0] * 9).with_columns(fold=pl.lit("holdout"))
+    frame = with_conformal_intervals(
+        pl.concat([calibration, holdout]), nominal=0.5, min_rows_per_bucket=1
+    )
+    assert frame.filter(pl.col("fold") == "holdout").select("low", "high").unique().rows() == [
+        (3.0, 7.0)
+    ]
+    with pytest.raises(TrainingInputError, match="no 'calibration' fold"):
+        with_conformal_intervals(holdout)

@@ -8,7 +8,7 @@ import pytest
 
 from sme_platform.lib.training.baselines import moving_average, seasonal_naive
 from sme_platform.lib.training.business import BusinessAssumptions
-from sme_platform.lib.training.conformal import apply_intervals, fit_residual_quantiles
+from sme_platform.lib.training.conformal import with_conformal_intervals
 from sme_platform.lib.training.evaluate import RESULT_COLUMNS, evaluate, rank_by_business_cost
 from sme_platform.lib.training.history import TrainingInputError
 from sme_platform.lib.training.metrics import summary
@@ -48,10 +48,8 @@ def results() -> pl.DataFrame:
             peers.forecasts,
         ]
     )
-    quantiles = fit_residual_quantiles(
-        forecasts.filter(pl.col("fold") == "calibration"), min_rows_per_bucket=20
-    )
-    return evaluate([apply_intervals(forecasts, quantiles)], BusinessAssumptions())
+    with_intervals = with_conformal_intervals(forecasts, nominal=0.8, min_rows_per_bucket=20)
+    return evaluate([with_intervals], BusinessAssumptions())
 
 
 def test_one_row_per_model_fold_and_segment(results):

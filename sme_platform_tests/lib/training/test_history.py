@@ -87,3 +87,9 @@ def test_series_attributes_fill_category_and_money():
         ("dairy", 2.0, 1.5),
         ("unknown", None, None),
     ]
+
+
+def test_a_column_of_the_wrong_type_is_named():
+    frame = history_frame(series_history("a", "L1", [1.0])).with_columns(date=pl.lit("yesterday"))
+    with pytest.raises(TrainingInputError, match="history: column date is String, it must be Date"):
+        validate_history(frame)
