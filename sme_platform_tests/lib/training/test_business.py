@@ -141,3 +141,9 @@ def test_missing_horizons_are_refused():
     frame = one_series(DEMAND).filter(pl.col("horizon") != 5)
     with pytest.raises(TrainingInputError, match=r"needs horizons 1..9 once per series; 1 series"):
         simulate_series(frame, BusinessAssumptions())
+
+
+def test_row_order_does_not_matter():
+    in_order = simulate(one_series([1] * 14, actual=[3] + [1] * 13))
+    shuffled = one_series([1] * 14, actual=[3] + [1] * 13).reverse()
+    assert simulate(shuffled) == in_order
