@@ -66,28 +66,48 @@ def accuracy_by_segment(forecasts: pl.DataFrame, nominal: float = 0.8) -> pl.Dat
         "forecast frame",
     )
     evaluated = forecasts.filter(~pl.col("censored")).with_columns(
-        error=(pl.col("prediction") - pl.col("actual")),
+        absolute_error=(pl.col("prediction") - pl.col("actual")).abs(),
         covered=pl.when(pl.col("low").is_null() | pl.col("high").is_null())
         .then(None)
         .otherwise(pl.col("actual").is_between(pl.col("low"), pl.col("high"))),
     )
+    # Sums per series first, then per segment: the segments' three copies are of 100k series
+    # rows, not of 1.4M series-days.
+    per_series = evaluated.group_by("model", "fold", *SERIES_KEYS, "category").agg(
+        rows=pl.len(),
+        actual_units=pl.col("actual").sum(),
+        forecast_units=pl.col("prediction").sum(),
+        absolute_error=pl.col("absolute_error").sum(),
+        covered_rows=pl.col("covered").sum(),
+        interval_rows=pl.col("covered").count(),
+    )
+    days = (
+        with_segments(
+            evaluated.select("model", "fold", "category", "location_id", "target_date").unique()
+        )
+        .group_by(RESULT_KEYS)
+        .agg(days=pl.col("target_date").n_unique())
+    )
     return (
-        with_segments(evaluated)
+        with_segments(per_series)
         .group_by(RESULT_KEYS)
         .agg(
-            series=pl.struct(SERIES_KEYS).n_unique(),
-            days=pl.col("target_date").n_unique(),
-            actual_units=pl.col("actual").sum(),
-            forecast_units=pl.col("prediction").sum(),
-            absolute_error=pl.col("error").abs().sum(),
-            mae=pl.col("error").abs().mean(),
-            interval_coverage=pl.col("covered").cast(pl.Float64).mean(),
+            series=pl.len(),
+            rows=pl.col("rows").sum(),
+            actual_units=pl.col("actual_units").sum(),
+            forecast_units=pl.col("forecast_units").sum(),
+            absolute_error=pl.col("absolute_error").sum(),
+            covered_rows=pl.col("covered_rows").sum(),
+            interval_rows=pl.col("interval_rows").sum(),
         )
+        .join(days, on=RESULT_KEYS)
         .with_columns(
             wape=ratio_or_null(pl.col("absolute_error"), pl.col("actual_units")),
+            mae=pl.col("absolute_error") / pl.col("rows"),
             bias=ratio_or_null(
                 pl.col("forecast_units") - pl.col("actual_units"), pl.col("actual_units")
             ),
+            interval_coverage=ratio_or_null(pl.col("covered_rows"), pl.col("interval_rows")),
             nominal_coverage=pl.lit(nominal),
         )
         .select(*RESULT_KEYS, *ACCURACY_COLUMNS)

@@ -109,3 +109,10 @@ def test_models_on_different_series_are_refused():
 def test_unknown_fold_in_ranking_is_an_error(results):
     with pytest.raises(TrainingInputError, match="no overall row for fold 'fold_9'"):
         rank_by_business_cost(results, fold="fold_9")
+
+
+def test_a_repeated_forecast_row_is_refused():
+    history = intermittent_history(series=1, days=60, seed=1)
+    naive = seasonal_naive(history, rolling_origins(32, ["holdout"]))
+    with pytest.raises(TrainingInputError, match=r"1 key\(s\) repeated, first: .*'horizon': 3"):
+        evaluate([naive, naive.filter(pl.col("horizon") == 3)])
