@@ -11,13 +11,17 @@ one residual distribution per model gives too-wide intervals on slow series and 
 fast series. Buckets are quantiles of the calibration predictions (equal counts), merged until each
 holds at least `min_rows_per_bucket` rows so their quantiles are stable.
 
-Calibration: only the frame passed in (the lead passes the "calibration" fold, the same fold for
-every later fold and the holdout, so no fold calibrates on its own actuals). The intervals of the
-calibration fold itself are in-sample; read its coverage with that in mind.
+Calibration: the "calibration" fold only (`with_conformal_intervals`), the same for every later
+fold and the holdout, so no fold calibrates on its own actuals; earlier backtest folds are not
+added for later ones, so every fold's intervals come from the same residuals. The intervals of
+the calibration fold itself are in-sample; read its coverage with that in mind.
 
 Limit, stated rather than hidden: demand is counted in whole units, so on a very slow series (no
 sale on more than (1 + nominal)/2 of days) any interval that contains 0 already covers more than
-nominal; coverage there is above nominal by construction.
+nominal; coverage there is above nominal by construction. A model whose forecasts are themselves
+whole numbers (seasonal naive) puts many rows on the same few forecast values, so its size buckets
+are coarse and it tends to over-cover (measured 0.82-0.89 at nominal 0.8 on the simulated
+intermittent data of the tests, against 0.78-0.82 for the 28-day mean).
 """
 
 from __future__ import annotations
