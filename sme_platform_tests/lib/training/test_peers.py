@@ -93,3 +93,20 @@ def test_negative_autoets_series_is_refused():
         statsforecast_peers(
             history, [("holdout", START + dt.timedelta(days=16))], autoets_series=-1
         )
+
+
+def test_a_series_without_days_before_the_origin_is_forecast_at_zero():
+    origin_day = 40
+    rows = series_history("a", "L1", [1.0, 3.0] * 27)
+    # Series b's first sale is after the origin: nothing is known about it at the origin.
+    rows += [
+        (sku, location, day + dt.timedelta(days=origin_day + 2), units, flag)
+        for sku, location, day, units, flag in series_history("b", "L1", [4.0] * 12)
+    ]
+    peers = statsforecast_peers(
+        history_frame(rows), [("holdout", START + dt.timedelta(days=origin_day))]
+    )
+    b = peers.forecasts.filter(pl.col("sku") == "b")
+    assert b.height == 3 * 14
+    assert b.get_column("prediction").unique().to_list() == [0.0]
+    assert b.filter(pl.col("horizon") == 3).get_column("actual").unique().to_list() == [4.0]
