@@ -1,0 +1,149 @@
+"""The reorder simulation on hand-computed examples (defaults: lead 2 days, review 7 days)."""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+import pytest
+from pydantic import ValidationError
+
+from sme_platform.lib.training.business import (
+    BusinessAssumptions,
+    business_by_segment,
+    simulate_series,
+)
+from sme_platform.lib.training.history import TrainingInputError
+
+DEMAND = [1, 2, 0, 3, 1, 0, 2, 1, 1, 0, 0, 0, 0, 0]  # 11 units on simulated days 1..9
+HOLDING_PER_UNIT_DAY = 6.5 * 0.25 / 365  # assumed cost 10 * (1 - 0.35), 25 % a year
+
+
+def one_series(
+    prediction,
+    actual=DEMAND,
+    high=None,
+    censored=None,
+    unit_price=None,
+    unit_cost=None,
+    sku="a",
+    location_id="L1",
+):
+    days = len(actual)
+    return pl.DataFrame(
+        {
+            "model": "m",
+            "fold": "holdout",
+            "sku": sku,
+            "location_id": location_id,
+            "category": "dairy",
+            "horizon": list(range(1, days + 1)),
+            "actual": [float(value) for value in actual],
+            "censored": censored or [False] * days,
+            "prediction": [float(value) for value in prediction],
+            "high": high or [None] * days,
+            "unit_price": unit_price,
+            "unit_cost": unit_cost,
+        },
+        schema_overrides={"high": pl.Float64, "unit_price": pl.Float64, "unit_cost": pl.Float64},
+    )
+
+
+def simulate(frame, **assumptions):
+    return simulate_series(frame, BusinessAssumptions(**assumptions)).row(0, named=True)
+
+
+def test_a_perfect_forecast_has_no_units_short():
+    result = simulate(one_series(DEMAND))
+    # Opening 1 + 2 = 3 covers the lead time; the order 0+3+1+0+2+1+1 = 8 arrives on day 3.
+    assert (result["opening"], result["order"]) == (3.0, 8.0)
+    assert result["units_short"] == 0.0
+    assert result["stock_out_days"] == 0
+    # End-of-day stock: 2, 0, 8, 5, 4, 4, 2, 1, 0 -> 26 unit-days held.
+    assert result["stock_days"] == 26.0
+    assert result["holding_cost"] == pytest.approx(26 * HOLDING_PER_UNIT_DAY)
+    assert (result["price_assumed"], result["cost_assumed"]) == (True, True)
+
+
+def test_a_zero_forecast_is_short_of_all_demand():
+    result = simulate(one_series([0] * 14))
+    assert result["units_short"] == 11.0
+    assert result["stock_out_days"] == 7  # the 7 of the 9 days with demand
+    assert result["lost_margin"] == pytest.approx(11 * 3.5)  # assumed margin 10 - 6.5
+    assert result["holding_cost"] == 0.0
+
+
+def test_a_huge_forecast_has_a_large_holding_cost():
+    result = simulate(one_series([100] * 14))
+    # Opening 200, order 700 on day 3. End stock: 199, 197, 897, 894, 893, 893, 891, 890, 889.
+    assert result["units_short"] == 0.0
+    assert result["stock_days"] == 6643.0
+    assert result["holding_cost"] == pytest.approx(6643 * HOLDING_PER_UNIT_DAY)
+    assert result["holding_cost"] > 100 * simulate(one_series(DEMAND))["holding_cost"]
+
+
+def test_shortage_in_the_lead_time_is_lost_and_the_order_refills():
+    # Forecast 1 a day: opening 2. Day 1 sells 2 of 3 (1 short), day 2 has nothing (1 short),
+    # the order of 7 arrives on day 3 and covers days 3..9 (1 a day).
+    result = simulate(one_series([1] * 14, actual=[3] + [1] * 13))
+    assert result["units_short"] == 2.0
+    assert result["stock_out_days"] == 2
+    assert result["stock_days"] == 0 + 0 + 6 + 5 + 4 + 3 + 2 + 1 + 0
+
+
+def test_the_order_covers_the_review_period_at_the_service_level_from_the_interval():
+    # high - prediction = 1 each day: the upper half of an 80 % interval, so a day's sigma is
+    # 1 / z(0.9); at service level 0.9 the order is 7 + z(0.9) * sqrt(7) / z(0.9) = 7 + sqrt(7).
+    frame = one_series([1] * 14, actual=[1] * 14, high=[2.0] * 14)
+    assert simulate(frame)["order"] == pytest.approx(7 + math.sqrt(7))
+    assert simulate(frame, service_level=0.5)["order"] == pytest.approx(7.0)
+
+
+def test_censored_days_are_not_counted_as_stock_outs():
+    censored = [day == 3 for day in range(14)]  # simulated day 4: demand unknown
+    actual = [0 if flag else 1 for flag in censored]
+    result = simulate(one_series([0] * 14, actual=actual, censored=censored))
+    assert result["known_days"] == 8
+    assert result["stock_out_days"] == 8
+    assert result["units_short"] == 8.0
+    results = business_by_segment(
+        one_series([0] * 14, actual=actual, censored=censored), BusinessAssumptions()
+    )
+    assert results.get_column("stock_out_rate").unique().to_list() == [1.0]  # 8 of 8, not 8 of 9
+
+
+def test_known_price_and_cost_are_used_and_segments_count_assumed_series():
+    known = one_series([0] * 14, unit_price=20.0, unit_cost=12.0)
+    assumed = one_series([0] * 14, sku="b", location_id="L2")
+    results = business_by_segment(pl.concat([known, assumed]), BusinessAssumptions())
+    rows = {(row["segment_type"], row["segment"]): row for row in results.to_dicts()}
+    assert rows[("location", "L1")]["lost_margin"] == pytest.approx(11 * 8.0)
+    assert rows[("location", "L1")]["series_price_assumed"] == 0
+    overall = rows[("overall", "all")]
+    assert overall["lost_margin"] == pytest.approx(11 * 8.0 + 11 * 3.5)
+    assert overall["business_cost"] == pytest.approx(overall["lost_margin"])
+    assert overall["stock_out_rate"] == pytest.approx(14 / 18)
+    assert (overall["series_price_assumed"], overall["series_cost_assumed"]) == (1, 1)
+
+
+def test_days_on_hand_is_average_stock_over_average_daily_demand():
+    results = business_by_segment(one_series(DEMAND), BusinessAssumptions())
+    overall = results.filter(pl.col("segment_type") == "overall").row(0, named=True)
+    assert overall["days_on_hand"] == pytest.approx((26 / 9) / (11 / 9))
+
+
+def test_lead_plus_review_longer_than_the_horizon_is_refused():
+    with pytest.raises(ValidationError, match="must be at most 14"):
+        BusinessAssumptions(lead_time_days=8, review_period_days=7)
+
+
+def test_missing_horizons_are_refused():
+    frame = one_series(DEMAND).filter(pl.col("horizon") != 5)
+    with pytest.raises(TrainingInputError, match=r"needs horizons 1..9 once per series; 1 series"):
+        simulate_series(frame, BusinessAssumptions())
+
+
+def test_row_order_does_not_matter():
+    in_order = simulate(one_series([1] * 14, actual=[3] + [1] * 13))
+    shuffled = one_series([1] * 14, actual=[3] + [1] * 13).reverse()
+    assert simulate(shuffled) == in_order

@@ -1,0 +1,120 @@
+"""Split-conformal intervals: residual quantiles by hand, buckets, and coverage on intermittent
+demand."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from sme_platform.lib.training.baselines import moving_average
+from sme_platform.lib.training.conformal import (
+    apply_intervals,
+    fit_residual_quantiles,
+    with_conformal_intervals,
+)
+from sme_platform.lib.training.history import TrainingInputError
+from sme_platform_tests.lib.training.synthetic import intermittent_history, rolling_origins
+
+
+def residual_rows(model: str, prediction: float, residuals: list[float], horizon: int = 1):
+    return pl.DataFrame(
+        {
+            "model": model,
+            "horizon": horizon,
+            "prediction": prediction,
+            "actual": [prediction + residual for residual in residuals],
+            "censored": False,
+        }
+    )
+
+
+def test_residual_quantiles_by_hand_and_intervals_clipped_at_zero():
+    # Residuals 0..8; nominal 0.5 -> the 25th and 75th percentiles: ranks 0.25 * 8 = 2 and
+    # 0.75 * 8 = 6 of the sorted residuals, i.e. 2 and 6. A censored row (residual 100) is ignored.
+    calibration = pl.concat(
+        [
+            residual_rows("m", 1.0, [float(r) for r in range(9)]),
+            residual_rows("m", 1.0, [100.0]).with_columns(censored=pl.lit(True)),
+        ]
+    )
+    quantiles = fit_residual_quantiles(calibration, nominal=0.5, min_rows_per_bucket=1)
+    assert quantiles.select(
+        "model", "horizon_from", "horizon_to", "residual_low", "residual_high", "calibration_rows"
+    ).rows() == [("m", 1, 7, 2.0, 6.0, 9)]
+    frame = pl.DataFrame({"model": ["m", "m"], "horizon": [3, 5], "prediction": [1.0, 0.0]})
+    # With residual_low -5 the lower bound would be negative: clipped at 0.
+    wide = quantiles.with_columns(residual_low=pl.lit(-5.0))
+    assert apply_intervals(frame, quantiles).select("low", "high").rows() == [
+        (3.0, 7.0),
+        (2.0, 6.0),
+    ]
+    assert apply_intervals(frame, wide).get_column("low").to_list() == [0.0, 0.0]
+
+
+def test_size_buckets_separate_slow_from_fast_series_and_merge_empty_buckets():
+    calibration = pl.concat(
+        [
+            residual_rows("m", 0.5, [-0.5, 0.5] * 50),
+            residual_rows("m", 10.0, [float(r) for r in range(-5, 5)] * 10),
+        ]
+    )
+    # Four requested buckets, but the cut points are 0.5, 10 and 10: a bucket below 0.5 would be
+    # empty, so it merges: two buckets remain, each with its own spread. Fast bucket: residuals
+    # -5..4, ten each; the 10th percentile (lower) is rank 9 of 0..99 -> -5, the 90th (higher)
+    # rank 90 -> 4.
+    quantiles = fit_residual_quantiles(calibration, nominal=0.8, size_buckets=4)
+    assert quantiles.select(
+        "size_from", "residual_low", "residual_high", "calibration_rows"
+    ).rows() == [
+        (float("-inf"), -0.5, 0.5, 100),
+        (10.0, -5.0, 4.0, 100),
+    ]
+    frame = pl.DataFrame({"model": ["m", "m"], "horizon": [1, 1], "prediction": [0.7, 12.0]})
+    assert apply_intervals(frame, quantiles).select("low", "high").rows() == [
+        (pytest.approx(0.2), pytest.approx(1.2)),
+        (7.0, 16.0),
+    ]
+
+
+def test_an_uncalibrated_model_is_refused():
+    quantiles = fit_residual_quantiles(residual_rows("m", 1.0, [0.0] * 60))
+    frame = pl.DataFrame({"model": ["other"], "horizon": [1], "prediction": [1.0]})
+    with pytest.raises(TrainingInputError, match="no residual quantiles for model\\(s\\) other"):
+        apply_intervals(frame, quantiles)
+
+
+def test_coverage_on_simulated_intermittent_demand_is_near_nominal_for_slow_and_fast_series():
+    history = intermittent_history(series=200, days=140, seed=7)
+    origins = rolling_origins(
+        56, ["calibration", "fold_1", "fold_2", "fold_3", "fold_4", "holdout"]
+    )
+    forecasts = moving_average(history, origins)
+    quantiles = fit_residual_quantiles(forecasts.filter(pl.col("fold") == "calibration"))
+    evaluated = apply_intervals(forecasts.filter(pl.col("fold") != "calibration"), quantiles)
+    covered = evaluated.with_columns(
+        covered=pl.col("actual").is_between(pl.col("low"), pl.col("high")),
+        size_quartile=(pl.col("prediction").rank("ordinal") * 4 - 1) // pl.len(),
+    )
+    assert covered.get_column("covered").mean() == pytest.approx(0.8, abs=0.05)
+    # Per quartile of forecast size too (one pooled residual distribution covers the fastest
+    # quarter of forecasts only about 40 % of the time here).
+    by_size = covered.group_by("size_quartile").agg(pl.col("covered").mean()).sort("size_quartile")
+    assert by_size.height == 4
+    for quartile, coverage in by_size.rows():
+        assert coverage == pytest.approx(0.8, abs=0.07), quartile
+
+
+def test_with_conformal_intervals_calibrates_on_the_calibration_fold_only():
+    calibration = residual_rows("m", 1.0, [float(r) for r in range(9)]).with_columns(
+        fold=pl.lit("calibration")
+    )
+    # The holdout's own residuals (huge) must not widen its interval.
+    holdout = residual_rows("m", 1.0, [50.0] * 9).with_columns(fold=pl.lit("holdout"))
+    frame = with_conformal_intervals(
+        pl.concat([calibration, holdout]), nominal=0.5, min_rows_per_bucket=1
+    )
+    assert frame.filter(pl.col("fold") == "holdout").select("low", "high").unique().rows() == [
+        (3.0, 7.0)
+    ]
+    with pytest.raises(TrainingInputError, match="no 'calibration' fold"):
+        with_conformal_intervals(holdout)
