@@ -135,6 +135,11 @@ def demo(
             with_schema_modeline(demo_mapping, paths.sources_file), encoding="utf-8"
         )
         console.print(f"Wrote the demo company's mapping to {paths.sources_file}")
+    demo_forecasting = paths.root / "forecasting.yaml"
+    if not demo_forecasting.exists():
+        demo_forecasting.write_text(
+            (REPO_ROOT / "forecasting.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+        )
     generate(project_dir=project_dir, scale=scale, defect_rate=defect_rate)
     run(project_dir=project_dir, select=None)
 

@@ -84,6 +84,8 @@ def print_summary(paths: ProjectPaths) -> None:
                 if name in summary.models
             )
         )
+    if summary.forecasting is not None:
+        print_forecasting(summary.forecasting)
     if summary.skipped_models:  # why each: the asset's metadata, governance.skipped_models
         console.print(f"skipped (no source): {', '.join(summary.skipped_models)}")
     for asset, check, severity, description in summary.failing_checks[:10]:
@@ -107,3 +109,39 @@ def print_summary(paths: ProjectPaths) -> None:
             f'  .venv/bin/duckdb -readonly {paths.analyst_database} "select * from '
             f'{next((n for n in REPORT_EXAMPLES if n in summary.models), REPORT_EXAMPLES[0])}"'
         )
+
+
+def print_forecasting(forecasting) -> None:
+    """The demand model: who serves, its holdout figures beside every baseline's and peer's,
+    and the money its forecasts would have saved against the best of them."""
+    serving = forecasting.champion or "none yet"
+    console.print(
+        f"Demand forecast: champion {serving}; {forecasting.forecast_rows:,} forecast rows in "
+        "ml.demand_forecast"
+    )
+    if forecasting.methods:
+        table = Table(
+            title=f"Holdout: last {forecasting.holdout_days} days, "
+            f"{forecasting.holdout_series:,} series (simulated reorders, ranked by cost)"
+        )
+        for column in ("method", "business cost", "WAPE", "bias", "interval coverage"):
+            table.add_column(column, justify="left" if column == "method" else "right")
+        for m in forecasting.methods:
+            table.add_row(
+                m.method,
+                f"{m.business_cost:,.0f}",
+                "-" if m.wape is None else f"{m.wape:.3f}",
+                "-" if m.bias is None else f"{m.bias:+.1%}",
+                "-" if m.coverage is None else f"{m.coverage:.2f}",
+            )
+        console.print(table)
+    saving = forecasting.saving_against_best_alternative
+    if saving is not None:
+        method, money = saving
+        verb = "saves" if money > 0 else "costs"
+        console.print(
+            f"The model's forecasts {verb} {abs(money):,.0f} in lost margin and holding cost "
+            f"over the holdout against {method}, the cheapest alternative"
+        )
+    if forecasting.last_decision:
+        console.print(f"Last release decision: {forecasting.last_decision}")

@@ -21,11 +21,14 @@ from sme_platform.defs.governance.assets import GOVERNANCE_ASSETS
 from sme_platform.defs.ingestion.assets import INGESTION_ASSETS
 from sme_platform.defs.ingestion.source_details import with_source_details
 from sme_platform.defs.jobs import all_assets_job, ingestion_job
+from sme_platform.defs.release.assets import RELEASE_ASSETS
+from sme_platform.defs.release.jobs import RELEASE_JOBS, RELEASE_SENSORS
 from sme_platform.defs.resources import project_resource
 from sme_platform.defs.runs import mark_dead_runs_failed
 from sme_platform.defs.schedules import nightly_schedule
 from sme_platform.defs.sensors import new_export_files
 from sme_platform.defs.sql_models.assets import SQL_MODEL_ASSETS
+from sme_platform.defs.training.assets import TRAINING_ASSETS
 from sme_platform.lib.sources import load_sources
 
 DEFAULT_OWNER = "team:data"
@@ -37,10 +40,17 @@ def apply_governance_policy(spec: dg.AssetSpec) -> dg.AssetSpec:
 
 
 _definitions = dg.Definitions(
-    assets=[*INGESTION_ASSETS, *SQL_MODEL_ASSETS, *FEATURE_ASSETS, *GOVERNANCE_ASSETS],
-    jobs=[all_assets_job, ingestion_job],
+    assets=[
+        *INGESTION_ASSETS,
+        *SQL_MODEL_ASSETS,
+        *FEATURE_ASSETS,
+        *TRAINING_ASSETS,
+        *RELEASE_ASSETS,
+        *GOVERNANCE_ASSETS,
+    ],
+    jobs=[all_assets_job, ingestion_job, *RELEASE_JOBS],
     schedules=[nightly_schedule],
-    sensors=[new_export_files, mark_dead_runs_failed],
+    sensors=[new_export_files, mark_dead_runs_failed, *RELEASE_SENSORS],
     resources={"project": project_resource()},
     executor=dg.in_process_executor,
 )

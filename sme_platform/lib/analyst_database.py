@@ -34,6 +34,31 @@ from sme_platform.lib.sql_models.graph import LAYERS, ModelGraph, SqlModel
 from sme_platform.lib.warehouse import insert_rows, quote_identifier, quote_literal, table_exists
 
 PUBLISHED_SCHEMAS = LAYERS  # every layer of SQL models, and nothing of raw or quarantine
+# The ML stages' tables analysts read, none holding personal data: what each model forecast, how
+# it was judged, which version serves and why, and where its features came from.
+ML_TABLES = {
+    "ml.demand_forecast": (
+        "The next 14 days of demand per SKU and location with an 80 % interval, from the "
+        "champion (or the canary challenger on its share), with model and feature versions. "
+        "Grain: one row per SKU, location and forecast day."
+    ),
+    "ml.backtest_results": (
+        "Backtest of every trained version against baselines and statistical peers: accuracy "
+        "and simulated reorder cost. Grain: one row per run, method, fold and segment."
+    ),
+    "ml.model_registry": (
+        "Model versions with status, metrics, provenance and approvals. "
+        "Grain: one row per model version."
+    ),
+    "governance.audit_log": (
+        "Every release decision: trained, gate passed or refused and why, approved by whom, "
+        "canary, promoted, rolled back. Grain: one row per event, append-only."
+    ),
+    "features.feature_set_versions": (
+        "Provenance of each feature set version: input data versions, settings, row counts. "
+        "Grain: one row per feature set version."
+    ),
+}
 HASH_LENGTH = 16
 MASK_STRENGTH = {"none": 0, "hash": 1, "redact": 2}
 
@@ -129,6 +154,7 @@ def _write_snapshot(
             rows = _copy_model(con, alias, model, model_masks, result)
             catalog_rows.append(_catalog_row(model, model_masks, rows, run_id, skipped.get(name)))
         _write_governance(con, alias, catalog_rows)
+        _copy_ml_tables(con, alias, run_id, result)
     finally:
         con.execute(f"detach {alias}")  # checkpoints and closes the file: no WAL left beside it
 
@@ -153,6 +179,21 @@ def _copy_model(con, alias: str, model: SqlModel, masks: dict, result: PublishRe
     if masked:
         result.masked_columns[model.qualified_name] = masked
     return rows
+
+
+def _copy_ml_tables(con, alias: str, run_id: str, result: PublishResult) -> None:
+    rows = []
+    for name, description in ML_TABLES.items():
+        schema, table = name.split(".")
+        if not table_exists(con, schema, table):
+            continue
+        con.execute(f"create schema if not exists {alias}.{schema}")
+        con.execute(f"create table {alias}.{name} as select * from {name}")
+        count = con.execute(f"select count(*) from {alias}.{name}").fetchone()[0]
+        result.tables[name] = count
+        now = datetime.now(UTC).replace(tzinfo=None)
+        rows.append((schema, table, description, "team:data", count, [], None, run_id, now, None))
+    insert_rows(con, f"{alias}.governance.catalog", CATALOG_COLUMNS, rows)
 
 
 def _catalog_row(

@@ -54,6 +54,11 @@ class ProjectPaths:
         return self.data_dir / "warehouse.duckdb"
 
     @property
+    def models_dir(self) -> Path:
+        """Model artifacts: <model_name>/<version>/model.txt and metadata.json."""
+        return self.data_dir / "models"
+
+    @property
     def analyst_database(self) -> Path:
         """The read-only snapshot analysts query; replaced whole after each successful run."""
         return self.data_dir / "analytics.duckdb"

@@ -7,6 +7,11 @@ from pathlib import Path
 
 from sme_platform.lib.canonical import CANONICAL_TABLES
 from sme_platform.lib.sql_models.graph import LAYERS
+from sme_platform.lib.training.forecast_summary import (
+    DEMAND_MODEL_NAME,
+    ForecastSummary,
+    summarize_forecasting,
+)
 from sme_platform.lib.warehouse import connect, relation_name, table_exists
 
 
@@ -32,6 +37,7 @@ class WarehouseSummary:
     skipped_models: dict[str, str] = field(default_factory=dict)
     # The latest result of each check that is failing now: (asset, check, severity, description)
     failing_checks: list[tuple[str, str, str, str]] = field(default_factory=list)
+    forecasting: ForecastSummary | None = None
 
 
 def summarize_warehouse(warehouse: Path) -> WarehouseSummary:
@@ -91,6 +97,7 @@ def summarize_warehouse(warehouse: Path) -> WarehouseSummary:
                 )
             )
         _summarize_models(con, summary)
+        summary.forecasting = summarize_forecasting(con, DEMAND_MODEL_NAME)
     return summary
 
 

@@ -11,10 +11,10 @@ from sme_platform.lib.features.demand import definition_hash
 from sme_platform.lib.features.events import build_demand_events
 from sme_platform.lib.features.leakage import check_leakage
 from sme_platform.lib.features.origins import NoDemandData
-from sme_platform.lib.features.settings import load_forecast_settings
 from sme_platform.lib.features.store import STAGING_MODELS, materialize_feature_set
 from sme_platform.lib.features.validity import feature_value_problems
 from sme_platform.lib.governance import CheckOutcome
+from sme_platform.lib.training.config import load_forecasting_config
 
 DEMAND_FEATURES_KEY = dg.AssetKey(["features", "demand_features"])
 CHECKS = {
@@ -50,7 +50,7 @@ CHECKS = {
     name="demand_features",
 )
 def demand_features(context: dg.AssetExecutionContext, project: ProjectResource):
-    settings = load_forecast_settings(project.paths.root)
+    settings = load_forecasting_config(project.paths.root).demand_forecast
     code_versions = {m: MODEL_GRAPH.models[m].code_version for m in STAGING_MODELS}
     run_id = context.run.run_id
     with project.warehouse() as con:

@@ -13,6 +13,7 @@ from pathlib import Path
 from sme_platform.lib.sources import SourcesConfigError, load_sources
 from sme_platform.lib.sql_models.errors import ModelGraphError
 from sme_platform.lib.sql_models.graph import load_model_graph
+from sme_platform.lib.training.config import ForecastingConfigError, load_forecasting_config
 
 
 @dataclass(frozen=True)
@@ -41,4 +42,8 @@ def check_configuration(project_dir: Path, models_dir: Path) -> ConfigurationChe
         models = len(load_model_graph(models_dir).models)
     except ModelGraphError as error:
         problems.extend(error.lines)
+    try:
+        load_forecasting_config(project_dir)
+    except ForecastingConfigError as error:
+        problems.append(str(error))
     return ConfigurationCheck(sources, models, tuple(problems))

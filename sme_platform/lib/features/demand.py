@@ -88,10 +88,10 @@ def build_origin_features(con: duckdb.DuckDBPyConnection) -> int:
         else "select null::varchar as location_id, null::varchar as location_type where false"
     )
     list_prices = (
-        "select sku, valid_from, valid_to, unit_price::double as unit_price "
+        "select sku, valid_from, unit_price::double as unit_price "
         "from staging.prices where price_type = 'list'"
         if table_exists(con, "staging", "prices")
-        else "select null::varchar as sku, null::date as valid_from, null::date as valid_to, "
+        else "select null::varchar as sku, null::date as valid_from, "
         "null::double as unit_price where false"
     )
     con.execute(
@@ -165,12 +165,12 @@ def build_origin_features(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def definition_hash() -> str:
-    """Hash of the code that defines the feature set (this module, the events and the origins):
-    part of the feature set version, so a changed definition is a new version."""
-    from sme_platform.lib.features import events, origins
+    """Hash of the code that defines the feature set (this module, the events, the origins and
+    what is stored): part of the feature set version, so a changed definition is a new version."""
+    from sme_platform.lib.features import events, origins, store
 
     digest = hashlib.sha256()
-    for module in (events, origins):
+    for module in (events, origins, store):
         digest.update(inspect.getsource(module).encode())
     digest.update(inspect.getsource(inspect.getmodule(build_origin_features)).encode())
     return digest.hexdigest()[:16]

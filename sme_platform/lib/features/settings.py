@@ -1,18 +1,13 @@
 """What the demand forecaster forecasts, and how much data it may use: one pydantic model.
 
-The defaults suit a small company; a project overrides them in `forecasting.yaml` (see
-`load_forecast_settings`). Every field ends up in the feature set's version, so changing one
-makes a new version rather than silently changing an old one.
+The defaults suit a small company; a project overrides them in `forecasting.yaml`, section
+`demand_forecast` (lib/training/config.py). Every field ends up in the feature set's version,
+so changing one makes a new version rather than silently changing an old one.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-SETTINGS_FILE = "forecasting.yaml"
 
 
 class ForecastSettings(BaseModel):
@@ -28,8 +23,11 @@ class ForecastSettings(BaseModel):
     origin_stride_days: int = Field(
         7, ge=1, description="days between two training origins of a series"
     )
+    training_origins_per_series: int = Field(
+        6, ge=1, description="most training origins drawn per series (at random, seeded)"
+    )
     training_row_budget: int = Field(
-        400_000,
+        200_000,
         ge=1_000,
         description="most training rows (series x origins x horizons); series are sampled to fit",
     )
@@ -53,15 +51,3 @@ class ForecastSettings(BaseModel):
                 f"{self.horizon_days} days each plus 28 days of training: at least {needed}"
             )
         return self
-
-
-def load_forecast_settings(project_dir: Path) -> ForecastSettings:
-    """The project's `forecasting.yaml` (key `demand_forecast`), or the defaults without one."""
-    path = Path(project_dir) / SETTINGS_FILE
-    if not path.exists():
-        return ForecastSettings()
-    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    try:
-        return ForecastSettings.model_validate(document.get("demand_forecast") or {})
-    except ValueError as error:
-        raise ValueError(f"{path}: {error}") from error

@@ -11,6 +11,8 @@ Tables:
 - features.demand_targets: one row per version, series and day sold or censored, for the series
   and days the version's training and backtest need, including the history before each backtest
   origin that the baselines and statistical peers forecast from (days missing sold nothing);
+- features.price_plan: one row per version, SKU and price change (list or promotion) from the
+  prices source: the prices in force on a forecast day, decided ahead by the company;
 - features.feature_set_versions: one row per version: provenance (inputs, settings, counts,
   the calendar of folds), row count, the run that built it.
 The newest `KEEP_VERSIONS` versions are kept, and every version a registered champion or
@@ -39,6 +41,11 @@ from sme_platform.lib.features.settings import ForecastSettings
 from sme_platform.lib.warehouse import table_exists
 
 KEEP_VERSIONS = 3
+TABLES_PER_VERSION = (
+    "features.demand_features",
+    "features.demand_targets",
+    "features.price_plan",
+)
 INPUT_TABLES = ("sales_lines", "inventory_snapshots", "products", "locations", "prices")
 STAGING_MODELS = tuple(f"staging.{t}" for t in INPUT_TABLES)
 
@@ -147,6 +154,19 @@ def _store(con: duckdb.DuckDBPyConnection, version: str) -> int:
             feature_set_version varchar, sku varchar, location_id varchar, date date,
             units double, censored boolean)"""
     )
+    con.execute(
+        """create table if not exists features.price_plan (
+            feature_set_version varchar, sku varchar, valid_from date, price_type varchar,
+            unit_price double)"""
+    )
+    if table_exists(con, "staging", "prices"):
+        con.execute(
+            f"""insert into features.price_plan
+                select $version, sku, valid_from, lower(price_type), unit_price::double
+                from staging.prices
+                semi join (select distinct sku from {ORIGIN_FEATURES_TABLE}) using (sku)""",
+            {"version": version},
+        )
     horizon_days = 56  # the longest horizon the settings allow: targets cover any of them
     before = con.execute("select count(*) from features.demand_targets").fetchone()[0]
     con.execute(
@@ -218,6 +238,6 @@ def prune_versions(con: duckdb.DuckDBPyConnection) -> list[str]:
     ]
     doomed = [v for v in versions[KEEP_VERSIONS:] if v not in in_use]
     if doomed:
-        for table in ("features.demand_features", "features.demand_targets"):
+        for table in TABLES_PER_VERSION:
             con.execute(f"delete from {table} where feature_set_version in $v", {"v": doomed})
     return doomed

@@ -5,6 +5,12 @@ Folds (lib/features/origins.py): a calibration fold, fold_1..fold_N and the hold
 whose target day is before the fold's origin (and whose origins lie in the training window
 before it), then forecasts the fold's series from the fold's origin. The final model learns from
 every training row and forecasts the scoring origin.
+
+Level correction: on every fold of the demo the raw model forecast 5 to 20 % fewer units than
+sold (the mean of a sample of series, shrunk by regularization). Each fold's forecasts are
+scaled by the units sold over the units forecast on the folds before it (out of sample: never
+its own actuals), and the final model by that ratio over all folds; the factor is bounded to
+0.5..2 and recorded with the model.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ class ModelBacktest:
     scoring_frame: pl.DataFrame  # the scoring origin's expanded rows with the final prediction
     training_rows: int
     seconds: dict = field(default_factory=dict)
+    level_factors: dict = field(default_factory=dict)
 
 
 def as_forecast_frame(
@@ -74,6 +81,8 @@ def backtest_model(
     evaluation = expand(con, version, "fold is not null", horizon, holidays_on)
     seconds["frames"] = time.perf_counter() - started
     forecasts = []
+    sold_so_far = forecast_so_far = 0.0
+    factors: dict[str, float] = {}
     for fold, origin in calendar.fold_origins().items():
         started = time.perf_counter()
         window_start = origin - timedelta(days=horizon + settings.training_window_days)
@@ -81,14 +90,28 @@ def backtest_model(
             (pl.col("target_date") < origin) & (pl.col("origin_date") >= window_start)
         )
         model = train(rows, settings.sample_seed)
+        model.level_factor = factors[fold] = level_factor(sold_so_far, forecast_so_far)
         fold_rows = evaluation.filter(pl.col("fold") == fold)
-        forecasts.append(as_forecast_frame(fold_rows, LIGHTGBM, fold, model.predict(fold_rows)))
+        raw = model.raw_predict(fold_rows)
+        uncensored = ~fold_rows["censored"].to_numpy()
+        sold_so_far += float(fold_rows["actual"].to_numpy()[uncensored].sum())
+        forecast_so_far += float(raw[uncensored].sum())
+        forecasts.append(as_forecast_frame(fold_rows, LIGHTGBM, fold, raw * model.level_factor))
         seconds[f"train_{fold}"] = time.perf_counter() - started
     started = time.perf_counter()
     final_model = train(training, settings.sample_seed)
+    final_model.level_factor = factors["final"] = level_factor(sold_so_far, forecast_so_far)
     scoring = expand(con, version, "for_scoring", horizon, holidays_on)
     scoring = scoring.with_columns(
         pl.Series("prediction", final_model.predict(scoring), dtype=pl.Float64)
     )
     seconds["train_final_and_score"] = time.perf_counter() - started
-    return ModelBacktest(pl.concat(forecasts), final_model, scoring, training.height, seconds)
+    return ModelBacktest(
+        pl.concat(forecasts), final_model, scoring, training.height, seconds, factors
+    )
+
+
+def level_factor(sold: float, forecast: float) -> float:
+    if sold <= 0 or forecast <= 0:
+        return 1.0
+    return min(max(sold / forecast, 0.5), 2.0)

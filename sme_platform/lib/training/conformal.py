@@ -166,15 +166,23 @@ def apply_intervals(frame: pl.DataFrame, quantiles: pl.DataFrame) -> pl.DataFram
             f"forecast frame: horizon {outside.get_column('horizon')[0]} is in no calibrated "
             f"horizon bucket {horizon_buckets}"
         )
+    # A forecast below the smallest one calibrated (a new, slower series) takes the lowest
+    # size bucket, as one above the largest takes the highest.
+    lowest = quantiles.group_by("model", "horizon_from").agg(
+        pl.col("size_from").min().alias("_lowest_size")
+    )
+    keyed = keyed.join(lowest, on=["model", "horizon_from"], how="left").with_columns(
+        pl.max_horizontal("prediction", "_lowest_size").alias("_size_key")
+    )
     joined = (
-        keyed.sort("prediction")
+        keyed.sort("_size_key")
         .join_asof(
             quantiles.sort("size_from"),
-            left_on="prediction",
+            left_on="_size_key",
             right_on="size_from",
             by=["model", "horizon_from"],
             strategy="backward",
-            # Sorted by prediction as a whole, hence within every model and horizon bucket.
+            # Sorted by the key as a whole, hence within every model and horizon bucket.
             check_sortedness=False,
         )
         .sort("_row")

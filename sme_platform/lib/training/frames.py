@@ -2,8 +2,11 @@
 
 Rebuilt from the warehouse's `features` tables alone, so any stored version gives back the exact
 rows a model learned from and was judged on. Target-day features are added here: the horizon,
-the target's weekday, month and day, whether it is a public holiday, and the same weekday's
-history as known at the origin (its latest value and its four-week mean).
+the target's weekday, month and day, whether it is a public holiday, the same weekday's history
+as known at the origin (its latest value and its four-week mean), and the price in force that
+day from the company's price plan (the prices source: list prices and promotions are decided
+ahead, so a forecast may use them), relative to the series' recent realized price, with the
+promotion flag and its discount. Without a prices source the price is the last realized one.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ TARGET_FEATURE_COLUMNS = [
     "same_weekday_last",
     "same_weekday_mean_28",
     "price_ratio",
+    "promo_planned",
+    "planned_discount",
 ]
 FEATURE_COLUMNS = [*ORIGIN_FEATURE_COLUMNS, *TARGET_FEATURE_COLUMNS]
 KEY_COLUMNS = ["sku", "location_id", "origin_date", "target_date", "horizon"]
@@ -76,20 +81,37 @@ def expand(
         expanded as (
             select f.*, h.horizon, (f.origin_date + (h.horizon - 1)::integer) as target_date
             from f cross join (select range::integer as horizon from range(1, $horizon + 1)) as h
+        ),
+        plan as (
+            select sku, valid_from, price_type, unit_price from features.price_plan
+            where feature_set_version = $version
+        ),
+        list_plan as (select * from plan where price_type = 'list'),
+        priced as (
+            select expanded.*, in_force.unit_price as planned_price,
+                   in_force.price_type = 'promo' as planned_promo,
+                   listed.unit_price as planned_list_price
+            from expanded
+            asof left join plan as in_force
+                on in_force.sku = expanded.sku and in_force.valid_from <= expanded.target_date
+            asof left join list_plan as listed
+                on listed.sku = expanded.sku and listed.valid_from <= expanded.target_date
         )
         select
-            f.*,
+            f.* exclude (planned_price, planned_promo, planned_list_price),
             dayofweek(f.target_date) as target_weekday,
             month(f.target_date) as target_month,
             day(f.target_date) as target_day,
             (f.target_date in (select unnest($holidays::date[]))) ::int as is_holiday,
             case 7 - ((f.horizon - 1) % 7) {weekday_last} end as same_weekday_last,
             case dayofweek(f.target_date) {weekday_mean} end as same_weekday_mean_28,
-            coalesce(f.list_price, f.realized_price_91) / nullif(f.realized_price_91, 0)
-                as price_ratio,
+            coalesce(f.planned_price, f.list_price, f.realized_price_91)
+                / nullif(f.realized_price_91, 0) as price_ratio,
+            coalesce(f.planned_promo, false)::int as promo_planned,
+            coalesce(1 - f.planned_price / nullif(f.planned_list_price, 0), 0) as planned_discount,
             coalesce(t.units, 0) as actual,
             coalesce(t.censored, false) as censored
-        from expanded as f
+        from priced as f
         left join features.demand_targets as t
             on t.feature_set_version = $version
             and t.sku = f.sku and t.location_id = f.location_id and t.date = f.target_date
@@ -105,6 +127,7 @@ def categorical_codes(frame: pl.DataFrame, mapping: dict[str, list[str]] | None 
     mapping = mapping or {
         c: sorted(v for v in frame[c].unique().to_list() if v is not None)
         for c in CATEGORICAL_COLUMNS
+        if c not in IDENTIFYING_COLUMNS
     }
     coded = frame.with_columns(
         pl.col(c)
@@ -115,4 +138,12 @@ def categorical_codes(frame: pl.DataFrame, mapping: dict[str, list[str]] | None 
     return coded, mapping
 
 
-MODEL_INPUTS = [*FEATURE_COLUMNS, *[f"{c}_code" for c in CATEGORICAL_COLUMNS]]
+# Levels that name a series rather than describe its demand (its price, its cost, its store)
+# are kept for intervals and money but not learned from: with them a model trained on a sample
+# of series memorized those series and forecast the others too low. The price enters as a
+# ratio to the series' own recent price; the location as its type.
+IDENTIFYING_COLUMNS = {"list_price", "realized_price_91", "unit_cost", "location_id"}
+MODEL_INPUTS = [
+    *[c for c in FEATURE_COLUMNS if c not in IDENTIFYING_COLUMNS],
+    *[f"{c}_code" for c in CATEGORICAL_COLUMNS if c not in IDENTIFYING_COLUMNS],
+]

@@ -15,7 +15,7 @@ import polars as pl
 from sme_platform.lib.training.history import SERIES_KEYS, TrainingInputError, require_columns
 
 SEGMENT_TYPES = ("overall", "category", "location")
-OVERALL_SEGMENT = "all"
+OVERALL_SEGMENT = "overall"
 RESULT_KEYS = ["model", "fold", "segment_type", "segment"]
 ACCURACY_COLUMNS = [
     "series",

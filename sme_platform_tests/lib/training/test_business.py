@@ -119,7 +119,7 @@ def test_known_price_and_cost_are_used_and_segments_count_assumed_series():
     rows = {(row["segment_type"], row["segment"]): row for row in results.to_dicts()}
     assert rows[("location", "L1")]["lost_margin"] == pytest.approx(11 * 8.0)
     assert rows[("location", "L1")]["series_price_assumed"] == 0
-    overall = rows[("overall", "all")]
+    overall = rows[("overall", "overall")]
     assert overall["lost_margin"] == pytest.approx(11 * 8.0 + 11 * 3.5)
     assert overall["business_cost"] == pytest.approx(overall["lost_margin"])
     assert overall["stock_out_rate"] == pytest.approx(14 / 18)

@@ -118,3 +118,21 @@ def test_with_conformal_intervals_calibrates_on_the_calibration_fold_only():
     ]
     with pytest.raises(TrainingInputError, match="no 'calibration' fold"):
         with_conformal_intervals(holdout)
+
+
+def test_a_forecast_below_every_calibrated_size_takes_the_lowest_bucket():
+    calibration = pl.DataFrame(
+        {
+            "model": ["m"] * 120,
+            "horizon": [1] * 120,
+            "actual": [float(i % 5) for i in range(120)],
+            "censored": [False] * 120,
+            "prediction": [1.0 + (i % 7) for i in range(120)],
+        }
+    )
+    quantiles = fit_residual_quantiles(calibration, 0.8, horizon_buckets=[(1, 14)])
+    lowest = quantiles.sort("size_from").row(0, named=True)
+    frame = pl.DataFrame({"model": ["m"], "horizon": [3], "prediction": [0.01]})
+    bounded = apply_intervals(frame, quantiles).row(0, named=True)
+    assert bounded["high"] == pytest.approx(max(0.01 + lowest["residual_high"], 0.0))
+    assert bounded["low"] == pytest.approx(max(0.01 + lowest["residual_low"], 0.0))

@@ -59,7 +59,7 @@ def test_one_row_per_model_fold_and_segment(results):
     assert results.select("model", "fold", "segment_type", "segment").is_unique().all()
     assert sorted(results.get_column("model").unique()) == MODELS
     assert sorted(results.get_column("segment").unique()) == sorted(
-        ["all", "bakery", "dairy", "unknown", "loc_0", "loc_1"]
+        ["overall", "bakery", "dairy", "unknown", "loc_0", "loc_1"]
     )
 
 

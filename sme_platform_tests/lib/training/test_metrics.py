@@ -32,7 +32,7 @@ def test_accuracy_per_segment_by_hand():
     results = accuracy_by_segment(forecast_rows(), nominal=0.8)
     assert results.height == 5  # overall, 2 categories, 2 locations
     by_segment = {(row["segment_type"], row["segment"]): row for row in results.to_dicts()}
-    overall = by_segment[("overall", "all")]
+    overall = by_segment[("overall", "overall")]
     # Uncensored rows: |3-2| + |3-4| + |1-0| + |0-0| = 3 over 6 units sold; 7 forecast.
     assert overall["series"] == 2
     assert overall["days"] == 2
@@ -70,7 +70,7 @@ def test_summary_means_the_backtest_folds_and_keeps_the_holdout_apart():
             "model": ["m"] * 4,
             "fold": ["calibration", "fold_1", "fold_2", "holdout"],
             "segment_type": ["overall"] * 4,
-            "segment": ["all"] * 4,
+            "segment": ["overall"] * 4,
             "wape": [9.0, 0.4, 0.6, 0.7],
         }
     )

@@ -1,0 +1,184 @@
+"""The published batch forecasts, ml.demand_forecast: the champion's for every active series,
+the canary challenger's for its share of them, replaced atomically after each scoring.
+
+Every forecast published is also appended to ml.forecast_log, with the champion's forecast of
+each canary series beside the challenger's, so the canary can be compared with the champion on
+the same days and series once their actuals arrive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from sme_platform.lib.release.canary import canary_series
+from sme_platform.lib.release.flow import FORECAST_LOG, canary_challenger
+from sme_platform.lib.release.registry import champion
+from sme_platform.lib.training.scoring import load_registered, score
+from sme_platform.lib.warehouse import transaction
+
+FORECAST_TABLE = "ml.demand_forecast"
+PUBLISHED_COLUMNS = [
+    "sku",
+    "location_id",
+    "origin_date",
+    "date",
+    "horizon",
+    "prediction",
+    "interval_low",
+    "interval_high",
+    "model_name",
+    "model_version",
+    "role",
+    "feature_set_version",
+    "run_id",
+    "scored_at",
+]
+
+
+class NoChampion(RuntimeError):
+    pass
+
+
+@dataclass
+class Publication:
+    rows: int
+    series: int
+    champion_version: str
+    canary_version: str | None
+    canary_series: int
+    rows_per_second: float
+    batch_seconds: dict = field(default_factory=dict)
+
+
+def publish_forecasts(
+    con: duckdb.DuckDBPyConnection,
+    models_dir: Path,
+    model_name: str,
+    feature_set_version: str,
+    years: list[int],
+    run_id: str,
+) -> Publication:
+    current = champion(con, model_name)
+    if current is None:
+        raise NoChampion(
+            f"{model_name} has no champion: no version has passed the gate yet, so there is "
+            "nothing to publish (see the promotion_gate check of release/demand_forecast_release)"
+        )
+    seconds: dict[str, float] = {}
+    champion_scored = score(
+        con,
+        load_registered(con, models_dir, model_name, current.version),
+        feature_set_version,
+        "for_scoring",
+        years,
+    )
+    seconds[current.version] = round(champion_scored.seconds, 3)
+    frame = _published(champion_scored.forecast, current.version, "champion")
+    log = frame
+    challenger = canary_challenger(con, model_name)
+    canary_count = 0
+    if challenger is not None:
+        chosen = canary_series(
+            frame.select("sku", "location_id").unique(),
+            challenger.canary_share,
+            f"{model_name}:{challenger.version}",
+        ).filter(pl.col("canary"))
+        canary_count = chosen.height
+        challenger_scored = score(
+            con,
+            load_registered(con, models_dir, model_name, challenger.version),
+            feature_set_version,
+            "for_scoring",
+            years,
+        )
+        seconds[challenger.version] = round(challenger_scored.seconds, 3)
+        canary_rows = _published(challenger_scored.forecast, challenger.version, "canary").join(
+            chosen.select("sku", "location_id"), on=["sku", "location_id"], how="semi"
+        )
+        frame = pl.concat(
+            [
+                frame.join(
+                    chosen.select("sku", "location_id"), on=["sku", "location_id"], how="anti"
+                ),
+                canary_rows,
+            ]
+        )
+        shadow = log.join(
+            chosen.select("sku", "location_id"), on=["sku", "location_id"], how="semi"
+        ).with_columns(pl.lit("champion_shadow").alias("role"))
+        log = pl.concat([frame, shadow])
+    now = datetime.now(UTC).replace(tzinfo=None)
+    frame = frame.with_columns(
+        pl.lit(model_name).alias("model_name"),
+        pl.lit(feature_set_version).alias("feature_set_version"),
+        pl.lit(run_id).alias("run_id"),
+        pl.lit(now).alias("scored_at"),
+    ).select(PUBLISHED_COLUMNS)
+    log = log.with_columns(
+        pl.lit(model_name).alias("model_name"),
+        pl.lit(feature_set_version).alias("feature_set_version"),
+        pl.lit(run_id).alias("run_id"),
+        pl.lit(now).alias("scored_at"),
+    ).select(PUBLISHED_COLUMNS)
+    _replace_and_log(con, frame, log, chosen_keys(log))
+    scored_rows = champion_scored.rows + (canary_count and challenger_scored.rows)
+    total_seconds = sum(seconds.values())
+    return Publication(
+        frame.height,
+        frame.select("sku", "location_id").n_unique(),
+        current.version,
+        challenger.version if challenger else None,
+        canary_count,
+        scored_rows / total_seconds if total_seconds else 0.0,
+        seconds,
+    )
+
+
+def chosen_keys(log: pl.DataFrame) -> pl.DataFrame:
+    return log.filter(pl.col("role") == "canary").select("sku", "location_id").unique()
+
+
+def _published(forecast: pl.DataFrame, version: str, role: str) -> pl.DataFrame:
+    return forecast.select(
+        "sku",
+        "location_id",
+        "origin_date",
+        pl.col("target_date").alias("date"),
+        "horizon",
+        "prediction",
+        pl.col("low").alias("interval_low"),
+        pl.col("high").alias("interval_high"),
+        pl.lit(version).alias("model_version"),
+        pl.lit(role).alias("role"),
+    )
+
+
+def _replace_and_log(
+    con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, log: pl.DataFrame, canary: pl.DataFrame
+) -> None:
+    con.execute("create schema if not exists ml")
+    con.register("_published", frame.to_arrow())
+    con.register("_logged", log.to_arrow())
+    con.register("_canary", canary.to_arrow())
+    try:
+        con.execute("create or replace table ml._demand_forecast_new as select * from _published")
+        con.execute(
+            f"create table if not exists {FORECAST_LOG} as select *, false as canary_series "
+            "from _logged where false"
+        )
+        with transaction(con):
+            con.execute(f"drop table if exists {FORECAST_TABLE}")
+            con.execute("alter table ml._demand_forecast_new rename to demand_forecast")
+            con.execute(
+                f"""insert into {FORECAST_LOG} by name
+                    select _logged.*, _canary.sku is not null as canary_series
+                    from _logged left join _canary using (sku, location_id)"""
+            )
+    finally:
+        for name in ("_published", "_logged", "_canary"):
+            con.unregister(name)

@@ -1,0 +1,55 @@
+"""The project's forecasting configuration, `forecasting.yaml`: one pydantic model.
+
+    demand_forecast: {horizon_days: 14, active_days: 56, training_row_budget: 400000, ...}
+    gate: {margin: 0.02, max_abs_bias: 0.1, high_impact: false, canary_share: 0.2, ...}
+    business: {lead_time_days: 2, review_period_days: 7, holding_cost_rate_per_year: 0.25, ...}
+
+Every section and key is optional (defaults suit a small company); an unknown key is an error
+naming the file and the key, so a typo never silently keeps a default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from sme_platform.lib.features.settings import ForecastSettings
+from sme_platform.lib.release.gate import GateConfig
+from sme_platform.lib.training.business import BusinessAssumptions
+from sme_platform.lib.training.forecast_summary import DEMAND_MODEL_NAME
+
+CONFIG_FILE = "forecasting.yaml"
+MODEL_NAME = DEMAND_MODEL_NAME
+
+
+class ForecastingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    demand_forecast: ForecastSettings = Field(default_factory=ForecastSettings)
+    gate: GateConfig = Field(default_factory=GateConfig)
+    business: BusinessAssumptions = Field(default_factory=BusinessAssumptions)
+    autoets_series: int = Field(
+        30, ge=0, description="series (top by units) the AutoETS peer runs on; ADIDA on the rest"
+    )
+
+
+class ForecastingConfigError(ValueError):
+    pass
+
+
+def load_forecasting_config(project_dir: Path) -> ForecastingConfig:
+    path = Path(project_dir) / CONFIG_FILE
+    if not path.exists():
+        return ForecastingConfig()
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return ForecastingConfig.model_validate(document)
+    except yaml.YAMLError as error:
+        raise ForecastingConfigError(f"{path}: not valid YAML: {error}") from error
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+        )
+        raise ForecastingConfigError(f"{path}: {problems}") from error

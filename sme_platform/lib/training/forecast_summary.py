@@ -1,0 +1,85 @@
+"""The demand model in a few lines for the run summary: who serves, what it costs, what it saves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+
+from sme_platform.lib.warehouse import table_exists
+
+HOLDOUT = "holdout"
+DEMAND_MODEL_NAME = "demand_forecast"
+
+
+@dataclass
+class MethodFigures:
+    method: str
+    business_cost: float
+    wape: float | None
+    bias: float | None
+    coverage: float | None
+
+
+@dataclass
+class ForecastSummary:
+    model_name: str
+    champion: str | None
+    champion_trained_on: str | None  # feature set version
+    holdout_days: int = 0
+    holdout_series: int = 0
+    methods: list[MethodFigures] = field(default_factory=list)
+    last_decision: str | None = None  # the latest audit event, one line
+    forecast_rows: int = 0
+
+    @property
+    def saving_against_best_alternative(self) -> tuple[str, float] | None:
+        """(method, money saved) against the cheapest baseline or peer on the holdout."""
+        ours = next((m for m in self.methods if m.method == "lightgbm"), None)
+        others = [m for m in self.methods if m.method not in ("lightgbm", "champion")]
+        if ours is None or not others:
+            return None
+        best = min(others, key=lambda m: m.business_cost)
+        return best.method, best.business_cost - ours.business_cost
+
+
+def summarize_forecasting(
+    con: duckdb.DuckDBPyConnection, model_name: str
+) -> ForecastSummary | None:
+    if not table_exists(con, "ml", "model_registry"):
+        return None
+    row = con.execute(
+        "select version, feature_set_version from ml.model_registry "
+        "where model_name = ? and status = 'champion'",
+        [model_name],
+    ).fetchone()
+    latest = con.execute(
+        "select max_by(version, created_at) from ml.model_registry where model_name = ?",
+        [model_name],
+    ).fetchone()[0]
+    shown = row[0] if row else latest
+    summary = ForecastSummary(model_name, row[0] if row else None, row[1] if row else None)
+    if shown and table_exists(con, "ml", "backtest_results"):
+        rows = con.execute(
+            """select model, business_cost, wape, bias, interval_coverage, days, series
+               from ml.backtest_results
+               where model_name = ? and model_version = ? and fold = ?
+                 and segment_type = 'overall'
+               order by business_cost""",
+            [model_name, shown, HOLDOUT],
+        ).fetchall()
+        summary.methods = [MethodFigures(*r[:5]) for r in rows]
+        if rows:
+            summary.holdout_days = max(r[5] or 0 for r in rows)
+            summary.holdout_series = max(r[6] or 0 for r in rows)
+    if table_exists(con, "governance", "audit_log"):
+        event = con.execute(
+            "select event, model_version, reason from governance.audit_log "
+            "where model_name = ? order by event_id desc limit 1",
+            [model_name],
+        ).fetchone()
+        if event:
+            summary.last_decision = f"{event[1]} {event[0]}: {event[2]}"
+    if table_exists(con, "ml", "demand_forecast"):
+        summary.forecast_rows = con.execute("select count(*) from ml.demand_forecast").fetchone()[0]
+    return summary

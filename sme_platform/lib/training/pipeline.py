@@ -1,0 +1,152 @@
+"""The training stage end to end: the model's backtest, the baselines and statistical peers on
+the same folds and series, conformal intervals for all of them, and their judgement.
+
+Every method forecasts the same rows (per fold, the series active at its origin) and gets its
+prediction interval the same way (residual quantiles on the calibration fold), so the reorder
+simulation, which orders from the interval, compares like with like. The final model's interval
+comes from its residuals on every fold.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import duckdb
+import polars as pl
+
+from sme_platform.lib.features.demand import LOOKBACK_DAYS
+from sme_platform.lib.features.origins import CALIBRATION, ForecastCalendar
+from sme_platform.lib.features.settings import ForecastSettings
+from sme_platform.lib.training.backtest import LIGHTGBM, ModelBacktest, backtest_model
+from sme_platform.lib.training.baselines import moving_average, seasonal_naive
+from sme_platform.lib.training.business import BusinessAssumptions
+from sme_platform.lib.training.conformal import apply_intervals, fit_residual_quantiles
+from sme_platform.lib.training.evaluate import evaluate
+from sme_platform.lib.training.peers import statsforecast_peers
+
+NOMINAL_COVERAGE = 0.8
+
+
+@dataclass
+class TrainingOutcome:
+    backtest: ModelBacktest
+    forecasts: pl.DataFrame  # every method, every fold, with intervals
+    results: pl.DataFrame  # ml.backtest_results rows without run and model identity
+    final_quantiles: pl.DataFrame  # residual quantiles of the final model's intervals
+    scoring_forecast: pl.DataFrame  # the final model on the scoring origin, with intervals
+    notes: dict = field(default_factory=dict)
+    seconds: dict = field(default_factory=dict)
+
+
+def evaluation_history(con: duckdb.DuckDBPyConnection, version: str) -> pl.DataFrame:
+    """The dense daily history of the evaluated series, from the stored feature set version:
+    from the lookback before the oldest fold origin to the newest day."""
+    return con.execute(
+        f"""
+        with evaluated as (
+            select distinct sku, location_id from features.demand_features
+            where feature_set_version = $version and fold is not null
+        ),
+        span as (
+            select min(origin_date) - {LOOKBACK_DAYS} as first_day,
+                   (select max(date) from features.demand_targets
+                    where feature_set_version = $version) as last_day
+            from features.demand_features
+            where feature_set_version = $version and fold is not null
+        ),
+        days as (
+            select unnest(generate_series(first_day, last_day, interval 1 day))::date as date
+            from span
+        )
+        select e.sku, e.location_id, days.date,
+               coalesce(t.units, 0)::double as units, coalesce(t.censored, false) as censored
+        from evaluated e cross join days
+        left join features.demand_targets t
+            on t.feature_set_version = $version and t.sku = e.sku
+            and t.location_id = e.location_id and t.date = days.date
+        order by 1, 2, 3
+        """,
+        {"version": version},
+    ).pl()
+
+
+def fold_series(con: duckdb.DuckDBPyConnection, version: str) -> dict[str, pl.DataFrame]:
+    """Per fold, its series with their attributes (category, unit price and cost at the origin)."""
+    frame = con.execute(
+        """select fold, sku, location_id, category,
+                  coalesce(list_price, realized_price_91) as unit_price, unit_cost
+           from features.demand_features
+           where feature_set_version = $version and fold is not null""",
+        {"version": version},
+    ).pl()
+    return {fold[0]: rows.drop("fold") for fold, rows in frame.group_by(["fold"])}
+
+
+def run_training(
+    con: duckdb.DuckDBPyConnection,
+    version: str,
+    settings: ForecastSettings,
+    calendar: ForecastCalendar,
+    holidays_on: list,
+    assumptions: BusinessAssumptions,
+    autoets_series: int = 30,
+) -> TrainingOutcome:
+    seconds: dict[str, float] = {}
+    backtest = backtest_model(con, version, settings, calendar, holidays_on)
+    seconds.update({f"lightgbm_{k}": round(v, 2) for k, v in backtest.seconds.items()})
+
+    started = time.perf_counter()
+    history = evaluation_history(con, version)
+    series_by_fold = fold_series(con, version)
+    origins = calendar.fold_origins()
+    other_methods: list[pl.DataFrame] = []
+    notes: dict[str, str] = {}
+    peer_seconds: dict[str, float] = {}
+    for fold, origin in origins.items():
+        series = series_by_fold.get(fold)
+        if series is None or series.is_empty():
+            continue
+        keys = series.select("sku", "location_id")
+        fold_history = history.join(keys, on=["sku", "location_id"], how="semi")
+        one_fold = [(fold, origin)]
+        horizon = settings.horizon_days
+        other_methods.append(
+            seasonal_naive(fold_history, one_fold, keys, horizon, attributes=series)
+        )
+        other_methods.append(
+            moving_average(fold_history, one_fold, keys, horizon, attributes=series)
+        )
+        peers = statsforecast_peers(
+            fold_history.filter(pl.col("date") < origin + timedelta(days=horizon)),
+            one_fold,
+            keys,
+            horizon,
+            attributes=series,
+            autoets_series=autoets_series,
+        )
+        other_methods.append(peers.forecasts)
+        notes.update(peers.notes)
+        for name, value in peers.seconds.items():
+            peer_seconds[name] = peer_seconds.get(name, 0.0) + value
+    seconds["baselines_and_peers"] = round(time.perf_counter() - started, 2)
+    seconds.update({f"peer_{k}": round(v, 2) for k, v in peer_seconds.items()})
+
+    started = time.perf_counter()
+    lightgbm = backtest.forecasts.with_columns(
+        pl.lit(None, dtype=pl.Float64).alias("low"), pl.lit(None, dtype=pl.Float64).alias("high")
+    )
+    everything = pl.concat([lightgbm, *other_methods], how="diagonal_relaxed")
+    calibration = everything.filter(pl.col("fold") == CALIBRATION)
+    quantiles = fit_residual_quantiles(calibration, NOMINAL_COVERAGE)
+    judged = apply_intervals(everything.filter(pl.col("fold") != CALIBRATION), quantiles)
+    results = evaluate([judged], assumptions, NOMINAL_COVERAGE)
+    final_quantiles = fit_residual_quantiles(
+        everything.filter(pl.col("model") == LIGHTGBM), NOMINAL_COVERAGE
+    )
+    scoring = apply_intervals(
+        backtest.scoring_frame.with_columns(pl.lit(LIGHTGBM).alias("model")), final_quantiles
+    )
+    seconds["intervals_and_evaluation"] = round(time.perf_counter() - started, 2)
+    return TrainingOutcome(backtest, judged, results, final_quantiles, scoring, notes, seconds)

@@ -1,0 +1,181 @@
+"""A trained candidate into the registry: its artifact, its provenance and its backtest rows."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+import polars as pl
+
+from sme_platform.lib.project import ProjectPaths
+from sme_platform.lib.release.registry import (
+    ModelVersion,
+    VersionMetadata,
+    list_versions,
+    register_version,
+)
+from sme_platform.lib.training import backtest, frames, model, pipeline
+from sme_platform.lib.training.backtest import LIGHTGBM
+from sme_platform.lib.training.config import ForecastingConfig
+from sme_platform.lib.training.metrics import HOLDOUT_FOLD
+from sme_platform.lib.training.pipeline import TrainingOutcome
+
+RESULTS_TABLE = "ml.backtest_results"
+SUMMARY_COLUMNS = [
+    "wape",
+    "mae",
+    "bias",
+    "interval_coverage",
+    "stock_out_rate",
+    "units_short",
+    "days_on_hand",
+    "business_cost",
+]
+
+
+def training_code_version() -> str:
+    """Hash of the code that trains and judges: a new hash is a new way of training."""
+    digest = hashlib.sha256()
+    for module in (frames, model, backtest, pipeline):
+        digest.update(inspect.getsource(module).encode())
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class RegisteredCandidate:
+    version: ModelVersion
+    holdout: pl.DataFrame  # overall holdout rows of every method, cheapest first
+
+
+def already_trained(
+    con: duckdb.DuckDBPyConnection, model_name: str, feature_set_version: str
+) -> ModelVersion | None:
+    """The version trained on this feature set version by this training code, if any: the same
+    data and code give the same model (training is reproducible), so it is not trained again."""
+    code_version = training_code_version()
+    matches = [
+        v
+        for v in list_versions(con, model_name)
+        if v.feature_set_version == feature_set_version and v.code_version == code_version
+    ]
+    return matches[-1] if matches else None
+
+
+def stored_results(con: duckdb.DuckDBPyConnection, model_name: str, version: str) -> pl.DataFrame:
+    return con.execute(
+        f"select * from {RESULTS_TABLE} where model_name = ? and model_version = ? "
+        "and model != 'champion'",
+        [model_name, version],
+    ).pl()
+
+
+def overall(results: pl.DataFrame, fold: str | None = None) -> pl.DataFrame:
+    rows = results.filter(pl.col("segment_type") == "overall")
+    return rows if fold is None else rows.filter(pl.col("fold") == fold)
+
+
+def register_candidate(
+    con: duckdb.DuckDBPyConnection,
+    paths: ProjectPaths,
+    config: ForecastingConfig,
+    model_name: str,
+    feature_set_version: str,
+    input_versions: dict,
+    holiday_country: str | None,
+    outcome: TrainingOutcome,
+    run_id: str,
+) -> RegisteredCandidate:
+    final = outcome.backtest.final_model
+    holdout = overall(outcome.results, HOLDOUT_FOLD).sort("business_cost", "model")
+    mean_over_folds = (
+        overall(outcome.results).group_by("model").agg(pl.col(SUMMARY_COLUMNS).mean()).sort("model")
+    )
+    metadata = VersionMetadata(
+        feature_set_version=feature_set_version,
+        training_data_versions=input_versions,
+        code_version=training_code_version(),
+        parameters={
+            "lightgbm": final.parameters,
+            "num_boost_round": final.booster.current_iteration(),
+            "categories": final.categories,
+            "interval": {
+                "method": "split-conformal residual quantiles per horizon and forecast size, "
+                "from the model's backtest residuals on every fold",
+                "nominal": pipeline.NOMINAL_COVERAGE,
+                "quantiles": outcome.final_quantiles.to_dicts(),
+            },
+            "horizon_days": config.demand_forecast.horizon_days,
+            "holiday_country": holiday_country,
+            "training_rows": outcome.backtest.training_rows,
+            "settings": config.demand_forecast.model_dump(),
+        },
+        metrics=_row(holdout, LIGHTGBM),
+        backtest={
+            "mean_over_folds": mean_over_folds.to_dicts(),
+            "peer_notes": outcome.notes,
+            "seconds": outcome.seconds,
+            "feature_importance": dict(list(final.feature_importance().items())[:15]),
+        },
+        business={
+            "assumptions": config.business.model_dump(),
+            "holdout": {
+                row["model"]: {
+                    k: row[k]
+                    for k in (
+                        "business_cost",
+                        "lost_margin",
+                        "holding_cost",
+                        "units_short",
+                        "stock_out_rate",
+                    )
+                }
+                for row in holdout.to_dicts()
+            },
+        },
+    )
+    version = register_version(
+        con,
+        paths.models_dir,
+        model_name,
+        final.text(),
+        metadata,
+        run_id=run_id,
+        high_impact=config.gate.high_impact,
+    )
+    record_backtest_results(con, outcome.results, model_name, version.version, run_id)
+    return RegisteredCandidate(version, holdout)
+
+
+def _row(frame: pl.DataFrame, model_name: str) -> dict:
+    rows = frame.filter(pl.col("model") == model_name).to_dicts()
+    return rows[0] if rows else {}
+
+
+def record_backtest_results(
+    con: duckdb.DuckDBPyConnection,
+    results: pl.DataFrame,
+    model_name: str,
+    version: str,
+    run_id: str,
+) -> None:
+    """Append the rows to ml.backtest_results (one row per run, method, fold and segment)."""
+    rows = results.with_columns(
+        pl.lit(run_id).alias("run_id"),
+        pl.lit(model_name).alias("model_name"),
+        pl.lit(version).alias("model_version"),
+        pl.lit(datetime.now(UTC).replace(tzinfo=None)).alias("created_at"),
+    )
+    con.execute("create schema if not exists ml")
+    con.register("_backtest_rows", rows.to_arrow())
+    try:
+        con.execute(
+            f"create table if not exists {RESULTS_TABLE} as "
+            "select run_id, model_name, model_version, * exclude (run_id, model_name, "
+            "model_version) from _backtest_rows where false"
+        )
+        con.execute(f"insert into {RESULTS_TABLE} by name select * from _backtest_rows")
+    finally:
+        con.unregister("_backtest_rows")

@@ -1,0 +1,127 @@
+"""The forecasting stages as Dagster runs them: features -> training -> release -> forecasts,
+on small synthetic companies (a learnable demand and plain noise)."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+import pytest
+
+from sme_platform.defs.features.assets import demand_features
+from sme_platform.defs.release.assets import demand_forecast, demand_forecast_release
+from sme_platform.defs.resources import ProjectResource
+from sme_platform.defs.training.assets import demand_forecast_model
+from sme_platform.lib.warehouse import connect
+from sme_platform_tests.ml.synthetic_company import LOCATIONS, SKUS, add_days, write_company
+
+STAGES = [demand_features, demand_forecast_model, demand_forecast_release, demand_forecast]
+SERIES = len(SKUS) * len(LOCATIONS)
+
+
+def materialize(project, instance) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        STAGES,
+        resources={"project": ProjectResource(project_dir=str(project))},
+        instance=instance,
+        raise_on_error=True,
+    )
+
+
+def query(project, sql, params=None):
+    with connect(project / "data" / "warehouse.duckdb", read_only=True) as con:
+        return con.execute(sql, params or {}).fetchall()
+
+
+def checks(result) -> dict[str, tuple[bool, str, str]]:
+    return {
+        e.asset_check_evaluation_data.check_name: (
+            e.asset_check_evaluation_data.passed,
+            e.asset_check_evaluation_data.severity.value,
+            e.asset_check_evaluation_data.description,
+        )
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+
+
+@pytest.fixture
+def instance(tmp_path):
+    (tmp_path / "dagster_home").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
+        yield instance
+
+
+def test_a_learnable_demand_is_trained_promoted_and_published(tmp_path, instance):
+    project = tmp_path / "company"
+    write_company(project, days=420, pattern="learnable")
+    result = materialize(project, instance)
+    evaluated = checks(result)
+    assert evaluated["no_leakage"][0] and evaluated["feature_values_valid"][0]
+    assert evaluated["backtest_complete"][0]
+    passed, _, description = evaluated["promotion_gate"]
+    assert passed, description
+    assert "becomes champion" in description
+
+    assert query(project, "select version, status from ml.model_registry") == [
+        ("v1", "champion")
+    ]
+    events = [r[0] for r in query(project, "select event from governance.audit_log order by 1")]
+    assert sorted(events) == ["gate_passed", "promoted", "trained"]
+    # Every method judged on every fold, the model cheapest on the holdout.
+    methods = query(
+        project,
+        """select model from ml.backtest_results where fold = 'holdout'
+           and segment_type = 'overall' order by business_cost""",
+    )
+    assert methods[0] == ("lightgbm",)
+    assert {m for (m,) in methods} == {
+        "lightgbm", "seasonal_naive", "moving_average_28", "statsforecast.ADIDA",
+        "statsforecast.CrostonOptimized", "statsforecast.AutoETS",
+    }
+    # The forecast: every series x 14 days, from v1, inside its intervals.
+    rows = query(
+        project,
+        """select count(*), count(distinct (sku, location_id)), min(horizon), max(horizon),
+                  any_value(model_version), bool_and(interval_low <= prediction
+                  and prediction <= interval_high), min(date)
+           from ml.demand_forecast""",
+    )[0]
+    assert rows[:6] == (SERIES * 14, SERIES, 1, 14, "v1", True)
+    newest = query(project, "select max(order_date) from staging.sales_lines")[0][0]
+    assert str(rows[6]) == str(newest + __import__("datetime").timedelta(days=1))
+    # The artifact is where the registry says, and its hash matches.
+    path, sha = query(project, "select artifact_path, artifact_sha256 from ml.model_registry")[0]
+    import hashlib
+
+    artifact = project / "data" / "models" / path
+    assert hashlib.sha256(artifact.read_bytes()).hexdigest() == sha
+    metadata = json.loads((artifact.parent / "metadata.json").read_text())
+    assert metadata["feature_set_version"] == query(
+        project, "select version from features.feature_set_versions"
+    )[0][0]
+
+    # A second night with nothing new: nothing retrained, the decision stands.
+    again = materialize(project, instance)
+    assert query(project, "select count(*) from ml.model_registry") == [(1,)]
+    assert "judged before" in checks(again)["promotion_gate"][2]
+
+
+def test_a_model_that_cannot_beat_the_baselines_is_refused(tmp_path, instance):
+    project = tmp_path / "noise"
+    write_company(project, days=420, pattern="noise")
+    result = materialize(project, instance)
+    passed, severity, description = checks(result)["promotion_gate"]
+    assert not passed and severity == "WARN"
+    assert "refused" in description and "no champion serves" in description
+    assert query(project, "select status from ml.model_registry") == [("archived",)]
+    (reason,) = query(
+        project, "select reason from governance.audit_log where event = 'gate_refused'"
+    )[0]
+    assert "business cost" in reason or "bias" in reason
+    # Nothing to publish, said so; the run still succeeds.
+    assert not query(
+        project,
+        "select * from information_schema.tables where table_name = 'demand_forecast'",
+    )
+    assert "no champion" in checks(result)["forecast_complete"][2]
