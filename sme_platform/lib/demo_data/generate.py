@@ -28,11 +28,7 @@ from sme_platform.lib.demo_data.layout import (
     inventory_file,
     tickets_file,
 )
-from sme_platform.lib.demo_data.long_tail import (
-    ABSENT_SOURCES,
-    EXPORTS_INVENTORY,
-    LONG_TAIL_SCALE,
-)
+from sme_platform.lib.demo_data.long_tail import ABSENT_SOURCES, LONG_TAIL_SCALE
 from sme_platform.lib.demo_data.long_tail import CATALOG_NAME as LONG_TAIL
 from sme_platform.lib.demo_data.randomness import rng_for
 from sme_platform.lib.demo_data.sales_export import SalesExporter
@@ -89,9 +85,15 @@ def generate_demo_data(
     report("master data", 1, 1)
 
     drift = plan_drift(seed, start_date, drift_from)
-    exports_inventory = not long_tail or EXPORTS_INVENTORY
+    absent_sources = ABSENT_SOURCES if long_tail else ()
     simulation = DailySimulation(
-        company, customers, seed, start_date, days, drift, snapshots=exports_inventory
+        company,
+        customers,
+        seed,
+        start_date,
+        days,
+        drift,
+        snapshots="inventory_snapshots" not in absent_sources,
     )
     sales = SalesExporter(
         out_dir,
@@ -165,7 +167,7 @@ def generate_demo_data(
             "last_day": (start_date + timedelta(days=days - 1)).isoformat(),
         },
         "scale_spec": asdict(spec),
-        **({"absent_sources": list(ABSENT_SOURCES)} if long_tail else {}),
+        **({"absent_sources": list(absent_sources)} if absent_sources else {}),
         "row_counts": row_counts,
         "files": {**files, **sales.rows_per_file, **inventory_rows, **ticket_rows},
         "sales_files": sales.rows_per_file,

@@ -15,7 +15,7 @@ stock censoring, customers, tickets) being the same machinery:
 - a store carries a SKU with a probability that falls steeply with its rank,
   MIN_STORE_CARRY + (MAX_STORE_CARRY - MIN_STORE_CARRY) * (1 - rank / (count - 1)) ** CARRY_DECAY:
   the top SKUs are in nearly every store, the median SKU in one store or none;
-- no inventory exports: see EXPORTS_INVENTORY.
+- no inventory exports: see ABSENT_SOURCES.
 
 With the constants below, over 730 days (seed 42): 1.54M sales lines, 178k stocked pairs of
 which 152k sell at least once; the median selling pair sells on 4 days in two years, 82 % of them
@@ -44,14 +44,13 @@ ZIPF_EXPONENT = 0.75
 MIN_STORE_CARRY = 0.002
 MAX_STORE_CARRY = 0.97
 CARRY_DECAY = 50.0
-# No inventory snapshots are exported. The warehouse system of such a company would snapshot
-# every stocked pair every day: 180k pairs x 730 days is 130M rows, 90 times the sales lines,
-# and even the two warehouses alone (every SKU) would be 44M. Many companies with this shape
-# export sales only, and the platform must serve them (issue 11: "any company's mapping with
-# sales lines only"), so the long-tail company is one of them: stock is still simulated (sales
-# are censored by it), but a stock-out is not visible in the exports, as in real sales-only data.
-EXPORTS_INVENTORY = False
-# The canonical tables this company has no export for: its mapping leaves them out.
+# The canonical tables this company has no export for (its mapping leaves them out): no
+# inventory snapshots. The warehouse system of such a company would snapshot every stocked pair
+# every day: 178k pairs x 730 days is 130M rows, 85 times the sales lines, and even the two
+# warehouses alone (every SKU) would be 44M. Many companies with this shape export sales only,
+# and the platform must serve them (issue 11: "any company's mapping with sales lines only"), so
+# the long-tail company is one of them: stock is still simulated (it censors sales), but a
+# stock-out is not visible in the exports, as in real sales-only data.
 ABSENT_SOURCES = ("inventory_snapshots",)
 
 
