@@ -133,6 +133,28 @@ def test_sales_daily_has_a_row_only_for_days_with_a_sale_a_return_or_a_stock_out
     assert (rows[2]["on_promotion"], rows[2]["orders"], rows[2]["revenue"]) == (False, 0, 0.0)
 
 
+def test_inventory_positions_rate_is_per_calendar_day_over_sparse_daily_rows():
+    # marts.sales_daily has rows on 2 of the 28 days before the snapshot (and one earlier): the
+    # rate divides by the 28 days, not by the rows, so the missing days count as no sale
+    daily = [
+        {"sku": "A", "location_id": "L1", "sales_date": date(2024, 3, d), "units_sold": units}
+        for d, units in ((1, 100.0), (10, 4.0), (29, 3.0))
+    ]
+    snapshot = {
+        "snapshot_date": date(2024, 3, 29),
+        "location_id": "L1",
+        "sku": "A",
+        "on_hand_units": 14.0,
+        "on_order_units": 0.0,
+        "is_stocked_out": False,
+    }
+    assert_model_output(
+        MODELS["marts.inventory_positions"],
+        {"staging.inventory_snapshots": [snapshot], "marts.sales_daily": daily},
+        [{"sku": "A", "units_per_day": 0.25, "days_of_inventory": 56.0}],  # 7 units / 28 days
+    )
+
+
 def test_sales_kpis_compute_revenue_margin_and_return_rate_per_month():
     sales = [
         {"sku": "A", "order_date": date(2024, 3, d), "quantity": q, "net_amount": amount}
