@@ -46,12 +46,27 @@ def _activate(project_dir: Path) -> ProjectPaths:
     return paths
 
 
+Catalog = Annotated[
+    str,
+    typer.Option(
+        help="home (home goods, sized by --scale) or long-tail (~30,000 SKUs, ~150 stores, "
+        "~1.5M sales lines over 730 days, most SKU x store pairs selling a few times a year; "
+        "sales only, no inventory exports)"
+    ),
+]
+
+
 @app.command()
 def generate(
     project_dir: ProjectDir = REPO_ROOT,
     scale: Annotated[
-        str, typer.Option(help="tiny, small (~1M sales lines), medium (~10M), large (~100M)")
-    ] = "small",
+        str | None,
+        typer.Option(
+            help="tiny, small (~1M sales lines, the default), medium (~10M), large (~100M); "
+            "home catalogue only"
+        ),
+    ] = None,
+    catalog: Catalog = "home",
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 42,
     days: Annotated[int, typer.Option(help="Days of history to write.")] = 730,
     start_date: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")] = "2024-01-01",
@@ -79,6 +94,7 @@ def generate(
         manifest = generate_demo_data(
             target,
             scale=scale,
+            catalog=catalog,
             seed=seed,
             start_date=date.fromisoformat(start_date),
             days=days,
@@ -93,6 +109,11 @@ def generate(
     )
     if manifest.get("defect_counts"):
         console.print(f"Injected defects: {manifest['defect_counts']}")
+    if manifest.get("absent_sources"):
+        console.print(
+            f"No exports for {', '.join(manifest['absent_sources'])}: the project's sources.yaml "
+            "must leave them out (`sme-platform demo --catalog long-tail` writes such a mapping)"
+        )
 
 
 @app.command()
@@ -119,20 +140,24 @@ def run(
 @app.command()
 def demo(
     project_dir: ProjectDir = REPO_ROOT,
-    scale: Annotated[str, typer.Option(help="tiny, small, medium or large")] = "small",
+    scale: Annotated[
+        str | None, typer.Option(help="tiny, small (the default), medium or large")
+    ] = None,
+    catalog: Catalog = "home",
     defect_rate: Annotated[
         float, typer.Option(help="Share of rows with injected defects.")
     ] = 0.002,
 ) -> None:
     """Generate the demo company's data, materialize everything, print a summary."""
     from sme_platform.lib.config.schema import with_schema_modeline
+    from sme_platform.lib.demo_data.mapping import demo_mapping, unexported_sources
 
     paths = ProjectPaths.at(project_dir)
     if not paths.sources_file.exists():
         paths.root.mkdir(parents=True, exist_ok=True)
-        demo_mapping = (REPO_ROOT / "sources.yaml").read_text(encoding="utf-8")
+        mapping = demo_mapping(catalog, (REPO_ROOT / "sources.yaml").read_text(encoding="utf-8"))
         paths.sources_file.write_text(
-            with_schema_modeline(demo_mapping, paths.sources_file), encoding="utf-8"
+            with_schema_modeline(mapping, paths.sources_file), encoding="utf-8"
         )
         console.print(f"Wrote the demo company's mapping to {paths.sources_file}")
     demo_forecasting = paths.root / "forecasting.yaml"
@@ -140,7 +165,14 @@ def demo(
         demo_forecasting.write_text(
             (REPO_ROOT / "forecasting.yaml").read_text(encoding="utf-8"), encoding="utf-8"
         )
-    generate(project_dir=project_dir, scale=scale, defect_rate=defect_rate)
+    unexported = unexported_sources(catalog, paths.sources_file.read_text(encoding="utf-8"))
+    if unexported:
+        console.print(
+            f"[red]{paths.sources_file} maps {', '.join(unexported)}[/red], which the {catalog} "
+            "company does not export: give it a project folder of its own (--project-dir NEW)"
+        )
+        raise typer.Exit(2)
+    generate(project_dir=project_dir, scale=scale, catalog=catalog, defect_rate=defect_rate)
     run(project_dir=project_dir, select=None)
 
 

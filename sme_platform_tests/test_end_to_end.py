@@ -78,7 +78,7 @@ def test_every_asset_materializes_and_every_check_passes(loaded):
     assert recorded == [(len(evaluations), len(materialized), True, 1)]
 
 
-def test_the_sql_models_keep_every_good_sales_line_and_zero_fill_the_days(loaded):
+def test_the_sql_models_keep_every_good_sales_line_and_only_the_days_with_events(loaded):
     root, _, _, _ = loaded
     (sales, returns, other, raw) = query(
         root,
@@ -88,25 +88,45 @@ def test_the_sql_models_keep_every_good_sales_line_and_zero_fill_the_days(loaded
                   (select count(*) from raw.sales_lines)""",
     )[0]
     assert sales + returns + other == raw and returns > 0
-    # units per day and pair add up to the staged lines, and each pair has every day from its
-    # first activity to the last day in the data
-    (units_daily, units_staged, rows, expected_rows) = query(
+    # units per day and pair add up to the staged lines, and marts.sales_daily is sparse: one
+    # row per pair and day with a sale, a return or a stock-out, none zero-filled
+    (units_daily, units_staged, rows, event_days, empty_rows) = query(
         root,
         """select (select sum(units_sold) from marts.sales_daily),
                   (select sum(quantity) from staging.sales_lines),
                   (select count(*) from marts.sales_daily),
-                  (select sum(date_diff('day', first_day, last_day) + 1) from (
-                      select min(sales_date) as first_day,
-                             (select max(sales_date) from marts.sales_daily) as last_day
-                      from marts.sales_daily group by sku, location_id))""",
+                  (select count(*) from (
+                      select sku, location_id, order_date from staging.sales_lines
+                      union
+                      select sku, location_id, order_date from staging.sales_returns
+                      union
+                      select sku, location_id, snapshot_date from staging.inventory_snapshots
+                      where is_stocked_out)),
+                  (select count(*) from marts.sales_daily
+                   where orders = 0 and units_returned = 0 and is_stocked_out is not true)""",
     )[0]
-    assert units_daily == units_staged and rows == expected_rows
-    stock_known = query(
-        root, "select count(*) filter (where is_stocked_out is not null) from marts.sales_daily"
-    )[0][0]
-    assert stock_known > 0
+    assert units_daily == units_staged and rows == event_days and empty_rows == 0
+    # the stock-out flag is known on the snapshot days, and a stocked-out day without a sale is
+    # there to say its zero is censored demand
+    (stock_known, censored) = query(
+        root,
+        """select count(*) filter (where is_stocked_out is not null),
+                  count(*) filter (where is_stocked_out and orders = 0)
+           from marts.sales_daily""",
+    )[0]
+    assert stock_known > 0 and censored > 0
     months = query(root, "select count(*), sum(units_sold) from reports.sales_kpis_monthly")[0]
     assert months == (8, units_staged)  # 240 days from 2024-01-01 end in August
+    # the monthly stock-out rate is over the snapshots, not over the sparse daily rows
+    (rate_ok,) = query(
+        root,
+        """select bool_and(abs(kpis.stock_out_rate - snapshots.rate) < 1e-9)
+           from reports.sales_kpis_monthly as kpis
+           join (select date_trunc('month', snapshot_date)::date as month,
+                        avg(is_stocked_out::int) as rate
+                 from staging.inventory_snapshots group by 1) as snapshots using (month)""",
+    )[0]
+    assert rate_ok
 
 
 def test_each_injected_sales_defect_is_quarantined_at_its_file_and_row(loaded):

@@ -13,6 +13,8 @@ with latest as (
     qualify snapshot_date = max(snapshot_date) over (partition by location_id, sku)
 ),
 
+-- marts.sales_daily is sparse (a day without a row sold nothing), so summing its rows over the
+-- 28 days and dividing by 28 gives the same rate as a zero-filled calendar would.
 recent_sales as (
     select
         daily.location_id,

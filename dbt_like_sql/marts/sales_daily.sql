@@ -1,10 +1,13 @@
 /*
 description: >
-  Units and revenue sold per SKU, location and day, zero-filled from each pair's first sale or
-  stock record to the last day in the data, with the day's stock-out flag (null where no
-  inventory snapshot exists, e.g. a company without inventory exports). Zero sales on a
+  Units and revenue sold per SKU, location and day, one row for each day on which something
+  happened to the pair: a sale, a return, or an inventory snapshot showing it stocked out. Sparse:
+  a day without a row had no sale, no return and no known stock-out (no zero-filled rows, so the
+  table grows with the sales lines, not with SKUs x locations x days; the feature store fills in
+  the zeros for the series it forecasts). on_hand_units and is_stocked_out come from the day's
+  snapshot (null where there is none, e.g. a company without inventory exports). Zero sales on a
   stocked-out day are censored demand, not zero demand.
-  Grain: one row per SKU, location and day.
+  Grain: one row per SKU, location and day with a sale, a return or a stock-out.
 owner: team:data
 tests:
   - not_null: [sku, location_id, sales_date, units_sold]
@@ -41,36 +44,21 @@ stock as (
     from staging.inventory_snapshots
 ),
 
-activity as (
+-- The days that get a row. An in-stock snapshot without a sale or a return adds none: the
+-- absent row already says "no sale", and stock levels are in staging.inventory_snapshots.
+event_days as (
     select sku, location_id, sales_date from sales
-    union all
-    select sku, location_id, sales_date from stock
-),
-
-pairs as (
-    select sku, location_id, min(sales_date) as first_date
-    from activity
-    group by all
-),
-
-last_day as (
-    select max(sales_date) as last_date from activity
-),
-
-grid as (
-    select pairs.sku, pairs.location_id, day::date as sales_date
-    from pairs
-    cross join last_day
-    cross join lateral unnest(
-        generate_series(pairs.first_date, last_day.last_date, interval 1 day)
-    ) as days(day)
+    union
+    select sku, location_id, sales_date from returns
+    union
+    select sku, location_id, sales_date from stock where is_stocked_out
 ),
 
 final as (
     select
-        grid.sku,
-        grid.location_id,
-        grid.sales_date,
+        event_days.sku,
+        event_days.location_id,
+        event_days.sales_date,
         coalesce(sales.units_sold, 0) as units_sold,
         coalesce(sales.revenue, 0) as revenue,
         coalesce(sales.orders, 0) as orders,
@@ -79,7 +67,7 @@ final as (
         coalesce(sales.on_promotion, false) as on_promotion,
         stock.on_hand_units,
         stock.is_stocked_out
-    from grid
+    from event_days
     left join sales using (sku, location_id, sales_date)
     left join returns using (sku, location_id, sales_date)
     left join stock using (sku, location_id, sales_date)

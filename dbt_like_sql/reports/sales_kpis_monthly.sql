@@ -1,8 +1,9 @@
 /*
 description: >
   The sales KPIs agreed with the business, per month: revenue, margin, units, return rate,
-  stock-out rate (share of SKU-location-days out of stock, where stock is known) and days of
-  inventory on hand at month end. Grain: one row per month.
+  stock-out rate (share of the SKU-location-days with an inventory snapshot that were out of
+  stock; null where no stock is known) and days of inventory on hand at month end.
+  Grain: one row per month.
 owner: team:data
 tests:
   - unique: [month]
@@ -37,12 +38,15 @@ returns as (
     group by all
 ),
 
+-- From the snapshots themselves, not from marts.sales_daily: that table keeps a day only when
+-- something happened (a sale, a return, a stock-out), so its in-stock days without a sale are
+-- missing and a rate over its rows would overstate stock-outs.
 stock as (
     select
-        date_trunc('month', sales_date)::date as month,
+        date_trunc('month', snapshot_date)::date as month,
         avg(case when is_stocked_out then 1.0 else 0.0 end)
             filter (where is_stocked_out is not null) as stock_out_rate
-    from marts.sales_daily
+    from staging.inventory_snapshots
     group by all
 ),
 

@@ -435,7 +435,16 @@ def test_retail_the_whole_graph_runs_green_without_inventory_locations_or_ticket
             "from raw.sales_lines where line_type = 'sale'"
         ).fetchone()[0]
         assert con.execute("select count(*) from reports.support_kpis_monthly").fetchone() == (0,)
+        # sparse: one daily row per SKU and day with a sale or a return, none zero-filled
+        daily_rows, event_days = con.execute(
+            """select (select count(*) from marts.sales_daily),
+                      (select count(*) from (
+                          select sku, location_id, order_date from staging.sales_lines
+                          union
+                          select sku, location_id, order_date from staging.sales_returns))"""
+        ).fetchone()
     assert (months, stock_out) == (13, 0)  # Dec 2010 to Dec 2011; stock unknown, not zero
+    assert daily_rows == event_days
     assert revenue == pytest.approx(float(expected), rel=1e-9)
 
 

@@ -11,10 +11,17 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import polars as pl
 import pytest
 
 from sme_platform.lib.demo_data import SALES_DEFECT_KINDS, SCALES, generate_demo_data
+from sme_platform.lib.demo_data.catalog import build_catalog
+from sme_platform.lib.demo_data.company_calendar import STORE
+from sme_platform.lib.demo_data.long_tail import LONG_TAIL_SCALE
+from sme_platform.lib.demo_data.mapping import demo_mapping, unexported_sources, without_sources
+from sme_platform.lib.sources import load_sources
+from sme_platform_tests.conftest import REPO_ROOT
 
 START = date(2024, 1, 1)
 SALES_HEADER = (
@@ -496,3 +503,82 @@ def test_duckdb_rejects_exactly_the_broken_encoding_rows(defect_run):
     broken = {(r["file"], r["row"]) for r in manifest["defects"] if r["kind"] == "broken_encoding"}
     assert {(str(Path(p).relative_to(folder)), row) for p, row in rejected} == broken
     assert len(loaded) == manifest["row_counts"]["sales"] - len(broken)
+
+
+# --- the long-tail catalogue -----------------------------------------------------------------
+
+
+def test_long_tail_catalogue_stocks_few_pairs_most_selling_rarely_a_few_daily():
+    """Its shape over two years, read from the catalogue's expected demand (no files written)."""
+    catalog = build_catalog(LONG_TAIL_SCALE, 42, long_tail=True)
+    stores = catalog.locations.types == STORE
+    assert (len(catalog.products), len(catalog.locations.codes), int(stores.sum())) == (
+        30_000,
+        153,
+        150,
+    )
+    pairs = catalog.assortment
+    # not dense: under 5 % of the SKU x location pairs are stocked at all
+    assert len(pairs) < 0.05 * 30_000 * 153
+    lines_in_two_years = pairs.base_lines * 730
+    assert (lines_in_two_years < 12).mean() > 0.8  # most pairs: a few sales a year at most
+    selling_daily = int((pairs.base_lines >= 1).sum())
+    assert 10 <= selling_daily < 0.001 * len(pairs)  # a few pairs sell every day
+    # the top SKUs are in nearly every store, the median SKU in a handful at most
+    store_pairs = pairs.location_type == STORE
+    stores_per_sku = np.bincount(pairs.sku[store_pairs], minlength=30_000)
+    by_popularity = np.argsort(-catalog.products.popularity)
+    assert stores_per_sku[by_popularity[:30]].mean() > 0.9 * 150
+    assert np.median(stores_per_sku) <= 3
+
+
+def test_long_tail_exports_sales_only_over_a_fraction_of_the_days(tmp_path):
+    manifest = generate_demo_data(
+        tmp_path, catalog="long-tail", seed=42, start_date=date(2024, 3, 1), days=28
+    )
+    assert (manifest["catalog"], manifest["scale"]) == ("long-tail", "long-tail")
+    assert manifest["absent_sources"] == ["inventory_snapshots"]
+    assert manifest["row_counts"]["inventory"] == 0 and not (tmp_path / "wms").exists()
+    assert read_products(tmp_path).height == 30_000
+    assert pl.read_csv(tmp_path / "erp/locations.csv").height == 153
+    lines = manifest["row_counts"]["sales"]
+    assert lines == pytest.approx(28 * 1_500_000 / 730, rel=0.2)
+    pattern = str(tmp_path / "erp/sales/sales_*.csv")
+    with duckdb.connect() as con:
+        (pairs, rare, daily, skus, locations) = con.execute(
+            """with days as (
+                   select item_code, store_code, count(distinct order_datetime::date) as n
+                   from read_csv(?, all_varchar = true)
+                   where doc_type = 'SALE'
+                   group by all)
+               select count(*), avg((n <= 2)::int), count(*) filter (where n >= 25),
+                      count(distinct item_code), count(distinct store_code)
+               from days""",
+            [pattern],
+        ).fetchone()
+    assert rare > 0.75  # of the pairs that sold in 4 weeks, most sold on 1 or 2 days
+    assert daily >= 5  # and a few on (nearly) every day
+    assert skus > 5_000 and locations >= 150
+    assert pairs < lines  # many lines, spread thin over the pairs
+
+
+def test_long_tail_has_one_size():
+    with pytest.raises(ValueError, match=r"long-tail catalogue has one size.*got 'small'"):
+        generate_demo_data(Path("unused"), catalog="long-tail", scale="small")
+    with pytest.raises(ValueError, match="unknown catalog 'grocery'"):
+        generate_demo_data(Path("unused"), catalog="grocery")
+
+
+def test_long_tail_mapping_leaves_out_the_inventory_it_does_not_export(tmp_path):
+    repo_mapping = (REPO_ROOT / "sources.yaml").read_text(encoding="utf-8")
+    assert demo_mapping("home", repo_mapping) == repo_mapping
+    assert unexported_sources("long-tail", repo_mapping) == ["inventory_snapshots"]
+    mapping = demo_mapping("long-tail", repo_mapping)
+    assert unexported_sources("long-tail", mapping) == []
+    assert "# inventory_snapshots: left out, the long-tail company exports none" in mapping
+    (tmp_path / "sources.yaml").write_text(mapping, encoding="utf-8")
+    sources = load_sources(tmp_path)
+    assert sources.get("inventory_snapshots") is None
+    assert sources.get("sales_lines") is not None and sources.get("prices") is not None
+    with pytest.raises(ValueError, match="no entry 'inventory_snapshots'"):
+        without_sources(mapping, ("inventory_snapshots",), why="test")

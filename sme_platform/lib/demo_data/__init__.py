@@ -1,4 +1,5 @@
-"""Deterministic demo data for the home-goods company "Northwind Living".
+"""Deterministic demo data for the home-goods company "Northwind Living" (or, with catalog
+"long-tail", the same company shaped like a grocery export: long_tail.py).
 
 `generate_demo_data(out_dir, scale=..., seed=...)` writes the exports of its ERP (locations,
 products, prices, daily sales), warehouse system (daily inventory), CRM (customers) and support

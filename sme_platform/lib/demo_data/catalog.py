@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -15,6 +15,7 @@ from sme_platform.lib.demo_data.company_calendar import (
     STORE,
     WAREHOUSE,
 )
+from sme_platform.lib.demo_data.long_tail import store_carry_probability, zipf_popularity
 from sme_platform.lib.demo_data.randomness import rng_for
 from sme_platform.lib.demo_data.scales import ScaleSpec
 from sme_platform.lib.demo_data.vocabulary import (
@@ -34,6 +35,7 @@ NEW_STORE_OPENS_ON_DAY = 240
 REFERENCE_DAYS = 730
 # A chain of a few stores would lose too big a share of its sales to the late opening.
 MIN_STORES_FOR_AN_OPENING = 10
+_LONG_TAIL_STREAM = 2  # key of the long-tail popularity's stream within "catalog"
 
 
 @dataclass(frozen=True)
@@ -129,13 +131,20 @@ class Catalog:
     assortment: Assortment
 
 
-def build_catalog(scale: ScaleSpec, seed: int) -> Catalog:
+def build_catalog(scale: ScaleSpec, seed: int, *, long_tail: bool = False) -> Catalog:
     """Locations, products and assortment; they depend on the seed and scale only, so runs over
-    different periods share them."""
+    different periods share them. `long_tail`: Zipf popularity and a store assortment that
+    thins out along the tail (long_tail.py)."""
     rng = rng_for(seed, "catalog")
     locations = _build_locations(scale, rng)
     products = _build_products(scale, rng)
-    assortment = _build_assortment(scale, locations, products, rng)
+    store_carry = None
+    if long_tail:
+        # From a stream of its own, after the draws of the home catalogue: those stay the same.
+        popularity = zipf_popularity(len(products), rng_for(seed, "catalog", _LONG_TAIL_STREAM))
+        products = replace(products, popularity=popularity)
+        store_carry = store_carry_probability(popularity)
+    assortment = _build_assortment(scale, locations, products, rng, store_carry)
     return Catalog(locations=locations, products=products, assortment=assortment)
 
 
@@ -243,12 +252,22 @@ def _build_products(scale: ScaleSpec, rng: np.random.Generator) -> Products:
 
 
 def _build_assortment(
-    scale: ScaleSpec, locations: Locations, products: Products, rng: np.random.Generator
+    scale: ScaleSpec,
+    locations: Locations,
+    products: Products,
+    rng: np.random.Generator,
+    store_carry: np.ndarray | None = None,
 ) -> Assortment:
+    """`store_carry`: per SKU, the probability that a store carries it (default: from the
+    scale's assortment share and the SKU's popularity rank)."""
     n_products = len(products)
     # Popular SKUs are stocked nearly everywhere, the long tail only in some stores.
     popularity_rank = np.argsort(np.argsort(products.popularity)) / max(n_products - 1, 1)
-    store_p = np.minimum(0.95, scale.store_assortment_share * (0.4 + 1.2 * popularity_rank))
+    store_p = (
+        np.minimum(0.95, scale.store_assortment_share * (0.4 + 1.2 * popularity_rank))
+        if store_carry is None
+        else store_carry
+    )
     online_p = np.minimum(0.98, 0.6 + 0.4 * popularity_rank)
     carry_p = np.stack(
         [

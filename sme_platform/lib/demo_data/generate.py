@@ -28,6 +28,8 @@ from sme_platform.lib.demo_data.layout import (
     inventory_file,
     tickets_file,
 )
+from sme_platform.lib.demo_data.long_tail import ABSENT_SOURCES, LONG_TAIL_SCALE
+from sme_platform.lib.demo_data.long_tail import CATALOG_NAME as LONG_TAIL
 from sme_platform.lib.demo_data.randomness import rng_for
 from sme_platform.lib.demo_data.sales_export import SalesExporter
 from sme_platform.lib.demo_data.scales import SCALES
@@ -37,6 +39,8 @@ from sme_platform.lib.demo_data.writer import write_csv, write_jsonl, write_parq
 Progress = Callable[[str, int, int], None]
 GENERATOR_VERSION = 1
 MAX_DEFECT_RATE = 0.5
+HOME = "home"  # the home-goods catalogue, sized by the scales
+CATALOGS = (HOME, LONG_TAIL)
 # Keys of the defect streams of customers and tickets (sales use their own, see sales_export).
 _CUSTOMER_DEFECTS, _TICKET_DEFECTS = 2, 3
 
@@ -44,7 +48,8 @@ _CUSTOMER_DEFECTS, _TICKET_DEFECTS = 2, 3
 def generate_demo_data(
     out_dir: Path,
     *,
-    scale: str = "small",
+    scale: str | None = None,
+    catalog: str = HOME,
     seed: int = 42,
     start_date: date = date(2024, 1, 1),
     days: int = 730,
@@ -54,6 +59,10 @@ def generate_demo_data(
 ) -> dict:
     """Write the exports of the demo company "Northwind Living" into `out_dir`.
 
+    `catalog` "home" (home goods, sized by `scale`: tiny, small (the default), medium, large) or
+    "long-tail" (one size, see long_tail.py: ~30,000 SKUs, ~150 stores, ~1.5M sales lines over
+    730 days, no inventory exports; `scale` must be left out).
+
     Deterministic: the same arguments give byte-identical files, and a run over more days gives
     identical daily sales and inventory files for the days both runs cover. Memory stays bounded:
     sales are simulated day by day and written after at most a month (or MAX_BUFFERED_LINES
@@ -61,28 +70,39 @@ def generate_demo_data(
     `progress(stage, done, total)` is called as stages advance. Returns the manifest, which is
     also written to `out_dir/_manifest.json`.
     """
-    _check_arguments(scale, seed, days, defect_rate, start_date, drift_from)
+    _check_arguments(scale, catalog, seed, days, defect_rate, start_date, drift_from)
     out_dir = Path(out_dir)
-    spec = SCALES[scale]
+    long_tail = catalog == LONG_TAIL
+    scale = LONG_TAIL if long_tail else scale or "small"
+    spec = LONG_TAIL_SCALE if long_tail else SCALES[scale]
     report = progress or _no_progress
     log = DefectLog()
 
     report("master data", 0, 1)
-    catalog = build_catalog(spec, seed)
+    company = build_catalog(spec, seed, long_tail=long_tail)
     customers = build_customers(spec.customers_at_start, seed, days)
-    files = _write_master_data(out_dir, catalog, customers, start_date, seed, defect_rate, log)
+    files = _write_master_data(out_dir, company, customers, start_date, seed, defect_rate, log)
     report("master data", 1, 1)
 
     drift = plan_drift(seed, start_date, drift_from)
-    simulation = DailySimulation(catalog, customers, seed, start_date, days, drift)
+    absent_sources = ABSENT_SOURCES if long_tail else ()
+    simulation = DailySimulation(
+        company,
+        customers,
+        seed,
+        start_date,
+        days,
+        drift,
+        snapshots="inventory_snapshots" not in absent_sources,
+    )
     sales = SalesExporter(
         out_dir,
         file_format=spec.sales_format,
         seed=seed,
         defect_rate=defect_rate,
         log=log,
-        location_codes=pl.Series(catalog.locations.codes),
-        item_codes=pl.Series(catalog.products.codes),
+        location_codes=pl.Series(company.locations.codes),
+        item_codes=pl.Series(company.products.codes),
         customer_codes=customer_numbers(np.arange(len(customers))),
     )
     inventory_rows: dict[str, int] = {}
@@ -92,9 +112,10 @@ def generate_demo_data(
         month_ends = (day + timedelta(days=1)).day == 1 or day_index == days - 1
         day_sales, snapshot = simulation.run_day(day_index, day)
         sales.add_day(day, day_sales.lines, last_of_batch=month_ends)
-        name = inventory_file(day)
-        write_parquet(snapshot, out_dir / name)
-        inventory_rows[name] = snapshot.num_rows
+        if snapshot is not None:
+            name = inventory_file(day)
+            write_parquet(snapshot, out_dir / name)
+            inventory_rows[name] = snapshot.num_rows
         # A month without tickets (possible only in very short tiny runs) gets no file: an empty
         # JSON-lines file would read as a broken export.
         if month_ends and simulation.desk.has_tickets:
@@ -110,7 +131,7 @@ def generate_demo_data(
             ticket_rows[name] = tickets.height
         report("daily exports", day_index + 1, days)
 
-    price_changes = simulation.prices.change_frame(catalog.products.codes, start_date)
+    price_changes = simulation.prices.change_frame(company.products.codes, start_date)
     write_csv(price_changes, out_dir / PRICES_FILE)
     files[PRICES_FILE] = price_changes.height
     row_counts = {
@@ -122,14 +143,19 @@ def generate_demo_data(
         "inventory": sum(inventory_rows.values()),
         "tickets": sum(ticket_rows.values()),
     }
+    # The keys of the long-tail catalogue only where it is used: the home catalogue's manifest
+    # stays byte-identical to what earlier versions wrote.
+    catalog_entry = {"catalog": catalog} if long_tail else {}
     manifest = {
         "generator": "sme_platform.lib.demo_data",
         "generator_version": GENERATOR_VERSION,
         "company": "Northwind Living",
         "seed": seed,
         "scale": scale,
+        **catalog_entry,
         "arguments": {
             "scale": scale,
+            **catalog_entry,
             "seed": seed,
             "start_date": start_date.isoformat(),
             "days": days,
@@ -141,6 +167,7 @@ def generate_demo_data(
             "last_day": (start_date + timedelta(days=days - 1)).isoformat(),
         },
         "scale_spec": asdict(spec),
+        **({"absent_sources": list(absent_sources)} if absent_sources else {}),
         "row_counts": row_counts,
         "files": {**files, **sales.rows_per_file, **inventory_rows, **ticket_rows},
         "sales_files": sales.rows_per_file,
@@ -185,8 +212,15 @@ def _write_master_data(
     }
 
 
-def _check_arguments(scale, seed, days, defect_rate, start_date, drift_from) -> None:
-    if scale not in SCALES:
+def _check_arguments(scale, catalog, seed, days, defect_rate, start_date, drift_from) -> None:
+    if catalog not in CATALOGS:
+        raise ValueError(f"unknown catalog {catalog!r}; choose one of {list(CATALOGS)}")
+    if catalog == LONG_TAIL and scale is not None:
+        raise ValueError(
+            f"the {LONG_TAIL} catalogue has one size (~30,000 SKUs, ~150 stores, ~1.5M sales "
+            f"lines over 730 days; fewer days give fewer lines): leave out scale (got {scale!r})"
+        )
+    if scale is not None and scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {sorted(SCALES)}")
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")

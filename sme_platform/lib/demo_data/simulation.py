@@ -39,8 +39,13 @@ class DailySimulation:
         start_date: date,
         days: int,
         drift: DriftPlan | None,
+        *,
+        snapshots: bool = True,
     ):
+        """`snapshots`: build the daily inventory snapshot (False for a company that exports no
+        inventory; stock is simulated all the same, since it censors sales)."""
         self._catalog = catalog
+        self._build_snapshots = snapshots
         self._seed = seed
         self.prices = PriceBook(catalog.products, seed, drift)
         self.demand = DemandModel(catalog.assortment, drift)
@@ -59,7 +64,7 @@ class DailySimulation:
             0,
         )  # fmt: skip
 
-    def run_day(self, day_index: int, day: date) -> tuple[DaySales, pa.Table]:
+    def run_day(self, day_index: int, day: date) -> tuple[DaySales, pa.Table | None]:
         pairs = self._catalog.assortment
         # One stream per day drives demand, replenishment and tickets, in this fixed order.
         rng = rng_for(self._seed, "demand", day.toordinal())
@@ -90,6 +95,8 @@ class DailySimulation:
         stats["sold_units"] += int(day_sales.sold_units.sum())
         stats["orders"] += len(day_sales.orders.seq)
         stats["tickets"] += tickets
+        if not self._build_snapshots:
+            return day_sales, None
         snapshot = self._snapshots.table(day, stocked, on_hand, self.inventory.on_order)
         return day_sales, snapshot
 

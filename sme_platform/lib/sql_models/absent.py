@@ -8,14 +8,16 @@ empty canonical table. What follows from that, through the model graph, in graph
   table gives rows when present; an inner or cross join needs rows on both sides, a left join
   keeps its left side's rows (the absent right side only contributes NULLs), a full join or a
   UNION needs either side. So marts.products (products left join sales) is skipped for a company
-  without a product master, and marts.sales_daily (the union of sales and stock pairs) is built
-  for a company with stock but no sales. A skipped model is still built, as an empty table with
-  its columns, so that analysts and the models downstream find it; its tests do not run: they
-  report passed, saying why they were skipped (a Great Expectations suite that expects rows would
-  otherwise fail a company that simply does not have that data). An aggregate over no rows
-  counts as no rows: `select count(*) from staging.tickets` is skipped without tickets.
+  without a product master, and marts.sales_daily (the union of the days with a sale, a return
+  or a stock-out) is built for a company with stock but no sales: its rows are the stock-outs.
+  A skipped model is still built, as an empty table with its columns, so that analysts and the
+  models downstream find it; its tests do not run: they report passed, saying why they were
+  skipped (a Great Expectations suite that expects rows would otherwise fail a company that
+  simply does not have that data). An aggregate over no rows counts as no rows:
+  `select count(*) from staging.tickets` is skipped without tickets.
 - A model that can have rows is built and tested as usual; a column it takes from an absent
-  side of a left join is NULL (marts.sales_daily without inventory: stock-outs unknown).
+  side of a left join is NULL (marts.sales_daily without inventory: is_stocked_out is NULL on
+  every day, stock-outs unknown).
 - A test of a built model that reads another table (`relationships`, a `sql` test) is skipped
   when that table is absent: every row would fail against an empty parent for want of data, not
   because of an error in the data.

@@ -96,6 +96,20 @@ def test_a_sales_only_company_builds_its_sales_marts_and_skips_tests_against_pro
     assert list(plan.tests_of("marts.sales_daily")) == ["relationships_sku"]
 
 
+def test_a_stock_only_company_builds_sales_daily_from_its_stock_outs():
+    plan = plan_skips(DEMO_GRAPH, absent_except("inventory_snapshots"))
+    built = set(DEMO_GRAPH.models) - set(plan.models)
+    # the days with a stock-out are a branch of the union of event days: they give it rows
+    assert built == {
+        "staging.inventory_snapshots",
+        "marts.sales_daily",
+        "marts.inventory_positions",
+    }
+    assert plan.models["reports.sales_kpis_monthly"] == (
+        "no source for raw.sales_lines in sources.yaml"
+    )
+
+
 def test_with_every_source_nothing_is_skipped():
     plan = plan_skips(DEMO_GRAPH, ())
     assert (plan.models, plan.tests) == ({}, {})
