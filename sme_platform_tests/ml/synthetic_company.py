@@ -57,6 +57,11 @@ def write_company(project: Path, days: int, pattern: str, seed: int = 7) -> None
     files = sales.select(pl.col("_source_file").alias("source_file")).unique().sort("source_file")
     data = project / "data"
     data.mkdir(parents=True, exist_ok=True)
+    # A bakery: what is not sold in a few days is lost, so stock costs far more than the 25 % a
+    # year of durable goods, and ordering to an accurate forecast pays.
+    (project / "forecasting.yaml").write_text(
+        "business:\n  holding_cost_rate_per_year: 5.0\n", encoding="utf-8"
+    )
     with connect(data / "warehouse.duckdb") as con:
         for schema in ("raw", "staging"):
             con.execute(f"create schema if not exists {schema}")

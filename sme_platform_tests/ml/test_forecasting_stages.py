@@ -63,9 +63,7 @@ def test_a_learnable_demand_is_trained_promoted_and_published(tmp_path, instance
     assert passed, description
     assert "becomes champion" in description
 
-    assert query(project, "select version, status from ml.model_registry") == [
-        ("v1", "champion")
-    ]
+    assert query(project, "select version, status from ml.model_registry") == [("v1", "champion")]
     events = [r[0] for r in query(project, "select event from governance.audit_log order by 1")]
     assert sorted(events) == ["gate_passed", "promoted", "trained"]
     # Every method judged on every fold, the model cheapest on the holdout.
@@ -76,8 +74,12 @@ def test_a_learnable_demand_is_trained_promoted_and_published(tmp_path, instance
     )
     assert methods[0] == ("lightgbm",)
     assert {m for (m,) in methods} == {
-        "lightgbm", "seasonal_naive", "moving_average_28", "statsforecast.ADIDA",
-        "statsforecast.CrostonOptimized", "statsforecast.AutoETS",
+        "lightgbm",
+        "seasonal_naive",
+        "moving_average_28",
+        "statsforecast.ADIDA",
+        "statsforecast.CrostonOptimized",
+        "statsforecast.AutoETS",
     }
     # The forecast: every series x 14 days, from v1, inside its intervals.
     rows = query(
@@ -97,9 +99,10 @@ def test_a_learnable_demand_is_trained_promoted_and_published(tmp_path, instance
     artifact = project / "data" / "models" / path
     assert hashlib.sha256(artifact.read_bytes()).hexdigest() == sha
     metadata = json.loads((artifact.parent / "metadata.json").read_text())
-    assert metadata["feature_set_version"] == query(
-        project, "select version from features.feature_set_versions"
-    )[0][0]
+    assert (
+        metadata["feature_set_version"]
+        == query(project, "select version from features.feature_set_versions")[0][0]
+    )
 
     # A second night with nothing new: nothing retrained, the decision stands.
     again = materialize(project, instance)

@@ -9,7 +9,8 @@ Origins per purpose:
   `evaluation_series_budget`, sampled by series);
 - training: a grid of origins every `origin_stride_days` days going back over the training
   window (plus the backtest's span, so the oldest fold's model has a full window too); per
-  series at most `training_origins_per_series` of its active ones, drawn at random, and series
+  series at most `training_origins_per_series` of its active ones (more when the budget allows
+  more for every series), drawn at random, and series
   drawn until their rows (origins x horizons) fill `training_row_budget`. Many series with a few
   origins each, rather than few series with every origin: a model that learned from 200 series
   forecast the other series 24 % too low (it had learned those 200 series, not demand).
@@ -111,6 +112,16 @@ def plan_origins(
         """,
         {"scoring": calendar.scoring_origin, "active_days": settings.active_days},
     )
+    # Few series (a small company): every origin fits the budget, so all are used; many: at
+    # most `training_origins_per_series` each, so the budget spreads over more series.
+    candidates = con.execute(
+        "select count(distinct (sku, location_id)) from _active join _grid_origins "
+        "using (origin_date)"
+    ).fetchone()[0]
+    per_series = max(
+        settings.training_origins_per_series,
+        settings.training_row_budget // max(candidates * horizon, 1),
+    )
     con.execute(
         """
         create or replace temp table _training_origins as
@@ -122,7 +133,7 @@ def plan_origins(
             from _active join _grid_origins using (origin_date)
         ) where draw <= $per_series
         """,
-        {"seed": seed, "per_series": settings.training_origins_per_series},
+        {"seed": seed, "per_series": per_series},
     )
     con.execute(
         f"""

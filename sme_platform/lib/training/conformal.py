@@ -3,7 +3,9 @@
 Fit: on a calibration frame (forecast rows whose actuals are known, the "calibration" fold), the
 residuals actual - prediction of uncensored rows are grouped per model, horizon bucket (1-7, 8-14)
 and prediction-size bucket, and their (1 - nominal)/2 and (1 + nominal)/2 quantiles kept.
-Apply: low = prediction + lower residual quantile, high = prediction + upper, both at least 0.
+Residuals are scaled by sqrt(prediction + 1) (see `_scale`), and scaled back when applied:
+low = prediction + lower quantile x scale, high = prediction + upper quantile x scale, both at
+least 0.
 
 Why size buckets: on intermittent demand the spread of the residuals grows with the level of the
 forecast (a series forecast at 0.1 a day is off by 0 or 1, one at 20 a day by several units), so
@@ -64,6 +66,14 @@ def _size_edges(predictions: np.ndarray, size_buckets: int, min_rows: int) -> li
     return edges
 
 
+def _scale(prediction: pl.Expr) -> pl.Expr:
+    """Residuals are measured in units of sqrt(prediction + 1): counts spread like a Poisson
+    variable, whose deviation grows with the square root of its level, so within a size bucket
+    a forecast of 18 a day gets a wider interval than one of 4 (one residual per bucket gave a
+    promotion day's forecast of 18 the same +2.5 units as an ordinary day's 4)."""
+    return (prediction.clip(lower_bound=0.0) + 1.0).sqrt()
+
+
 def _horizon_bucket(horizon_buckets: Sequence[tuple[int, int]]) -> pl.Expr:
     expression = pl.lit(None, dtype=pl.Int64())
     for start, end in reversed(horizon_buckets):
@@ -91,7 +101,9 @@ def fit_residual_quantiles(
     rows = (
         calibration_frame.filter(~pl.col("censored"))
         .with_columns(_horizon_bucket(horizon_buckets))
-        .with_columns(residual=pl.col("actual") - pl.col("prediction"))
+        .with_columns(
+            residual=(pl.col("actual") - pl.col("prediction")) / _scale(pl.col("prediction"))
+        )
     )
     outside = rows.filter(pl.col("horizon_from").is_null())
     if outside.height:
@@ -166,23 +178,18 @@ def apply_intervals(frame: pl.DataFrame, quantiles: pl.DataFrame) -> pl.DataFram
             f"forecast frame: horizon {outside.get_column('horizon')[0]} is in no calibrated "
             f"horizon bucket {horizon_buckets}"
         )
-    # A forecast below the smallest one calibrated (a new, slower series) takes the lowest
-    # size bucket, as one above the largest takes the highest.
-    lowest = quantiles.group_by("model", "horizon_from").agg(
-        pl.col("size_from").min().alias("_lowest_size")
-    )
-    keyed = keyed.join(lowest, on=["model", "horizon_from"], how="left").with_columns(
-        pl.max_horizontal("prediction", "_lowest_size").alias("_size_key")
-    )
+    # The lowest bucket starts at -inf; read back from JSON (the registry stores the quantiles
+    # with the model, and JSON has no infinity) it is null: it is -inf again here.
+    quantiles = quantiles.with_columns(pl.col("size_from").fill_null(float("-inf")))
     joined = (
-        keyed.sort("_size_key")
+        keyed.sort("prediction")
         .join_asof(
             quantiles.sort("size_from"),
-            left_on="_size_key",
+            left_on="prediction",
             right_on="size_from",
             by=["model", "horizon_from"],
             strategy="backward",
-            # Sorted by the key as a whole, hence within every model and horizon bucket.
+            # Sorted by prediction as a whole, hence within every model and horizon bucket.
             check_sortedness=False,
         )
         .sort("_row")
@@ -193,9 +200,10 @@ def apply_intervals(frame: pl.DataFrame, quantiles: pl.DataFrame) -> pl.DataFram
         raise TrainingInputError(
             f"no residual quantiles for model {first['model']} at horizon {first['horizon']}"
         )
+    scale = _scale(pl.col("prediction"))
     bounds = joined.with_columns(
-        low=(pl.col("prediction") + pl.col("residual_low")).clip(lower_bound=0.0),
-        high=(pl.col("prediction") + pl.col("residual_high")).clip(lower_bound=0.0),
+        low=(pl.col("prediction") + pl.col("residual_low") * scale).clip(lower_bound=0.0),
+        high=(pl.col("prediction") + pl.col("residual_high") * scale).clip(lower_bound=0.0),
     )
     columns = [*original_columns]
     insert_at = columns.index("prediction") + 1 if "prediction" in columns else len(columns)

@@ -15,6 +15,8 @@ from sme_platform.lib.training.conformal import (
 from sme_platform.lib.training.history import TrainingInputError
 from sme_platform_tests.lib.training.synthetic import intermittent_history, rolling_origins
 
+SQRT2 = 2**0.5
+
 
 def residual_rows(model: str, prediction: float, residuals: list[float], horizon: int = 1):
     return pl.DataFrame(
@@ -30,7 +32,8 @@ def residual_rows(model: str, prediction: float, residuals: list[float], horizon
 
 def test_residual_quantiles_by_hand_and_intervals_clipped_at_zero():
     # Residuals 0..8; nominal 0.5 -> the 25th and 75th percentiles: ranks 0.25 * 8 = 2 and
-    # 0.75 * 8 = 6 of the sorted residuals, i.e. 2 and 6. A censored row (residual 100) is ignored.
+    # 0.75 * 8 = 6 of the sorted residuals, i.e. 2 and 6, kept in units of sqrt(prediction + 1)
+    # = sqrt(2). A censored row (residual 100) is ignored.
     calibration = pl.concat(
         [
             residual_rows("m", 1.0, [float(r) for r in range(9)]),
@@ -40,13 +43,14 @@ def test_residual_quantiles_by_hand_and_intervals_clipped_at_zero():
     quantiles = fit_residual_quantiles(calibration, nominal=0.5, min_rows_per_bucket=1)
     assert quantiles.select(
         "model", "horizon_from", "horizon_to", "residual_low", "residual_high", "calibration_rows"
-    ).rows() == [("m", 1, 7, 2.0, 6.0, 9)]
+    ).rows() == [("m", 1, 7, pytest.approx(2 / SQRT2), pytest.approx(6 / SQRT2), 9)]
     frame = pl.DataFrame({"model": ["m", "m"], "horizon": [3, 5], "prediction": [1.0, 0.0]})
     # With residual_low -5 the lower bound would be negative: clipped at 0.
     wide = quantiles.with_columns(residual_low=pl.lit(-5.0))
+    # A forecast of 1 gets the residuals back as they were; one of 0 (scale 1) narrower.
     assert apply_intervals(frame, quantiles).select("low", "high").rows() == [
-        (3.0, 7.0),
-        (2.0, 6.0),
+        (pytest.approx(3.0), pytest.approx(7.0)),
+        (pytest.approx(2 / SQRT2), pytest.approx(6 / SQRT2)),
     ]
     assert apply_intervals(frame, wide).get_column("low").to_list() == [0.0, 0.0]
 
@@ -61,18 +65,19 @@ def test_size_buckets_separate_slow_from_fast_series_and_merge_empty_buckets():
     # Four requested buckets, but the cut points are 0.5, 10 and 10: a bucket below 0.5 would be
     # empty, so it merges: two buckets remain, each with its own spread. Fast bucket: residuals
     # -5..4, ten each; the 10th percentile (lower) is rank 9 of 0..99 -> -5, the 90th (higher)
-    # rank 90 -> 4.
+    # rank 90 -> 4; each in units of sqrt(prediction + 1) of its rows.
     quantiles = fit_residual_quantiles(calibration, nominal=0.8, size_buckets=4)
     assert quantiles.select(
         "size_from", "residual_low", "residual_high", "calibration_rows"
     ).rows() == [
-        (float("-inf"), -0.5, 0.5, 100),
-        (10.0, -5.0, 4.0, 100),
+        (float("-inf"), pytest.approx(-0.5 / 1.5**0.5), pytest.approx(0.5 / 1.5**0.5), 100),
+        (10.0, pytest.approx(-5 / 11**0.5), pytest.approx(4 / 11**0.5), 100),
     ]
     frame = pl.DataFrame({"model": ["m", "m"], "horizon": [1, 1], "prediction": [0.7, 12.0]})
+    slow, fast = (1.7 / 1.5) ** 0.5, (13 / 11) ** 0.5
     assert apply_intervals(frame, quantiles).select("low", "high").rows() == [
-        (pytest.approx(0.2), pytest.approx(1.2)),
-        (7.0, 16.0),
+        (pytest.approx(0.7 - 0.5 * slow), pytest.approx(0.7 + 0.5 * slow)),
+        (pytest.approx(12 - 5 * fast), pytest.approx(12 + 4 * fast)),
     ]
 
 
@@ -120,19 +125,18 @@ def test_with_conformal_intervals_calibrates_on_the_calibration_fold_only():
         with_conformal_intervals(holdout)
 
 
-def test_a_forecast_below_every_calibrated_size_takes_the_lowest_bucket():
-    calibration = pl.DataFrame(
-        {
-            "model": ["m"] * 120,
-            "horizon": [1] * 120,
-            "actual": [float(i % 5) for i in range(120)],
-            "censored": [False] * 120,
-            "prediction": [1.0 + (i % 7) for i in range(120)],
-        }
+def test_quantiles_read_back_from_json_keep_their_lowest_bucket_open():
+    # The registry stores the quantiles as JSON, which has no infinity: the lowest bucket's
+    # start comes back as null and must still take the slowest forecasts.
+    calibration = residual_rows("m", 3.0, [float(r) for r in range(-3, 3)] * 20)
+    quantiles = fit_residual_quantiles(calibration, 0.8, size_buckets=1)
+    assert quantiles["size_from"].to_list() == [float("-inf")]
+    stored = pl.DataFrame(
+        [{**row, "size_from": None} for row in quantiles.to_dicts()],
+        schema=quantiles.schema,
     )
-    quantiles = fit_residual_quantiles(calibration, 0.8, horizon_buckets=[(1, 14)])
-    lowest = quantiles.sort("size_from").row(0, named=True)
-    frame = pl.DataFrame({"model": ["m"], "horizon": [3], "prediction": [0.01]})
-    bounded = apply_intervals(frame, quantiles).row(0, named=True)
-    assert bounded["high"] == pytest.approx(max(0.01 + lowest["residual_high"], 0.0))
-    assert bounded["low"] == pytest.approx(max(0.01 + lowest["residual_low"], 0.0))
+    frame = pl.DataFrame({"model": ["m"], "horizon": [2], "prediction": [0.01]})
+    assert (
+        apply_intervals(frame, stored).select("low", "high").rows()
+        == apply_intervals(frame, quantiles).select("low", "high").rows()
+    )
