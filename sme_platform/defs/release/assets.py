@@ -131,8 +131,8 @@ def demand_forecast_release(context: dg.AssetExecutionContext, project: ProjectR
             "forecast_complete",
             asset=DEMAND_FORECAST_KEY,
             blocking=True,
-            description="Every active series has every horizon once; predictions are not "
-            "negative and lie inside their intervals.",
+            description="Every active series has every horizon once; predictions and interval "
+            "bounds are not negative, and no interval's low bound is above its high one.",
         )
     ],
     name="demand_forecast",

@@ -32,7 +32,7 @@ class ForecastSettings(BaseModel):
         description="most training rows (series x origins x horizons); series are sampled to fit",
     )
     evaluation_series_budget: int = Field(
-        5_000, ge=10, description="most series a backtest fold evaluates (sampled by series)"
+        2_000, ge=10, description="most series a backtest fold evaluates (sampled by series)"
     )
     backtest_folds: int = Field(4, ge=1, le=12, description="rolling origins before the holdout")
     holiday_country: str | None = Field(

@@ -31,7 +31,7 @@ class ForecastingConfig(BaseModel):
     gate: GateConfig = Field(default_factory=GateConfig)
     business: BusinessAssumptions = Field(default_factory=BusinessAssumptions)
     autoets_series: int = Field(
-        30, ge=0, description="series (top by units) the AutoETS peer runs on; ADIDA on the rest"
+        20, ge=0, description="series (top by units) the AutoETS peer runs on; ADIDA on the rest"
     )
 
 

@@ -151,7 +151,9 @@ def fit_residual_quantiles(
     )
 
 
-def apply_intervals(frame: pl.DataFrame, quantiles: pl.DataFrame) -> pl.DataFrame:
+def apply_intervals(
+    frame: pl.DataFrame, quantiles: pl.DataFrame, scaled: bool = True
+) -> pl.DataFrame:
     """The frame with low and high filled from the residual quantiles of its model and buckets.
 
     Every model in the frame must have been calibrated (a model without intervals would be
@@ -200,7 +202,9 @@ def apply_intervals(frame: pl.DataFrame, quantiles: pl.DataFrame) -> pl.DataFram
         raise TrainingInputError(
             f"no residual quantiles for model {first['model']} at horizon {first['horizon']}"
         )
-    scale = _scale(pl.col("prediction"))
+    # `scaled=False`: quantiles fitted in plain units, as models registered before the scaling
+    # stored them; an artifact is applied with the method it was calibrated with.
+    scale = _scale(pl.col("prediction")) if scaled else pl.lit(1.0)
     bounds = joined.with_columns(
         low=(pl.col("prediction") + pl.col("residual_low") * scale).clip(lower_bound=0.0),
         high=(pl.col("prediction") + pl.col("residual_high") * scale).clip(lower_bound=0.0),

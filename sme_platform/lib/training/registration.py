@@ -99,11 +99,14 @@ def register_candidate(
         code_version=training_code_version(),
         parameters={
             "lightgbm": final.parameters,
+            "level_factor": final.level_factor,
             "num_boost_round": final.booster.current_iteration(),
             "categories": final.categories,
             "interval": {
                 "method": "split-conformal residual quantiles per horizon and forecast size, "
-                "from the model's backtest residuals on every fold",
+                "in units of sqrt(prediction + 1), from the model's backtest residuals on "
+                "every fold",
+                "scaled": True,
                 "nominal": pipeline.NOMINAL_COVERAGE,
                 "quantiles": outcome.final_quantiles.to_dicts(),
             },

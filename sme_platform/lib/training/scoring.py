@@ -24,6 +24,7 @@ class LoadedModel:
     quantiles: pl.DataFrame
     holiday_country: str | None
     horizon_days: int
+    scaled_intervals: bool
 
 
 def load_registered(
@@ -32,10 +33,20 @@ def load_registered(
     row = get_version(con, model_name, version)
     text = load_model_text(con, models_dir, model_name, row.version)
     parameters = row.parameters
-    model = load(text, parameters["categories"], parameters["lightgbm"])
+    model = load(
+        text,
+        parameters["categories"],
+        parameters["lightgbm"],
+        parameters.get("level_factor", 1.0),
+    )
     quantiles = pl.DataFrame(parameters["interval"]["quantiles"])
     return LoadedModel(
-        row, model, quantiles, parameters.get("holiday_country"), parameters["horizon_days"]
+        row,
+        model,
+        quantiles,
+        parameters.get("holiday_country"),
+        parameters["horizon_days"],
+        parameters["interval"].get("scaled", False),
     )
 
 
@@ -69,5 +80,5 @@ def score(
         pl.lit(LIGHTGBM).alias("model"),
         pl.coalesce("list_price", "realized_price_91").alias("unit_price"),
     )
-    with_intervals = apply_intervals(predicted, loaded.quantiles)
+    with_intervals = apply_intervals(predicted, loaded.quantiles, loaded.scaled_intervals)
     return Scored(with_intervals, frame.height, time.perf_counter() - started)
