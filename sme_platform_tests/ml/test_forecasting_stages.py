@@ -13,7 +13,13 @@ from sme_platform.defs.release.assets import demand_forecast, demand_forecast_re
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.training.assets import demand_forecast_model
 from sme_platform.lib.warehouse import connect
-from sme_platform_tests.ml.synthetic_company import LOCATIONS, SKUS, write_company
+from sme_platform_tests.ml.synthetic_company import (
+    LOCATIONS,
+    SKUS,
+    add_days,
+    add_price_plan,
+    write_company,
+)
 
 STAGES = [demand_features, demand_forecast_model, demand_forecast_release, demand_forecast]
 SERIES = len(SKUS) * len(LOCATIONS)
@@ -128,3 +134,72 @@ def test_a_model_that_cannot_beat_the_baselines_is_refused(tmp_path, instance):
         "select * from information_schema.tables where table_name = 'demand_forecast'",
     )
     assert "no champion" in checks(result)["forecast_complete"][2]
+
+
+def test_a_better_model_goes_through_a_canary_and_can_be_rolled_back(tmp_path, instance):
+    from sme_platform.defs.release.jobs import rollback_model_job
+
+    project = tmp_path / "bakery"
+    # Night 1: no price plan yet, so the promotions come unannounced; the model still learns the
+    # weekly rhythm, beats the baselines and becomes champion.
+    write_company(project, days=400, pattern="learnable", with_price_plan=False)
+    materialize(project, instance)
+    assert query(project, "select version, status from ml.model_registry") == [("v1", "champion")]
+
+    # Night 2: the price plan arrives; v2 sees the promotions coming, beats the champion on the
+    # same holdout and starts a canary on a share of the locations.
+    add_price_plan(project, days=440)
+    passed, _, description = checks(materialize(project, instance))["promotion_gate"]
+    assert passed and "canary starts" in description, description
+    assert query(project, "select version, status from ml.model_registry order by 1") == [
+        ("v1", "champion"),
+        ("v2", "challenger"),
+    ]
+    roles = dict(query(project, "select role, count(*) from ml.demand_forecast group by 1"))
+    assert roles == {"champion": 2 * 4 * 14, "canary": 1 * 4 * 14}  # 1 of 3 locations
+
+    # Night 3: ten days of actuals later, the canary is judged on the same days and series.
+    add_days(project, first_day=400, days=10, pattern="learnable", run=3)
+    materialize(project, instance)
+    statuses = dict(query(project, "select version, status from ml.model_registry"))
+    assert statuses["v2"] == "champion" and statuses["v1"] == "archived"
+    promoted = query(
+        project,
+        "select reason from governance.audit_log where event = 'canary_promoted'",
+    )[0][0]
+    assert "within the 5 % threshold" in promoted
+
+    # A person rolls v2 back: v1 serves again, and the next scoring uses it.
+    rolled = rollback_model_job.execute_in_process(
+        run_config={
+            "ops": {
+                "rollback_model": {
+                    "config": {
+                        "model_name": "demand_forecast",
+                        "by": "Ana Ruiz",
+                        "reason": "stock-outs doubled in the canary stores",
+                    }
+                }
+            }
+        },
+        resources={"project": ProjectResource(project_dir=str(project))},
+        instance=instance,
+    )
+    assert rolled.success
+    statuses = dict(query(project, "select version, status from ml.model_registry"))
+    assert statuses["v1"] == "champion" and statuses["v2"] == "rolled_back"
+    dg.materialize(
+        [demand_forecast],
+        resources={"project": ProjectResource(project_dir=str(project))},
+        instance=instance,
+    )
+    assert query(project, "select distinct model_version from ml.demand_forecast") == [("v1",)]
+    events = [
+        r[0]
+        for r in query(
+            project,
+            "select event from governance.audit_log where model_version in ('v1', 'v2') "
+            "order by event_id",
+        )
+    ]
+    assert events[-1] == "rolled_back" or "rolled_back" in events

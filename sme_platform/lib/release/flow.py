@@ -63,19 +63,19 @@ def judge_canary(
     frames = con.execute(
         f"""
         with actuals as (
-            select sku, location_id, order_date as target_date, sum(quantity)::double as units
+            select sku, location_id, order_date as date, sum(quantity)::double as units
             from staging.sales_lines group by all
         ),
         newest as (select max(order_date) as day from staging.sales_lines)
-        select log.model_version, log.sku, log.location_id, log.origin_date, log.target_date,
-               log.horizon, log.prediction, coalesce(actuals.units, 0) as actual,
-               false as censored
+        select log.model_version, log.sku, log.location_id, log.origin_date,
+               log.date as target_date, log.horizon, log.prediction,
+               coalesce(actuals.units, 0) as actual, false as censored
         from {FORECAST_LOG} as log
         cross join newest
-        left join actuals using (sku, location_id, target_date)
+        left join actuals using (sku, location_id, date)
         where log.model_name = $name and log.canary_series
           and log.model_version in ($challenger, $champion)
-          and log.target_date <= newest.day
+          and log.date <= newest.day
         """,
         {"name": model_name, "challenger": challenger.version, "champion": current.version},
     ).pl()
