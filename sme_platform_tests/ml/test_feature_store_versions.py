@@ -1,0 +1,85 @@
+"""Feature set versions: same inputs, same version (reused); new data, new version with its
+provenance; the training frame of a stored version rebuilt; old versions pruned, not those a
+serving model uses; the model trained twice on it is the same, byte for byte."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+
+from sme_platform.lib.features.settings import ForecastSettings
+from sme_platform.lib.features.store import KEEP_VERSIONS, materialize_feature_set, prune_versions
+from sme_platform.lib.training.frames import expand
+from sme_platform.lib.training.model import train
+from sme_platform.lib.warehouse import connect
+from sme_platform_tests.ml.synthetic_company import add_days, write_company
+
+SETTINGS = ForecastSettings(training_row_budget=20_000)
+
+
+def test_versions_are_reused_traced_rebuilt_and_pruned(tmp_path):
+    project = tmp_path / "company"
+    write_company(project, days=300, pattern="learnable")
+    warehouse = project / "data" / "warehouse.duckdb"
+    with connect(warehouse) as con:
+        first = materialize_feature_set(con, SETTINGS, {"staging.sales_lines": "abc"}, "run-1")
+        again = materialize_feature_set(con, SETTINGS, {"staging.sales_lines": "abc"}, "run-2")
+        assert not first.reused and again.reused and again.version == first.version
+        # A changed model's code is a new version too.
+        changed = materialize_feature_set(con, SETTINGS, {"staging.sales_lines": "def"}, "run-3")
+        assert changed.version != first.version
+        training_rows = expand(con, first.version, "for_training", 14, []).height
+    add_days(project, first_day=300, days=7, pattern="learnable", run=4)
+    with connect(warehouse) as con:
+        newer = materialize_feature_set(con, SETTINGS, {"staging.sales_lines": "abc"}, "run-4")
+        assert newer.version not in (first.version, changed.version)
+        assert newer.calendar.newest_day > first.calendar.newest_day
+        inputs, counts, run_id = con.execute(
+            "select input_versions, counts, run_id from features.feature_set_versions "
+            "where version = ?",
+            [newer.version],
+        ).fetchone()
+        inputs = json.loads(inputs)
+        assert inputs["raw"]["sales_lines"]["files"] == 307
+        assert inputs["models"] == {"staging.sales_lines": "abc"}
+        assert json.loads(counts)["scoring_series"] == 12 and run_id == "run-4"
+        # The first version's training frame is still there, row for row.
+        assert expand(con, first.version, "for_training", 14, []).height == training_rows
+
+        # Beyond the newest KEEP_VERSIONS, rows go, unless a serving model uses the version.
+        con.execute("create schema if not exists ml")
+        con.execute(
+            "create table ml.model_registry as select 'demand_forecast' as model_name, "
+            "'champion' as status, ? as feature_set_version",
+            [first.version],
+        )
+        for n in range(KEEP_VERSIONS):
+            materialize_feature_set(con, SETTINGS, {"staging.sales_lines": f"x{n}"}, f"r{n}")
+        prune_versions(con)
+        kept = {
+            r[0]
+            for r in con.execute(
+                "select distinct feature_set_version from features.demand_features"
+            ).fetchall()
+        }
+        assert first.version in kept  # the champion's
+        assert changed.version not in kept and newer.version not in kept
+        assert len(kept) == KEEP_VERSIONS + 1
+        # Provenance is never deleted.
+        assert (
+            con.execute("select count(*) from features.feature_set_versions").fetchone()[0]
+            == 3 + KEEP_VERSIONS
+        )
+
+
+def test_training_twice_gives_the_same_model_bytes(tmp_path):
+    project = tmp_path / "company"
+    write_company(project, days=300, pattern="learnable")
+    with connect(project / "data" / "warehouse.duckdb") as con:
+        version = materialize_feature_set(con, SETTINGS, {}, "run-1").version
+        frame = expand(con, version, "for_training", 14, [])
+    first, second = train(frame, seed=42), train(frame.clone(), seed=42)
+    assert first.text() == second.text() and first.sha256() == second.sha256()
+    assert train(frame, seed=43).sha256() != first.sha256()
+    assert frame.filter(pl.col("censored")).height == 0
