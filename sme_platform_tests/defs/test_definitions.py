@@ -20,6 +20,14 @@ INGESTION_CHECKS = [
 ]
 
 
+ML_ASSETS = [
+    "features/demand_features",
+    "training/demand_forecast_model",
+    "release/demand_forecast_release",
+    "ml/demand_forecast",
+]
+
+
 def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
     monkeypatch.setenv("SME_PLATFORM_DIR", str(REPO_ROOT))
     from sme_platform.definitions import defs
@@ -27,7 +35,10 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
     graph = defs.resolve_asset_graph()
     keys = sorted(key.to_user_string() for key in graph.get_all_asset_keys())
     assert keys == sorted(
-        [f"raw/{name}" for name in CANONICAL] + SQL_MODELS + ["governance/analyst_database"]
+        [f"raw/{name}" for name in CANONICAL]
+        + SQL_MODELS
+        + ML_ASSETS
+        + ["governance/analyst_database"]
     )
     checks = sorted((key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys)
     ingestion_checks = [c for c in checks if c[0].startswith("raw/")]
@@ -36,12 +47,26 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
         ("governance/analyst_database", "pii_masked"),
         ("governance/analyst_database", "published_rows_match_warehouse"),
     ]
+    assert [
+        c for c in checks if c[0].split("/")[0] in ("features", "training", "release", "ml")
+    ] == [
+        ("features/demand_features", "feature_values_valid"),
+        ("features/demand_features", "no_leakage"),
+        ("ml/demand_forecast", "forecast_complete"),
+        ("release/demand_forecast_release", "promotion_gate"),
+        ("training/demand_forecast_model", "backtest_complete"),
+        ("training/demand_forecast_model", "interval_coverage"),
+    ]
     # the tests in the SQL models' headers, and one Great Expectations suite on each mart
-    assert len(checks) - len(ingestion_checks) - 2 == 60 + 5
+    assert len(checks) - len(ingestion_checks) - 2 - 6 == 60 + 5
     assert len([c for c in checks if c[1] == "great_expectations_suite"]) == 5
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
     assert {k: g for k, g in groups.items() if not k.startswith("raw/")} == {
-        key: key.split("/")[0] for key in [*SQL_MODELS, "governance/analyst_database"]
+        **{key: key.split("/")[0] for key in [*SQL_MODELS, "governance/analyst_database"]},
+        "features/demand_features": "features",
+        "training/demand_forecast_model": "training",
+        "release/demand_forecast_release": "release",
+        "ml/demand_forecast": "release",  # the table lives in schema ml
     }
     assert {
         k.to_user_string() for k in graph.get(dg.AssetKey(["marts", "sales_daily"])).parent_keys
@@ -61,13 +86,20 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
     assert sorted(
         job.name for job in defs.resolve_all_job_defs() if not job.name.startswith("__")
     ) == [
+        "approve_model_job",
         "ingest_new_files",
         "materialize_all",
+        "rollback_model_job",
     ]
     schedule = defs.resolve_schedule_def("nightly_materialize_all")
     assert schedule.cron_schedule == "0 2 * * *"
     sensor = defs.resolve_sensor_def("new_export_files")
     assert sensor.job_name == "ingest_new_files"
+    assert sorted(s.name for s in defs.sensors) == [
+        "mark_dead_runs_failed",
+        "new_export_files",
+        "rescore_forecasts_after_rollback",
+    ]
 
 
 def test_every_asset_has_an_owner_a_description_a_check_and_a_version(monkeypatch):

@@ -9,13 +9,24 @@ from sme_platform.defs.release.jobs import DEMAND_FORECAST_KEY
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.training.assets import DEMAND_MODEL_KEY
 from sme_platform.defs.upstream import latest_metadata_value
+from sme_platform.lib.code_version import modules_hash
 from sme_platform.lib.features.store import stored_version
 from sme_platform.lib.governance import CheckOutcome
+from sme_platform.lib.release import (
+    canary,
+    flow,
+    forecast_check,
+    forecasts,
+    gate,
+    gate_check,
+    promotion,
+)
 from sme_platform.lib.release.flow import judge_canary, release_candidate, waiting_for_release
 from sme_platform.lib.release.forecast_check import forecast_complete
 from sme_platform.lib.release.forecasts import publish_forecasts
 from sme_platform.lib.release.gate_check import gate_outcome
 from sme_platform.lib.release.registry import champion
+from sme_platform.lib.training import scoring
 from sme_platform.lib.training.config import MODEL_NAME, load_forecasting_config
 from sme_platform.lib.training.pipeline import NOMINAL_COVERAGE
 
@@ -35,6 +46,7 @@ RELEASE_KEY = dg.AssetKey(["release", "demand_forecast_release"])
                 "Every decision is a row of governance.audit_log. Grain: one decision per run."
             ),
             deps=[DEMAND_MODEL_KEY],
+            code_version=modules_hash(flow, gate, promotion, canary, gate_check),
             kinds={"python"},
             tags={"stage": "release"},
         )
@@ -64,7 +76,7 @@ def demand_forecast_release(context: dg.AssetExecutionContext, project: ProjectR
             yield dg.MaterializeResult(metadata={"skipped": reason})
             yield from results
             return
-        canary = judge_canary(con, MODEL_NAME, config.gate, run_id)
+        canary_decision = judge_canary(con, MODEL_NAME, config.gate, run_id)
         years = _years(stored_version(con, feature_version))
         for approved in waiting_for_release(con, MODEL_NAME):
             release_candidate(
@@ -102,7 +114,7 @@ def demand_forecast_release(context: dg.AssetExecutionContext, project: ProjectR
                 released.decision.reasons if released.decision else released.notes
             ),
             "champion": serving.version if serving else "none",
-            "canary": canary.reason if canary else "no canary running",
+            "canary": canary_decision.reason if canary_decision else "no canary running",
             "notes": released.notes,
         }
     )
@@ -122,6 +134,7 @@ def demand_forecast_release(context: dg.AssetExecutionContext, project: ProjectR
                 "Grain: one row per SKU, location and forecast day."
             ),
             deps=[RELEASE_KEY, DEMAND_FEATURES_KEY],
+            code_version=modules_hash(forecasts, forecast_check, scoring),
             kinds={"duckdb", "lightgbm"},
             tags={"stage": "release"},
         )

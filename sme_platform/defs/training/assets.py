@@ -19,6 +19,7 @@ from sme_platform.lib.training.registration import (
     overall,
     register_candidate,
     stored_results,
+    training_code_version,
 )
 from sme_platform.lib.training.training_checks import training_checks
 
@@ -45,6 +46,7 @@ CHECKS = {
                 "ml.backtest_results. Grain: one model version per run with new features."
             ),
             deps=[DEMAND_FEATURES_KEY],
+            code_version=training_code_version(),
             kinds={"lightgbm"},
             tags={"stage": "training"},
         )

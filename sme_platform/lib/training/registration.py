@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import duckdb
 import polars as pl
 
+from sme_platform.lib.code_version import modules_hash
 from sme_platform.lib.project import ProjectPaths
 from sme_platform.lib.release.registry import (
     ModelVersion,
@@ -38,10 +37,11 @@ SUMMARY_COLUMNS = [
 
 def training_code_version() -> str:
     """Hash of the code that trains and judges: a new hash is a new way of training."""
-    digest = hashlib.sha256()
-    for module in (frames, model, backtest, pipeline):
-        digest.update(inspect.getsource(module).encode())
-    return digest.hexdigest()[:16]
+    from sme_platform.lib.training import baselines, business, conformal, evaluate, peers
+
+    return modules_hash(
+        frames, model, backtest, pipeline, baselines, peers, conformal, business, evaluate
+    )
 
 
 @dataclass(frozen=True)
