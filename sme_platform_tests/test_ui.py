@@ -60,6 +60,14 @@ def wait_until_served(port: int, process: subprocess.Popen, seconds: float = 120
     raise AssertionError(f"the UI did not answer on port {port} within {seconds} s")
 
 
+ML_ASSETS = [
+    "features/demand_features",
+    "training/demand_forecast_model",
+    "release/demand_forecast_release",
+    "ml/demand_forecast",
+]
+
+
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory):
     project = tmp_path_factory.mktemp("ui_company")
@@ -103,8 +111,12 @@ def test_the_ui_serves_every_asset_check_job_and_schedule(ui):
         for node in repository["assetNodes"]
     }
     assert sorted(assets) == sorted(
-        [f"raw/{t}" for t in CANONICAL_TABLES] + SQL_MODELS + ["governance/analyst_database"]
+        [f"raw/{t}" for t in CANONICAL_TABLES]
+        + SQL_MODELS
+        + ML_ASSETS
+        + ["governance/analyst_database"]
     )
+    assert assets["release/demand_forecast_release"] == ["promotion_gate"]
     assert "unique_order_id_line_number" in assets["staging/sales_lines"]
     assert assets["raw/sales_lines"] == [
         "newest_file_freshness",
@@ -136,5 +148,12 @@ def test_a_run_launched_from_the_ui_materializes_the_graph(ui):
         ):
             event = instance.get_latest_materialization_event(dg.AssetKey(key))
             assert event is not None and event.run_id == run_id
+        # Sixty days of sales cannot fill a backtest of six 14-day folds: training says so and
+        # is skipped, the run goes on to the analyst database.
+        training = instance.get_latest_materialization_event(
+            dg.AssetKey(["training", "demand_forecast_model"])
+        )
+        skipped = training.asset_materialization.metadata["skipped"].value
+        assert skipped.startswith("not enough sales history to backtest")
     assert (project / "data" / "warehouse.duckdb").exists()
     assert (project / "data" / "analytics.duckdb").exists()

@@ -13,7 +13,11 @@ from sme_platform.lib.features.store import stored_version
 from sme_platform.lib.governance import CheckOutcome
 from sme_platform.lib.training.config import MODEL_NAME, load_forecasting_config
 from sme_platform.lib.training.frames import holiday_country, holiday_dates
-from sme_platform.lib.training.pipeline import NOMINAL_COVERAGE, run_training
+from sme_platform.lib.training.pipeline import (
+    NOMINAL_COVERAGE,
+    history_shortfall,
+    run_training,
+)
 from sme_platform.lib.training.registration import (
     already_trained,
     overall,
@@ -65,8 +69,13 @@ def demand_forecast_model(context: dg.AssetExecutionContext, project: ProjectRes
     version = latest_metadata_value(context, DEMAND_FEATURES_KEY, "feature_set_version")
     with project.warehouse() as con:
         feature_set = stored_version(con, version) if version else None
-        if feature_set is None:
-            reason = "no demand feature set (no sales to learn from)"
+        reason = (
+            "no demand feature set (no sales to learn from)"
+            if feature_set is None
+            else history_shortfall(con, feature_set.version, feature_set.calendar)
+        )
+        if reason is not None:
+            context.log.info(f"{DEMAND_MODEL_KEY.to_user_string()} skipped: {reason}")
             outcomes = [CheckOutcome(n, True, "error", f"skipped: {reason}") for n in CHECKS]
             results = report_checks(con, DEMAND_MODEL_KEY, outcomes, run_id)
             yield dg.MaterializeResult(metadata={"skipped": reason})

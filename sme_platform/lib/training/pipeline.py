@@ -84,6 +84,35 @@ def fold_series(con: duckdb.DuckDBPyConnection, version: str) -> dict[str, pl.Da
     return {fold[0]: rows.drop("fold") for fold, rows in frame.group_by(["fold"])}
 
 
+def history_shortfall(
+    con: duckdb.DuckDBPyConnection, version: str, calendar: ForecastCalendar
+) -> str | None:
+    """Why this feature set cannot be backtested (a fold without a series to judge: the sales
+    history is too short), or None."""
+    folds = calendar.fold_origins()
+    judged = dict(
+        con.execute(
+            """select fold, count(*) from features.demand_features
+               where feature_set_version = $version and fold is not null group by all""",
+            {"version": version},
+        ).fetchall()
+    )
+    empty = [fold for fold in folds if not judged.get(fold)]
+    if not empty:
+        return None
+    first_sale = con.execute(
+        "select min(date) from features.demand_targets where feature_set_version = $version",
+        {"version": version},
+    ).fetchone()[0]
+    days = (calendar.newest_day - first_sale).days + 1 if first_sale else 0
+    needed = (calendar.newest_day - folds[min(folds, key=folds.get)]).days + 1
+    return (
+        f"not enough sales history to backtest: no series sold before the origin of "
+        f"{', '.join(empty)}; the folds need about {needed} days plus the weeks before them, "
+        f"the data has {days}"
+    )
+
+
 def run_training(
     con: duckdb.DuckDBPyConnection,
     version: str,
