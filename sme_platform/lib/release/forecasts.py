@@ -17,11 +17,12 @@ import polars as pl
 
 from sme_platform.lib.release.canary import canary_series
 from sme_platform.lib.release.flow import FORECAST_LOG, canary_challenger
-from sme_platform.lib.release.registry import champion
+from sme_platform.lib.release.registry import ModelVersion, champion
 from sme_platform.lib.training.scoring import load_registered, score
 from sme_platform.lib.warehouse import transaction
 
 FORECAST_TABLE = "ml.demand_forecast"
+SERIES = ["sku", "location_id"]
 PUBLISHED_COLUMNS = [
     "sku",
     "location_id",
@@ -69,78 +70,59 @@ def publish_forecasts(
             f"{model_name} has no champion: no version has passed the gate yet, so there is "
             "nothing to publish (see the promotion_gate check of release/demand_forecast_release)"
         )
-    seconds: dict[str, float] = {}
-    champion_scored = score(
-        con,
-        load_registered(con, models_dir, model_name, current.version),
-        feature_set_version,
-        "for_scoring",
-        years,
-    )
-    seconds[current.version] = round(champion_scored.seconds, 3)
-    frame = _published(champion_scored.forecast, current.version, "champion")
-    log = frame
+    batches = {current.version: _score(con, models_dir, current, feature_set_version, years)}
+    published = _published(batches[current.version].forecast, current.version, "champion")
+    logged = published
     challenger = canary_challenger(con, model_name)
-    canary_count = 0
+    canary = published.head(0).select("sku", "location_id")
     if challenger is not None:
-        chosen = canary_series(
-            frame.select("sku", "location_id").unique(),
-            challenger.canary_share,
-            f"{model_name}:{challenger.version}",
-        ).filter(pl.col("canary"))
-        canary_count = chosen.height
-        challenger_scored = score(
-            con,
-            load_registered(con, models_dir, model_name, challenger.version),
-            feature_set_version,
-            "for_scoring",
-            years,
+        canary = (
+            canary_series(
+                published.select("sku", "location_id").unique(),
+                challenger.canary_share,
+                f"{model_name}:{challenger.version}",
+            )
+            .filter(pl.col("canary"))
+            .select("sku", "location_id")
         )
-        seconds[challenger.version] = round(challenger_scored.seconds, 3)
-        canary_rows = _published(challenger_scored.forecast, challenger.version, "canary").join(
-            chosen.select("sku", "location_id"), on=["sku", "location_id"], how="semi"
+        batches[challenger.version] = _score(
+            con, models_dir, challenger, feature_set_version, years
         )
-        frame = pl.concat(
-            [
-                frame.join(
-                    chosen.select("sku", "location_id"), on=["sku", "location_id"], how="anti"
-                ),
-                canary_rows,
-            ]
+        canary_rows = _published(
+            batches[challenger.version].forecast, challenger.version, "canary"
+        ).join(canary, on=SERIES, how="semi")
+        # The champion's forecast of a canary series is logged beside the challenger's, so the
+        # two can be compared on the same days once the actuals arrive.
+        shadow = published.join(canary, on=SERIES, how="semi").with_columns(
+            pl.lit("champion_shadow").alias("role")
         )
-        shadow = log.join(
-            chosen.select("sku", "location_id"), on=["sku", "location_id"], how="semi"
-        ).with_columns(pl.lit("champion_shadow").alias("role"))
-        log = pl.concat([frame, shadow])
-    now = datetime.now(UTC).replace(tzinfo=None)
-    frame = frame.with_columns(
+        published = pl.concat([published.join(canary, on=SERIES, how="anti"), canary_rows])
+        logged = pl.concat([published, shadow])
+    identity = [
         pl.lit(model_name).alias("model_name"),
         pl.lit(feature_set_version).alias("feature_set_version"),
         pl.lit(run_id).alias("run_id"),
-        pl.lit(now).alias("scored_at"),
-    ).select(PUBLISHED_COLUMNS)
-    log = log.with_columns(
-        pl.lit(model_name).alias("model_name"),
-        pl.lit(feature_set_version).alias("feature_set_version"),
-        pl.lit(run_id).alias("run_id"),
-        pl.lit(now).alias("scored_at"),
-    ).select(PUBLISHED_COLUMNS)
-    _replace_and_log(con, frame, log, chosen_keys(log))
-    scored_rows = champion_scored.rows + (canary_count and challenger_scored.rows)
-    total_seconds = sum(seconds.values())
+        pl.lit(datetime.now(UTC).replace(tzinfo=None)).alias("scored_at"),
+    ]
+    published = published.with_columns(identity).select(PUBLISHED_COLUMNS)
+    logged = logged.with_columns(identity).select(PUBLISHED_COLUMNS)
+    _replace_and_log(con, published, logged, canary)
+    rows = sum(batch.rows for batch in batches.values())
+    seconds = sum(batch.seconds for batch in batches.values())
     return Publication(
-        frame.height,
-        frame.select("sku", "location_id").n_unique(),
+        published.height,
+        published.select(SERIES).n_unique(),
         current.version,
         challenger.version if challenger else None,
-        canary_count,
-        scored_rows / total_seconds if total_seconds else 0.0,
-        seconds,
+        canary.height,
+        rows / seconds if seconds else 0.0,
+        {version: round(batch.seconds, 3) for version, batch in batches.items()},
     )
 
 
-def chosen_keys(log: pl.DataFrame) -> pl.DataFrame:
-    return log.filter(pl.col("role") == "canary").select("sku", "location_id").unique()
+def _score(con, models_dir: Path, version: ModelVersion, feature_set_version: str, years):
+    loaded = load_registered(con, models_dir, version.model_name, version.version)
+    return score(con, loaded, feature_set_version, "for_scoring", years)
 
 
 def _published(forecast: pl.DataFrame, version: str, role: str) -> pl.DataFrame:
