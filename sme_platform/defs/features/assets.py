@@ -4,7 +4,7 @@ import json
 
 import dagster as dg
 
-from sme_platform.defs.governance.checks import report_checks
+from sme_platform.defs.governance.checks import report_checks, skipped
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.sql_models.assets import MODEL_GRAPH, model_key
 from sme_platform.lib.features.demand import definition_hash
@@ -57,11 +57,7 @@ def demand_features(context: dg.AssetExecutionContext, project: ProjectResource)
         try:
             feature_set = materialize_feature_set(con, settings, code_versions, run_id)
         except NoDemandData as reason:
-            context.log.info(f"features/demand_features skipped: {reason}")
-            outcomes = [CheckOutcome(n, True, "error", f"skipped: {reason}") for n in CHECKS]
-            results = report_checks(con, DEMAND_FEATURES_KEY, outcomes, run_id)
-            yield dg.MaterializeResult(metadata={"skipped": str(reason)})
-            yield from results
+            yield from skipped(context, con, DEMAND_FEATURES_KEY, CHECKS, str(reason))
             return
         if feature_set.reused:
             build_demand_events(con)  # the leakage check recomputes from the events

@@ -23,3 +23,19 @@ def report_checks(
         )
         for o in outcomes
     ]
+
+
+def skipped(
+    context: dg.AssetExecutionContext,
+    con,
+    asset_key: dg.AssetKey,
+    check_names,
+    reason: str,
+) -> list:
+    """An asset with nothing to work on this run: materialized with the reason in its metadata
+    and its checks passed saying why they were skipped (recorded like any other result), so a
+    company without the data for a stage still gets a green run that explains itself."""
+    context.log.info(f"{asset_key.to_user_string()} skipped: {reason}")
+    outcomes = [CheckOutcome(name, True, "error", f"skipped: {reason}") for name in check_names]
+    results = report_checks(con, asset_key, outcomes, context.run.run_id)
+    return [dg.MaterializeResult(asset_key=asset_key, metadata={"skipped": reason}), *results]

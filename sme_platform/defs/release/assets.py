@@ -4,14 +4,13 @@ live actuals, and the batch forecasts published from the version the registry na
 import dagster as dg
 
 from sme_platform.defs.features.assets import DEMAND_FEATURES_KEY
-from sme_platform.defs.governance.checks import report_checks
+from sme_platform.defs.governance.checks import report_checks, skipped
 from sme_platform.defs.release.jobs import DEMAND_FORECAST_KEY
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.training.assets import DEMAND_MODEL_KEY
 from sme_platform.defs.upstream import latest_metadata_value
 from sme_platform.lib.code_version import modules_hash
 from sme_platform.lib.features.store import stored_version
-from sme_platform.lib.governance import CheckOutcome
 from sme_platform.lib.release import (
     canary,
     flow,
@@ -70,11 +69,8 @@ def demand_forecast_release(context: dg.AssetExecutionContext, project: ProjectR
     feature_version = latest_metadata_value(context, DEMAND_FEATURES_KEY, "feature_set_version")
     with project.warehouse() as con:
         if candidate is None or feature_version is None:
-            reason = "no model trained (no sales to learn from)"
-            outcome = CheckOutcome("promotion_gate", True, "error", f"skipped: {reason}")
-            results = report_checks(con, RELEASE_KEY, [outcome], run_id)
-            yield dg.MaterializeResult(metadata={"skipped": reason})
-            yield from results
+            reason = "no model trained this run (see training/demand_forecast_model)"
+            yield from skipped(context, con, RELEASE_KEY, ["promotion_gate"], reason)
             return
         canary_decision = judge_canary(con, MODEL_NAME, config.gate, run_id)
         years = _years(stored_version(con, feature_version))
@@ -157,10 +153,7 @@ def demand_forecast(context: dg.AssetExecutionContext, project: ProjectResource)
         feature_set = stored_version(con, feature_version) if feature_version else None
         if feature_set is None or champion(con, MODEL_NAME) is None:
             reason = "no feature set or no champion model: nothing to forecast with"
-            outcome = CheckOutcome("forecast_complete", True, "error", f"skipped: {reason}")
-            results = report_checks(con, DEMAND_FORECAST_KEY, [outcome], run_id)
-            yield dg.MaterializeResult(metadata={"skipped": reason})
-            yield from results
+            yield from skipped(context, con, DEMAND_FORECAST_KEY, ["forecast_complete"], reason)
             return
         published = publish_forecasts(
             con,

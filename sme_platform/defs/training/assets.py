@@ -5,12 +5,11 @@ import dagster as dg
 import polars as pl
 
 from sme_platform.defs.features.assets import DEMAND_FEATURES_KEY
-from sme_platform.defs.governance.checks import report_checks
+from sme_platform.defs.governance.checks import report_checks, skipped
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.upstream import latest_metadata_value
 from sme_platform.lib.features.origins import HOLDOUT
 from sme_platform.lib.features.store import stored_version
-from sme_platform.lib.governance import CheckOutcome
 from sme_platform.lib.training.config import MODEL_NAME, load_forecasting_config
 from sme_platform.lib.training.frames import holiday_country, holiday_dates
 from sme_platform.lib.training.pipeline import (
@@ -75,11 +74,7 @@ def demand_forecast_model(context: dg.AssetExecutionContext, project: ProjectRes
             else history_shortfall(con, feature_set.version, feature_set.calendar)
         )
         if reason is not None:
-            context.log.info(f"{DEMAND_MODEL_KEY.to_user_string()} skipped: {reason}")
-            outcomes = [CheckOutcome(n, True, "error", f"skipped: {reason}") for n in CHECKS]
-            results = report_checks(con, DEMAND_MODEL_KEY, outcomes, run_id)
-            yield dg.MaterializeResult(metadata={"skipped": reason})
-            yield from results
+            yield from skipped(context, con, DEMAND_MODEL_KEY, CHECKS, reason)
             return
         trained = already_trained(con, MODEL_NAME, feature_set.version)
         if trained is not None:
