@@ -17,8 +17,8 @@ import inspect
 import duckdb
 
 from sme_platform.lib.features.events import EVENTS_TABLE
+from sme_platform.lib.features.optional_inputs import optional_relation
 from sme_platform.lib.features.origins import ORIGINS_TABLE
-from sme_platform.lib.warehouse import table_exists
 
 FEATURE_SET = "demand_features"
 LOOKBACK_DAYS = 182
@@ -74,25 +74,26 @@ def _means() -> str:
 def build_origin_features(con: duckdb.DuckDBPyConnection) -> int:
     """Create `_origin_features`: one row per row of `_feature_origins`, with the features of
     ORIGIN_FEATURE_COLUMNS and the series' attributes. Returns the row count."""
-    products = (
+    products = optional_relation(
+        con,
+        "products",
         "select sku, coalesce(category, 'unknown') as category, unit_cost::double as unit_cost "
-        "from staging.products"
-        if table_exists(con, "staging", "products")
-        else "select null::varchar as sku, null::varchar as category, null::double as unit_cost "
-        "where false"
+        "from staging.products",
+        {"sku": "varchar", "category": "varchar", "unit_cost": "double"},
     )
-    locations = (
+    locations = optional_relation(
+        con,
+        "locations",
         "select location_id, coalesce(location_type, 'unknown') as location_type "
-        "from staging.locations"
-        if table_exists(con, "staging", "locations")
-        else "select null::varchar as location_id, null::varchar as location_type where false"
+        "from staging.locations",
+        {"location_id": "varchar", "location_type": "varchar"},
     )
-    list_prices = (
+    list_prices = optional_relation(
+        con,
+        "prices",
         "select sku, valid_from, unit_price::double as unit_price "
-        "from staging.prices where price_type = 'list'"
-        if table_exists(con, "staging", "prices")
-        else "select null::varchar as sku, null::date as valid_from, "
-        "null::double as unit_price where false"
+        "from staging.prices where price_type = 'list'",
+        {"sku": "varchar", "valid_from": "date", "unit_price": "double"},
     )
     con.execute(
         f"""

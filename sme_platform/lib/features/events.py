@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import duckdb
 
-from sme_platform.lib.warehouse import table_exists
+from sme_platform.lib.features.optional_inputs import optional_relation
 
 EVENTS_TABLE = "_demand_events"
 
@@ -31,12 +31,12 @@ def build_demand_events(con: duckdb.DuckDBPyConnection) -> int:
     promo_units, censored) from staging.sales_lines, raw.file_loads and, where present,
     staging.inventory_snapshots. Returns its row count."""
     con.execute(_FILE_ARRIVAL_SQL)
-    stock_outs = (
-        """select snapshot_date as date, location_id, sku from staging.inventory_snapshots
-           where is_stocked_out"""
-        if table_exists(con, "staging", "inventory_snapshots")
-        else "select null::date as date, null::varchar as location_id, null::varchar as sku "
-        "where false"
+    stock_outs = optional_relation(
+        con,
+        "inventory_snapshots",
+        "select snapshot_date as date, location_id, sku from staging.inventory_snapshots "
+        "where is_stocked_out",
+        {"date": "date", "location_id": "varchar", "sku": "varchar"},
     )
     con.execute(
         f"""
