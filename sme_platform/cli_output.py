@@ -138,10 +138,10 @@ def print_forecasting(forecasting) -> None:
     saving = forecasting.saving_against_best_alternative
     if saving is not None:
         method, money = saving
-        verb = "saves" if money > 0 else "costs"
+        verb = "save" if money > 0 else "cost"
         console.print(
-            f"The model's forecasts {verb} {abs(money):,.0f} in lost margin and holding cost "
-            f"over the holdout against {method}, the cheapest alternative"
+            f"Ordering from the model's forecasts would {verb} {abs(money):,.0f} in lost margin "
+            f"and holding cost over the holdout, against {method}, the cheapest alternative"
         )
     if forecasting.last_decision:
         console.print(f"Last release decision: {forecasting.last_decision}")
