@@ -109,7 +109,11 @@ def print_versions(paths: ProjectPaths, name: str | None) -> int:
         return 1
     table = Table(
         title="Model versions (holdout figures)",
-        caption="* high impact: released only after an approval (sme-platform approve)",
+        caption=(
+            "* high impact: released only after an approval (sme-platform approve)"
+            if any(v.high_impact for v in shown)
+            else None
+        ),
     )
     for column in ("model", "version", "status", "created", "WAPE", "bias", "business cost"):
         table.add_column(
