@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from sme_platform.lib.features.optional_inputs import optional_relation
 from sme_platform.lib.features.origins import HOLDOUT
 from sme_platform.lib.release.canary import CanaryDecision, compare
 from sme_platform.lib.release.gate import CHAMPION_METHOD, GateConfig, GateDecision, decide
@@ -55,24 +56,36 @@ def judge_canary(
     con: duckdb.DuckDBPyConnection, model_name: str, config: GateConfig, run_id: str
 ) -> CanaryDecision | None:
     """Compare the running canary with the champion on the days whose actuals have arrived,
-    from the forecasts both made for the canary's series (ml.forecast_log)."""
+    from the forecasts both made for the canary's series (ml.forecast_log); a stocked-out day
+    with no sale is censored (left out), as in the backtest."""
     challenger = canary_challenger(con, model_name)
     current = champion(con, model_name)
     if challenger is None or current is None or not table_exists(con, "ml", "forecast_log"):
         return None
+    stock_outs = optional_relation(
+        con,
+        "inventory_snapshots",
+        "select distinct sku, location_id, snapshot_date as date "
+        "from staging.inventory_snapshots where is_stocked_out",
+        {"sku": "varchar", "location_id": "varchar", "date": "date"},
+    )
     frames = con.execute(
         f"""
         with actuals as (
             select sku, location_id, order_date as date, sum(quantity)::double as units
             from staging.sales_lines group by all
         ),
-        newest as (select max(order_date) as day from staging.sales_lines)
+        newest as (select max(order_date) as day from staging.sales_lines),
+        stock_outs as ({stock_outs})
         select log.model_version, log.sku, log.location_id, log.origin_date,
                log.date as target_date, log.horizon, log.prediction,
-               coalesce(actuals.units, 0) as actual, false as censored
+               coalesce(actuals.units, 0) as actual,
+               -- stocked out and nothing sold: the demand that day is unknown
+               actuals.units is null and stock_outs.sku is not null as censored
         from {FORECAST_LOG} as log
         cross join newest
         left join actuals using (sku, location_id, date)
+        left join stock_outs using (sku, location_id, date)
         where log.model_name = $name and log.canary_series
           and log.model_version in ($challenger, $champion)
           and log.date <= newest.day
