@@ -62,9 +62,11 @@ def write_company(
     data.mkdir(parents=True, exist_ok=True)
     # A bakery: what is not sold in a few days is lost, so stock costs far more than the 25 % a
     # year of durable goods, and ordering to an accurate forecast pays. Its 12 series swing with
-    # unannounced promotions, so one 14-day holdout's bias is allowed up to 30 %.
+    # unannounced promotions, so one 14-day holdout's bias is allowed up to 30 %, and a
+    # location (four series) may cost up to half as much again as the reference's.
     (project / "forecasting.yaml").write_text(
-        "business:\n  holding_cost_rate_per_year: 5.0\ngate:\n  max_abs_bias: 0.3\n",
+        "business:\n  holding_cost_rate_per_year: 5.0\n"
+        "gate:\n  max_abs_bias: 0.3\n  max_segment_regression: 0.5\n",
         encoding="utf-8",
     )
     with connect(data / "warehouse.duckdb") as con:

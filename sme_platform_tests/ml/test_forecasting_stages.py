@@ -142,13 +142,13 @@ def test_a_better_model_goes_through_a_canary_and_can_be_rolled_back(tmp_path, i
     project = tmp_path / "bakery"
     # Night 1: no price plan yet, so the promotions come unannounced; the model still learns the
     # weekly rhythm, beats the baselines and becomes champion.
-    write_company(project, days=400, pattern="learnable", with_price_plan=False)
+    write_company(project, days=412, pattern="learnable", with_price_plan=False)
     materialize(project, instance)
     assert query(project, "select version, status from ml.model_registry") == [("v1", "champion")]
 
     # Night 2: the price plan arrives; v2 sees the promotions coming, beats the champion on the
     # same holdout and starts a canary on a share of the locations.
-    add_price_plan(project, days=440)
+    add_price_plan(project, days=460)
     passed, _, description = checks(materialize(project, instance))["promotion_gate"]
     assert passed and "canary starts" in description, description
     assert query(project, "select version, status from ml.model_registry order by 1") == [
@@ -159,7 +159,7 @@ def test_a_better_model_goes_through_a_canary_and_can_be_rolled_back(tmp_path, i
     assert roles == {"champion": 2 * 4 * 14, "canary": 1 * 4 * 14}  # 1 of 3 locations
 
     # Night 3: ten days of actuals later, the canary is judged on the same days and series.
-    add_days(project, first_day=400, days=10, pattern="learnable", run=3)
+    add_days(project, first_day=412, days=10, pattern="learnable", run=3)
     materialize(project, instance)
     statuses = dict(query(project, "select version, status from ml.model_registry"))
     assert statuses["v2"] == "champion" and statuses["v1"] == "archived"

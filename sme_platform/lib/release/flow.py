@@ -182,7 +182,12 @@ def champion_holdout_rows(
     frame = scored.with_columns(
         pl.lit(CHAMPION_METHOD).alias("model"), pl.lit(HOLDOUT).alias("fold")
     )
-    return evaluate([frame], assumptions, nominal)
+    review = (
+        {CHAMPION_METHOD: loaded.review_period_quantile}
+        if loaded.review_period_quantile is not None
+        else None
+    )
+    return evaluate([frame], assumptions, nominal, review)
 
 
 def waiting_for_release(con: duckdb.DuckDBPyConnection, model_name: str) -> list[ModelVersion]:

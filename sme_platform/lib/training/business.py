@@ -5,10 +5,16 @@ origin):
 - Opening stock at the origin covers the lead time with the point forecast:
   opening = sum of predictions of days 1..L (L = lead_time_days).
 - One order is placed at the origin and arrives at the start of day L + 1. It covers the review
-  period (days L+1..L+R) up to the service-level quantile of the demand over it:
-  order = sum of predictions + z(service_level) * sqrt(sum of daily sigma^2), where a day's sigma is
-  read from the model's interval: (high - prediction) / z((1 + nominal) / 2), i.e. the upper half of
-  the interval taken as a normal tail (days independent). No interval: sigma 0, the point forecast.
+  period (days L+1..L+R) up to the service-level quantile of the demand over it. With the
+  model's review-period residuals calibrated (`review_period_quantiles`: what it forgot over a
+  whole review period on the calibration fold, per model, in units of sqrt(forecast + 1)):
+  order = sum of predictions + q(service_level) * sqrt(sum of predictions + 1). This reads the
+  tail of the very quantity ordered for, where a daily interval summed as independent normal days
+  (the fallback, below) missed the lumpy orders of wholesale customers: on Online Retail the most
+  accurate model came 5th in cost that way, short where methods with wide daily intervals were
+  not. Without calibration: order = sum of predictions + z(service_level) * sqrt(sum of daily
+  sigma^2), a day's sigma read from the interval as (high - prediction) / z((1 + nominal) / 2);
+  no interval: the point forecast.
 - Days 1..L+R are simulated against actual demand with lost sales (no backorders): each day sells
   min(demand, stock); the rest is short. Stock left after the lead time is carried over.
 - A censored day's demand is unknown: it sells nothing in the simulation and is left out of the
@@ -70,7 +76,10 @@ class BusinessAssumptions(BaseModel):
 
 
 def simulate_series(
-    forecasts: pl.DataFrame, assumptions: BusinessAssumptions, nominal: float = 0.8
+    forecasts: pl.DataFrame,
+    assumptions: BusinessAssumptions,
+    nominal: float = 0.8,
+    review_period_quantiles: dict[str, float] | None = None,
 ) -> pl.DataFrame:
     """Per model, fold and series: the simulated days and their stock, shortage and money."""
     require_columns(
@@ -130,7 +139,16 @@ def simulate_series(
         values = per_series.get_column(column).list.to_array(days).to_numpy()
         return np.take_along_axis(values, day_order, axis=1)
 
-    outcome = _simulate_days(matrix("demand"), matrix("prediction"), matrix("sigma"), assumptions)
+    window_quantile = None
+    if review_period_quantiles:
+        window_quantile = (
+            per_series.get_column("model")
+            .replace_strict(review_period_quantiles, default=None, return_dtype=pl.Float64)
+            .to_numpy()
+        )
+    outcome = _simulate_days(
+        matrix("demand"), matrix("prediction"), matrix("sigma"), assumptions, window_quantile
+    )
     censored = matrix("censored")
     return (
         per_series.drop("horizon", "horizons", "demand", "censored", "prediction", "sigma")
@@ -177,13 +195,23 @@ def _simulate_days(
     prediction: np.ndarray,
     sigma: np.ndarray,
     assumptions: BusinessAssumptions,
+    window_quantile: np.ndarray | None = None,
 ) -> _DaysOutcome:
     """The policy of the module docstring, all series at once, one step per simulated day."""
     lead = assumptions.lead_time_days
     z_service = NormalDist().inv_cdf(assumptions.service_level)
     opening = prediction[:, :lead].sum(axis=1)
+    review_forecast = prediction[:, lead:].sum(axis=1)
     review_sigma = np.sqrt((sigma[:, lead:] ** 2).sum(axis=1))
-    order = np.maximum(prediction[:, lead:].sum(axis=1) + z_service * review_sigma, 0.0)
+    safety = z_service * review_sigma
+    if window_quantile is not None:
+        calibrated = ~np.isnan(window_quantile)
+        safety = np.where(
+            calibrated,
+            np.nan_to_num(window_quantile) * np.sqrt(review_forecast + 1.0),
+            safety,
+        )
+    order = np.maximum(review_forecast + safety, 0.0)
     stock = opening.copy()
     short = np.zeros_like(demand)
     end_stock = np.zeros_like(demand)
@@ -198,7 +226,10 @@ def _simulate_days(
 
 
 def business_by_segment(
-    forecasts: pl.DataFrame, assumptions: BusinessAssumptions, nominal: float = 0.8
+    forecasts: pl.DataFrame,
+    assumptions: BusinessAssumptions,
+    nominal: float = 0.8,
+    review_period_quantiles: dict[str, float] | None = None,
 ) -> pl.DataFrame:
     """One row per model, fold and segment: stock-out rate, units short, days on hand, money.
 
@@ -206,7 +237,7 @@ def business_by_segment(
     (over all simulated days) / average daily demand (over known days), null without demand;
     business_cost = lost_margin + holding_cost.
     """
-    per_series = simulate_series(forecasts, assumptions, nominal)
+    per_series = simulate_series(forecasts, assumptions, nominal, review_period_quantiles)
     return (
         with_segments(per_series)
         .group_by(RESULT_KEYS)
@@ -235,3 +266,26 @@ def business_by_segment(
         .select(*RESULT_KEYS, *BUSINESS_COLUMNS)
         .sort(RESULT_KEYS)
     )
+
+
+def fit_review_period_quantiles(
+    calibration: pl.DataFrame, assumptions: BusinessAssumptions
+) -> dict[str, float]:
+    """Per model, the service-level quantile of (units sold - units forecast) over the review
+    period (days L+1..L+R from the origin) of each series, in units of sqrt(forecast + 1), on the
+    calibration rows. Censored days are left out of both sums (their demand is unknown)."""
+    lead = assumptions.lead_time_days
+    last = lead + assumptions.review_period_days
+    window = (
+        calibration.filter(pl.col("horizon").is_between(lead + 1, last) & ~pl.col("censored"))
+        .group_by("model", "fold", *SERIES_KEYS)
+        .agg(sold=pl.col("actual").sum(), forecast=pl.col("prediction").sum())
+        .with_columns(
+            residual=(pl.col("sold") - pl.col("forecast"))
+            / (pl.col("forecast").clip(lower_bound=0.0) + 1.0).sqrt()
+        )
+    )
+    quantiles = window.group_by("model").agg(
+        pl.col("residual").quantile(assumptions.service_level, interpolation="higher")
+    )
+    return dict(quantiles.iter_rows())

@@ -21,7 +21,7 @@ from sme_platform.lib.features.origins import CALIBRATION, ForecastCalendar
 from sme_platform.lib.features.settings import ForecastSettings
 from sme_platform.lib.training.backtest import LIGHTGBM, ModelBacktest, backtest_model
 from sme_platform.lib.training.baselines import moving_average, seasonal_naive
-from sme_platform.lib.training.business import BusinessAssumptions
+from sme_platform.lib.training.business import BusinessAssumptions, fit_review_period_quantiles
 from sme_platform.lib.training.conformal import apply_intervals, fit_residual_quantiles
 from sme_platform.lib.training.evaluate import evaluate
 from sme_platform.lib.training.peers import statsforecast_peers
@@ -38,6 +38,10 @@ class TrainingOutcome:
     scoring_forecast: pl.DataFrame  # the final model on the scoring origin, with intervals
     notes: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
+    # Per method, the service-level quantile of its review-period residuals (calibration fold),
+    # which the reorder simulation orders safety stock from; the final model's over every fold.
+    review_quantiles: dict = field(default_factory=dict)
+    final_review_quantile: float | None = None
 
 
 def evaluation_history(con: duckdb.DuckDBPyConnection, version: str) -> pl.DataFrame:
@@ -169,13 +173,24 @@ def run_training(
     everything = pl.concat([lightgbm, *other_methods], how="diagonal_relaxed")
     calibration = everything.filter(pl.col("fold") == CALIBRATION)
     quantiles = fit_residual_quantiles(calibration, NOMINAL_COVERAGE)
+    review_quantiles = fit_review_period_quantiles(calibration, assumptions)
     judged = apply_intervals(everything.filter(pl.col("fold") != CALIBRATION), quantiles)
-    results = evaluate([judged], assumptions, NOMINAL_COVERAGE)
-    final_quantiles = fit_residual_quantiles(
-        everything.filter(pl.col("model") == LIGHTGBM), NOMINAL_COVERAGE
-    )
+    results = evaluate([judged], assumptions, NOMINAL_COVERAGE, review_quantiles)
+    lightgbm_rows = everything.filter(pl.col("model") == LIGHTGBM)
+    final_quantiles = fit_residual_quantiles(lightgbm_rows, NOMINAL_COVERAGE)
+    final_review_quantile = fit_review_period_quantiles(lightgbm_rows, assumptions)[LIGHTGBM]
     scoring = apply_intervals(
         backtest.scoring_frame.with_columns(pl.lit(LIGHTGBM).alias("model")), final_quantiles
     )
     seconds["intervals_and_evaluation"] = round(time.perf_counter() - started, 2)
-    return TrainingOutcome(backtest, judged, results, final_quantiles, scoring, notes, seconds)
+    return TrainingOutcome(
+        backtest,
+        judged,
+        results,
+        final_quantiles,
+        scoring,
+        notes,
+        seconds,
+        review_quantiles,
+        final_review_quantile,
+    )

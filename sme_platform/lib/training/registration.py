@@ -110,6 +110,7 @@ def register_candidate(
                 "nominal": pipeline.NOMINAL_COVERAGE,
                 "quantiles": outcome.final_quantiles.to_dicts(),
             },
+            "review_period_quantile": outcome.final_review_quantile,
             "horizon_days": config.demand_forecast.horizon_days,
             "holiday_country": holiday_country,
             "training_rows": outcome.backtest.training_rows,

@@ -25,6 +25,7 @@ class LoadedModel:
     holiday_country: str | None
     horizon_days: int
     scaled_intervals: bool
+    review_period_quantile: float | None = None
 
 
 def load_registered(
@@ -47,6 +48,7 @@ def load_registered(
         parameters.get("holiday_country"),
         parameters["horizon_days"],
         parameters["interval"].get("scaled", False),
+        parameters.get("review_period_quantile"),
     )
 
 

@@ -147,3 +147,50 @@ def test_row_order_does_not_matter():
     in_order = simulate(one_series([1] * 14, actual=[3] + [1] * 13))
     shuffled = one_series([1] * 14, actual=[3] + [1] * 13).reverse()
     assert simulate(shuffled) == in_order
+
+
+def test_a_calibrated_review_period_quantile_sets_the_safety_stock():
+    from sme_platform.lib.training.business import fit_review_period_quantiles, simulate_series
+
+    assumptions = BusinessAssumptions(lead_time_days=1, review_period_days=2, service_level=0.9)
+    # Calibration: ten series, each forecast 3 units over the review period (days 2-3); sold 3
+    # (residual 0) on nine, 11 on one (residual 8 / sqrt(3 + 1) = 4).
+    rows = []
+    for series in range(10):
+        sold = 5.5 if series == 9 else 1.5
+        for horizon in (1, 2, 3):
+            rows.append(
+                {
+                    "model": "m",
+                    "fold": "calibration",
+                    "sku": f"s{series}",
+                    "location_id": "L",
+                    "horizon": horizon,
+                    "actual": sold,
+                    "censored": False,
+                    "prediction": 1.5,
+                }
+            )
+    quantiles = fit_review_period_quantiles(pl.DataFrame(rows), assumptions)
+    assert quantiles == {"m": pytest.approx(4.0)}  # the 90th percentile, "higher": the outlier
+
+    day = {
+        "model": "m",
+        "fold": "holdout",
+        "sku": "a",
+        "location_id": "L",
+        "category": "c",
+        "censored": False,
+        "prediction": 1.5,
+        "high": 2.0,
+        "unit_price": 10.0,
+        "unit_cost": 6.0,
+    }
+    frame = pl.DataFrame([{**day, "horizon": h, "actual": 1.5} for h in (1, 2, 3)])
+    simulated = simulate_series(frame, assumptions, 0.8, quantiles).row(0, named=True)
+    # Order = forecast over days 2-3 (3) + 4 * sqrt(3 + 1) = 11; opening stock 1.5 for day 1.
+    assert simulated["order"] == pytest.approx(11.0)
+    assert simulated["opening"] == pytest.approx(1.5)
+    # Without calibration the order falls back to the daily interval read as normal days.
+    fallback = simulate_series(frame, assumptions, 0.8).row(0, named=True)
+    assert fallback["order"] < 5.0
