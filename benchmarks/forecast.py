@@ -239,7 +239,8 @@ def run_timed(phase: str, command: list[str], env: dict) -> dict:
         [long_tail.TIME, "-v", *command],
         capture_output=True,
         text=True,
-        env=env,
+        # wide enough that rich does not wrap the run's failure lines
+        env={**env, "COLUMNS": "200"},
         cwd=REPO,
         check=False,
     )
