@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/forecast.py [--scale small] [--scale medium] [--workdir D]
         [--demo-project DIR] [--online-retail-project DIR] [--no-online-retail] [--no-long-tail]
+        [--no-mlforecast]
 
 mlforecast (Nixtla) is an optional benchmark dependency, not one of the platform's:
     .venv/bin/pip install -e '.[bench]'      (or: .venv/bin/pip install 'mlforecast>=1.0,<2')
@@ -40,7 +41,6 @@ Phases run one at a time (the machine is shared); results are saved to benchmark
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import re
@@ -191,6 +191,14 @@ report(seconds=seconds, results=rows, series_per_fold=series_counts)
 """
 
 
+def mlforecast_installed() -> bool:
+    try:
+        import mlforecast  # noqa: F401  (only whether it imports: the peers run in a child)
+    except ImportError:
+        return False
+    return True
+
+
 def child_env(extra: dict | None = None) -> dict:
     # This checkout's code, also when the venv's editable install points at another one.
     env = {**os.environ, "PYTHONPATH": str(REPO), **(extra or {})}
@@ -276,7 +284,7 @@ def remembered(project: Path) -> list[dict]:
         return []
     stamp = time.strftime("%Y-%m-%d %H:%M", time.gmtime(path.stat().st_mtime))
     return [
-        {**phase, "phase": f"{phase['phase']} (earlier, {stamp})"}
+        {**phase, "phase": f"{phase['phase']} (earlier run, noted {stamp})"}
         for phase in json.loads(path.read_text(encoding="utf-8"))
     ]
 
@@ -489,7 +497,7 @@ def verdict(dataset: dict) -> list[str]:
 
 
 def print_timings(timings: list[dict]) -> None:
-    print(f"\n{'dataset':16} {'phase':44} {'seconds':>8} {'peak MiB':>9}  target / notes")
+    print(f"\n{'dataset':16} {'phase':56} {'seconds':>8} {'peak MiB':>9}  target / notes")
     for row in timings:
         notes = row.get("target", "")
         if row.get("exit_status"):
@@ -498,7 +506,7 @@ def print_timings(timings: list[dict]) -> None:
         if "training_rows" in row:
             notes = f"{row['training_rows']:,} training rows"
         peak = f"{row['peak_mib']:,}" if row["peak_mib"] is not None else "-"
-        print(f"{row['dataset']:16} {row['phase']:44} {row['seconds']:>8.1f} {peak:>9}  {notes}")
+        print(f"{row['dataset']:16} {row['phase']:56} {row['seconds']:>8.1f} {peak:>9}  {notes}")
 
 
 def print_long_tail(dataset: dict) -> None:
@@ -573,12 +581,13 @@ def main() -> None:
     parser.add_argument("--online-retail-project", type=Path, help="an existing, run folder")
     parser.add_argument("--no-online-retail", action="store_true")
     parser.add_argument("--no-long-tail", action="store_true")
+    parser.add_argument("--no-mlforecast", action="store_true", help="skip the mlforecast peers")
     parser.add_argument("--long-tail-days", type=int, default=730)
     parser.add_argument("--keep", action="store_true", help="keep the long-tail project folder")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    with_mlforecast = importlib.util.find_spec("mlforecast") is not None
-    if not with_mlforecast:
+    with_mlforecast = not args.no_mlforecast and mlforecast_installed()
+    if not with_mlforecast and not args.no_mlforecast:
         print(MLFORECAST_MISSING)
     datasets_dir = os.environ.get("SME_DATASETS_DIR", str(REPO.parent / "shared" / "datasets"))
     env = child_env({"SME_DATASETS_DIR": datasets_dir})
@@ -627,7 +636,7 @@ def main() -> None:
             print(f"[long-tail] FAILED: {error}")
             failures.append(f"long-tail: {str(error)[-3000:]}")
 
-    if not with_mlforecast:
+    if not with_mlforecast and not args.no_mlforecast:
         for dataset in datasets:
             dataset["mlforecast_note"] = MLFORECAST_MISSING
     for dataset in datasets:
