@@ -31,6 +31,7 @@ import duckdb
 from sme_platform.lib.features.demand import (
     FEATURE_SET,
     LOOKBACK_DAYS,
+    ORIGIN_FEATURE_COLUMNS,
     ORIGIN_FEATURES_TABLE,
     build_origin_features,
     definition_hash,
@@ -41,6 +42,7 @@ from sme_platform.lib.features.settings import ForecastSettings
 from sme_platform.lib.warehouse import table_exists
 
 KEEP_VERSIONS = 3
+FEATURE_DECIMALS = 10
 TABLES_PER_VERSION = (
     "features.demand_features",
     "features.demand_targets",
@@ -144,9 +146,18 @@ def _store(con: duckdb.DuckDBPyConnection, version: str) -> int:
         f"create table if not exists features.demand_features as "
         f"select ''::varchar as feature_set_version, * from {ORIGIN_FEATURES_TABLE} where false"
     )
+    # Rounded: DuckDB sums doubles in parallel, in an order that varies from run to run, so the
+    # last bits of a mean or a price differed between two runs on the same data, and LightGBM,
+    # binning on them, trained a different model (two fresh clones of the demo: same feature
+    # rows to 1e-14, different model bytes). Ten decimals keep the features exact enough (the
+    # leakage check compares to 1e-9) and the same every time.
+    rounded = ", ".join(
+        f"round({column}, {FEATURE_DECIMALS}) as {column}" for column in ORIGIN_FEATURE_COLUMNS
+    )
     con.execute(
         f"insert into features.demand_features by name "
-        f"select $version as feature_set_version, * from {ORIGIN_FEATURES_TABLE}",
+        f"select $version as feature_set_version, * replace ({rounded}) "
+        f"from {ORIGIN_FEATURES_TABLE}",
         {"version": version},
     )
     con.execute(
