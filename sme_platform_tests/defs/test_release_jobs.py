@@ -18,7 +18,8 @@ from sme_platform.defs.release.jobs import (
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.lib.project import ProjectPaths
 from sme_platform.lib.release.audit import read_events
-from sme_platform.lib.release.registry import list_versions, transition
+from sme_platform.lib.release.registry import list_versions
+from sme_platform.lib.release.status import transition
 from sme_platform.lib.warehouse import connect
 from sme_platform_tests.lib.release.conftest import register
 

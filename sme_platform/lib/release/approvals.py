@@ -11,9 +11,9 @@ from sme_platform.lib.release.registry import (
     RegistryError,
     ensure_registry,
     get_version,
-    set_fields,
     utc_now,
 )
+from sme_platform.lib.release.status import set_fields
 from sme_platform.lib.warehouse import transaction
 
 

@@ -18,13 +18,8 @@ from sme_platform.lib.features.origins import HOLDOUT
 from sme_platform.lib.release.canary import CanaryDecision, compare
 from sme_platform.lib.release.gate import CHAMPION_METHOD, GateConfig, GateDecision, decide
 from sme_platform.lib.release.promotion import apply_canary_decision, apply_gate_decision
-from sme_platform.lib.release.registry import (
-    ModelVersion,
-    champion,
-    get_version,
-    list_versions,
-    transition,
-)
+from sme_platform.lib.release.registry import ModelVersion, champion, get_version, list_versions
+from sme_platform.lib.release.status import transition
 from sme_platform.lib.training.business import BusinessAssumptions
 from sme_platform.lib.training.evaluate import evaluate
 from sme_platform.lib.training.registration import RESULTS_TABLE, record_backtest_results

@@ -17,13 +17,8 @@ import duckdb
 from sme_platform.lib.release.audit import record_event, run_actor
 from sme_platform.lib.release.canary import CanaryDecision
 from sme_platform.lib.release.gate import GateDecision
-from sme_platform.lib.release.registry import (
-    ModelVersion,
-    change_status,
-    ensure_registry,
-    get_version,
-    set_fields,
-)
+from sme_platform.lib.release.registry import ModelVersion, ensure_registry, get_version
+from sme_platform.lib.release.status import change_status, set_fields
 from sme_platform.lib.warehouse import transaction
 
 

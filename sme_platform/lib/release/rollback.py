@@ -12,12 +12,12 @@ from sme_platform.lib.release.audit import read_events
 from sme_platform.lib.release.registry import (
     RegistryError,
     champion,
-    change_status,
     ensure_registry,
     get_version,
     list_versions,
     normalize_version,
 )
+from sme_platform.lib.release.status import change_status
 from sme_platform.lib.warehouse import transaction
 
 

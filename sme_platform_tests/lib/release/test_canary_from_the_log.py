@@ -6,7 +6,8 @@ from datetime import date, timedelta
 
 from sme_platform.lib.release.flow import judge_canary
 from sme_platform.lib.release.gate import GateConfig
-from sme_platform.lib.release.registry import get_version, set_fields, transition
+from sme_platform.lib.release.registry import get_version
+from sme_platform.lib.release.status import set_fields, transition
 from sme_platform_tests.lib.release.conftest import register
 
 START = date(2025, 3, 1)

@@ -11,15 +11,14 @@ from pydantic import ValidationError
 from sme_platform.lib.release.audit import read_events
 from sme_platform.lib.release.registry import (
     ArtifactIntegrityError,
-    IllegalTransitionError,
     RegistryError,
     UnknownModelVersionError,
     champion,
     get_version,
     list_versions,
     load_model_text,
-    transition,
 )
+from sme_platform.lib.release.status import IllegalTransitionError, transition
 from sme_platform_tests.lib.release.conftest import MODEL_TEXT, metadata, register
 
 

@@ -10,9 +10,9 @@ from sme_platform.lib.release.registry import (
     champion,
     get_version,
     list_versions,
-    transition,
 )
 from sme_platform.lib.release.rollback import RollbackError, rollback
+from sme_platform.lib.release.status import transition
 from sme_platform_tests.lib.release.conftest import register
 
 NAME = "demand_forecast"
