@@ -25,24 +25,10 @@ import polars as pl
 from sme_platform.lib.features.origins import ForecastCalendar
 from sme_platform.lib.features.settings import ForecastSettings
 from sme_platform.lib.training.frames import expand
+from sme_platform.lib.training.history import as_forecast_frame
 from sme_platform.lib.training.model import DemandModel, train
 
 LIGHTGBM = "lightgbm"
-FORECAST_COLUMNS = [
-    "model",
-    "fold",
-    "sku",
-    "location_id",
-    "category",
-    "origin_date",
-    "target_date",
-    "horizon",
-    "actual",
-    "censored",
-    "prediction",
-    "unit_price",
-    "unit_cost",
-]
 
 
 @dataclass
@@ -55,16 +41,17 @@ class ModelBacktest:
     level_factors: dict = field(default_factory=dict)
 
 
-def as_forecast_frame(
-    frame: pl.DataFrame, model: str, fold: str | None, predictions
-) -> pl.DataFrame:
-    """The shared forecast-frame shape (see the interfaces of lib/training) from expanded rows."""
-    return frame.with_columns(
-        pl.lit(model).alias("model"),
-        pl.lit(fold, dtype=pl.Utf8).alias("fold"),
-        pl.Series("prediction", predictions, dtype=pl.Float64),
-        pl.coalesce("list_price", "realized_price_91").alias("unit_price"),
-    ).select(FORECAST_COLUMNS)
+def lightgbm_forecast_frame(frame: pl.DataFrame, fold: str, predictions) -> pl.DataFrame:
+    """Expanded feature rows and their predictions in the forecast frame every method shares
+    (history.as_forecast_frame: its columns, empty intervals)."""
+    return as_forecast_frame(
+        frame.with_columns(
+            pl.lit(fold, dtype=pl.Utf8).alias("fold"),
+            pl.Series("prediction", predictions, dtype=pl.Float64),
+            pl.coalesce("list_price", "realized_price_91").alias("unit_price"),
+        ),
+        LIGHTGBM,
+    )
 
 
 def backtest_model(
@@ -96,7 +83,7 @@ def backtest_model(
         uncensored = ~fold_rows["censored"].to_numpy()
         sold_so_far += float(fold_rows["actual"].to_numpy()[uncensored].sum())
         forecast_so_far += float(raw[uncensored].sum())
-        forecasts.append(as_forecast_frame(fold_rows, LIGHTGBM, fold, raw * model.level_factor))
+        forecasts.append(lightgbm_forecast_frame(fold_rows, fold, raw * model.level_factor))
         seconds[f"train_{fold}"] = time.perf_counter() - started
     started = time.perf_counter()
     final_model = train(training, settings.sample_seed)

@@ -167,10 +167,7 @@ def run_training(
     seconds.update({f"peer_{k}": round(v, 2) for k, v in peer_seconds.items()})
 
     started = time.perf_counter()
-    lightgbm = backtest.forecasts.with_columns(
-        pl.lit(None, dtype=pl.Float64).alias("low"), pl.lit(None, dtype=pl.Float64).alias("high")
-    )
-    everything = pl.concat([lightgbm, *other_methods], how="diagonal_relaxed")
+    everything = pl.concat([backtest.forecasts, *other_methods], how="diagonal_relaxed")
     calibration = everything.filter(pl.col("fold") == CALIBRATION)
     quantiles = fit_residual_quantiles(calibration, NOMINAL_COVERAGE)
     review_quantiles = fit_review_period_quantiles(calibration, assumptions)
