@@ -73,7 +73,7 @@ def demand_forecast_release(context: dg.AssetExecutionContext, project: ProjectR
             yield from skipped(context, con, RELEASE_KEY, ["promotion_gate"], reason)
             return
         canary_decision = judge_canary(con, MODEL_NAME, config.gate, run_id)
-        years = _years(stored_version(con, feature_version))
+        years = stored_version(con, feature_version).calendar.holiday_years
         for approved in waiting_for_release(con, MODEL_NAME):
             release_candidate(
                 con,
@@ -160,7 +160,7 @@ def demand_forecast(context: dg.AssetExecutionContext, project: ProjectResource)
             project.paths.models_dir,
             MODEL_NAME,
             feature_set.version,
-            _years(feature_set),
+            feature_set.calendar.holiday_years,
             run_id,
         )
         results = report_checks(
@@ -183,11 +183,6 @@ def demand_forecast(context: dg.AssetExecutionContext, project: ProjectResource)
         data_version=dg.DataVersion(f"{published.champion_version}:{feature_set.version}"),
     )
     yield from results
-
-
-def _years(feature_set) -> list[int]:
-    newest = feature_set.calendar.newest_day
-    return list(range(newest.year - 3, newest.year + 2))
 
 
 RELEASE_ASSETS = [demand_forecast_release, demand_forecast]

@@ -76,7 +76,7 @@ def demand_forecast_model(context: dg.AssetExecutionContext, project: ProjectRes
         if reason is not None:
             yield from skipped(context, con, DEMAND_MODEL_KEY, CHECKS, reason)
             return
-        trained = already_trained(con, MODEL_NAME, feature_set.version)
+        trained = already_trained(con, MODEL_NAME, feature_set.version, config.gate)
         if trained is not None:
             results = report_checks(
                 con,
@@ -99,15 +99,19 @@ def demand_forecast_model(context: dg.AssetExecutionContext, project: ProjectRes
             )
             yield from results
             return
+        refused = already_trained(con, MODEL_NAME, feature_set.version)
+        if refused is not None:
+            context.log.info(
+                f"{MODEL_NAME} {refused.version} was refused under another gate configuration: "
+                "trained again as a new version, to be judged by forecasting.yaml's gate now"
+            )
         country = holiday_country(con, config.demand_forecast.holiday_country)
-        newest = feature_set.calendar.newest_day
-        years = list(range(newest.year - 3, newest.year + 2))
         outcome = run_training(
             con,
             feature_set.version,
             config.demand_forecast,
             feature_set.calendar,
-            holiday_dates(country, years),
+            holiday_dates(country, feature_set.calendar.holiday_years),
             config.business,
             config.autoets_series,
         )

@@ -46,6 +46,12 @@ class ForecastCalendar:
     def scoring_origin(self) -> date:
         return self.newest_day + timedelta(days=1)
 
+    @property
+    def holiday_years(self) -> list[int]:
+        """The years whose public holidays a model needs: the feature lookback and training
+        window (three years back) to the scoring horizon (the next year)."""
+        return list(range(self.newest_day.year - 3, self.newest_day.year + 2))
+
     def fold_origins(self) -> dict[str, date]:
         """calibration, fold_1 .. fold_N (oldest first), holdout: each `horizon_days` long."""
         holdout = self.scoring_origin - timedelta(days=self.horizon_days)

@@ -10,6 +10,8 @@ import polars as pl
 
 from sme_platform.lib.code_version import modules_hash
 from sme_platform.lib.project import ProjectPaths
+from sme_platform.lib.release.audit import read_events
+from sme_platform.lib.release.gate import GateConfig
 from sme_platform.lib.release.registry import (
     ModelVersion,
     VersionMetadata,
@@ -51,17 +53,43 @@ class RegisteredCandidate:
 
 
 def already_trained(
-    con: duckdb.DuckDBPyConnection, model_name: str, feature_set_version: str
+    con: duckdb.DuckDBPyConnection,
+    model_name: str,
+    feature_set_version: str,
+    gate: GateConfig | None = None,
 ) -> ModelVersion | None:
     """The version trained on this feature set version by this training code, if any: the same
-    data and code give the same model (training is reproducible), so it is not trained again."""
+    data and code give the same model (training is reproducible), so it is not trained again.
+
+    Except a version the gate refused under another gate configuration than `gate`: a data team
+    that changes the gate expects the next run to judge by it, so the model is trained again as a
+    new version (the same bytes) and judged afresh; the first refusal stays in the audit log."""
     code_version = training_code_version()
     matches = [
         v
         for v in list_versions(con, model_name)
         if v.feature_set_version == feature_set_version and v.code_version == code_version
     ]
-    return matches[-1] if matches else None
+    if not matches:
+        return None
+    newest = matches[-1]
+    if gate is not None and _refused_under_another_gate(con, model_name, newest.version, gate):
+        return None
+    return newest
+
+
+def _refused_under_another_gate(
+    con: duckdb.DuckDBPyConnection, model_name: str, version: str, gate: GateConfig
+) -> bool:
+    refusals = [
+        event
+        for event in read_events(con, model_name)
+        if event.event == "gate_refused" and event.model_version == version
+    ]
+    if not refusals:
+        return False
+    judged_under = refusals[-1].details.get("figures", {}).get("config")
+    return judged_under != gate.model_dump()
 
 
 def stored_results(con: duckdb.DuckDBPyConnection, model_name: str, version: str) -> pl.DataFrame:
@@ -110,7 +138,7 @@ def register_candidate(
                 "nominal": pipeline.NOMINAL_COVERAGE,
                 "quantiles": outcome.final_quantiles.to_dicts(),
             },
-            "review_period_quantile": outcome.final_review_quantile,
+            "protection_quantile": outcome.final_protection_quantile,
             "horizon_days": config.demand_forecast.horizon_days,
             "holiday_country": holiday_country,
             "training_rows": outcome.backtest.training_rows,
