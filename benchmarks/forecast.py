@@ -98,8 +98,7 @@ config = load_forecasting_config(project)
 with connect(database, read_only=True) as con:
     feature_set = stored_version(con, version)
     country = holiday_country(con, config.demand_forecast.holiday_country)
-    newest = feature_set.calendar.newest_day
-    holidays_on = holiday_dates(country, list(range(newest.year - 3, newest.year + 2)))
+    holidays_on = holiday_dates(country, feature_set.calendar.holiday_years)
     started = time.perf_counter()
     outcome = run_training(con, version, config.demand_forecast, feature_set.calendar,
                            holidays_on, config.business, config.autoets_series)
@@ -115,6 +114,7 @@ from sme_platform.lib.features.origins import CALIBRATION
 from sme_platform.lib.features.store import stored_version
 from sme_platform.lib.training.baselines import moving_average, seasonal_naive
 from sme_platform.lib.training.conformal import with_conformal_intervals
+from sme_platform.lib.training.business import fit_protection_quantiles
 from sme_platform.lib.training.config import load_forecasting_config
 from sme_platform.lib.training.evaluate import evaluate
 from sme_platform.lib.training.history import SERIES_KEYS, as_forecast_frame, target_days
@@ -177,9 +177,15 @@ for fold, origin in feature_set.calendar.fold_origins().items():
         checks.append(frame.with_columns(pl.concat_str(pl.lit("check."), "model").alias("model")))
 
 def judged(forecasts):
-    with_intervals = with_conformal_intervals(pl.concat(forecasts), NOMINAL_COVERAGE)
+    # As the platform judges: conformal intervals and protection-interval quantiles per method,
+    # both from the calibration fold.
+    everything = pl.concat(forecasts)
+    with_intervals = with_conformal_intervals(everything, NOMINAL_COVERAGE)
+    quantiles = fit_protection_quantiles(
+        everything.filter(pl.col("fold") == CALIBRATION), config.business
+    )
     return evaluate([with_intervals.filter(pl.col("fold") != CALIBRATION)], config.business,
-                    NOMINAL_COVERAGE)
+                    NOMINAL_COVERAGE, quantiles)
 
 columns = ["model", "fold", "series", "wape", "bias", "interval_coverage", "business_cost"]
 rows = []

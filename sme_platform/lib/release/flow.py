@@ -132,9 +132,10 @@ def release_candidate(
             f"champion {current.version} scored on the same holdout as {candidate.version} "
             "(it may have learned from some of those days: the comparison favours the champion)"
         )
+    # Every fold: the gate reads the holdout, or every backtest window (baseline_window).
     rows = con.execute(
-        f"select * from {RESULTS_TABLE} where model_name = ? and model_version = ? and fold = ?",
-        [model_name, candidate.version, HOLDOUT],
+        f"select * from {RESULTS_TABLE} where model_name = ? and model_version = ?",
+        [model_name, candidate.version],
     ).pl()
     decision = decide(
         rows.filter(pl.col("model") == "lightgbm"),
@@ -178,8 +179,8 @@ def champion_holdout_rows(
         pl.lit(CHAMPION_METHOD).alias("model"), pl.lit(HOLDOUT).alias("fold")
     )
     review = (
-        {CHAMPION_METHOD: loaded.review_period_quantile}
-        if loaded.review_period_quantile is not None
+        {CHAMPION_METHOD: loaded.protection_quantile}
+        if loaded.protection_quantile is not None
         else None
     )
     return evaluate([frame], assumptions, nominal, review)

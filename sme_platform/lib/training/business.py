@@ -1,22 +1,25 @@
 """What a forecast is worth on the shelf: a reorder-policy simulation per series and fold.
 
-The policy (the same for every model, using only that model's forecast and interval known at the
-origin):
-- Opening stock at the origin covers the lead time with the point forecast:
-  opening = sum of predictions of days 1..L (L = lead_time_days).
-- One order is placed at the origin and arrives at the start of day L + 1. It covers the review
-  period (days L+1..L+R) up to the service-level quantile of the demand over it. With the
-  model's review-period residuals calibrated (`review_period_quantiles`: what it forgot over a
-  whole review period on the calibration fold, per model, in units of sqrt(forecast + 1)):
-  order = sum of predictions + q(service_level) * sqrt(sum of predictions + 1). This reads the
-  tail of the very quantity ordered for, where a daily interval summed as independent normal days
-  (the fallback, below) missed the lumpy orders of wholesale customers: on Online Retail the most
-  accurate model came 5th in cost that way, short where methods with wide daily intervals were
-  not. Without calibration: order = sum of predictions + z(service_level) * sqrt(sum of daily
-  sigma^2), a day's sigma read from the interval as (high - prediction) / z((1 + nominal) / 2);
-  no interval: the point forecast.
+The policy (periodic review, order-up-to; the same for every model, using only that model's
+forecast and interval known at the origin):
+- The stock on the shelf at the origin is what it is, whichever model is judged: it covers the
+  lead time's actual demand exactly (opening = units demanded on days 1..L, L =
+  lead_time_days). An earlier version opened with each model's own lead-time forecast, which
+  judged a model also on a stock it never ordered: on Online Retail (no sales on Saturdays) a
+  model that forecast the weekend right opened with a quarter of the flat methods' stock, and
+  their surplus carried into the review period as free safety stock.
+- One order is placed at the origin and arrives at the start of day L + 1. It brings the stock up
+  to the order-up-to level for the protection interval (days 1..L+R, R = review_period_days):
+  level = forecast over days 1..L+R + safety stock; order = max(level - opening, 0).
+  Safety stock with the model's protection-interval residuals calibrated (`protection_quantiles`:
+  what it missed over days 1..L+R on the calibration fold, per model, in units of
+  sqrt(forecast + 1)): q(service_level) * sqrt(forecast over days 1..L+R + 1). This reads the tail
+  of the very quantity ordered for, where a daily interval summed as independent normal days
+  (the fallback, below) missed the lumpy orders of wholesale customers. Without calibration:
+  z(service_level) * sqrt(sum of daily sigma^2), a day's sigma read from the interval as
+  (high - prediction) / z((1 + nominal) / 2); no interval: the point forecast.
 - Days 1..L+R are simulated against actual demand with lost sales (no backorders): each day sells
-  min(demand, stock); the rest is short. Stock left after the lead time is carried over.
+  min(demand, stock); the rest is short.
 - A censored day's demand is unknown: it sells nothing in the simulation and is left out of the
   stock-out rate and units short (its stock still costs holding).
 
@@ -79,7 +82,7 @@ def simulate_series(
     forecasts: pl.DataFrame,
     assumptions: BusinessAssumptions,
     nominal: float = 0.8,
-    review_period_quantiles: dict[str, float] | None = None,
+    protection_quantiles: dict[str, float] | None = None,
 ) -> pl.DataFrame:
     """Per model, fold and series: the simulated days and their stock, shortage and money."""
     require_columns(
@@ -140,10 +143,10 @@ def simulate_series(
         return np.take_along_axis(values, day_order, axis=1)
 
     window_quantile = None
-    if review_period_quantiles:
+    if protection_quantiles:
         window_quantile = (
             per_series.get_column("model")
-            .replace_strict(review_period_quantiles, default=None, return_dtype=pl.Float64)
+            .replace_strict(protection_quantiles, default=None, return_dtype=pl.Float64)
             .to_numpy()
         )
     outcome = _simulate_days(
@@ -200,18 +203,17 @@ def _simulate_days(
     """The policy of the module docstring, all series at once, one step per simulated day."""
     lead = assumptions.lead_time_days
     z_service = NormalDist().inv_cdf(assumptions.service_level)
-    opening = prediction[:, :lead].sum(axis=1)
-    review_forecast = prediction[:, lead:].sum(axis=1)
-    review_sigma = np.sqrt((sigma[:, lead:] ** 2).sum(axis=1))
-    safety = z_service * review_sigma
+    opening = demand[:, :lead].sum(axis=1)
+    protected_forecast = prediction.sum(axis=1)
+    safety = z_service * np.sqrt((sigma**2).sum(axis=1))
     if window_quantile is not None:
         calibrated = ~np.isnan(window_quantile)
         safety = np.where(
             calibrated,
-            np.nan_to_num(window_quantile) * np.sqrt(review_forecast + 1.0),
+            np.nan_to_num(window_quantile) * np.sqrt(protected_forecast.clip(min=0.0) + 1.0),
             safety,
         )
-    order = np.maximum(review_forecast + safety, 0.0)
+    order = np.maximum(protected_forecast + safety - opening, 0.0)
     stock = opening.copy()
     short = np.zeros_like(demand)
     end_stock = np.zeros_like(demand)
@@ -229,7 +231,7 @@ def business_by_segment(
     forecasts: pl.DataFrame,
     assumptions: BusinessAssumptions,
     nominal: float = 0.8,
-    review_period_quantiles: dict[str, float] | None = None,
+    protection_quantiles: dict[str, float] | None = None,
 ) -> pl.DataFrame:
     """One row per model, fold and segment: stock-out rate, units short, days on hand, money.
 
@@ -237,7 +239,7 @@ def business_by_segment(
     (over all simulated days) / average daily demand (over known days), null without demand;
     business_cost = lost_margin + holding_cost.
     """
-    per_series = simulate_series(forecasts, assumptions, nominal, review_period_quantiles)
+    per_series = simulate_series(forecasts, assumptions, nominal, protection_quantiles)
     return (
         with_segments(per_series)
         .group_by(RESULT_KEYS)
@@ -268,16 +270,15 @@ def business_by_segment(
     )
 
 
-def fit_review_period_quantiles(
+def fit_protection_quantiles(
     calibration: pl.DataFrame, assumptions: BusinessAssumptions
 ) -> dict[str, float]:
-    """Per model, the service-level quantile of (units sold - units forecast) over the review
-    period (days L+1..L+R from the origin) of each series, in units of sqrt(forecast + 1), on the
+    """Per model, the service-level quantile of (units sold - units forecast) over the protection
+    interval (days 1..L+R from the origin) of each series, in units of sqrt(forecast + 1), on the
     calibration rows. Censored days are left out of both sums (their demand is unknown)."""
-    lead = assumptions.lead_time_days
-    last = lead + assumptions.review_period_days
+    last = assumptions.lead_time_days + assumptions.review_period_days
     window = (
-        calibration.filter(pl.col("horizon").is_between(lead + 1, last) & ~pl.col("censored"))
+        calibration.filter(pl.col("horizon").is_between(1, last) & ~pl.col("censored"))
         .group_by("model", "fold", *SERIES_KEYS)
         .agg(sold=pl.col("actual").sum(), forecast=pl.col("prediction").sum())
         .with_columns(

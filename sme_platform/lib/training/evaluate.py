@@ -77,14 +77,14 @@ def evaluate(
     forecast_frames: list[pl.DataFrame],
     assumptions: BusinessAssumptions | None = None,
     nominal: float = 0.8,
-    review_period_quantiles: dict[str, float] | None = None,
+    protection_quantiles: dict[str, float] | None = None,
 ) -> pl.DataFrame:
     """One row per model, fold and segment: accuracy (lib/training/metrics) joined with the
     reorder simulation (lib/training/business), intervals as filled in the frames."""
     assumptions = assumptions or BusinessAssumptions()
     forecasts = combine_forecasts(forecast_frames)
     accuracy = accuracy_by_segment(forecasts, nominal)
-    business = business_by_segment(forecasts, assumptions, nominal, review_period_quantiles)
+    business = business_by_segment(forecasts, assumptions, nominal, protection_quantiles)
     # Full join: a segment whose every day is censored has no accuracy row but a simulation.
     return (
         accuracy.join(business, on=RESULT_KEYS, how="full", coalesce=True)

@@ -21,7 +21,7 @@ from sme_platform.lib.features.origins import CALIBRATION, ForecastCalendar
 from sme_platform.lib.features.settings import ForecastSettings
 from sme_platform.lib.training.backtest import LIGHTGBM, ModelBacktest, backtest_model
 from sme_platform.lib.training.baselines import moving_average, seasonal_naive
-from sme_platform.lib.training.business import BusinessAssumptions, fit_review_period_quantiles
+from sme_platform.lib.training.business import BusinessAssumptions, fit_protection_quantiles
 from sme_platform.lib.training.conformal import apply_intervals, fit_residual_quantiles
 from sme_platform.lib.training.evaluate import evaluate
 from sme_platform.lib.training.peers import statsforecast_peers
@@ -38,10 +38,11 @@ class TrainingOutcome:
     scoring_forecast: pl.DataFrame  # the final model on the scoring origin, with intervals
     notes: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
-    # Per method, the service-level quantile of its review-period residuals (calibration fold),
-    # which the reorder simulation orders safety stock from; the final model's over every fold.
-    review_quantiles: dict = field(default_factory=dict)
-    final_review_quantile: float | None = None
+    # Per method, the service-level quantile of its residuals over the protection interval (on
+    # the calibration fold), which the reorder simulation orders safety stock from; the final
+    # model's over every fold.
+    protection_quantiles: dict = field(default_factory=dict)
+    final_protection_quantile: float | None = None
 
 
 def evaluation_history(con: duckdb.DuckDBPyConnection, version: str) -> pl.DataFrame:
@@ -170,12 +171,12 @@ def run_training(
     everything = pl.concat([backtest.forecasts, *other_methods], how="diagonal_relaxed")
     calibration = everything.filter(pl.col("fold") == CALIBRATION)
     quantiles = fit_residual_quantiles(calibration, NOMINAL_COVERAGE)
-    review_quantiles = fit_review_period_quantiles(calibration, assumptions)
+    protection_quantiles = fit_protection_quantiles(calibration, assumptions)
     judged = apply_intervals(everything.filter(pl.col("fold") != CALIBRATION), quantiles)
-    results = evaluate([judged], assumptions, NOMINAL_COVERAGE, review_quantiles)
+    results = evaluate([judged], assumptions, NOMINAL_COVERAGE, protection_quantiles)
     lightgbm_rows = everything.filter(pl.col("model") == LIGHTGBM)
     final_quantiles = fit_residual_quantiles(lightgbm_rows, NOMINAL_COVERAGE)
-    final_review_quantile = fit_review_period_quantiles(lightgbm_rows, assumptions)[LIGHTGBM]
+    final_protection_quantile = fit_protection_quantiles(lightgbm_rows, assumptions)[LIGHTGBM]
     scoring = apply_intervals(
         backtest.scoring_frame.with_columns(pl.lit(LIGHTGBM).alias("model")), final_quantiles
     )
@@ -188,6 +189,6 @@ def run_training(
         scoring,
         notes,
         seconds,
-        review_quantiles,
-        final_review_quantile,
+        protection_quantiles,
+        final_protection_quantile,
     )

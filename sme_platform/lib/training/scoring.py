@@ -25,7 +25,7 @@ class LoadedModel:
     holiday_country: str | None
     horizon_days: int
     scaled_intervals: bool
-    review_period_quantile: float | None = None
+    protection_quantile: float | None = None
 
 
 def load_registered(
@@ -48,7 +48,9 @@ def load_registered(
         parameters.get("holiday_country"),
         parameters["horizon_days"],
         parameters["interval"].get("scaled", False),
-        parameters.get("review_period_quantile"),
+        # Versions registered before the simulation ordered for the whole protection interval
+        # kept the quantile of their review-period residuals: the nearest safety stock they have.
+        parameters.get("protection_quantile", parameters.get("review_period_quantile")),
     )
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import polars as pl
 import pytest
 from pydantic import ValidationError
@@ -55,7 +53,8 @@ def simulate(frame, **assumptions):
 
 def test_a_perfect_forecast_has_no_units_short():
     result = simulate(one_series(DEMAND))
-    # Opening 1 + 2 = 3 covers the lead time; the order 0+3+1+0+2+1+1 = 8 arrives on day 3.
+    # The shelf holds the lead time's demand, 1 + 2 = 3; the order brings it up to the forecast
+    # over days 1..9 (11): 8 units, arriving on day 3.
     assert (result["opening"], result["order"]) == (3.0, 8.0)
     assert result["units_short"] == 0.0
     assert result["stock_out_days"] == 0
@@ -65,38 +64,45 @@ def test_a_perfect_forecast_has_no_units_short():
     assert (result["price_assumed"], result["cost_assumed"]) == (True, True)
 
 
-def test_a_zero_forecast_is_short_of_all_demand():
+def test_a_zero_forecast_orders_nothing_and_is_short_after_the_lead_time():
     result = simulate(one_series([0] * 14))
-    assert result["units_short"] == 11.0
-    assert result["stock_out_days"] == 7  # the 7 of the 9 days with demand
-    assert result["lost_margin"] == pytest.approx(11 * 3.5)  # assumed margin 10 - 6.5
-    assert result["holding_cost"] == 0.0
+    assert result["order"] == 0.0
+    assert result["units_short"] == 8.0  # days 3..9: 0 + 3 + 1 + 0 + 2 + 1 + 1
+    assert result["stock_out_days"] == 5
+    assert result["lost_margin"] == pytest.approx(8 * 3.5)  # assumed margin 10 - 6.5
+    assert result["holding_cost"] == pytest.approx(2 * HOLDING_PER_UNIT_DAY)  # day 1's 2 units
 
 
 def test_a_huge_forecast_has_a_large_holding_cost():
     result = simulate(one_series([100] * 14))
-    # Opening 200, order 700 on day 3. End stock: 199, 197, 897, 894, 893, 893, 891, 890, 889.
+    # Opening 3, order 900 - 3 on day 3. End stock: 2, 0, 897, 894, 893, 893, 891, 890, 889.
     assert result["units_short"] == 0.0
-    assert result["stock_days"] == 6643.0
-    assert result["holding_cost"] == pytest.approx(6643 * HOLDING_PER_UNIT_DAY)
+    assert result["stock_days"] == 6249.0
+    assert result["holding_cost"] == pytest.approx(6249 * HOLDING_PER_UNIT_DAY)
     assert result["holding_cost"] > 100 * simulate(one_series(DEMAND))["holding_cost"]
 
 
-def test_shortage_in_the_lead_time_is_lost_and_the_order_refills():
-    # Forecast 1 a day: opening 2. Day 1 sells 2 of 3 (1 short), day 2 has nothing (1 short),
-    # the order of 7 arrives on day 3 and covers days 3..9 (1 a day).
-    result = simulate(one_series([1] * 14, actual=[3] + [1] * 13))
-    assert result["units_short"] == 2.0
-    assert result["stock_out_days"] == 2
-    assert result["stock_days"] == 0 + 0 + 6 + 5 + 4 + 3 + 2 + 1 + 0
+def test_the_shelf_at_the_origin_is_the_same_whichever_model_is_judged():
+    # A model that knows nothing sells on days 1-2 (a closed weekend) and a flat one forecast
+    # the same 9 units over days 1..9: the same order, the same days, the same money. The stock
+    # at the origin is the lead time's demand (3 + 1 = 4), not either model's forecast of it.
+    actual = [3] + [1] * 13
+    weekend_aware = simulate(one_series([0, 0] + [9 / 7] * 7 + [1] * 5, actual=actual))
+    flat = simulate(one_series([1] * 14, actual=actual))
+    assert weekend_aware == pytest.approx(flat)
+    # Order 9 - 4 = 5 on day 3; end stock 1, 0, 4, 3, 2, 1, 0, 0, 0: days 8 and 9 short.
+    assert (flat["opening"], flat["order"]) == (4.0, 5.0)
+    assert (flat["units_short"], flat["stock_out_days"]) == (2.0, 2)
+    assert flat["stock_days"] == 1 + 0 + 4 + 3 + 2 + 1
 
 
-def test_the_order_covers_the_review_period_at_the_service_level_from_the_interval():
+def test_the_order_covers_the_protection_interval_at_the_service_level_from_the_interval():
     # high - prediction = 1 each day: the upper half of an 80 % interval, so a day's sigma is
-    # 1 / z(0.9); at service level 0.9 the order is 7 + z(0.9) * sqrt(7) / z(0.9) = 7 + sqrt(7).
+    # 1 / z(0.9); at service level 0.9 the level is 9 + z(0.9) * sqrt(9) / z(0.9) = 12 over
+    # days 1..9, less the 2 units on the shelf.
     frame = one_series([1] * 14, actual=[1] * 14, high=[2.0] * 14)
-    assert simulate(frame)["order"] == pytest.approx(7 + math.sqrt(7))
-    assert simulate(frame, service_level=0.5)["order"] == pytest.approx(7.0)
+    assert simulate(frame)["order"] == pytest.approx(12 - 2)
+    assert simulate(frame, service_level=0.5)["order"] == pytest.approx(9 - 2)
 
 
 def test_censored_days_are_not_counted_as_stock_outs():
@@ -104,12 +110,12 @@ def test_censored_days_are_not_counted_as_stock_outs():
     actual = [0 if flag else 1 for flag in censored]
     result = simulate(one_series([0] * 14, actual=actual, censored=censored))
     assert result["known_days"] == 8
-    assert result["stock_out_days"] == 8
-    assert result["units_short"] == 8.0
+    assert result["stock_out_days"] == 6  # days 3, 5..9; days 1-2 are on the shelf
+    assert result["units_short"] == 6.0
     results = business_by_segment(
         one_series([0] * 14, actual=actual, censored=censored), BusinessAssumptions()
     )
-    assert results.get_column("stock_out_rate").unique().to_list() == [1.0]  # 8 of 8, not 8 of 9
+    assert results.get_column("stock_out_rate").unique().to_list() == [0.75]  # 6 of 8, not of 9
 
 
 def test_known_price_and_cost_are_used_and_segments_count_assumed_series():
@@ -117,12 +123,14 @@ def test_known_price_and_cost_are_used_and_segments_count_assumed_series():
     assumed = one_series([0] * 14, sku="b", location_id="L2")
     results = business_by_segment(pl.concat([known, assumed]), BusinessAssumptions())
     rows = {(row["segment_type"], row["segment"]): row for row in results.to_dicts()}
-    assert rows[("location", "L1")]["lost_margin"] == pytest.approx(11 * 8.0)
+    assert rows[("location", "L1")]["lost_margin"] == pytest.approx(8 * 8.0)
     assert rows[("location", "L1")]["series_price_assumed"] == 0
     overall = rows[("overall", "overall")]
-    assert overall["lost_margin"] == pytest.approx(11 * 8.0 + 11 * 3.5)
-    assert overall["business_cost"] == pytest.approx(overall["lost_margin"])
-    assert overall["stock_out_rate"] == pytest.approx(14 / 18)
+    assert overall["lost_margin"] == pytest.approx(8 * 8.0 + 8 * 3.5)
+    holding = 2 * (12.0 + 6.5) * 0.25 / 365  # day 1's 2 units of each series
+    assert overall["holding_cost"] == pytest.approx(holding)
+    assert overall["business_cost"] == pytest.approx(overall["lost_margin"] + holding)
+    assert overall["stock_out_rate"] == pytest.approx(10 / 18)
     assert (overall["series_price_assumed"], overall["series_cost_assumed"]) == (1, 1)
 
 
@@ -149,15 +157,15 @@ def test_row_order_does_not_matter():
     assert simulate(shuffled) == in_order
 
 
-def test_a_calibrated_review_period_quantile_sets_the_safety_stock():
-    from sme_platform.lib.training.business import fit_review_period_quantiles, simulate_series
+def test_a_calibrated_protection_quantile_sets_the_safety_stock():
+    from sme_platform.lib.training.business import fit_protection_quantiles, simulate_series
 
     assumptions = BusinessAssumptions(lead_time_days=1, review_period_days=2, service_level=0.9)
-    # Calibration: ten series, each forecast 3 units over the review period (days 2-3); sold 3
-    # (residual 0) on nine, 11 on one (residual 8 / sqrt(3 + 1) = 4).
+    # Calibration: ten series, each forecast 3 units over the protection interval (days 1-3);
+    # nine sold 3 (residual 0), one sold 11 (residual 8 / sqrt(3 + 1) = 4).
     rows = []
     for series in range(10):
-        sold = 5.5 if series == 9 else 1.5
+        sold = [3.0, 4.0, 4.0] if series == 9 else [1.0, 1.0, 1.0]
         for horizon in (1, 2, 3):
             rows.append(
                 {
@@ -166,12 +174,12 @@ def test_a_calibrated_review_period_quantile_sets_the_safety_stock():
                     "sku": f"s{series}",
                     "location_id": "L",
                     "horizon": horizon,
-                    "actual": sold,
+                    "actual": sold[horizon - 1],
                     "censored": False,
-                    "prediction": 1.5,
+                    "prediction": 1.0,
                 }
             )
-    quantiles = fit_review_period_quantiles(pl.DataFrame(rows), assumptions)
+    quantiles = fit_protection_quantiles(pl.DataFrame(rows), assumptions)
     assert quantiles == {"m": pytest.approx(4.0)}  # the 90th percentile, "higher": the outlier
 
     day = {
@@ -181,16 +189,16 @@ def test_a_calibrated_review_period_quantile_sets_the_safety_stock():
         "location_id": "L",
         "category": "c",
         "censored": False,
-        "prediction": 1.5,
-        "high": 2.0,
+        "prediction": 1.0,
+        "high": 1.5,
         "unit_price": 10.0,
         "unit_cost": 6.0,
     }
-    frame = pl.DataFrame([{**day, "horizon": h, "actual": 1.5} for h in (1, 2, 3)])
+    frame = pl.DataFrame([{**day, "horizon": h, "actual": 1.0} for h in (1, 2, 3)])
     simulated = simulate_series(frame, assumptions, 0.8, quantiles).row(0, named=True)
-    # Order = forecast over days 2-3 (3) + 4 * sqrt(3 + 1) = 11; opening stock 1.5 for day 1.
-    assert simulated["order"] == pytest.approx(11.0)
-    assert simulated["opening"] == pytest.approx(1.5)
+    # Level = forecast over days 1-3 (3) + 4 * sqrt(3 + 1) = 11, less the 1 unit on the shelf.
+    assert simulated["order"] == pytest.approx(10.0)
+    assert simulated["opening"] == pytest.approx(1.0)
     # Without calibration the order falls back to the daily interval read as normal days.
     fallback = simulate_series(frame, assumptions, 0.8).row(0, named=True)
-    assert fallback["order"] < 5.0
+    assert fallback["order"] < 4.0
