@@ -165,3 +165,62 @@ def test_rows_the_gate_cannot_judge_are_an_error():
             has_champion=False,
             approved=False,
         )
+
+
+def test_a_segment_too_small_in_money_cannot_block_a_release():
+    # Location S013 costs 11.1 against 8.4: 32 % worse, but under 1 % of the money (1,240):
+    # noise on a 14-day holdout, not a regression to hold a better model back for.
+    tiny = [
+        row("lightgbm", 11.1, segment_type="location", segment="S013"),
+        row("statsforecast.ADIDA", 8.4, segment_type="location", segment="S013"),
+    ]
+    rows = challenger() + tiny[:1]
+    decision = decide(
+        rows, references() + tiny[1:], GateConfig(), has_champion=False, approved=False
+    )
+    assert decision.outcome == "promote_to_champion"
+    strict = GateConfig(min_segment_cost_share=0.0)
+    decision = decide(rows, references() + tiny[1:], strict, has_champion=False, approved=False)
+    assert decision.reasons == [
+        "location S013: business cost 11.1 is 32.1 % worse than statsforecast.ADIDA's 8.4 "
+        "(at most 10 % allowed)"
+    ]
+
+
+def fold_rows(model, costs, *, actual, forecast, segment_type="overall", segment="overall"):
+    """One row per fold (fold_1.., then holdout) with the sums the window adds up."""
+    folds = [*(f"fold_{k}" for k in range(1, len(costs))), "holdout"]
+    return [
+        {
+            **row(model, cost, segment_type=segment_type, segment=segment, fold=fold),
+            "bias": (f - a) / a,
+            "wape": 1.0,
+            "actual_units": a,
+            "forecast_units": f,
+        }
+        for fold, cost, a, f in zip(folds, costs, actual, forecast, strict=True)
+    ]
+
+
+def test_baselines_can_be_judged_over_every_backtest_window_and_the_champion_on_the_holdout():
+    # 1 % cheaper than ADIDA on the holdout alone, 6 % over the four folds and the holdout.
+    ours = fold_rows("lightgbm", [900, 950, 980, 1000, 990], actual=[100] * 5, forecast=[101] * 5)
+    theirs = fold_rows(
+        "statsforecast.ADIDA", [990, 1000, 1050, 1100, 1000], actual=[100] * 5, forecast=[90] * 5
+    )
+    champion = [row("champion", 1030.0)]
+    on_holdout = decide(ours, theirs + champion, GateConfig(), has_champion=True, approved=False)
+    assert on_holdout.outcome == "refused"
+    assert on_holdout.reasons == [
+        "business cost 990.0 is not 2 % below statsforecast.ADIDA's 1,000.0 (needs at most 980.0)"
+    ]
+    every_fold = GateConfig(baseline_window="all_folds")
+    decision = decide(ours, theirs + champion, every_fold, has_champion=True, approved=False)
+    assert decision.outcome == "start_canary"
+    assert decision.reasons[:3] == [
+        "business cost 990.0 is 3.88 % below the champion's 1,030.0 (at least 2 % required)",
+        "over the 5 backtest windows: business cost 4,820.0 is 6.23 % below "
+        "statsforecast.ADIDA's 5,140.0 (at least 2 % required)",
+        "bias +1.0 % is within ±10 %",
+    ]
+    assert decision.figures["baseline_window"] == "all_folds"
