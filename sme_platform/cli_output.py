@@ -143,5 +143,14 @@ def print_forecasting(forecasting) -> None:
             f"Ordering from the model's forecasts would {verb} {abs(money):,.0f} in lost margin "
             f"and holding cost over the holdout, against {method}, the cheapest alternative"
         )
+    over_windows = forecasting.saving_over_windows
+    if over_windows is not None:
+        method, money = over_windows
+        verb = "save" if money > 0 else "cost"
+        console.print(
+            f"Over all {forecasting.windows} backtest windows ({forecasting.windows} x "
+            f"{forecasting.holdout_days} days) it would {verb} {abs(money):,.0f}, against "
+            f"{method}, the cheapest alternative there"
+        )
     if forecasting.last_decision:
         console.print(f"Last release decision: {forecasting.last_decision}")

@@ -31,6 +31,10 @@ class ForecastSummary:
     methods: list[MethodFigures] = field(default_factory=list)
     last_decision: str | None = None  # the latest audit event, one line
     forecast_rows: int = 0
+    # Per method, its business cost summed over every backtest window (the folds and the
+    # holdout): what the gate compares with the baselines under `baseline_window: all_folds`.
+    window_costs: dict[str, float] = field(default_factory=dict)
+    windows: int = 0
 
     @property
     def saving_against_best_alternative(self) -> tuple[str, float] | None:
@@ -41,6 +45,15 @@ class ForecastSummary:
             return None
         best = min(others, key=lambda m: m.business_cost)
         return best.method, best.business_cost - ours.business_cost
+
+    @property
+    def saving_over_windows(self) -> tuple[str, float] | None:
+        """(method, money saved) against the cheapest baseline or peer over every window."""
+        others = {m: c for m, c in self.window_costs.items() if m not in ("lightgbm", "champion")}
+        if "lightgbm" not in self.window_costs or not others or self.windows < 2:
+            return None
+        best = min(others, key=lambda m: (others[m], m))
+        return best, others[best] - self.window_costs["lightgbm"]
 
 
 def summarize_forecasting(
@@ -69,6 +82,15 @@ def summarize_forecasting(
             [model_name, shown, HOLDOUT],
         ).fetchall()
         summary.methods = [MethodFigures(*r[:5]) for r in rows]
+        windows = con.execute(
+            """select model, sum(business_cost), count(distinct fold) from ml.backtest_results
+               where model_name = ? and model_version = ? and segment_type = 'overall'
+                 and fold <> 'calibration' and model <> 'champion'
+               group by model""",
+            [model_name, shown],
+        ).fetchall()
+        summary.window_costs = {method: cost for method, cost, _ in windows}
+        summary.windows = min((n for _, _, n in windows), default=0)
         if rows:
             summary.holdout_days = max(r[5] or 0 for r in rows)
             summary.holdout_series = max(r[6] or 0 for r in rows)
