@@ -135,22 +135,20 @@ def print_forecasting(forecasting) -> None:
                 "-" if m.coverage is None else f"{m.coverage:.2f}",
             )
         console.print(table)
-    saving = forecasting.saving_against_best_alternative
-    if saving is not None:
-        method, money = saving
-        verb = "save" if money > 0 else "cost"
-        console.print(
-            f"Ordering from the model's forecasts would {verb} {abs(money):,.0f} in lost margin "
-            f"and holding cost over the holdout, against {method}, the cheapest alternative"
-        )
-    over_windows = forecasting.saving_over_windows
-    if over_windows is not None:
-        method, money = over_windows
-        verb = "save" if money > 0 else "cost"
-        console.print(
-            f"Over all {forecasting.windows} backtest windows ({forecasting.windows} x "
-            f"{forecasting.holdout_days} days) it would {verb} {abs(money):,.0f}, against "
-            f"{method}, the cheapest alternative there"
-        )
+    windows = (
+        f"all {forecasting.windows} backtest windows "
+        f"({forecasting.windows} x {forecasting.holdout_days} days)"
+    )
+    for saving, where in (
+        (forecasting.saving_against_best_alternative, "the holdout"),
+        (forecasting.saving_over_windows, windows),
+    ):
+        if saving is not None:
+            method, money = saving
+            console.print(
+                f"Over {where}, ordering from the model's forecasts would "
+                f"{'save' if money > 0 else 'cost'} {abs(money):,.0f} in lost margin and holding "
+                f"cost against {method}, the cheapest alternative there"
+            )
     if forecasting.last_decision:
         console.print(f"Last release decision: {forecasting.last_decision}")
