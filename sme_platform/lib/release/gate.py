@@ -31,10 +31,19 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sme_platform.lib.release.gate_rows import (
+    CALIBRATION_FOLD,
+    GateInputError,
+    by_segment,
+    cost,
+    dicts,
+    holdout,
+    over_windows,
+    segments,
+)
+
 CHALLENGER_METHOD = "lightgbm"
 CHAMPION_METHOD = "champion"
-HOLDOUT_FOLD = "holdout"
-CALIBRATION_FOLD = "calibration"
 
 Outcome = Literal["promote_to_champion", "start_canary", "awaiting_approval", "refused"]
 
@@ -88,10 +97,6 @@ class GateConfig(BaseModel):
     )
 
 
-class GateInputError(ValueError):
-    """The rows given cannot be judged (no challenger overall row, no reference)."""
-
-
 @dataclass(frozen=True)
 class GateDecision:
     passed: bool  # the challenger is released now (promoted, or its canary starts)
@@ -112,21 +117,21 @@ def decide(
     """Judge the challenger against the references (rows may be dicts or a polars DataFrame):
     against the champion on the holdout, against the baselines and peers on the holdout or,
     with `baseline_window: all_folds`, on the sums over every backtest window."""
-    challenger_rows, reference_rows = _dicts(challenger_rows), _dicts(reference_rows)
-    challenger = _by_segment(_holdout(challenger_rows), "challenger")
-    if CHALLENGER_METHOD not in challenger or ("overall", "overall") not in _segments(
+    challenger_rows, reference_rows = dicts(challenger_rows), dicts(reference_rows)
+    challenger = by_segment(holdout(challenger_rows), "challenger")
+    if CHALLENGER_METHOD not in challenger or ("overall", "overall") not in segments(
         challenger, CHALLENGER_METHOD
     ):
         raise GateInputError(
             f"no holdout row of model {CHALLENGER_METHOD!r} with segment_type 'overall' among "
             "the challenger's rows: the gate has nothing to judge"
         )
-    references = _by_segment(_holdout(reference_rows), "reference")
+    references = by_segment(holdout(reference_rows), "reference")
     window_label, our_window, their_window = "", challenger, references
     if config.baseline_window == "all_folds":
-        our_window = _by_segment(_over_windows(challenger_rows), "challenger")
-        their_window = _by_segment(
-            _over_windows([r for r in reference_rows if r["model"] != CHAMPION_METHOD]),
+        our_window = by_segment(over_windows(challenger_rows), "challenger")
+        their_window = by_segment(
+            over_windows([r for r in reference_rows if r["model"] != CHAMPION_METHOD]),
             "reference",
         )
         windows = {r["fold"] for r in challenger_rows if r.get("fold") != CALIBRATION_FOLD}
@@ -148,7 +153,7 @@ def decide(
             f"a champion exists but no holdout row of model {CHAMPION_METHOD!r} with "
             "segment_type 'overall': score the champion on the same holdout first"
         )
-    best_method = min(baselines, key=lambda method: (_cost(baselines[method]), method))
+    best_method = min(baselines, key=lambda method: (cost(baselines[method]), method))
     # method -> (the challenger's segments, the reference's segments, sentence prefix)
     comparisons = {best_method: (our_window, their_window, window_label)}
     compared = {best_method: baselines[best_method]}
@@ -162,8 +167,8 @@ def decide(
     passing: list[str] = []
     failing: list[str] = []
     for method, (ours, _, prefix) in comparisons.items():
-        cost = _cost(ours[CHALLENGER_METHOD][("overall", "overall")])
-        ok, sentence = _beats(cost, _cost(compared[method]), _label(method), config.margin)
+        ours_cost = cost(ours[CHALLENGER_METHOD][("overall", "overall")])
+        ok, sentence = _beats(ours_cost, cost(compared[method]), _label(method), config.margin)
         (passing if ok else failing).append(prefix + sentence)
     ok, sentence = _bias_within(window_overall.get("bias"), config.max_abs_bias)
     (passing if ok else failing).append(sentence)
@@ -216,80 +221,6 @@ def decide(
     return GateDecision(True, outcome, [*passing, closing], figures, criteria_met=True)
 
 
-def _dicts(rows: Iterable[Mapping[str, Any]] | Any) -> list[Mapping[str, Any]]:
-    return rows.to_dicts() if hasattr(rows, "to_dicts") else list(rows)  # a polars DataFrame
-
-
-def _holdout(rows: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [row for row in rows if row.get("fold", HOLDOUT_FOLD) == HOLDOUT_FOLD]
-
-
-def _over_windows(rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """One row per model and segment summing its backtest windows (every fold but the
-    calibration fold, which the intervals were fitted on): cost and units added up, bias and
-    WAPE recomputed from the sums (WAPE weighted by units sold, as one long window would)."""
-    sums: dict[tuple, dict[str, float]] = {}
-    for row in rows:
-        if row.get("fold") == CALIBRATION_FOLD:
-            continue
-        for column in ("actual_units", "forecast_units"):
-            if row.get(column) is None:
-                raise GateInputError(
-                    f"model {row.get('model')!r}, fold {row.get('fold')!r}: {column} is missing; "
-                    "judging over every backtest window adds the windows' units up"
-                )
-        key = (row["model"], row["segment_type"], row["segment"])
-        total = sums.setdefault(key, {"cost": 0.0, "actual": 0.0, "forecast": 0.0, "error": 0.0})
-        total["cost"] += _cost(row)
-        total["actual"] += float(row["actual_units"])
-        total["forecast"] += float(row["forecast_units"])
-        total["error"] += float(row.get("wape") or 0.0) * float(row["actual_units"])
-    return [
-        {
-            "model": model,
-            "fold": "all_folds",
-            "segment_type": segment_type,
-            "segment": segment,
-            "business_cost": total["cost"],
-            "bias": (total["forecast"] - total["actual"]) / total["actual"]
-            if total["actual"]
-            else None,
-            "wape": total["error"] / total["actual"] if total["actual"] else None,
-        }
-        for (model, segment_type, segment), total in sums.items()
-    ]
-
-
-def _by_segment(
-    rows: list[Mapping[str, Any]], which: str
-) -> dict[str, dict[tuple[str, str], Mapping[str, Any]]]:
-    grouped: dict[str, dict[tuple[str, str], Mapping[str, Any]]] = {}
-    for row in rows:
-        key = (str(row["segment_type"]), str(row["segment"]))
-        per_method = grouped.setdefault(str(row["model"]), {})
-        if key in per_method:
-            raise GateInputError(
-                f"{which} rows: two holdout rows for model {row['model']!r}, segment {key[0]} "
-                f"{key[1]!r}; expected one per model and segment"
-            )
-        per_method[key] = row
-    return grouped
-
-
-def _segments(grouped: dict, method: str) -> set[tuple[str, str]]:
-    return set(grouped.get(method, {}))
-
-
-def _cost(row: Mapping[str, Any]) -> float:
-    value = row.get("business_cost")
-    if value is None:
-        raise GateInputError(
-            f"model {row.get('model')!r}, segment {row.get('segment_type')} "
-            f"{row.get('segment')!r}: business_cost is missing; the gate ranks by it"
-        )
-    return float(value)
-
-
 def _beats(cost: float, reference: float, label: str, margin: float) -> tuple[bool, str]:
     limit = reference * (1 - margin)
     if cost <= limit:
@@ -320,12 +251,12 @@ def _segment_regressions(
 ) -> list[str]:
     sentences = []
     overall = reference.get(("overall", "overall"))
-    material = config.min_segment_cost_share * (_cost(overall) if overall else 0.0)
+    material = config.min_segment_cost_share * (cost(overall) if overall else 0.0)
     for key in sorted(challenger):
         if key[0] == "overall" or key not in reference:
             continue  # a segment the reference was not scored on cannot regress against it
         ours, theirs = challenger[key], reference[key]
-        metric, mine, other = "business cost", _cost(ours), _cost(theirs)
+        metric, mine, other = "business cost", cost(ours), cost(theirs)
         if 0 < max(mine, other) < material:
             continue  # too small a share of the money to tell a regression from noise
         if other == 0:
