@@ -146,11 +146,10 @@ def _store(con: duckdb.DuckDBPyConnection, version: str) -> int:
         f"create table if not exists features.demand_features as "
         f"select ''::varchar as feature_set_version, * from {ORIGIN_FEATURES_TABLE} where false"
     )
-    # Rounded: DuckDB sums doubles in parallel, in an order that varies from run to run, so the
-    # last bits of a mean or a price differed between two runs on the same data, and LightGBM,
-    # binning on them, trained a different model (two fresh clones of the demo: same feature
-    # rows to 1e-14, different model bytes). Ten decimals keep the features exact enough (the
-    # leakage check compares to 1e-9) and the same every time.
+    # Rounded: DuckDB sums doubles in parallel, in an order that may vary from run to run, and
+    # LightGBM bins on the last bits. Ten decimals keep the features exact enough (the leakage
+    # check compares to 1e-9) and the same every time. (The different model bytes two fresh
+    # clones of the demo once trained came, in the end, from the price plan: see frames.py.)
     rounded = ", ".join(
         f"round({column}, {FEATURE_DECIMALS}) as {column}" for column in ORIGIN_FEATURE_COLUMNS
     )

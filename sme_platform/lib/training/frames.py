@@ -83,10 +83,21 @@ def expand(
             from f cross join (select range::integer as horizon from range(1, $horizon + 1)) as h
         ),
         plan as (
+            -- One price in force per SKU and day: a promotion starting the day a new list
+            -- price starts wins (the list price is what its discount is measured against).
+            -- Without this rule the as-of join took whichever row the table held first, and
+            -- two warehouses holding the same rows trained different models.
             select sku, valid_from, price_type, unit_price from features.price_plan
             where feature_set_version = $version
+            qualify row_number() over (
+                partition by sku, valid_from order by price_type = 'promo' desc, unit_price
+            ) = 1
         ),
-        list_plan as (select * from plan where price_type = 'list'),
+        list_plan as (
+            select sku, valid_from, price_type, unit_price from features.price_plan
+            where feature_set_version = $version and price_type = 'list'
+            qualify row_number() over (partition by sku, valid_from order by unit_price) = 1
+        ),
         priced as (
             select expanded.*, in_force.unit_price as planned_price,
                    in_force.price_type = 'promo' as planned_promo,
