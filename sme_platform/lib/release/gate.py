@@ -15,9 +15,9 @@ A challenger passes when
   among the segments worth at least `min_segment_cost_share` of the reference's money.
 The baselines are compared on the holdout, or with `baseline_window: all_folds` on the sums over
 every backtest window (the four folds and the holdout: each out of sample for every method).
-Measured on the demo: the same model was 1 % cheaper than the best alternative on the 14-day
-holdout and 4.6 % over the five windows, and one category's cost against the 28-day mean went
-from +51 % in one window to -50 % in another: one window is a noisy judge. The champion is
+Measured on the demo: the same model was 1.7 % cheaper than the best alternative on the 14-day
+holdout and 5.7 % over the five windows, and one category's cost against the 28-day mean went
+from +48 % in one window to -48 % in another: one window is a noisy judge. The champion is
 compared on the holdout only (it was trained before, on days the earlier folds cover).
 Then: promote_to_champion if there is no champion yet, else start_canary; a high-impact model
 without a recorded approval stays challenger (awaiting_approval). Otherwise: refused.
