@@ -26,18 +26,25 @@ from sme_platform.lib.features.optional_inputs import optional_relation
 EVENTS_TABLE = "_demand_events"
 
 
+def stocked_out_days(con: duckdb.DuckDBPyConnection) -> str:
+    """The relation (sku, location_id, date) of the days a location had none of a SKU, from the
+    inventory snapshots (no rows without them): a day without a sale there is censored, not zero
+    demand. The backtest's censoring and the canary's judgement both read this one definition."""
+    return optional_relation(
+        con,
+        "inventory_snapshots",
+        "select distinct sku, location_id, snapshot_date as date "
+        "from staging.inventory_snapshots where is_stocked_out",
+        {"sku": "varchar", "location_id": "varchar", "date": "date"},
+    )
+
+
 def build_demand_events(con: duckdb.DuckDBPyConnection) -> int:
     """Create the temp table `_demand_events` (sku, location_id, date, known_on, units, revenue,
     promo_units, censored) from staging.sales_lines, raw.file_loads and, where present,
     staging.inventory_snapshots. Returns its row count."""
     con.execute(_FILE_ARRIVAL_SQL)
-    stock_outs = optional_relation(
-        con,
-        "inventory_snapshots",
-        "select snapshot_date as date, location_id, sku from staging.inventory_snapshots "
-        "where is_stocked_out",
-        {"date": "date", "location_id": "varchar", "sku": "varchar"},
-    )
+    stock_outs = stocked_out_days(con)
     con.execute(
         f"""
         create or replace temp table {EVENTS_TABLE} as

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from sme_platform.lib.features.optional_inputs import optional_relation
+from sme_platform.lib.features.events import stocked_out_days
 from sme_platform.lib.features.origins import HOLDOUT
 from sme_platform.lib.release.canary import CanaryDecision, compare
 from sme_platform.lib.release.gate import CHAMPION_METHOD, GateConfig, GateDecision, decide
@@ -57,13 +57,7 @@ def judge_canary(
     current = champion(con, model_name)
     if challenger is None or current is None or not table_exists(con, "ml", "forecast_log"):
         return None
-    stock_outs = optional_relation(
-        con,
-        "inventory_snapshots",
-        "select distinct sku, location_id, snapshot_date as date "
-        "from staging.inventory_snapshots where is_stocked_out",
-        {"sku": "varchar", "location_id": "varchar", "date": "date"},
-    )
+    stock_outs = stocked_out_days(con)
     frames = con.execute(
         f"""
         with actuals as (
