@@ -18,7 +18,7 @@ from sme_platform.lib.release.audit import record_event, run_actor
 from sme_platform.lib.release.canary import CanaryDecision
 from sme_platform.lib.release.gate import GateDecision
 from sme_platform.lib.release.registry import ModelVersion, ensure_registry, get_version
-from sme_platform.lib.release.status import change_status, set_fields
+from sme_platform.lib.release.status import change_status, set_fields, transition
 from sme_platform.lib.warehouse import transaction
 
 
@@ -84,7 +84,7 @@ def apply_gate_decision(
                 details={**details, "canary_share": canary_share},
                 run_id=run_id,
             )
-    return _reread(con, model_name, row.version)
+    return get_version(con, model_name, row.version)
 
 
 def apply_canary_decision(
@@ -102,21 +102,14 @@ def apply_canary_decision(
         if decision.outcome == "promote"
         else ("rolled_back", "canary_rolled_back")
     )
-    ensure_registry(con)
-    with transaction(con):
-        change_status(
-            con,
-            model_name,
-            version,
-            to,
-            actor=run_actor(run_id),
-            reason=decision.reason,
-            run_id=run_id,
-            event=event,
-            details={"metric": decision.metric, "figures": decision.figures},
-        )
-    return _reread(con, model_name, version)
-
-
-def _reread(con: duckdb.DuckDBPyConnection, model_name: str, version: str) -> ModelVersion:
-    return get_version(con, model_name, version)
+    return transition(
+        con,
+        model_name,
+        version,
+        to,
+        actor=run_actor(run_id),
+        reason=decision.reason,
+        run_id=run_id,
+        event=event,
+        details={"metric": decision.metric, "figures": decision.figures},
+    )
