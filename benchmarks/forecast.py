@@ -48,7 +48,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -56,8 +55,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 # The harness the other benchmarks share: a child reports its figures and its peak memory.
+import ingest  # noqa: E402
 import long_tail  # noqa: E402
-from ingest import CHILD_PRELUDE  # noqa: E402
 
 CLI = long_tail.CLI
 WHOLE_GRAPH_TARGET_SECONDS = 300
@@ -213,20 +212,8 @@ def child_env(extra: dict | None = None) -> dict:
 
 
 def run_child(code: str, *args, env: dict | None = None) -> dict:
-    """One phase in a fresh process: its figures and its own peak memory (max RSS, MiB)."""
-    script = CHILD_PRELUDE + textwrap.dedent(code)
-    completed = subprocess.run(
-        [sys.executable, "-c", script, *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        env=env or child_env(),
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise RuntimeError(f"benchmark phase failed:\n{completed.stderr[-4000:]}")
-    line = next(li for li in completed.stdout.splitlines() if li.startswith("RESULT "))
-    return json.loads(line.removeprefix("RESULT "))
+    """ingest.run_child, with this checkout's code unless `env` says otherwise."""
+    return ingest.run_child(code, *args, env=env or child_env())
 
 
 def has_model(project: Path, env: dict) -> bool:

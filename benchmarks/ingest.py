@@ -102,13 +102,16 @@ report(seconds=0, rows=0)
 """
 
 
-def run_child(code: str, *args: str) -> dict:
+def run_child(code: str, *args, env: dict | None = None) -> dict:
+    """One phase in a fresh process (this environment, or `env`): its figures and its own peak
+    memory (max RSS, MiB), reported by CHILD_PRELUDE's report()."""
     script = CHILD_PRELUDE + textwrap.dedent(code)
     completed = subprocess.run(
         [sys.executable, "-c", script, *map(str, args)],
         capture_output=True,
         text=True,
         cwd=REPO,
+        env=env,
         check=False,
     )
     if completed.returncode != 0:
