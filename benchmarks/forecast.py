@@ -109,16 +109,12 @@ report(seconds=seconds, training_rows=outcome.backtest.training_rows,
 # mlforecast on the platform's folds and series, judged like the platform's methods.
 MLFORECAST = """
 import polars as pl
-from sme_platform.lib.features.origins import CALIBRATION
 from sme_platform.lib.features.store import stored_version
 from sme_platform.lib.training.baselines import moving_average, seasonal_naive
-from sme_platform.lib.training.conformal import with_conformal_intervals
-from sme_platform.lib.training.business import fit_protection_quantiles
 from sme_platform.lib.training.config import load_forecasting_config
-from sme_platform.lib.training.evaluate import evaluate
 from sme_platform.lib.training.history import SERIES_KEYS, as_forecast_frame, target_days
 from sme_platform.lib.training.peers import training_frame
-from sme_platform.lib.training.pipeline import NOMINAL_COVERAGE, evaluation_history, fold_series
+from sme_platform.lib.training.pipeline import evaluation_history, fold_series, judge_methods
 from sme_platform.lib.warehouse import connect
 project, database, version = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 objectives = sys.argv[4].split(",")
@@ -176,15 +172,7 @@ for fold, origin in feature_set.calendar.fold_origins().items():
         checks.append(frame.with_columns(pl.concat_str(pl.lit("check."), "model").alias("model")))
 
 def judged(forecasts):
-    # As the platform judges: conformal intervals and protection-interval quantiles per method,
-    # both from the calibration fold.
-    everything = pl.concat(forecasts)
-    with_intervals = with_conformal_intervals(everything, NOMINAL_COVERAGE)
-    quantiles = fit_protection_quantiles(
-        everything.filter(pl.col("fold") == CALIBRATION), config.business
-    )
-    return evaluate([with_intervals.filter(pl.col("fold") != CALIBRATION)], config.business,
-                    NOMINAL_COVERAGE, quantiles)
+    return judge_methods(pl.concat(forecasts), config.business)[1]  # as the platform judges
 
 columns = ["model", "fold", "series", "wape", "bias", "interval_coverage", "business_cost"]
 rows = []

@@ -118,6 +118,21 @@ def history_shortfall(
     )
 
 
+def judge_methods(
+    everything: pl.DataFrame, assumptions: BusinessAssumptions
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, float]]:
+    """How every method is judged, the same for all: its interval and its protection quantile
+    from its residuals on the calibration fold, then its results (ml.backtest_results rows) on
+    the later folds. Returns the judged forecasts, the results and the protection quantiles
+    (the forecasting benchmark judges its extra methods with this too)."""
+    calibration = everything.filter(pl.col("fold") == CALIBRATION)
+    quantiles = fit_residual_quantiles(calibration, NOMINAL_COVERAGE)
+    protection_quantiles = fit_protection_quantiles(calibration, assumptions)
+    judged = apply_intervals(everything.filter(pl.col("fold") != CALIBRATION), quantiles)
+    results = evaluate([judged], assumptions, NOMINAL_COVERAGE, protection_quantiles)
+    return judged, results, protection_quantiles
+
+
 def run_training(
     con: duckdb.DuckDBPyConnection,
     version: str,
@@ -169,11 +184,7 @@ def run_training(
 
     started = time.perf_counter()
     everything = pl.concat([backtest.forecasts, *other_methods], how="diagonal_relaxed")
-    calibration = everything.filter(pl.col("fold") == CALIBRATION)
-    quantiles = fit_residual_quantiles(calibration, NOMINAL_COVERAGE)
-    protection_quantiles = fit_protection_quantiles(calibration, assumptions)
-    judged = apply_intervals(everything.filter(pl.col("fold") != CALIBRATION), quantiles)
-    results = evaluate([judged], assumptions, NOMINAL_COVERAGE, protection_quantiles)
+    judged, results, protection_quantiles = judge_methods(everything, assumptions)
     lightgbm_rows = everything.filter(pl.col("model") == LIGHTGBM)
     final_quantiles = fit_residual_quantiles(lightgbm_rows, NOMINAL_COVERAGE)
     final_protection_quantile = fit_protection_quantiles(lightgbm_rows, assumptions)[LIGHTGBM]
