@@ -172,12 +172,12 @@ def champion_holdout_rows(
     frame = scored.with_columns(
         pl.lit(CHAMPION_METHOD).alias("model"), pl.lit(HOLDOUT).alias("fold")
     )
-    review = (
+    protection = (
         {CHAMPION_METHOD: loaded.protection_quantile}
         if loaded.protection_quantile is not None
         else None
     )
-    return evaluate([frame], assumptions, nominal, review)
+    return evaluate([frame], assumptions, nominal, protection)
 
 
 def waiting_for_release(con: duckdb.DuckDBPyConnection, model_name: str) -> list[ModelVersion]:
