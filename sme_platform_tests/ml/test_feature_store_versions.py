@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import polars as pl
 
 from sme_platform.lib.features.settings import ForecastSettings
 from sme_platform.lib.features.store import KEEP_VERSIONS, materialize_feature_set, prune_versions
 from sme_platform.lib.training.frames import expand
-from sme_platform.lib.training.model import train
+from sme_platform.lib.training.model import RECENT_MEAN_WEIGHT, load, train
 from sme_platform.lib.warehouse import connect
 from sme_platform_tests.ml.synthetic_company import add_days, write_company
 
@@ -83,3 +84,22 @@ def test_training_twice_gives_the_same_model_bytes(tmp_path):
     assert first.text() == second.text() and first.sha256() == second.sha256()
     assert train(frame, seed=43).sha256() != first.sha256()
     assert frame.filter(pl.col("censored")).height == 0
+
+
+def test_forecast_leans_on_the_recent_mean_and_old_versions_stay_pure_lightgbm(tmp_path):
+    project = tmp_path / "company"
+    write_company(project, days=300, pattern="learnable")
+    with connect(project / "data" / "warehouse.duckdb") as con:
+        version = materialize_feature_set(con, SETTINGS, {}, "run-1").version
+        frame = expand(con, version, "for_training", 14, [])
+    model = train(frame, seed=42)
+    assert model.recent_mean_weight == RECENT_MEAN_WEIGHT > 0
+    model.level_factor = 1.1
+    lightgbm_alone = model.raw_predict(frame)
+    recent_mean = frame["mean_28"].to_numpy()
+    expected = ((1 - RECENT_MEAN_WEIGHT) * lightgbm_alone + RECENT_MEAN_WEIGHT * recent_mean) * 1.1
+    assert np.allclose(model.predict(frame), expected)
+    assert not np.allclose(model.predict(frame), lightgbm_alone * 1.1)
+    # A version registered before the blend has no weight recorded: pure LightGBM, as trained.
+    old = load(model.text(), model.categories, model.parameters, level_factor=1.1)
+    assert np.allclose(old.predict(frame), lightgbm_alone * 1.1)

@@ -9,8 +9,10 @@ every training row and forecasts the scoring origin.
 Level correction: on every fold of the demo the raw model forecast 5 to 20 % fewer units than
 sold (the mean of a sample of series, shrunk by regularization). Each fold's forecasts are
 scaled by the units sold over the units forecast on the folds before it (out of sample: never
-its own actuals), and the final model by that ratio over all folds; the factor is bounded to
-0.5..2 and recorded with the model.
+its own actuals), and the final model by that ratio over all folds; the ratio is bounded to
+0.5..2, shrunk toward 1 (raised to LEVEL_CORRECTION_STRENGTH: one season's surprise should move
+the next forecast only part of the way; in full, Online Retail's ratios of 1.09 to 1.34 made
+its forecasts 13 % too high over the folds, 8 % with the shrinkage) and recorded with the model.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from sme_platform.lib.training.history import as_forecast_frame
 from sme_platform.lib.training.model import DemandModel, train
 
 LIGHTGBM = "lightgbm"
+LEVEL_CORRECTION_STRENGTH = 0.75
 
 
 @dataclass
@@ -79,7 +82,7 @@ def backtest_model(
         model = train(rows, settings.sample_seed)
         model.level_factor = factors[fold] = level_factor(sold_so_far, forecast_so_far)
         fold_rows = evaluation.filter(pl.col("fold") == fold)
-        raw = model.raw_predict(fold_rows)
+        raw = model.uncorrected_predict(fold_rows)
         uncensored = ~fold_rows["censored"].to_numpy()
         sold_so_far += float(fold_rows["actual"].to_numpy()[uncensored].sum())
         forecast_so_far += float(raw[uncensored].sum())
@@ -101,4 +104,4 @@ def backtest_model(
 def level_factor(sold: float, forecast: float) -> float:
     if sold <= 0 or forecast <= 0:
         return 1.0
-    return min(max(sold / forecast, 0.5), 2.0)
+    return min(max(sold / forecast, 0.5), 2.0) ** LEVEL_CORRECTION_STRENGTH

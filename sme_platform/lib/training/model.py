@@ -7,6 +7,14 @@ forecast the median (near zero on intermittent series: a "better" WAPE from empt
 Tweedie (power 1.2) gave a 5 % lower WAPE on the demo but forecast 15 to 25 % too few units on
 every fold, so fewer units on the shelf; Poisson's bias was about a third of that.
 
+The forecast leans partly on the series' own 28-day mean (censored days left out, the feature
+`mean_28`): (1 - w) * LightGBM + w * mean_28, w = RECENT_MEAN_WEIGHT. Trees fit to a sample of
+noisy intermittent series chase that noise; the combination is steadier. Measured over the four
+folds and the holdout (business cost, the same simulation and level correction for both): 3 %
+cheaper than LightGBM alone on the demo, 11 % on Online Retail; weights 0.3 to 0.5 were within
+4 % of each other on both. A version registered before the combination has no weight recorded
+and is scored as it was trained: LightGBM alone.
+
 Reproducible: the same rows, parameters and seed give the same model text, byte for byte
 (deterministic histogram construction, seeded bagging, and one thread: a different thread
 count may sum gradients in another order, and two threads on a busy 2-core server were three
@@ -39,6 +47,7 @@ PARAMETERS = {
     "verbosity": -1,
 }
 NUM_ROUNDS = 150
+RECENT_MEAN_WEIGHT = 0.4
 
 
 @dataclass
@@ -48,9 +57,19 @@ class DemandModel:
     parameters: dict
     # Out-of-sample level correction (units sold / units forecast on earlier folds): see backtest.
     level_factor: float = 1.0
+    recent_mean_weight: float = 0.0
 
     def predict(self, frame: pl.DataFrame) -> np.ndarray:
-        return self.raw_predict(frame) * self.level_factor
+        return self.uncorrected_predict(frame) * self.level_factor
+
+    def uncorrected_predict(self, frame: pl.DataFrame) -> np.ndarray:
+        """The combination with the 28-day mean, before the level correction."""
+        weight = self.recent_mean_weight
+        lightgbm_alone = self.raw_predict(frame)
+        if weight == 0:
+            return lightgbm_alone
+        recent_mean = frame["mean_28"].fill_null(0.0).to_numpy().astype(np.float64)
+        return (1 - weight) * lightgbm_alone + weight * recent_mean
 
     def raw_predict(self, frame: pl.DataFrame) -> np.ndarray:
         coded, _ = categorical_codes(frame, self.categories)
@@ -90,10 +109,16 @@ def train(frame: pl.DataFrame, seed: int, rounds: int = NUM_ROUNDS) -> DemandMod
         free_raw_data=True,
     )
     booster = lgb.train(parameters, dataset, num_boost_round=rounds)
-    return DemandModel(booster, categories, parameters)
+    return DemandModel(booster, categories, parameters, recent_mean_weight=RECENT_MEAN_WEIGHT)
 
 
 def load(
-    text: str, categories: dict[str, list[str]], parameters: dict, level_factor: float = 1.0
+    text: str,
+    categories: dict[str, list[str]],
+    parameters: dict,
+    level_factor: float = 1.0,
+    recent_mean_weight: float = 0.0,
 ) -> DemandModel:
-    return DemandModel(lgb.Booster(model_str=text), categories, parameters, level_factor)
+    return DemandModel(
+        lgb.Booster(model_str=text), categories, parameters, level_factor, recent_mean_weight
+    )

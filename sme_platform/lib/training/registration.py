@@ -128,6 +128,7 @@ def register_candidate(
         parameters={
             "lightgbm": final.parameters,
             "level_factor": final.level_factor,
+            "recent_mean_weight": final.recent_mean_weight,
             "num_boost_round": final.booster.current_iteration(),
             "categories": final.categories,
             "interval": {

@@ -39,6 +39,7 @@ def load_registered(
         parameters["categories"],
         parameters["lightgbm"],
         parameters.get("level_factor", 1.0),
+        parameters.get("recent_mean_weight", 0.0),
     )
     quantiles = pl.DataFrame(parameters["interval"]["quantiles"])
     return LoadedModel(
