@@ -146,11 +146,13 @@ def test_a_better_model_goes_through_a_canary_and_can_be_rolled_back(tmp_path, i
     materialize(project, instance)
     assert query(project, "select version, status from ml.model_registry") == [("v1", "champion")]
 
-    # Night 2: the price plan arrives; v2 sees the promotions coming, beats the champion on the
-    # same holdout and starts a canary on a share of the locations.
+    # Night 2: the price plan arrives; v2 sees the promotions coming and beats the baselines.
+    # It is v1's recipe on newer data, and v1 learned from v2's holdout days, so the canary
+    # judges it against v1 on a share of the locations.
     add_price_plan(project, days=460)
     passed, _, description = checks(materialize(project, instance))["promotion_gate"]
     assert passed and "canary starts" in description, description
+    assert "is the champion v1's recipe" in description
     assert query(project, "select version, status from ml.model_registry order by 1") == [
         ("v1", "champion"),
         ("v2", "challenger"),
@@ -168,6 +170,8 @@ def test_a_better_model_goes_through_a_canary_and_can_be_rolled_back(tmp_path, i
         "select reason from governance.audit_log where event = 'canary_promoted'",
     )[0][0]
     assert "within the 5 % threshold" in promoted
+    # v3 (ten days newer, the same recipe) beats the baselines: its canary runs against v2.
+    assert statuses["v3"] == "challenger"
 
     # A person rolls v2 back: v1 serves again, and the next scoring uses it.
     rolled = rollback_model_job.execute_in_process(
@@ -188,6 +192,7 @@ def test_a_better_model_goes_through_a_canary_and_can_be_rolled_back(tmp_path, i
     assert rolled.success
     statuses = dict(query(project, "select version, status from ml.model_registry"))
     assert statuses["v1"] == "champion" and statuses["v2"] == "rolled_back"
+    assert statuses["v3"] == "archived"  # its canary ended with the rollback
     dg.materialize(
         [demand_forecast],
         resources={"project": ProjectResource(project_dir=str(project))},

@@ -19,6 +19,7 @@ from sme_platform.lib.release import (
     gate,
     gate_check,
     promotion,
+    recipe,
 )
 from sme_platform.lib.release.flow import judge_canary, release_candidate, waiting_for_release
 from sme_platform.lib.release.forecast_check import forecast_complete
@@ -40,12 +41,14 @@ RELEASE_KEY = dg.AssetKey(["release", "demand_forecast_release"])
             description=(
                 "The release decision for the demand model: the running canary judged on the "
                 "actuals that arrived, then the new candidate against the champion (scored on "
-                "the same holdout) and the best baseline or peer, by simulated business cost, "
+                "the same holdout; the champion's own recipe on newer data is left to the "
+                "canary, since the champion trained on those days) and the best baseline or "
+                "peer, by simulated business cost, "
                 "bias and per-segment regression; high-impact models wait for a named approval. "
                 "Every decision is a row of governance.audit_log. Grain: one decision per run."
             ),
             deps=[DEMAND_MODEL_KEY],
-            code_version=modules_hash(flow, gate, promotion, canary, gate_check),
+            code_version=modules_hash(flow, gate, promotion, canary, gate_check, recipe),
             kinds={"python"},
             tags={"stage": "release"},
         )

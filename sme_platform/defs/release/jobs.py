@@ -69,9 +69,10 @@ def rollback_model(
             reason=config.reason,
             run_id=context.run_id,
         )
+    ended = f"; the canary of {result.ended_canary} ended" if result.ended_canary else ""
     context.log.info(
         f"{result.model_name}: {result.rolled_back} rolled back, {result.reinstated} is "
-        f"champion again (by {config.by}: {config.reason})"
+        f"champion again (by {config.by}: {config.reason}){ended}"
     )
 
 

@@ -15,9 +15,11 @@ import polars as pl
 
 from sme_platform.lib.features.events import stocked_out_days
 from sme_platform.lib.features.origins import HOLDOUT
+from sme_platform.lib.features.store import stored_version
 from sme_platform.lib.release.canary import CanaryDecision, compare
 from sme_platform.lib.release.gate import CHAMPION_METHOD, GateConfig, GateDecision, decide
 from sme_platform.lib.release.promotion import apply_canary_decision, apply_gate_decision
+from sme_platform.lib.release.recipe import champion_judged_live
 from sme_platform.lib.release.registry import ModelVersion, champion, get_version, list_versions
 from sme_platform.lib.release.status import transition
 from sme_platform.lib.training.business import BusinessAssumptions
@@ -117,7 +119,10 @@ def release_candidate(
             current,
             [f"{candidate.version} was judged before and is {candidate.status}: not judged again"],
         )
-    if current is not None and not _has_champion_rows(con, model_name, candidate.version):
+    judged_live = _judged_live(con, candidate, current, feature_set_version)
+    if judged_live is not None:
+        notes.append(judged_live)
+    elif current is not None and not _has_champion_rows(con, model_name, candidate.version):
         rows = champion_holdout_rows(
             con, models_dir, current, feature_set_version, years, assumptions, nominal
         )
@@ -137,6 +142,7 @@ def release_candidate(
         gate,
         has_champion=current is not None,
         approved=candidate.approved_by is not None,
+        champion_judged_live=judged_live,
     )
     running = canary_challenger(con, model_name)
     if decision.outcome == "start_canary" and running is not None:
@@ -187,6 +193,27 @@ def waiting_for_release(con: duckdb.DuckDBPyConnection, model_name: str) -> list
         for v in list_versions(con, model_name)
         if v.status == "challenger" and v.canary_share is None and v.approved_by is not None
     ]
+
+
+def _judged_live(
+    con: duckdb.DuckDBPyConnection,
+    candidate: ModelVersion,
+    current: ModelVersion | None,
+    feature_set_version: str,
+) -> str | None:
+    if current is None:
+        return None
+    theirs = stored_version(con, current.feature_set_version)
+    ours = stored_version(con, feature_set_version)
+    if theirs is None or ours is None:
+        return None
+    return champion_judged_live(
+        candidate,
+        current,
+        theirs.calendar.newest_day,
+        ours.calendar.fold_origins()[HOLDOUT],
+        ours.calendar.horizon_days,
+    )
 
 
 def _has_champion_rows(con: duckdb.DuckDBPyConnection, model_name: str, version: str) -> bool:

@@ -113,10 +113,16 @@ def decide(
     *,
     has_champion: bool,
     approved: bool,
+    champion_judged_live: str | None = None,
 ) -> GateDecision:
     """Judge the challenger against the references (rows may be dicts or a polars DataFrame):
     against the champion on the holdout, against the baselines and peers on the holdout or,
-    with `baseline_window: all_folds`, on the sums over every backtest window."""
+    with `baseline_window: all_folds`, on the sums over every backtest window.
+
+    `champion_judged_live`: why the champion is not compared on the holdout (it has the
+    challenger's recipe and learned from the holdout's days; the flow says so): the challenger
+    is judged against the baselines, and the canary compares it with the champion live."""
+    compare_champion = has_champion and champion_judged_live is None
     challenger_rows, reference_rows = dicts(challenger_rows), dicts(reference_rows)
     challenger = by_segment(holdout(challenger_rows), "challenger")
     if CHALLENGER_METHOD not in challenger or ("overall", "overall") not in segments(
@@ -148,7 +154,7 @@ def decide(
             "no holdout row of a baseline or peer with segment_type 'overall': the gate compares "
             "the challenger with at least one"
         )
-    if has_champion and ("overall", "overall") not in references.get(CHAMPION_METHOD, {}):
+    if compare_champion and ("overall", "overall") not in references.get(CHAMPION_METHOD, {}):
         raise GateInputError(
             f"a champion exists but no holdout row of model {CHAMPION_METHOD!r} with "
             "segment_type 'overall': score the champion on the same holdout first"
@@ -157,7 +163,7 @@ def decide(
     # method -> (the challenger's segments, the reference's segments, sentence prefix)
     comparisons = {best_method: (our_window, their_window, window_label)}
     compared = {best_method: baselines[best_method]}
-    if has_champion:
+    if compare_champion:
         comparisons = {CHAMPION_METHOD: (challenger, references, ""), **comparisons}
         compared = {
             CHAMPION_METHOD: references[CHAMPION_METHOD][("overall", "overall")],
@@ -172,6 +178,8 @@ def decide(
         (passing if ok else failing).append(prefix + sentence)
     ok, sentence = _bias_within(window_overall.get("bias"), config.max_abs_bias)
     (passing if ok else failing).append(sentence)
+    if has_champion and champion_judged_live is not None:
+        passing.append(champion_judged_live)
     regressions = [
         prefix + sentence
         for method, (ours, theirs, prefix) in comparisons.items()
@@ -189,7 +197,8 @@ def decide(
 
     figures = {
         "challenger": _figures(challenger_overall),
-        "champion": _figures(compared[CHAMPION_METHOD]) if has_champion else None,
+        "champion": _figures(compared[CHAMPION_METHOD]) if compare_champion else None,
+        "champion_judged_live": champion_judged_live if has_champion else None,
         "best_baseline": {"model": best_method, **_figures(baselines[best_method])},
         "baselines": {method: _figures(row) for method, row in sorted(baselines.items())},
         "segment_regressions": regressions,
@@ -209,8 +218,9 @@ def decide(
         ]
         return GateDecision(False, "awaiting_approval", reasons, figures, criteria_met=True)
     if has_champion:
+        beaten = "the champion and the baselines" if compare_champion else "the baselines"
         closing = (
-            f"it beats the champion and the baselines: a canary starts, scoring "
+            f"it beats {beaten}: a canary starts, scoring "
             f"{_pct(config.canary_share)} of the locations (of the series, where there is "
             "one location)"
         )

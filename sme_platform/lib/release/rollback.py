@@ -1,6 +1,8 @@
 """Rollback: take the champion out of service and reinstate the one before it (or a named
-former champion). The forecasts must then be re-scored with the reinstated version; the
-Dagster wiring requests that run (defs/release/jobs.py)."""
+former champion). A canary running against the champion rolled back ends too (archived): a
+rollback returns every series to a version that served before. The forecasts must then be
+re-scored with the reinstated version; the Dagster wiring requests that run
+(defs/release/jobs.py)."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ class RollbackResult:
     model_name: str
     rolled_back: str  # the version taken out of service
     reinstated: str  # the version serving forecasts now
+    ended_canary: str | None = None  # the challenger whose canary the rollback ended
 
 
 def rollback(
@@ -75,7 +78,25 @@ def rollback(
             f"rollback of {model_name} to {target.version}: only an archived former champion "
             f"can be reinstated; {target.version} is {was}"
         )
+    canary = next(
+        (
+            v
+            for v in list_versions(con, model_name)
+            if v.status == "challenger" and v.canary_share is not None
+        ),
+        None,
+    )
     with transaction(con):
+        if canary is not None:
+            change_status(
+                con,
+                model_name,
+                canary.version,
+                "archived",
+                actor=by,
+                reason=f"its canary ended with the rollback of {current.version}: {reason}",
+                run_id=run_id,
+            )
         change_status(
             con,
             model_name,
@@ -99,7 +120,9 @@ def rollback(
             details={"rolled_back": current.version},
             reinstate=True,
         )
-    return RollbackResult(model_name, current.version, target.version)
+    return RollbackResult(
+        model_name, current.version, target.version, canary.version if canary else None
+    )
 
 
 def _was_champion(con: duckdb.DuckDBPyConnection, model_name: str, version: str) -> bool:

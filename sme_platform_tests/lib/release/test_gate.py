@@ -97,6 +97,47 @@ def test_losing_to_the_champion_is_refused():
     ]
 
 
+SAME_RECIPE = (
+    "v2 has the champion v1's recipe (code abc123, the same parameters and settings) on newer "
+    "data: the champion learned from the holdout's days, so the canary judges them instead"
+)
+
+
+def test_the_champions_recipe_on_newer_data_is_judged_by_the_canary_not_on_the_holdout():
+    """The champion's own model learned from the days of a newer candidate's holdout: scored
+    there it is judged in sample. With the same recipe, only the live canary can tell them
+    apart; the baselines are still judged."""
+    decision = decide(
+        challenger(),
+        references(),  # no champion rows: none are scored
+        GateConfig(),
+        has_champion=True,
+        approved=False,
+        champion_judged_live=SAME_RECIPE,
+    )
+    assert decision.passed and decision.outcome == "start_canary"
+    assert decision.reasons[0].startswith("business cost 1,000.0 is 19.4 % below statsforecast")
+    assert SAME_RECIPE in decision.reasons
+    assert "no segment regresses by more than 10 % against statsforecast.ADIDA" in decision.reasons
+    assert decision.reasons[-1].startswith("it beats the baselines: a canary starts")
+    assert decision.figures["champion"] is None
+    assert decision.figures["champion_judged_live"] == SAME_RECIPE
+
+    refused = decide(
+        challenger(cost=1230.0),
+        references(champion=900.0),  # champion rows, if any, are not compared
+        GateConfig(),
+        has_champion=True,
+        approved=False,
+        champion_judged_live=SAME_RECIPE,
+    )
+    assert refused.outcome == "refused"
+    assert refused.reasons == [
+        "business cost 1,230.0 is not 2 % below statsforecast.ADIDA's 1,240.0 "
+        "(needs at most 1,215.2)"
+    ]
+
+
 def test_a_bias_beyond_the_bound_is_refused():
     decision = decide(
         challenger(bias=-0.18), references(), GateConfig(), has_champion=False, approved=False

@@ -35,6 +35,7 @@ def test_the_previous_champion_is_reinstated_and_both_moves_are_audited(con, mod
     assert statuses(con) == {"v1": "archived", "v2": "archived", "v3": "champion"}
     result = rollback(con, NAME, by="Ana Ruiz", reason="orders doubled on Monday", run_id="r7")
     assert (result.rolled_back, result.reinstated) == ("v3", "v2")
+    assert result.ended_canary is None  # none was running
     assert statuses(con) == {"v1": "archived", "v2": "champion", "v3": "rolled_back"}
     events = [e for e in read_events(con, NAME) if e.run_id == "r7"]
     assert [(e.event, e.model_version, e.actor, e.reason) for e in events] == [
@@ -81,3 +82,21 @@ def test_rollback_refusals_are_clear(con, models_dir):
     with pytest.raises(RollbackError, match=r"say why \(--reason TEXT\)"):
         rollback(con, NAME, by="Ana", reason=" ")
     assert statuses(con) == {"v1": "archived", "v2": "archived", "v3": "champion"}
+
+
+def test_a_rollback_ends_a_running_canary(con, models_dir):
+    """A rollback returns every series to a champion that served before: a canary started
+    against the champion being rolled back does not go on scoring its share."""
+    from sme_platform.lib.release.status import set_fields
+
+    promote(con, models_dir)
+    promote(con, models_dir)
+    canary = register(con, models_dir).version
+    transition(con, NAME, canary, "challenger", actor="run:r", reason="gate")
+    set_fields(con, NAME, canary, canary_share=0.2)
+    result = rollback(con, NAME, by="Ana Ruiz", reason="stock-outs doubled", run_id="r9")
+    assert (result.rolled_back, result.reinstated, result.ended_canary) == ("v2", "v1", "v3")
+    assert statuses(con) == {"v1": "champion", "v2": "rolled_back", "v3": "archived"}
+    (ended,) = [e for e in read_events(con, NAME) if e.run_id == "r9" and e.model_version == "v3"]
+    assert ended.actor == "Ana Ruiz"
+    assert ended.reason == "its canary ended with the rollback of v2: stock-outs doubled"
