@@ -147,12 +147,30 @@ def demo(
     defect_rate: Annotated[
         float, typer.Option(help="Share of rows with injected defects.")
     ] = 0.002,
+    release_story: Annotated[
+        bool,
+        typer.Option(
+            help="Run three nights: the last days' sales and stock files arrive late, "
+            "--late-days a night, so a newer model is judged, runs a canary and is judged on "
+            "the late actuals against the champion (in a new project folder)."
+        ),
+    ] = False,
+    late_days: Annotated[
+        int, typer.Option(help="Days in each of the release story's two late deliveries.")
+    ] = 7,
 ) -> None:
     """Generate the demo company's data, materialize everything, print a summary."""
     from sme_platform.lib.config.schema import with_schema_modeline
     from sme_platform.lib.demo_data.mapping import demo_mapping, unexported_sources
 
     paths = ProjectPaths.at(project_dir)
+    if release_story and paths.warehouse.exists():
+        console.print(
+            f"[red]{paths.warehouse} exists[/red]: the release story starts from an empty "
+            "warehouse (its first night must not have seen the late files); give it a project "
+            "folder of its own (--project-dir NEW)"
+        )
+        raise typer.Exit(2)
     if not paths.sources_file.exists():
         paths.root.mkdir(parents=True, exist_ok=True)
         mapping = demo_mapping(catalog, (REPO_ROOT / "sources.yaml").read_text(encoding="utf-8"))
@@ -173,7 +191,34 @@ def demo(
         )
         raise typer.Exit(2)
     generate(project_dir=project_dir, scale=scale, catalog=catalog, defect_rate=defect_rate)
-    run(project_dir=project_dir, select=None)
+    if release_story:
+        _run_release_story(paths, late_days)
+    else:
+        run(project_dir=project_dir, select=None)
+
+
+def _run_release_story(paths: ProjectPaths, late_days: int) -> None:
+    from sme_platform.lib.demo_data.late_deliveries import (
+        deliver,
+        hold_back,
+        plan_late_deliveries,
+    )
+
+    deliveries = plan_late_deliveries(paths.demo_exports, late_days)
+    nights = len(deliveries) + 1
+    hold_back(paths.demo_exports, paths.demo_held_back, deliveries)
+    console.print(
+        f"[bold]Night 1 of {nights}[/bold]: everything but the sales and stock files from "
+        f"{deliveries[0].first_day} on (held back in {paths.demo_held_back})"
+    )
+    run(project_dir=paths.root, select=None)
+    for delivery in deliveries:
+        deliver(paths.demo_exports, paths.demo_held_back, delivery)
+        console.print(
+            f"[bold]Night {delivery.night} of {nights}[/bold]: {delivery.what} arrived "
+            f"({len(delivery.files)} files)"
+        )
+        run(project_dir=paths.root, select=None)
 
 
 @app.command()

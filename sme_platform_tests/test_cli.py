@@ -61,6 +61,18 @@ def test_demo_in_an_empty_folder_runs_through_a_persistent_instance(tmp_path):
         assert runs[0].asset_selection == {dg.AssetKey(["raw", "sales_lines"])}
 
 
+def test_the_release_story_refuses_a_project_that_already_has_a_warehouse(tmp_path):
+    """Its first night must not have seen the files it holds back (the story itself, three runs
+    of the small demo, is measured by hand: see README, "Models")."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "warehouse.duckdb").write_bytes(b"")
+    completed = run_cli("demo", "--release-story", "--project-dir", str(tmp_path))
+    assert completed.returncode == 2, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert "the release story starts from an empty warehouse" in " ".join(completed.stdout.split())
+    assert not (tmp_path / "data" / "demo").exists()  # nothing generated, nothing written
+    assert not (tmp_path / "sources.yaml").exists()
+
+
 def test_run_in_a_folder_without_sources_is_a_clear_error(tmp_path):
     completed = run_cli("run", "--project-dir", str(tmp_path))
     assert completed.returncode == 2

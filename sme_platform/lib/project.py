@@ -69,8 +69,18 @@ class ProjectPaths:
         return self.data_dir / "quarantine" / "files"
 
     @property
+    def reports_dir(self) -> Path:
+        """HTML reports: monitoring/<model>/<date>.html (Evidently's), dashboards."""
+        return self.data_dir / "reports"
+
+    @property
     def demo_exports(self) -> Path:
         return self.data_dir / "demo" / "exports"
+
+    @property
+    def demo_held_back(self) -> Path:
+        """Exports the demo's release story holds back until a later night."""
+        return self.data_dir / "demo" / "held_back"
 
     @property
     def dagster_home(self) -> Path:

@@ -1,0 +1,59 @@
+"""The demo's release story: the last days' sales and stock files held back, then delivered in
+two nights, byte for byte the files the generator wrote."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+
+import pytest
+
+from sme_platform.lib.demo_data import generate_demo_data
+from sme_platform.lib.demo_data.late_deliveries import deliver, hold_back, plan_late_deliveries
+
+
+def _digests(folder):
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_held_back_files_come_back_night_by_night_unchanged(tmp_path):
+    exports, held = tmp_path / "exports", tmp_path / "held_back"
+    generate_demo_data(exports, scale="tiny", seed=3, start_date=date(2024, 1, 1), days=40)
+    written = _digests(exports)
+
+    deliveries = plan_late_deliveries(exports, late_days=10)
+    assert [(d.night, len(d.files)) for d in deliveries] == [(2, 20), (3, 20)]
+    assert deliveries[0].files[:2] == (
+        "erp/sales/sales_2024-01-21.csv",
+        "wms/inventory/inventory_2024-01-21.parquet",
+    )
+    assert deliveries[0].files[-1] == "wms/inventory/inventory_2024-01-30.parquet"
+    assert deliveries[1].files[0] == "erp/sales/sales_2024-01-31.csv"
+    assert deliveries[1].files[-1] == "wms/inventory/inventory_2024-02-09.parquet"
+    assert deliveries[1].what == "the sales and stock files of 2024-01-31 to 2024-02-09"
+
+    hold_back(exports, held, deliveries)
+    on_night_1 = _digests(exports)
+    assert set(written) - set(on_night_1) == {f for d in deliveries for f in d.files}
+    assert "erp/sales/sales_2024-01-20.csv" in on_night_1
+    assert "erp/prices/price_changes.csv" in on_night_1  # the price plan is there from night 1
+
+    deliver(exports, held, deliveries[0])
+    assert "erp/sales/sales_2024-01-30.csv" in _digests(exports)
+    assert "erp/sales/sales_2024-01-31.csv" not in _digests(exports)
+    deliver(exports, held, deliveries[1])
+    assert _digests(exports) == written  # every file back, the same bytes
+    assert not [p for p in held.rglob("*") if p.is_file()]
+
+
+def test_a_story_needs_days_to_hold_back(tmp_path):
+    exports = tmp_path / "exports"
+    generate_demo_data(exports, scale="tiny", seed=3, start_date=date(2024, 1, 1), days=40)
+    with pytest.raises(ValueError, match="late_days must be between 1 and 19"):
+        plan_late_deliveries(exports, late_days=20)
+    with pytest.raises(FileNotFoundError, match="no demo manifest"):
+        plan_late_deliveries(tmp_path / "nothing", late_days=10)
