@@ -152,3 +152,5 @@ def print_forecasting(forecasting) -> None:
             )
     if forecasting.last_decision:
         console.print(f"Last release decision: {forecasting.last_decision}")
+    for line in forecasting.monitoring:
+        console.print(line, markup=False)

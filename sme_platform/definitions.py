@@ -21,6 +21,7 @@ from sme_platform.defs.governance.assets import GOVERNANCE_ASSETS
 from sme_platform.defs.ingestion.assets import INGESTION_ASSETS
 from sme_platform.defs.ingestion.source_details import with_source_details
 from sme_platform.defs.jobs import all_assets_job, ingestion_job
+from sme_platform.defs.monitoring.assets import MONITORING_ASSETS
 from sme_platform.defs.release.assets import RELEASE_ASSETS
 from sme_platform.defs.release.jobs import RELEASE_JOBS, RELEASE_SENSORS
 from sme_platform.defs.resources import project_resource
@@ -46,6 +47,7 @@ _definitions = dg.Definitions(
         *FEATURE_ASSETS,
         *TRAINING_ASSETS,
         *RELEASE_ASSETS,
+        *MONITORING_ASSETS,
         *GOVERNANCE_ASSETS,
     ],
     jobs=[all_assets_job, ingestion_job, *RELEASE_JOBS],

@@ -65,6 +65,7 @@ ML_ASSETS = [
     "training/demand_forecast_model",
     "release/demand_forecast_release",
     "ml/demand_forecast",
+    "monitoring/demand_forecast_monitoring",
 ]
 
 
@@ -117,6 +118,7 @@ def test_the_ui_serves_every_asset_check_job_and_schedule(ui):
         + ["governance/analyst_database"]
     )
     assert assets["release/demand_forecast_release"] == ["promotion_gate"]
+    assert assets["monitoring/demand_forecast_monitoring"] == ["feature_drift", "live_accuracy"]
     assert "unique_order_id_line_number" in assets["staging/sales_lines"]
     assert assets["raw/sales_lines"] == [
         "newest_file_freshness",

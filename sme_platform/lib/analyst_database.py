@@ -58,6 +58,15 @@ ML_TABLES = {
         "Provenance of each feature set version: input data versions, settings, row counts. "
         "Grain: one row per feature set version."
     ),
+    "monitoring.feature_drift": (
+        "The serving model's inputs against its training rows, per night (Evidently): drift "
+        "score, method, threshold, drifted, report path. Grain: one row per night, model "
+        "version and feature."
+    ),
+    "monitoring.forecast_accuracy": (
+        "Live accuracy of the published forecasts once actuals arrived: WAPE and bias. "
+        "Grain: one row per model version, role, day and segment."
+    ),
 }
 HASH_LENGTH = 16
 MASK_STRENGTH = {"none": 0, "hash": 1, "redact": 2}

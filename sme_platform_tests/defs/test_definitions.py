@@ -25,6 +25,7 @@ ML_ASSETS = [
     "training/demand_forecast_model",
     "release/demand_forecast_release",
     "ml/demand_forecast",
+    "monitoring/demand_forecast_monitoring",
 ]
 
 
@@ -48,17 +49,21 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
         ("governance/analyst_database", "published_rows_match_warehouse"),
     ]
     assert [
-        c for c in checks if c[0].split("/")[0] in ("features", "training", "release", "ml")
+        c
+        for c in checks
+        if c[0].split("/")[0] in ("features", "training", "release", "ml", "monitoring")
     ] == [
         ("features/demand_features", "feature_values_valid"),
         ("features/demand_features", "no_leakage"),
         ("ml/demand_forecast", "forecast_complete"),
+        ("monitoring/demand_forecast_monitoring", "feature_drift"),
+        ("monitoring/demand_forecast_monitoring", "live_accuracy"),
         ("release/demand_forecast_release", "promotion_gate"),
         ("training/demand_forecast_model", "backtest_complete"),
         ("training/demand_forecast_model", "interval_coverage"),
     ]
     # the tests in the SQL models' headers, and one Great Expectations suite on each mart
-    assert len(checks) - len(ingestion_checks) - 2 - 6 == 60 + 5
+    assert len(checks) - len(ingestion_checks) - 2 - 8 == 60 + 5
     assert len([c for c in checks if c[1] == "great_expectations_suite"]) == 5
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
     assert {k: g for k, g in groups.items() if not k.startswith("raw/")} == {
@@ -67,6 +72,7 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
         "training/demand_forecast_model": "training",
         "release/demand_forecast_release": "release",
         "ml/demand_forecast": "release",  # the table lives in schema ml
+        "monitoring/demand_forecast_monitoring": "monitoring",
     }
     assert {
         k.to_user_string() for k in graph.get(dg.AssetKey(["marts", "sales_daily"])).parent_keys

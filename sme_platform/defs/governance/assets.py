@@ -9,6 +9,7 @@ keeps the previous snapshot, fails the step and is recorded in governance.check_
 import dagster as dg
 
 from sme_platform.defs.governance.checks import report_checks
+from sme_platform.defs.monitoring.assets import MONITORING_KEY
 from sme_platform.defs.release.jobs import DEMAND_FORECAST_KEY
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.sql_models.assets import MODEL_GRAPH, model_key
@@ -29,7 +30,7 @@ def build_analyst_database_asset(graph: ModelGraph = MODEL_GRAPH) -> dg.AssetsDe
             "file renamed into place) so analysts can query it at any time, also during a run. "
             "Grain: one snapshot per successful run."
         ),
-        deps=[model_key(name) for name in graph.order] + [DEMAND_FORECAST_KEY],
+        deps=[model_key(name) for name in graph.order] + [DEMAND_FORECAST_KEY, MONITORING_KEY],
         code_version="2",  # 2: verified before it is renamed into place
         kinds={"duckdb"},
         tags={"stage": "governance"},

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from sme_platform.lib.monitoring.forecast_monitoring import monitoring_lines
 from sme_platform.lib.warehouse import table_exists
 
 HOLDOUT = "holdout"
@@ -35,6 +36,7 @@ class ForecastSummary:
     # holdout): what the gate compares with the baselines under `baseline_window: all_folds`.
     window_costs: dict[str, float] = field(default_factory=dict)
     windows: int = 0
+    monitoring: list[str] = field(default_factory=list)  # drift and live accuracy, one line each
 
     @property
     def saving_against_best_alternative(self) -> tuple[str, float] | None:
@@ -104,4 +106,6 @@ def summarize_forecasting(
             summary.last_decision = f"{event[1]} {event[0]}: {event[2]}"
     if table_exists(con, "ml", "demand_forecast"):
         summary.forecast_rows = con.execute("select count(*) from ml.demand_forecast").fetchone()[0]
+    if summary.champion:
+        summary.monitoring = monitoring_lines(con, model_name, summary.champion)
     return summary

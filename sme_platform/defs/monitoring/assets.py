@@ -1,0 +1,94 @@
+"""The monitoring stage: the serving demand model's inputs against those it was trained up to
+(Evidently feature drift, HTML report per night) and its forecasts against the actuals."""
+
+import dagster as dg
+
+from sme_platform.defs.features.assets import DEMAND_FEATURES_KEY
+from sme_platform.defs.governance.checks import report_checks, skipped
+from sme_platform.defs.release.jobs import DEMAND_FORECAST_KEY
+from sme_platform.defs.resources import ProjectResource
+from sme_platform.defs.upstream import latest_metadata_value
+from sme_platform.lib.code_version import modules_hash
+from sme_platform.lib.features.store import stored_version
+from sme_platform.lib.monitoring import checks, drift, forecast_monitoring
+from sme_platform.lib.monitoring.checks import feature_drift_check, live_accuracy_check
+from sme_platform.lib.monitoring.forecast_monitoring import (
+    live_accuracy,
+    measure_feature_drift,
+    rebuild_forecast_accuracy,
+)
+from sme_platform.lib.release.registry import champion
+from sme_platform.lib.training.config import MODEL_NAME, load_forecasting_config
+
+MONITORING_KEY = dg.AssetKey(["monitoring", "demand_forecast_monitoring"])
+CHECKS = {
+    "feature_drift": "Tonight's scoring features against the features the champion first "
+    "forecast from, when its training data ended (Evidently, one drift score per feature): "
+    "fails (warn) when the configured share of them drifted.",
+    "live_accuracy": "The champion's WAPE over the newest days with actuals, from the forecasts "
+    "it published: fails (warn) when it exceeds its holdout WAPE by more than the configured "
+    "share.",
+}
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            MONITORING_KEY,
+            group_name="monitoring",
+            description=(
+                "Monitoring of the demand forecast: monitoring.feature_drift (one row per "
+                "night, model version and feature: Evidently's score, method, threshold, "
+                "drifted; the HTML report in data/reports/monitoring/<model>/<date>.html) and "
+                "monitoring.forecast_accuracy (live WAPE and bias per model version, role, day "
+                "and segment, rebuilt from ml.forecast_log and the actuals). Grain: see tables."
+            ),
+            deps=[DEMAND_FORECAST_KEY],
+            code_version=modules_hash(drift, forecast_monitoring, checks),
+            kinds={"duckdb", "python"},
+            tags={"stage": "monitoring"},
+        )
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(name, asset=MONITORING_KEY, blocking=False, description=text)
+        for name, text in CHECKS.items()
+    ],
+    name="demand_forecast_monitoring",
+)
+def demand_forecast_monitoring(context: dg.AssetExecutionContext, project: ProjectResource):
+    config = load_forecasting_config(project.paths.root).monitoring
+    run_id = context.run.run_id
+    feature_version = latest_metadata_value(context, DEMAND_FEATURES_KEY, "feature_set_version")
+    with project.warehouse() as con:
+        feature_set = stored_version(con, feature_version) if feature_version else None
+        serving = champion(con, MODEL_NAME)
+        if feature_set is None or serving is None:
+            reason = "no feature set or no champion model: nothing to monitor"
+            yield from skipped(context, con, MONITORING_KEY, CHECKS, reason)
+            return
+        drifted = measure_feature_drift(
+            con, serving, feature_set.version, project.paths.reports_dir, config, run_id
+        )
+        accuracy = rebuild_forecast_accuracy(con, MODEL_NAME)
+        live = live_accuracy(accuracy, serving.version, "champion", config.live_window_days)
+        results = report_checks(
+            con,
+            MONITORING_KEY,
+            [feature_drift_check(drifted, config), live_accuracy_check(live, serving, config)],
+            run_id,
+        )
+    yield dg.MaterializeResult(
+        metadata={
+            "model_version": serving.version,
+            "drift_report": dg.MetadataValue.path(str(drifted.html_path)),
+            "drifted_features": drifted.drifted,
+            "drifted_share": round(drifted.drifted_share, 4),
+            "accuracy_rows": accuracy.height,
+            "live_wape": live.wape,
+            "live_days": live.days,
+        }
+    )
+    yield from results
+
+
+MONITORING_ASSETS = [demand_forecast_monitoring]

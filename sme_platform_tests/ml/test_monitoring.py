@@ -1,0 +1,100 @@
+"""Monitoring of the demand forecast as Dagster runs it after the forecasts: Evidently's feature
+drift against the champion's training rows (rows, HTML report, a warning check) and the live
+accuracy of the published forecasts once actuals arrive (recomputed here from the log)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import dagster as dg
+
+from sme_platform.defs.monitoring.assets import demand_forecast_monitoring
+from sme_platform.defs.resources import ProjectResource
+from sme_platform.lib.monitoring.forecast_monitoring import DRIFT_FEATURES
+from sme_platform.lib.warehouse import connect
+from sme_platform_tests.ml.synthetic_company import START, add_days, write_company
+from sme_platform_tests.ml.test_forecasting_stages import STAGES, checks, instance, query
+
+__all__ = ["instance"]  # the fixture, shared with the forecasting stages' tests
+
+
+def run_night(project, instance):
+    return dg.materialize(
+        [*STAGES, demand_forecast_monitoring],
+        resources={"project": ProjectResource(project_dir=str(project))},
+        instance=instance,
+        raise_on_error=True,
+    )
+
+
+def test_drift_and_live_accuracy_after_a_demand_surge(tmp_path, instance):
+    project = tmp_path / "bakery"
+    write_company(project, days=412, pattern="learnable")
+    first = checks(run_night(project, instance))
+    # The night the champion is trained, its reference is tonight's rows: nothing moved yet.
+    assert first["feature_drift"][0] and "0 of 11 features drifted" in first["feature_drift"][2]
+    assert first["live_accuracy"][:2] == (True, "WARN")
+    assert "no actuals yet for the forecasts of v1" in first["live_accuracy"][2]
+    rows = query(
+        project,
+        "select feature, method, threshold, model_version, report_path "
+        "from monitoring.feature_drift order by feature",
+    )
+    assert sorted(r[0] for r in rows) == sorted(DRIFT_FEATURES)
+    assert {(r[1], r[2], r[3]) for r in rows} == {("wasserstein", 0.1, "v1")}
+    (report,) = {r[4] for r in rows}
+    scoring_origin = START + timedelta(days=412)  # the day after the newest sales
+    assert report.endswith(f"data/reports/monitoring/demand_forecast/{scoring_origin}.html")
+    assert (project / "data" / "reports" / "monitoring" / "demand_forecast").is_dir()
+
+    # Ten more days, selling five times as much: the inputs drift and v1's forecasts, made
+    # before the surge, miss it.
+    add_days(project, first_day=412, days=10, pattern="learnable", run=2)
+    with connect(project / "data" / "warehouse.duckdb") as con:
+        con.execute(
+            "update staging.sales_lines set quantity = quantity * 5 where order_date >= ?",
+            [START + timedelta(days=412)],
+        )
+    second = checks(run_night(project, instance))
+    passed, severity, description = second["feature_drift"]
+    assert (passed, severity) == (False, "WARN"), description
+    assert "mean_7" in description and "data/reports/monitoring" in description
+    drifted = dict(
+        query(
+            project,
+            "select feature, drifted from monitoring.feature_drift "
+            "where measured_on = (select max(measured_on) from monitoring.feature_drift)",
+        )
+    )
+    assert drifted["mean_7"] and drifted["mean_28"]
+
+    # Live accuracy: v1's published forecasts of the ten days against what was sold.
+    live = query(
+        project,
+        "select date, actual_units, forecast_units, wape from monitoring.forecast_accuracy "
+        "where model_version = 'v1' and role = 'champion' and segment_type = 'overall' "
+        "order by date",
+    )
+    assert len(live) == 10 and live[0][0] == START + timedelta(days=412)
+    expected = query(
+        project,
+        """select log.date, sum(coalesce(s.units, 0)), sum(log.prediction),
+                  sum(abs(log.prediction - coalesce(s.units, 0))) / sum(coalesce(s.units, 0))
+           from ml.forecast_log as log
+           left join (select sku, location_id, order_date as date, sum(quantity) as units
+                      from staging.sales_lines group by all) as s using (sku, location_id, date)
+           where log.model_version = 'v1' and log.role = 'champion'
+             and log.date <= (select max(order_date) from staging.sales_lines)
+           group by 1 order by 1""",
+    )
+    assert [(d, a, round(f, 6), round(w, 6)) for d, a, f, w in live] == [
+        (d, a, round(f, 6), round(w, 6)) for d, a, f, w in expected
+    ]
+    passed, _, description = second["live_accuracy"]
+    assert not passed and "v1 live WAPE" in description, description
+    # Per location and category too.
+    segments = query(
+        project,
+        "select distinct segment_type from monitoring.forecast_accuracy order by 1",
+    )
+    assert segments == [("category",), ("location",), ("overall",)]
