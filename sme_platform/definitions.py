@@ -16,6 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from sme_platform.defs.alerts import ALERT_SENSORS
 from sme_platform.defs.features.assets import FEATURE_ASSETS
 from sme_platform.defs.governance.assets import GOVERNANCE_ASSETS
 from sme_platform.defs.ingestion.assets import INGESTION_ASSETS
@@ -26,10 +27,11 @@ from sme_platform.defs.release.assets import RELEASE_ASSETS
 from sme_platform.defs.release.jobs import RELEASE_JOBS, RELEASE_SENSORS
 from sme_platform.defs.resources import project_resource
 from sme_platform.defs.runs import mark_dead_runs_failed
-from sme_platform.defs.schedules import nightly_schedule
+from sme_platform.defs.schedules import nightly_schedule_for
 from sme_platform.defs.sensors import new_export_files
 from sme_platform.defs.sql_models.assets import SQL_MODEL_ASSETS
 from sme_platform.defs.training.assets import TRAINING_ASSETS
+from sme_platform.lib.automation import AutomationConfig, load_automation_config
 from sme_platform.lib.sources import load_sources
 
 DEFAULT_OWNER = "team:data"
@@ -40,27 +42,33 @@ def apply_governance_policy(spec: dg.AssetSpec) -> dg.AssetSpec:
     return spec if spec.owners else spec.replace_attributes(owners=[DEFAULT_OWNER])
 
 
-_definitions = dg.Definitions(
-    assets=[
-        *INGESTION_ASSETS,
-        *SQL_MODEL_ASSETS,
-        *FEATURE_ASSETS,
-        *TRAINING_ASSETS,
-        *RELEASE_ASSETS,
-        *MONITORING_ASSETS,
-        *GOVERNANCE_ASSETS,
-    ],
-    jobs=[all_assets_job, ingestion_job, *RELEASE_JOBS],
-    schedules=[nightly_schedule],
-    sensors=[new_export_files, mark_dead_runs_failed, *RELEASE_SENSORS],
-    resources={"project": project_resource()},
-    executor=dg.in_process_executor,
-)
-with warnings.catch_warnings():
-    # map_asset_specs is marked "preview" in dagster 1.13; the warning would print on every
-    # command and in every run log, and the pinned version's behaviour is what the tests check.
-    warnings.simplefilter("ignore", category=dg.PreviewWarning)
-    defs = _definitions.map_asset_specs(func=apply_governance_policy)
+def build_definitions(automation: AutomationConfig) -> dg.Definitions:
+    """The graph with the project's schedule (automation.yaml); every asset owned."""
+    definitions = dg.Definitions(
+        assets=[
+            *INGESTION_ASSETS,
+            *SQL_MODEL_ASSETS,
+            *FEATURE_ASSETS,
+            *TRAINING_ASSETS,
+            *RELEASE_ASSETS,
+            *MONITORING_ASSETS,
+            *GOVERNANCE_ASSETS,
+        ],
+        jobs=[all_assets_job, ingestion_job, *RELEASE_JOBS],
+        schedules=[nightly_schedule_for(automation.schedule)],
+        sensors=[new_export_files, mark_dead_runs_failed, *RELEASE_SENSORS, *ALERT_SENSORS],
+        resources={"project": project_resource()},
+        executor=dg.in_process_executor,
+    )
+    with warnings.catch_warnings():
+        # map_asset_specs is marked "preview" in dagster 1.13; the warning would print on every
+        # command and in every run log, and the pinned version's behaviour is what the tests
+        # check.
+        warnings.simplefilter("ignore", category=dg.PreviewWarning)
+        return definitions.map_asset_specs(func=apply_governance_policy)
+
+
+defs = build_definitions(AutomationConfig())
 
 
 @dg.definitions
@@ -77,6 +85,7 @@ def project_definitions() -> dg.Definitions:
     if not project_dir:
         return defs
     sources = load_sources(Path(project_dir))
+    project = build_definitions(load_automation_config(Path(project_dir)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=dg.PreviewWarning)
-        return defs.map_asset_specs(func=partial(with_source_details, sources=sources))
+        return project.map_asset_specs(func=partial(with_source_details, sources=sources))

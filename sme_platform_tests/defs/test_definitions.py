@@ -102,10 +102,31 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
     sensor = defs.resolve_sensor_def("new_export_files")
     assert sensor.job_name == "ingest_new_files"
     assert sorted(s.name for s in defs.sensors) == [
+        "alert_on_failed_check",
+        "alert_on_run_failure",
         "mark_dead_runs_failed",
         "new_export_files",
         "rescore_forecasts_after_rollback",
     ]
+
+
+def test_the_schedule_is_the_projects_own(tmp_path, monkeypatch):
+    """The night and time zone come from the project's automation.yaml, not from code."""
+    from sme_platform.definitions import project_definitions
+
+    (tmp_path / "sources.yaml").write_text(
+        (REPO_ROOT / "sources.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    (tmp_path / "automation.yaml").write_text(
+        "schedule:\n  cron: '30 3 * * 1-6'\n  timezone: Europe/Berlin\n", encoding="utf-8"
+    )
+    monkeypatch.setenv("SME_PLATFORM_DIR", str(tmp_path))
+    schedule = project_definitions().resolve_schedule_def("nightly_materialize_all")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == (
+        "30 3 * * 1-6",
+        "Europe/Berlin",
+    )
+    assert "set in automation.yaml" in schedule.description
 
 
 def test_every_asset_has_an_owner_a_description_a_check_and_a_version(monkeypatch):

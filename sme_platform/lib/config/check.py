@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from sme_platform.lib.automation import AutomationConfigError, load_automation_config
 from sme_platform.lib.sources import SourcesConfigError, load_sources
 from sme_platform.lib.sql_models.errors import ModelGraphError
 from sme_platform.lib.sql_models.graph import load_model_graph
@@ -45,5 +46,9 @@ def check_configuration(project_dir: Path, models_dir: Path) -> ConfigurationChe
     try:
         load_forecasting_config(project_dir)
     except ForecastingConfigError as error:
+        problems.append(str(error))
+    try:
+        load_automation_config(project_dir)
+    except AutomationConfigError as error:
         problems.append(str(error))
     return ConfigurationCheck(sources, models, tuple(problems))

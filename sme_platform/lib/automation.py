@@ -1,0 +1,84 @@
+"""The project's automation settings, `automation.yaml` (every key optional):
+
+    schedule: {cron: "0 2 * * *", timezone: "Europe/Berlin"}
+    alerts: {webhook_env: SME_ALERT_WEBHOOK_URL, ui_url: "http://127.0.0.1:3000"}
+
+The nightly schedule and the alerts are configured here, not in code, so a company sets its
+own night and time zone; the webhook's URL itself is a secret and stays in the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+AUTOMATION_FILE = "automation.yaml"
+
+
+class ScheduleConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cron: str = Field("0 2 * * *", description="when the nightly run starts (cron, 5 fields)")
+    timezone: str = Field("UTC", description="IANA time zone of the cron, e.g. Europe/Berlin")
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError(f"{value!r} is not a cron expression of 5 fields")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"{value!r} is not a known time zone") from error
+        return value
+
+
+class AlertConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    webhook_env: str = Field(
+        "SME_ALERT_WEBHOOK_URL",
+        description="the environment variable holding the webhook URL (unset: log only)",
+    )
+    ui_url: str = Field("http://127.0.0.1:3000", description="the UI's address, for links")
+    attempts: int = Field(3, ge=1, le=10)
+
+    def webhook_url(self) -> str | None:
+        return os.environ.get(self.webhook_env) or None
+
+
+class AutomationConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    alerts: AlertConfig = Field(default_factory=AlertConfig)
+
+
+class AutomationConfigError(ValueError):
+    pass
+
+
+def load_automation_config(project_dir: Path | str | None) -> AutomationConfig:
+    if project_dir is None:
+        return AutomationConfig()
+    path = Path(project_dir) / AUTOMATION_FILE
+    if not path.exists():
+        return AutomationConfig()
+    try:
+        return AutomationConfig.model_validate(yaml.safe_load(path.read_text("utf-8")) or {})
+    except yaml.YAMLError as error:
+        raise AutomationConfigError(f"{path}: not valid YAML: {error}") from error
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
+        )
+        raise AutomationConfigError(f"{path}: {problems}") from error
