@@ -11,6 +11,7 @@ checked against the project's sources.yaml when the code location loads.
 
 import os
 import warnings
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
@@ -31,15 +32,32 @@ from sme_platform.defs.schedules import nightly_schedule_for
 from sme_platform.defs.sensors import new_export_files
 from sme_platform.defs.sql_models.assets import SQL_MODEL_ASSETS
 from sme_platform.defs.training.assets import TRAINING_ASSETS
-from sme_platform.lib.automation import AutomationConfig, load_automation_config
+from sme_platform.lib.automation import (
+    AutomationConfig,
+    FreshnessConfig,
+    load_automation_config,
+)
 from sme_platform.lib.sources import load_sources
 
 DEFAULT_OWNER = "team:data"
+FRESHNESS_GROUPS = ("ingestion", "reports")
 
 
 def apply_governance_policy(spec: dg.AssetSpec) -> dg.AssetSpec:
     """Every asset has an owner: the data team unless the stage names another."""
     return spec if spec.owners else spec.replace_attributes(owners=[DEFAULT_OWNER])
+
+
+def with_freshness_policy(spec: dg.AssetSpec, policy: FreshnessConfig) -> dg.AssetSpec:
+    """The sources and the KPI reports are stale when older than automation.yaml allows."""
+    if spec.group_name not in FRESHNESS_GROUPS:
+        return spec
+    return spec.replace_attributes(
+        freshness_policy=dg.FreshnessPolicy.time_window(
+            fail_window=timedelta(hours=policy.fail_after_hours),
+            warn_window=timedelta(hours=policy.warn_after_hours),
+        )
+    )
 
 
 def build_definitions(automation: AutomationConfig) -> dg.Definitions:
@@ -65,7 +83,9 @@ def build_definitions(automation: AutomationConfig) -> dg.Definitions:
         # command and in every run log, and the pinned version's behaviour is what the tests
         # check.
         warnings.simplefilter("ignore", category=dg.PreviewWarning)
-        return definitions.map_asset_specs(func=apply_governance_policy)
+        return definitions.map_asset_specs(func=apply_governance_policy).map_asset_specs(
+            func=partial(with_freshness_policy, policy=automation.freshness)
+        )
 
 
 defs = build_definitions(AutomationConfig())

@@ -2,6 +2,7 @@
 
     schedule: {cron: "0 2 * * *", timezone: "Europe/Berlin"}
     alerts: {webhook_env: SME_ALERT_WEBHOOK_URL, ui_url: "http://127.0.0.1:3000"}
+    freshness: {warn_after_hours: 26, fail_after_hours: 36}
 
 The nightly schedule and the alerts are configured here, not in code, so a company sets its
 own night and time zone; the webhook's URL itself is a secret and stays in the environment.
@@ -14,7 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 AUTOMATION_FILE = "automation.yaml"
 
@@ -56,11 +57,31 @@ class AlertConfig(BaseModel):
         return os.environ.get(self.webhook_env) or None
 
 
+class FreshnessConfig(BaseModel):
+    """How old the sources (raw/*) and the KPI reports (reports/*) may be before the UI shows
+    them as stale: a nightly graph is a day old at most, plus the run's length."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    warn_after_hours: float = Field(26, gt=0)
+    fail_after_hours: float = Field(36, gt=0)
+
+    @model_validator(mode="after")
+    def _warn_first(self) -> FreshnessConfig:
+        if self.warn_after_hours > self.fail_after_hours:
+            raise ValueError(
+                f"warn_after_hours ({self.warn_after_hours:g}) is after fail_after_hours "
+                f"({self.fail_after_hours:g})"
+            )
+        return self
+
+
 class AutomationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     alerts: AlertConfig = Field(default_factory=AlertConfig)
+    freshness: FreshnessConfig = Field(default_factory=FreshnessConfig)
 
 
 class AutomationConfigError(ValueError):

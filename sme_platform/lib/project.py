@@ -30,6 +30,10 @@ run_monitoring:
   start_timeout_seconds: 180
   cancel_timeout_seconds: 180
   poll_interval_seconds: 30
+# The freshness policies of the sources and the KPI reports (automation.yaml) are evaluated, and
+# shown in the UI, only when this is on: a preview feature in Dagster 1.13.
+freshness:
+  enabled: true
 """
 
 

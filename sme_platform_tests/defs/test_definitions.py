@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 
 import dagster as dg
 
@@ -118,10 +119,28 @@ def test_the_schedule_is_the_projects_own(tmp_path, monkeypatch):
         (REPO_ROOT / "sources.yaml").read_text(encoding="utf-8"), encoding="utf-8"
     )
     (tmp_path / "automation.yaml").write_text(
-        "schedule:\n  cron: '30 3 * * 1-6'\n  timezone: Europe/Berlin\n", encoding="utf-8"
+        "schedule:\n  cron: '30 3 * * 1-6'\n  timezone: Europe/Berlin\n"
+        "freshness:\n  warn_after_hours: 50\n  fail_after_hours: 74\n",
+        encoding="utf-8",
     )
     monkeypatch.setenv("SME_PLATFORM_DIR", str(tmp_path))
-    schedule = project_definitions().resolve_schedule_def("nightly_materialize_all")
+    project = project_definitions()
+    graph = project.resolve_asset_graph()
+    policies = {
+        key.to_user_string(): graph.get(key).freshness_policy
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).freshness_policy is not None
+    }
+    # The sources and the KPI reports, as automation.yaml says; nothing else.
+    assert sorted(policies) == sorted(
+        [f"raw/{name}" for name in CANONICAL]
+        + ["reports/sales_kpis_monthly", "reports/support_kpis_monthly"]
+    )
+    windows = {
+        (p.warn_window.to_timedelta(), p.fail_window.to_timedelta()) for p in policies.values()
+    }
+    assert windows == {(timedelta(hours=50), timedelta(hours=74))}
+    schedule = project.resolve_schedule_def("nightly_materialize_all")
     assert (schedule.cron_schedule, schedule.execution_timezone) == (
         "30 3 * * 1-6",
         "Europe/Berlin",

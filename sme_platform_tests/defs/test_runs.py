@@ -112,6 +112,7 @@ def test_an_existing_instance_gains_run_monitoring_and_keeps_its_settings(tmp_pa
     with dg.DagsterInstance.from_config(str(paths.dagster_home)) as instance:
         assert instance.run_monitoring_enabled
         assert instance.run_monitoring_start_timeout_seconds == 180
+        assert instance.get_settings("freshness") == {"enabled": True}  # for the policies
     # Idempotent: a second start appends nothing.
     text = config.read_text(encoding="utf-8")
     paths.ensure_dagster_home()

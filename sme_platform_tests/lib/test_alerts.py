@@ -120,6 +120,10 @@ def test_automation_settings_are_checked_with_the_file_and_key(tmp_path):
         ("schedule:\n  cron: '30 3 * *'\n", "schedule.cron: Value error, '30 3 * *' is not a"),
         ("schedule:\n  timezone: Mars/Olympus\n", "'Mars/Olympus' is not a known time zone"),
         ("alerts:\n  webhook: https://x\n", "alerts.webhook: Extra inputs are not permitted"),
+        (
+            "freshness:\n  warn_after_hours: 40\n  fail_after_hours: 30\n",
+            "warn_after_hours (40) is after fail_after_hours (30)",
+        ),
     ]:
         (tmp_path / "automation.yaml").write_text(text, encoding="utf-8")
         with pytest.raises(AutomationConfigError, match=str(tmp_path / "automation.yaml")) as error:
