@@ -103,6 +103,9 @@ def print_summary(paths: ProjectPaths) -> None:
         f'  .venv/bin/duckdb -readonly {paths.warehouse} "select rule, count(*) from '
         f'quarantine.{example} group by all"'
     )
+    dashboard = paths.reports_dir / "kpi.html"
+    if dashboard.exists():
+        console.print(f"KPI dashboard (opens offline in a browser): {dashboard}", markup=False)
     if paths.analyst_database.exists():
         console.print(
             "Analysts: the validated tables, PII masked, readable at any time (see README):\n"

@@ -26,6 +26,7 @@ from sme_platform.defs.jobs import all_assets_job, ingestion_job
 from sme_platform.defs.monitoring.assets import MONITORING_ASSETS
 from sme_platform.defs.release.assets import RELEASE_ASSETS
 from sme_platform.defs.release.jobs import RELEASE_JOBS, RELEASE_SENSORS
+from sme_platform.defs.reports.assets import REPORT_ASSETS
 from sme_platform.defs.resources import project_resource
 from sme_platform.defs.runs import mark_dead_runs_failed
 from sme_platform.defs.schedules import nightly_schedule_for
@@ -70,6 +71,7 @@ def build_definitions(automation: AutomationConfig) -> dg.Definitions:
             *TRAINING_ASSETS,
             *RELEASE_ASSETS,
             *MONITORING_ASSETS,
+            *REPORT_ASSETS,
             *GOVERNANCE_ASSETS,
         ],
         jobs=[all_assets_job, ingestion_job, *RELEASE_JOBS],

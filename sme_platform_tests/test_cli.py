@@ -42,6 +42,10 @@ def test_demo_in_an_empty_folder_runs_through_a_persistent_instance(tmp_path):
     for table in ("raw.sales_lines", "raw.inventory_snapshots", "raw.tickets"):
         assert table in out
     assert "quarantine.sales_lines: " in out and "parse_error" in out
+    dashboard = project / "data" / "reports" / "kpi.html"
+    assert dashboard.is_file() and f"KPI dashboard (opens offline in a browser): {dashboard}" in (
+        " ".join(out.split())
+    )
     # The run is in the project's own instance, so `sme-platform ui` shows it.
     home = project / ".dagster_home"
     assert "enabled: false" in (home / "dagster.yaml").read_text(encoding="utf-8")

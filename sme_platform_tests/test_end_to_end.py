@@ -198,6 +198,44 @@ def data_version(instance: dg.DagsterInstance, table: str) -> str:
     return event.asset_materialization.tags["dagster/data_version"]
 
 
+def test_the_kpi_dashboard_shows_the_tables_and_says_what_it_cannot(loaded, tmp_path):
+    """Drawn from the warehouse after ingestion and the SQL models (no forecast yet): the
+    figures it can draw, the quarantine counts of raw.loads, the sections it cannot show
+    with the reason, every company string escaped, no script fetched from anywhere."""
+    import re
+
+    from sme_platform.lib.dashboard.check import dashboard_complete
+    from sme_platform.lib.dashboard.data import collect
+    from sme_platform.lib.dashboard.render import render
+
+    root, *_ = loaded
+    with connect(root / "data" / "warehouse.duckdb", read_only=True) as con:
+        data = collect(con)
+        loads = dict(
+            con.execute(
+                "select table_name, sum(rows_quarantined)::bigint from raw.loads group by 1"
+            ).fetchall()
+        )
+        page = render(data, tmp_path / "kpi.html", {"service_level": 0.9}, "Acme <b>&</b> Co")
+        check = dashboard_complete(con, data, page, "demand_forecast")
+    assert check.passed, check.description
+    assert check.metadata["not_shown"] == {
+        "drift": "no drift measured yet (no monitoring.feature_drift)",
+        "roi": "no champion yet: nothing to compare",
+    }
+    text = page.read_text(encoding="utf-8")
+    assert "Acme &lt;b&gt;&amp;&lt;/b&gt; Co" in text and "<b>&</b>" not in text
+    assert not re.search(r"<script[^>]*\bsrc=", text)  # plotly inline: opens offline
+    assert text.count('class="plotly-graph-div"') == 4  # sales, stock, support, quarantine
+    for title in ("Sales and forecast", "Checks per stage", "Quarantine share per source"):
+        assert f">{title}" in text
+    assert "Not shown: no champion yet: nothing to compare" in text  # ROI before any model
+    assert "Not shown: no drift measured yet (no monitoring.feature_drift)" in text
+    for source in loads:
+        assert f"<td>{source}</td>" in text
+    assert f"<td>{loads['sales_lines']:,}</td>" in text  # its quarantined rows
+
+
 def test_a_rerun_loads_nothing_new_and_a_new_day_loads_only_that_day(loaded):
     root, manifest, instance, _ = loaded
     before = query(root, "select count(*) from raw.sales_lines")[0][0]

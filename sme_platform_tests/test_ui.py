@@ -66,6 +66,7 @@ ML_ASSETS = [
     "release/demand_forecast_release",
     "ml/demand_forecast",
     "monitoring/demand_forecast_monitoring",
+    "reports/kpi_dashboard",
 ]
 
 

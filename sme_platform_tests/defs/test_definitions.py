@@ -27,6 +27,7 @@ ML_ASSETS = [
     "release/demand_forecast_release",
     "ml/demand_forecast",
     "monitoring/demand_forecast_monitoring",
+    "reports/kpi_dashboard",
 ]
 
 
@@ -64,7 +65,7 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
         ("training/demand_forecast_model", "interval_coverage"),
     ]
     # the tests in the SQL models' headers, and one Great Expectations suite on each mart
-    assert len(checks) - len(ingestion_checks) - 2 - 8 == 60 + 5
+    assert len(checks) - len(ingestion_checks) - 2 - 8 - 1 == 60 + 5  # 1: the dashboard's
     assert len([c for c in checks if c[1] == "great_expectations_suite"]) == 5
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
     assert {k: g for k, g in groups.items() if not k.startswith("raw/")} == {
@@ -74,6 +75,7 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
         "release/demand_forecast_release": "release",
         "ml/demand_forecast": "release",  # the table lives in schema ml
         "monitoring/demand_forecast_monitoring": "monitoring",
+        "reports/kpi_dashboard": "reports",
     }
     assert {
         k.to_user_string() for k in graph.get(dg.AssetKey(["marts", "sales_daily"])).parent_keys
@@ -134,7 +136,7 @@ def test_the_schedule_is_the_projects_own(tmp_path, monkeypatch):
     # The sources and the KPI reports, as automation.yaml says; nothing else.
     assert sorted(policies) == sorted(
         [f"raw/{name}" for name in CANONICAL]
-        + ["reports/sales_kpis_monthly", "reports/support_kpis_monthly"]
+        + ["reports/kpi_dashboard", "reports/sales_kpis_monthly", "reports/support_kpis_monthly"]
     )
     windows = {
         (p.warn_window.to_timedelta(), p.fail_window.to_timedelta()) for p in policies.values()
