@@ -14,8 +14,9 @@ import os
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sme_platform.lib.config.settings_file import load_settings_file
 
 AUTOMATION_FILE = "automation.yaml"
 
@@ -91,15 +92,6 @@ class AutomationConfigError(ValueError):
 def load_automation_config(project_dir: Path | str | None) -> AutomationConfig:
     if project_dir is None:
         return AutomationConfig()
-    path = Path(project_dir) / AUTOMATION_FILE
-    if not path.exists():
-        return AutomationConfig()
-    try:
-        return AutomationConfig.model_validate(yaml.safe_load(path.read_text("utf-8")) or {})
-    except yaml.YAMLError as error:
-        raise AutomationConfigError(f"{path}: not valid YAML: {error}") from error
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
-        )
-        raise AutomationConfigError(f"{path}: {problems}") from error
+    return load_settings_file(
+        Path(project_dir) / AUTOMATION_FILE, AutomationConfig, AutomationConfigError
+    )

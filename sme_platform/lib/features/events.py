@@ -39,6 +39,20 @@ def stocked_out_days(con: duckdb.DuckDBPyConnection) -> str:
     )
 
 
+def actuals_ctes(con: duckdb.DuckDBPyConnection) -> str:
+    """The common table expressions logged forecasts are judged with: `actuals` (sku,
+    location_id, date, units sold), `newest` (the newest day sold: later days have no actuals
+    yet) and `stock_outs` (the censored days). The canary's judgement and the live accuracy of
+    monitoring both read this one definition."""
+    return f"""
+        actuals as (
+            select sku, location_id, order_date as date, sum(quantity)::double as units
+            from staging.sales_lines group by all
+        ),
+        newest as (select max(order_date) as day from staging.sales_lines),
+        stock_outs as ({stocked_out_days(con)})"""
+
+
 def build_demand_events(con: duckdb.DuckDBPyConnection) -> int:
     """Create the temp table `_demand_events` (sku, location_id, date, known_on, units, revenue,
     promo_units, censored) from staging.sales_lines, raw.file_loads and, where present,

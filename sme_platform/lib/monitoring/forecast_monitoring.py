@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from sme_platform.lib.features.events import stocked_out_days
+from sme_platform.lib.features.events import actuals_ctes
 from sme_platform.lib.monitoring.config import MonitoringConfig
 from sme_platform.lib.monitoring.drift import measure_drift
 from sme_platform.lib.release.registry import ModelVersion
@@ -127,12 +127,7 @@ def rebuild_forecast_accuracy(con: duckdb.DuckDBPyConnection, model_name: str) -
     )
     frame = con.execute(
         f"""
-        with actuals as (
-            select sku, location_id, order_date as date, sum(quantity)::double as units
-            from staging.sales_lines group by all
-        ),
-        newest as (select max(order_date) as day from staging.sales_lines),
-        stock_outs as ({stocked_out_days(con)}),
+        with {actuals_ctes(con)},
         categories as ({categories}),
         judged as (
             select log.model_version, log.role, log.date, log.sku, log.location_id,

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from sme_platform.lib.features.events import stocked_out_days
+from sme_platform.lib.features.events import actuals_ctes
 from sme_platform.lib.features.origins import HOLDOUT
 from sme_platform.lib.features.store import stored_version
 from sme_platform.lib.release.canary import CanaryDecision, compare
@@ -59,15 +59,9 @@ def judge_canary(
     current = champion(con, model_name)
     if challenger is None or current is None or not table_exists(con, "ml", "forecast_log"):
         return None
-    stock_outs = stocked_out_days(con)
     frames = con.execute(
         f"""
-        with actuals as (
-            select sku, location_id, order_date as date, sum(quantity)::double as units
-            from staging.sales_lines group by all
-        ),
-        newest as (select max(order_date) as day from staging.sales_lines),
-        stock_outs as ({stock_outs})
+        with {actuals_ctes(con)}
         select log.model_version, log.sku, log.location_id, log.origin_date,
                log.date as target_date, log.horizon, log.prediction,
                coalesce(actuals.units, 0) as actual,

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
+from sme_platform.lib.config.settings_file import load_settings_file
 from sme_platform.lib.features.settings import ForecastSettings
 from sme_platform.lib.monitoring.config import MonitoringConfig
 from sme_platform.lib.release.gate import GateConfig
@@ -43,16 +43,6 @@ class ForecastingConfigError(ValueError):
 
 
 def load_forecasting_config(project_dir: Path) -> ForecastingConfig:
-    path = Path(project_dir) / CONFIG_FILE
-    if not path.exists():
-        return ForecastingConfig()
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        return ForecastingConfig.model_validate(document)
-    except yaml.YAMLError as error:
-        raise ForecastingConfigError(f"{path}: not valid YAML: {error}") from error
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
-        )
-        raise ForecastingConfigError(f"{path}: {problems}") from error
+    return load_settings_file(
+        Path(project_dir) / CONFIG_FILE, ForecastingConfig, ForecastingConfigError
+    )
