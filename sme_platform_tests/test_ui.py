@@ -160,3 +160,58 @@ def test_a_run_launched_from_the_ui_materializes_the_graph(ui):
         assert skipped.startswith("not enough sales history to backtest")
     assert (project / "data" / "warehouse.duckdb").exists()
     assert (project / "data" / "analytics.duckdb").exists()
+
+
+def test_a_materialization_launched_by_clicking_in_the_ui_succeeds(ui):
+    """In a real browser (Debian's Chromium, driven by Playwright): the asset's lineage graph,
+    then its Materialize button; the run it launched succeeds and materializes that asset."""
+    from sme_platform_tests.test_browser import chromium
+
+    browser_path = chromium()
+    sync_api = pytest.importorskip("playwright.sync_api")
+    project, port = ui
+    home = str(project / ".dagster_home")
+    with dg.DagsterInstance.from_config(home) as instance:
+        before = {run.run_id for run in instance.get_runs()}
+    errors: list[str] = []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=browser_path,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+            ],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(f"http://127.0.0.1:{port}/assets/raw/products?view=lineage")
+            skip = page.get_by_role("button", name="Skip")  # "Join the Dagster community"
+            if skip.count():
+                skip.first.click()
+            # The lineage graph: the asset's group, and downstream the staging model's.
+            page.get_by_text("Nearest Neighbors").first.wait_for(timeout=60_000)
+            page.get_by_text("staging", exact=True).first.wait_for(timeout=60_000)
+            page.get_by_text("Materialize", exact=True).first.click()  # the asset's own button
+            deadline = time.monotonic() + 240
+            launched = []
+            while not launched:
+                assert time.monotonic() < deadline, "no run launched by the Materialize button"
+                time.sleep(1)
+                with dg.DagsterInstance.from_config(home) as instance:
+                    launched = [r for r in instance.get_runs() if r.run_id not in before]
+        finally:
+            browser.close()
+    (run,) = launched
+    assert run.asset_selection == {dg.AssetKey(["raw", "products"])}
+    deadline = time.monotonic() + 240
+    with dg.DagsterInstance.from_config(home) as instance:
+        while not instance.get_run_by_id(run.run_id).is_finished:
+            assert time.monotonic() < deadline, f"run {run.run_id} did not finish"
+            time.sleep(2)
+        assert instance.get_run_by_id(run.run_id).is_success
+        event = instance.get_latest_materialization_event(dg.AssetKey(["raw", "products"]))
+        assert event is not None and event.run_id == run.run_id
+    assert not errors, errors
