@@ -11,7 +11,7 @@ import dagster as dg
 
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.lib.alerts import Alert, run_link, send
-from sme_platform.lib.automation import load_automation_config
+from sme_platform.lib.automation import AlertConfig, load_automation_config
 
 
 def failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[tuple[str, str, str]]:
@@ -32,19 +32,15 @@ def failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[tuple[str, 
     return failed
 
 
-def _send_all(context, project: ProjectResource, alerts: list[Alert]) -> int:
-    config = load_automation_config(project.paths.root).alerts
-    delivered = 0
+def _send_all(context, config: AlertConfig, alerts: list[Alert]) -> None:
     for alert in alerts:
-        sent = send(
+        send(
             alert,
             config.webhook_url(),
             context.log,
             variable=config.webhook_env,
             attempts=config.attempts,
         )
-        delivered += sent.delivered
-    return delivered
 
 
 @dg.run_failure_sensor(
@@ -70,7 +66,7 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext, project: ProjectRe
         )
         or None,
     )
-    _send_all(context, project, [alert])
+    _send_all(context, config, [alert])
 
 
 @dg.run_status_sensor(
@@ -100,7 +96,7 @@ def alert_on_failed_check(context: dg.RunStatusSensorContext, project: ProjectRe
         )
         for asset, check, text in failed
     ]
-    _send_all(context, project, alerts)
+    _send_all(context, config, alerts)
     return None
 
 

@@ -98,3 +98,24 @@ def test_drift_and_live_accuracy_after_a_demand_surge(tmp_path, instance):
         "select distinct segment_type from monitoring.forecast_accuracy order by 1",
     )
     assert segments == [("category",), ("location",), ("overall",)]
+
+
+def test_an_accuracy_table_from_an_earlier_version_gains_the_new_columns(tmp_path):
+    """monitoring.* tables are appended to by name: one written before a column was added
+    (abs_error) keeps its rows and takes the new rows with the new column."""
+    import polars as pl
+
+    from sme_platform.lib.monitoring.forecast_monitoring import _append
+
+    with connect(tmp_path / "w.duckdb") as con:
+        con.execute("create schema monitoring")
+        con.execute("create table monitoring.forecast_accuracy as select 'v1' as model_version")
+        _append(
+            con,
+            "monitoring.forecast_accuracy",
+            pl.DataFrame({"model_version": ["v2"], "abs_error": [3.5]}),
+        )
+        rows = con.execute(
+            "select model_version, abs_error from monitoring.forecast_accuracy order by 1"
+        ).fetchall()
+    assert rows == [("v1", None), ("v2", 3.5)]

@@ -3,11 +3,12 @@ company has no source for it, with the reason), so the page says what it cannot 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import duckdb
 import polars as pl
 
+from sme_platform.lib.training.forecast_summary import DEMAND_MODEL_NAME
 from sme_platform.lib.warehouse import table_exists
 
 HISTORY_DAYS = 90  # days of sales drawn before the forecast
@@ -37,7 +38,6 @@ class DashboardData:
     checks: Section  # stage, passed, failed, failing
     quarantine: Section  # source, rows_read, rows_quarantined, share
     roi: Section  # window, model_cost, baseline, baseline_cost, saving
-    notes: dict = field(default_factory=dict)
 
 
 def _frame(con, sql: str, params=None) -> pl.DataFrame:
@@ -52,7 +52,7 @@ def _section(con, tables: list[str], sql: str, missing: str) -> Section:
     return Section(frame, None if frame.height else missing)
 
 
-def collect(con: duckdb.DuckDBPyConnection, model_name: str = "demand_forecast") -> DashboardData:
+def collect(con: duckdb.DuckDBPyConnection, model_name: str = DEMAND_MODEL_NAME) -> DashboardData:
     sales = _section(
         con,
         ["marts.sales_daily"],

@@ -146,6 +146,7 @@ def rebuild_forecast_accuracy(con: duckdb.DuckDBPyConnection, model_name: str) -
                count(*) as forecasts,
                sum(actual) as actual_units,
                sum(prediction) as forecast_units,
+               sum(abs(prediction - actual)) as abs_error,
                sum(abs(prediction - actual)) / nullif(sum(actual), 0) as wape,
                (sum(prediction) - sum(actual)) / nullif(sum(actual), 0) as bias
         from (
@@ -159,7 +160,6 @@ def rebuild_forecast_accuracy(con: duckdb.DuckDBPyConnection, model_name: str) -
         {"name": model_name},
     ).pl()
     frame = frame.with_columns(pl.lit(model_name).alias("model_name"))
-    con.execute("create schema if not exists monitoring")
     with transaction(con):
         if table_exists(con, "monitoring", "forecast_accuracy"):
             con.execute(f"delete from {ACCURACY_TABLE} where model_name = ?", [model_name])
@@ -194,7 +194,7 @@ def live_accuracy(
     if days.is_empty():
         return LiveAccuracy(0, None, None, None, None)
     sold, forecast = days["actual_units"].sum(), days["forecast_units"].sum()
-    errors = (days["wape"].fill_null(0) * days["actual_units"]).sum()
+    errors = days["abs_error"].sum()
     return LiveAccuracy(
         days.height,
         days["date"].min(),
@@ -211,6 +211,9 @@ def _append(con: duckdb.DuckDBPyConnection, table: str, rows: pl.DataFrame) -> N
         con.execute(
             f"create table if not exists {table} as select * from _monitoring_rows where false"
         )
+        # A table written by an earlier version gains the columns added since (null there).
+        for name, kind, *_ in con.execute("describe _monitoring_rows").fetchall():
+            con.execute(f'alter table {table} add column if not exists "{name}" {kind}')
         con.execute(f"insert into {table} by name select * from _monitoring_rows")
     finally:
         con.unregister("_monitoring_rows")
