@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import duckdb
 
 from sme_platform.lib.release.audit import read_events
+from sme_platform.lib.release.flow import canary_challenger
 from sme_platform.lib.release.registry import (
     RegistryError,
     champion,
@@ -78,14 +79,7 @@ def rollback(
             f"rollback of {model_name} to {target.version}: only an archived former champion "
             f"can be reinstated; {target.version} is {was}"
         )
-    canary = next(
-        (
-            v
-            for v in list_versions(con, model_name)
-            if v.status == "challenger" and v.canary_share is not None
-        ),
-        None,
-    )
+    canary = canary_challenger(con, model_name)
     with transaction(con):
         if canary is not None:
             change_status(
