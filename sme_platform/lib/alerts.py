@@ -1,4 +1,4 @@
-"""Alerts: a failed run or a failed blocking check, told to the log and, when configured, to a
+"""Alerts: a failed run or a failed check, told to the log and, when configured, to a
 webhook (Slack, Teams, a pager's HTTP endpoint: anything that takes a JSON POST).
 
 The webhook URL is a secret (it usually carries a token), so it comes only from an environment

@@ -220,7 +220,10 @@ def _append(con: duckdb.DuckDBPyConnection, table: str, rows: pl.DataFrame) -> N
 
 
 def monitoring_lines(
-    con: duckdb.DuckDBPyConnection, model_name: str, version: str, window_days: int = 7
+    con: duckdb.DuckDBPyConnection,
+    model_name: str,
+    version: str,
+    window_days: int = MonitoringConfig().live_window_days,
 ) -> list[str]:
     """For the run summary: the serving version's latest drift measurement and live accuracy."""
     lines = []
