@@ -57,19 +57,24 @@ def mark_dead_runs_failed(marked_by: str) -> None:
         print_line(line, "yellow")
 
 
-def materialize(select: str | None, run_id: str) -> bool:
+def materialize(
+    select: str | None,
+    run_id: str,
+    job_name: str = "materialize_all",
+    tags: dict[str, str] | None = None,
+) -> bool:
     import dagster as dg
 
     from sme_platform.definitions import defs
     from sme_platform.defs.runs import cli_run_tags
 
     instance = dg.DagsterInstance.get()
-    job = defs.resolve_job_def("materialize_all")
+    job = defs.resolve_job_def(job_name)
     asset_graph = defs.resolve_asset_graph()
     keys = (
         dg.AssetSelection.from_string(select).resolve(asset_graph)
         if select
-        else asset_graph.get_all_asset_keys()
+        else job.asset_layer.selected_asset_keys
     )
     watcher = RunWatcher(instance, run_id, total=len(keys))
     with progress_bar() as progress:
@@ -80,7 +85,7 @@ def materialize(select: str | None, run_id: str) -> bool:
             instance=instance,
             asset_selection=list(keys),
             run_id=run_id,
-            tags=cli_run_tags(run_id),
+            tags={**cli_run_tags(run_id), **(tags or {})},
             raise_on_error=False,
         )
         watcher.stop()

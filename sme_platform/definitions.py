@@ -22,8 +22,9 @@ from sme_platform.defs.features.assets import FEATURE_ASSETS
 from sme_platform.defs.governance.assets import GOVERNANCE_ASSETS
 from sme_platform.defs.ingestion.assets import INGESTION_ASSETS
 from sme_platform.defs.ingestion.source_details import with_source_details
-from sme_platform.defs.jobs import all_assets_job, ingestion_job
+from sme_platform.defs.jobs import all_assets_job, ingestion_job, retrain_demand_forecast_job
 from sme_platform.defs.monitoring.assets import MONITORING_ASSETS
+from sme_platform.defs.monitoring.sensors import MONITORING_SENSORS
 from sme_platform.defs.release.assets import RELEASE_ASSETS
 from sme_platform.defs.release.jobs import RELEASE_JOBS, RELEASE_SENSORS
 from sme_platform.defs.reports.assets import REPORT_ASSETS
@@ -74,9 +75,15 @@ def build_definitions(automation: AutomationConfig) -> dg.Definitions:
             *REPORT_ASSETS,
             *GOVERNANCE_ASSETS,
         ],
-        jobs=[all_assets_job, ingestion_job, *RELEASE_JOBS],
+        jobs=[all_assets_job, ingestion_job, retrain_demand_forecast_job, *RELEASE_JOBS],
         schedules=[nightly_schedule_for(automation.schedule)],
-        sensors=[new_export_files, mark_dead_runs_failed, *RELEASE_SENSORS, *ALERT_SENSORS],
+        sensors=[
+            new_export_files,
+            mark_dead_runs_failed,
+            *RELEASE_SENSORS,
+            *MONITORING_SENSORS,
+            *ALERT_SENSORS,
+        ],
         resources={"project": project_resource()},
         executor=dg.in_process_executor,
     )

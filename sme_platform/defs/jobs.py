@@ -12,3 +12,12 @@ ingestion_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups("ingestion"),
     description="Load new source files into raw, quarantining what breaks the contracts.",
 )
+# The demand model's retraining: its features and everything after them (training, the gate,
+# the forecasts, their monitoring, the reports and the analyst database), not the ingestion
+# and SQL models: the data is what the last night loaded.
+retrain_demand_forecast_job = dg.define_asset_job(
+    "retrain_demand_forecast",
+    selection=dg.AssetSelection.assets(dg.AssetKey(["features", "demand_features"])).downstream(),
+    description="Rebuild the demand features from the loaded data and train a new version of "
+    "the demand model, judged by the gate (started by the drift sensor or sme-platform retrain).",
+)

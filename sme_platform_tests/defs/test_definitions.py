@@ -98,18 +98,33 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
         "approve_model_job",
         "ingest_new_files",
         "materialize_all",
+        "retrain_demand_forecast",
         "rollback_model_job",
     ]
     schedule = defs.resolve_schedule_def("nightly_materialize_all")
     assert schedule.cron_schedule == "0 2 * * *"
     sensor = defs.resolve_sensor_def("new_export_files")
     assert sensor.job_name == "ingest_new_files"
+    assert defs.resolve_sensor_def("retrain_demand_forecast_on_drift").job_name == (
+        "retrain_demand_forecast"
+    )
+    retraining = defs.resolve_job_def("retrain_demand_forecast").asset_layer.selected_asset_keys
+    assert sorted(k.to_user_string() for k in retraining) == [
+        "features/demand_features",
+        "governance/analyst_database",
+        "ml/demand_forecast",
+        "monitoring/demand_forecast_monitoring",
+        "release/demand_forecast_release",
+        "reports/kpi_dashboard",
+        "training/demand_forecast_model",
+    ]
     assert sorted(s.name for s in defs.sensors) == [
         "alert_on_failed_check",
         "alert_on_run_failure",
         "mark_dead_runs_failed",
         "new_export_files",
         "rescore_forecasts_after_rollback",
+        "retrain_demand_forecast_on_drift",
     ]
 
 

@@ -7,15 +7,25 @@ from __future__ import annotations
 from datetime import timedelta
 
 import dagster as dg
+from dagster._core.storage.tags import RUN_KEY_TAG
 
 from sme_platform.defs.monitoring.assets import demand_forecast_monitoring
+from sme_platform.defs.monitoring.sensors import retrain_demand_forecast_on_drift
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.lib.monitoring.forecast_monitoring import DRIFT_FEATURES
+from sme_platform.lib.training.retraining import RETRAIN_TRIGGER_TAG
 from sme_platform.lib.warehouse import connect
 from sme_platform_tests.ml.synthetic_company import START, add_days, write_company
 from sme_platform_tests.ml.test_forecasting_stages import STAGES, checks, instance, query
 
 __all__ = ["instance"]  # the fixture, shared with the forecasting stages' tests
+
+
+def evaluate_sensor(project, instance):
+    with dg.build_sensor_context(
+        instance=instance, resources={"project": ProjectResource(project_dir=str(project))}
+    ) as context:
+        return retrain_demand_forecast_on_drift(context), context.cursor
 
 
 def run_night(project, instance):
@@ -27,9 +37,14 @@ def run_night(project, instance):
     )
 
 
-def test_drift_and_live_accuracy_after_a_demand_surge(tmp_path, instance):
+def test_a_demand_surge_drifts_and_the_sensor_retrains_the_model(tmp_path, instance):
+    """The loop closed: a surge drifts the inputs and v1's live error grows; the sensor asks for
+    one retraining run; it trains v2 on the surge, the gate judges it, all audited."""
     project = tmp_path / "bakery"
     write_company(project, days=412, pattern="learnable")
+    # A monthly cadence: ten new days alone would not train a new version.
+    with (project / "forecasting.yaml").open("a", encoding="utf-8") as config:
+        config.write("retraining:\n  every_days: 28\n")
     first = checks(run_night(project, instance))
     # The night the champion is trained, its reference is tonight's rows: nothing moved yet.
     assert first["feature_drift"][0] and "0 of 11 features drifted" in first["feature_drift"][2]
@@ -98,6 +113,45 @@ def test_drift_and_live_accuracy_after_a_demand_surge(tmp_path, instance):
         "select distinct segment_type from monitoring.forecast_accuracy order by 1",
     )
     assert segments == [("category",), ("location",), ("overall",)]
+
+    # The cadence did not retrain v1; the monitoring asks for it, and the sensor fires once.
+    assert query(project, "select version from ml.model_registry") == [("v1",)]
+    request, _ = evaluate_sensor(project, instance)
+    assert isinstance(request, dg.RunRequest), request
+    assert request.run_key.startswith("retrain-demand_forecast-v1-")
+    trigger = request.tags[RETRAIN_TRIGGER_TAG]
+    assert trigger.startswith("demand_forecast v1: feature drift: ") and "live error: " in trigger
+
+    # The daemon's run of the request: features -> training -> gate -> forecasts -> monitoring.
+    retrained = dg.materialize(
+        [*STAGES, demand_forecast_monitoring],
+        resources={"project": ProjectResource(project_dir=str(project))},
+        instance=instance,
+        tags={**request.tags, RUN_KEY_TAG: request.run_key},
+    )
+    # Ten days of a five-fold surge are too few to learn it: v2 forecasts far below the surge
+    # and the statistical peers, which adapt at once, are cheaper. The gate refuses it and v1
+    # keeps serving; the audit log says what happened and why.
+    passed, _, description = checks(retrained)["promotion_gate"]
+    assert not passed and description.startswith("v2: refused; champion v1 serves."), description
+    registry = query(project, "select version, status from ml.model_registry order by 1")
+    assert registry == [("v1", "champion"), ("v2", "archived")]
+    events = query(
+        project,
+        "select event, model_version, reason, run_id from governance.audit_log "
+        "where run_id = ? order by event_id",
+        [retrained.run_id],
+    )
+    assert [e[:2] for e in events] == [
+        ("retraining_triggered", "v1"),
+        ("trained", "v2"),
+        ("gate_refused", "v2"),
+    ]
+    assert events[0][2] == trigger and "is outside ±30 %" in events[2][2]
+    # The same drift of the same champion is not retrained a second time.
+    again, _ = evaluate_sensor(project, instance)
+    assert isinstance(again, dg.SkipReason)
+    assert f"retrained for this drift already, in run {retrained.run_id}" in again.skip_message
 
 
 def test_an_accuracy_table_from_an_earlier_version_gains_the_new_columns(tmp_path):

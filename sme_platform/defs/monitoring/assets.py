@@ -10,17 +10,21 @@ from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.upstream import latest_metadata_value
 from sme_platform.lib.code_version import modules_hash
 from sme_platform.lib.features.store import stored_version
-from sme_platform.lib.monitoring import checks, drift, forecast_monitoring
+from sme_platform.lib.monitoring import checks, drift, forecast_monitoring, retraining_signal
 from sme_platform.lib.monitoring.checks import feature_drift_check, live_accuracy_check
 from sme_platform.lib.monitoring.forecast_monitoring import (
     live_accuracy,
     measure_feature_drift,
     rebuild_forecast_accuracy,
 )
+from sme_platform.lib.monitoring.retraining_signal import reference_window
 from sme_platform.lib.release.registry import champion
 from sme_platform.lib.training.config import MODEL_NAME, load_forecasting_config
 
 MONITORING_KEY = dg.AssetKey(["monitoring", "demand_forecast_monitoring"])
+# Metadata the retraining sensor reads: why to retrain (empty: no need), and the run key.
+RETRAIN_SIGNAL = "retrain_signal"
+RETRAIN_RUN_KEY = "retrain_run_key"
 CHECKS = {
     "feature_drift": "Tonight's scoring features against the features the champion first "
     "forecast from, when its training data ended (Evidently, one drift score per feature): "
@@ -44,7 +48,7 @@ CHECKS = {
                 "and segment, rebuilt from ml.forecast_log and the actuals). Grain: see tables."
             ),
             deps=[DEMAND_FORECAST_KEY],
-            code_version=modules_hash(drift, forecast_monitoring, checks),
+            code_version=modules_hash(drift, forecast_monitoring, checks, retraining_signal),
             kinds={"duckdb", "python"},
             tags={"stage": "monitoring"},
         )
@@ -56,7 +60,8 @@ CHECKS = {
     name="demand_forecast_monitoring",
 )
 def demand_forecast_monitoring(context: dg.AssetExecutionContext, project: ProjectResource):
-    config = load_forecasting_config(project.paths.root).monitoring
+    settings = load_forecasting_config(project.paths.root)
+    config = settings.monitoring
     run_id = context.run.run_id
     feature_version = latest_metadata_value(context, DEMAND_FEATURES_KEY, "feature_set_version")
     with project.warehouse() as con:
@@ -71,12 +76,20 @@ def demand_forecast_monitoring(context: dg.AssetExecutionContext, project: Proje
         )
         accuracy = rebuild_forecast_accuracy(con, MODEL_NAME)
         live = live_accuracy(accuracy, serving.version, "champion", config.live_window_days)
-        results = report_checks(
-            con,
-            MONITORING_KEY,
-            [feature_drift_check(drifted, config), live_accuracy_check(live, serving, config)],
-            run_id,
+        outcomes = [
+            feature_drift_check(drifted, config),
+            live_accuracy_check(live, serving, config),
+        ]
+        reference = stored_version(con, serving.feature_set_version)
+        window = reference_window(
+            serving.feature_set_version, reference.calendar.scoring_origin if reference else None
         )
+        signal = retraining_signal.retraining_signal(
+            serving, window, *outcomes, settings.retraining
+        )
+        results = report_checks(con, MONITORING_KEY, outcomes, run_id)
+    if signal.fires:
+        context.log.warning(f"retraining asked for ({signal.run_key}): {signal.trigger}")
     yield dg.MaterializeResult(
         metadata={
             "model_version": serving.version,
@@ -86,6 +99,9 @@ def demand_forecast_monitoring(context: dg.AssetExecutionContext, project: Proje
             "accuracy_rows": accuracy.height,
             "live_wape": live.wape,
             "live_days": live.days,
+            "reference_window": window,
+            RETRAIN_SIGNAL: signal.trigger if signal.fires else "",
+            RETRAIN_RUN_KEY: signal.run_key if signal.fires else "",
         }
     )
     yield from results

@@ -10,6 +10,7 @@ from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.upstream import latest_metadata_value
 from sme_platform.lib.features.origins import HOLDOUT
 from sme_platform.lib.features.store import stored_version
+from sme_platform.lib.release.registry import list_versions
 from sme_platform.lib.training.config import MODEL_NAME, load_forecasting_config
 from sme_platform.lib.training.frames import holiday_country, holiday_dates
 from sme_platform.lib.training.pipeline import (
@@ -23,6 +24,11 @@ from sme_platform.lib.training.registration import (
     register_candidate,
     stored_results,
     training_code_version,
+)
+from sme_platform.lib.training.retraining import (
+    RETRAIN_TRIGGER_TAG,
+    record_trigger,
+    retraining_decision,
 )
 from sme_platform.lib.training.training_checks import training_checks
 
@@ -99,6 +105,22 @@ def demand_forecast_model(context: dg.AssetExecutionContext, project: ProjectRes
             )
             yield from results
             return
+        trigger = context.run.tags.get(RETRAIN_TRIGGER_TAG)
+        decision = retraining_decision(
+            con,
+            MODEL_NAME,
+            feature_set,
+            config.demand_forecast,
+            training_code_version(),
+            config.retraining,
+            trigger,
+        )
+        if not decision.train:
+            yield from _not_retrained(context, con, feature_set.version, decision.reason, run_id)
+            return
+        context.log.info(f"{MODEL_NAME}: training a new version ({decision.reason})")
+        if decision.triggered_by:
+            record_trigger(con, MODEL_NAME, decision.triggered_by, feature_set.version, run_id)
         refused = already_trained(con, MODEL_NAME, feature_set.version)
         if refused is not None:
             context.log.info(
@@ -143,8 +165,33 @@ def demand_forecast_model(context: dg.AssetExecutionContext, project: ProjectRes
             "holiday_country": country or "none",
             "peers": outcome.notes,
             "seconds": outcome.seconds,
+            "trained_because": decision.reason,
         },
         data_version=dg.DataVersion(registered.version.version),
+    )
+    yield from results
+
+
+def _not_retrained(context, con, feature_set_version: str, reason: str, run_id: str):
+    """The newest version stands: its stored backtest is checked again and named downstream,
+    so the release judges the running canary and the serving model forecasts tonight."""
+    newest = list_versions(con, MODEL_NAME)[-1]
+    context.log.info(f"{MODEL_NAME}: {reason}")
+    results = report_checks(
+        con,
+        DEMAND_MODEL_KEY,
+        training_checks(stored_results(con, MODEL_NAME, newest.version), NOMINAL_COVERAGE),
+        run_id,
+    )
+    yield dg.MaterializeResult(
+        metadata={
+            "model_name": MODEL_NAME,
+            "model_version": newest.version,
+            "feature_set_version": feature_set_version,
+            "trained_on_feature_set": newest.feature_set_version,
+            "reused": reason,
+        },
+        data_version=dg.DataVersion(newest.version),
     )
     yield from results
 

@@ -1,6 +1,6 @@
-"""governance.audit_log: one row per release decision (trained, gate passed or refused, approved,
-promoted, canary started, promoted or rolled back, rolled back, archived), who or what made it,
-and why.
+"""governance.audit_log: one row per release decision (retraining triggered, trained, gate passed
+or refused, approved, promoted, canary started, promoted or rolled back, rolled back, archived),
+who or what made it, and why.
 
 Append-only: the platform inserts rows and never updates or deletes them. Each row's content is
 kept canonical-JSON-friendly (details serialized with sorted keys, no NaN, timestamps in UTC to
@@ -32,6 +32,7 @@ AUDIT_EVENTS = frozenset(
         "canary_rolled_back",
         "rolled_back",
         "archived",
+        "retraining_triggered",
     }
 )
 

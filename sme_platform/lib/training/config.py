@@ -4,6 +4,7 @@
     gate: {margin: 0.02, max_abs_bias: 0.1, high_impact: false, canary_share: 0.2, ...}
     business: {lead_time_days: 2, review_period_days: 7, holding_cost_rate_per_year: 0.25, ...}
     monitoring: {drift_method: wasserstein, drift_threshold: 0.1, drift_share: 0.3, ...}
+    retraining: {every_days: 7, on_drift: true, on_live_error: true, cooldown_hours: 24}
 
 Every section and key is optional (defaults suit a small company); an unknown key is an error
 naming the file and the key, so a typo never silently keeps a default.
@@ -21,6 +22,7 @@ from sme_platform.lib.monitoring.config import MonitoringConfig
 from sme_platform.lib.release.gate import GateConfig
 from sme_platform.lib.training.business import BusinessAssumptions
 from sme_platform.lib.training.forecast_summary import DEMAND_MODEL_NAME
+from sme_platform.lib.training.retraining import RetrainingConfig
 
 CONFIG_FILE = "forecasting.yaml"
 MODEL_NAME = DEMAND_MODEL_NAME
@@ -33,6 +35,7 @@ class ForecastingConfig(BaseModel):
     gate: GateConfig = Field(default_factory=GateConfig)
     business: BusinessAssumptions = Field(default_factory=BusinessAssumptions)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    retraining: RetrainingConfig = Field(default_factory=RetrainingConfig)
     autoets_series: int = Field(
         20, ge=0, description="series (top by units) the AutoETS peer runs on; ADIDA on the rest"
     )

@@ -1,0 +1,146 @@
+"""When the demand model is trained again: the retraining policy of `forecasting.yaml`.
+
+A night with new data does not by itself make a new model. The model is trained again when
+- no version was trained yet, or the training code, the feature definition, the forecast
+  settings or the sources changed since the newest version (a price plan that arrives is a new
+  source: a new recipe is judged at once);
+- the data reaches `every_days` days past the newest version's (the scheduled cadence, counted
+  in days of data, so a late delivery of a week counts as a week);
+- or a run carries a trigger: the monitoring found the serving model's inputs drifted or its live
+  error grown past the thresholds (the `retrain_demand_forecast_on_drift` sensor), or a person
+  asked for it (`sme-platform retrain --reason`).
+Otherwise the serving model keeps forecasting from tonight's features and the run says why it
+was not trained. Between scheduled retrainings a drift is what brings the next model forward.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+from pydantic import BaseModel, ConfigDict, Field
+
+from sme_platform.lib.features.settings import ForecastSettings
+from sme_platform.lib.features.store import FeatureSetVersion, stored_version
+from sme_platform.lib.release.audit import record_event, run_actor
+from sme_platform.lib.release.registry import ModelVersion, champion, list_versions
+
+# A run tag naming why the model must be trained now, whatever the cadence says.
+RETRAIN_TRIGGER_TAG = "sme_platform/retrain_trigger"
+
+
+class RetrainingConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    every_days: int = Field(
+        7,
+        ge=1,
+        description="train a new version once the data is this many days newer than the newest "
+        "version's (1: every night with a new day)",
+    )
+    on_drift: bool = Field(
+        True, description="retrain when the feature_drift check fails (drifted share reached)"
+    )
+    on_live_error: bool = Field(
+        True, description="retrain when the live_accuracy check fails (live WAPE grown)"
+    )
+    cooldown_hours: float = Field(
+        24,
+        ge=0,
+        description="after a triggered retraining, the sensor waits this long before the next",
+    )
+
+
+@dataclass(frozen=True)
+class RetrainingDecision:
+    train: bool
+    reason: str
+    triggered_by: str | None = None  # the run's trigger, when that is what decided
+
+
+def retraining_decision(
+    con: duckdb.DuckDBPyConnection,
+    model_name: str,
+    feature_set: FeatureSetVersion,
+    settings: ForecastSettings,
+    code_version: str,
+    policy: RetrainingConfig,
+    trigger: str | None,
+) -> RetrainingDecision:
+    """Whether tonight's run trains a new version of `model_name` on `feature_set`."""
+    if trigger:
+        return RetrainingDecision(True, f"triggered: {trigger}", trigger)
+    versions = list_versions(con, model_name)
+    if not versions:
+        return RetrainingDecision(True, "no version trained yet")
+    newest = versions[-1]
+    changed = _recipe_change(con, newest, feature_set, settings, code_version)
+    if changed:
+        return RetrainingDecision(True, f"{changed} since {newest.version}")
+    trained_on = stored_version(con, newest.feature_set_version)
+    if trained_on is None:
+        return RetrainingDecision(True, f"{newest.version}'s feature set is not recorded")
+    new_days = (feature_set.calendar.newest_day - trained_on.calendar.newest_day).days
+    if new_days >= policy.every_days:
+        return RetrainingDecision(
+            True,
+            f"{new_days} new days of data since {newest.version} "
+            f"(retraining every {policy.every_days})",
+        )
+    return RetrainingDecision(
+        False,
+        f"not retrained: {newest.version} learned from data up to "
+        f"{trained_on.calendar.newest_day}, {new_days} day(s) older than tonight's; retraining "
+        f"every {policy.every_days} days of new data, or sooner on drift or live error "
+        "(forecasting.yaml retraining:)",
+    )
+
+
+def _recipe_change(
+    con: duckdb.DuckDBPyConnection,
+    newest: ModelVersion,
+    feature_set: FeatureSetVersion,
+    settings: ForecastSettings,
+    code_version: str,
+) -> str | None:
+    trained_on = newest.training_data_versions
+    known = trained_on.get("raw", {}) if isinstance(trained_on, dict) else {}
+    new_sources = sorted(set(feature_set.input_versions.get("raw", {})) - set(known))
+    if new_sources:
+        return f"a new source ({', '.join(new_sources)})"
+    if newest.code_version != code_version:
+        return "the training code changed"
+    if newest.parameters.get("settings") != settings.model_dump():
+        return "the forecast settings changed"
+    definitions = dict(
+        con.execute(
+            "select version, definition_hash from features.feature_set_versions "
+            "where version in (?, ?)",
+            [newest.feature_set_version, feature_set.version],
+        ).fetchall()
+    )
+    if definitions.get(newest.feature_set_version) != definitions.get(feature_set.version):
+        return "the feature definition changed"
+    return None
+
+
+def record_trigger(
+    con: duckdb.DuckDBPyConnection,
+    model_name: str,
+    trigger: str,
+    feature_set_version: str,
+    run_id: str,
+) -> None:
+    """The audit log says why this version was trained before its cadence: the event names the
+    serving model whose monitoring (or whose person) asked for it."""
+    serving = champion(con, model_name)
+    record_event(
+        con,
+        event="retraining_triggered",
+        model_name=model_name,
+        model_version=serving.version if serving else None,
+        actor=run_actor(run_id),
+        reason=trigger,
+        details={"feature_set_version": feature_set_version},
+        run_id=run_id,
+    )

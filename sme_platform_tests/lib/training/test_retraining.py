@@ -1,0 +1,149 @@
+"""When a night trains a new version of the demand model: the cadence, a new recipe or source,
+and a trigger; and the audit row a trigger leaves."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import pytest
+
+from sme_platform.lib.features.origins import ForecastCalendar
+from sme_platform.lib.features.settings import ForecastSettings
+from sme_platform.lib.features.store import FeatureSetVersion, _ensure_versions_table
+from sme_platform.lib.release.audit import read_events
+from sme_platform.lib.release.registry import register_version
+from sme_platform.lib.release.status import transition
+from sme_platform.lib.training.retraining import (
+    RetrainingConfig,
+    record_trigger,
+    retraining_decision,
+)
+from sme_platform.lib.warehouse import connect
+
+SETTINGS = ForecastSettings()
+CODE = "code-1"
+TRAINED_UP_TO = date(2025, 6, 30)
+SOURCES = {"raw": {"sales_lines": {"files": 3, "sha256": "aa"}}, "models": {}}
+
+
+@pytest.fixture
+def con(tmp_path):
+    with connect(tmp_path / "warehouse.duckdb") as connection:
+        connection.execute("create schema if not exists features")
+        _ensure_versions_table(connection)
+        yield connection
+
+
+def feature_set(con, version, newest_day, definition="def-1", inputs=SOURCES):
+    con.execute(
+        "insert into features.feature_set_versions (version, definition_hash, newest_day, "
+        "settings, input_versions, counts) values (?, ?, ?, ?, ?, '{}')",
+        [
+            version,
+            definition,
+            newest_day,
+            json.dumps({"horizon_days": 14, "backtest_folds": 4}),
+            json.dumps(inputs),
+        ],
+    )
+    calendar = ForecastCalendar(newest_day, 14, 4)
+    return FeatureSetVersion(version, False, 0, 0, calendar, inputs)
+
+
+def trained_version(con, tmp_path, **parameters):
+    feature_set(con, "fs-1", TRAINED_UP_TO)
+    metadata = {
+        "feature_set_version": "fs-1",
+        "training_data_versions": SOURCES,
+        "code_version": CODE,
+        "parameters": {"settings": SETTINGS.model_dump(), **parameters},
+        "metrics": {},
+        "backtest": {},
+        "business": {},
+    }
+    return register_version(
+        con, tmp_path / "models", "demand_forecast", "tree\n", metadata, run_id="r1"
+    )
+
+
+def decide(con, tonight, trigger=None, every_days=7, settings=SETTINGS, code=CODE):
+    policy = RetrainingConfig(every_days=every_days)
+    return retraining_decision(con, "demand_forecast", tonight, settings, code, policy, trigger)
+
+
+def test_the_first_night_trains(con):
+    tonight = feature_set(con, "fs-1", TRAINED_UP_TO)
+    decision = decide(con, tonight)
+    assert decision.train and decision.reason == "no version trained yet"
+
+
+def test_new_days_train_once_the_cadence_is_reached(con, tmp_path):
+    trained_version(con, tmp_path)
+    three_days = feature_set(con, "fs-2", TRAINED_UP_TO + timedelta(days=3))
+    decision = decide(con, three_days)
+    assert not decision.train
+    assert decision.reason == (
+        "not retrained: v1 learned from data up to 2025-06-30, 3 day(s) older than tonight's; "
+        "retraining every 7 days of new data, or sooner on drift or live error "
+        "(forecasting.yaml retraining:)"
+    )
+    week = feature_set(con, "fs-3", TRAINED_UP_TO + timedelta(days=7))
+    assert decide(con, week).reason == "7 new days of data since v1 (retraining every 7)"
+    assert decide(con, three_days, every_days=1).train  # every night with a new day
+
+
+def test_a_corrected_file_without_new_days_waits_for_the_cadence(con, tmp_path):
+    trained_version(con, tmp_path)
+    corrected = {"raw": {"sales_lines": {"files": 3, "sha256": "bb"}}, "models": {}}
+    tonight = feature_set(con, "fs-2", TRAINED_UP_TO, inputs=corrected)
+    assert not decide(con, tonight).train
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"code": "code-2"}, "the training code changed since v1"),
+        ({"settings": ForecastSettings(active_days=28)}, "the forecast settings changed since v1"),
+        ({"definition": "def-2"}, "the feature definition changed since v1"),
+        ({"inputs": {"raw": {**SOURCES["raw"], "prices": {}}}}, "a new source (prices) since v1"),
+    ],
+)
+def test_a_new_recipe_or_source_trains_at_once(con, tmp_path, change, reason):
+    trained_version(con, tmp_path)
+    tonight = feature_set(
+        con,
+        "fs-2",
+        TRAINED_UP_TO + timedelta(days=1),
+        definition=change.get("definition", "def-1"),
+        inputs=change.get("inputs", SOURCES),
+    )
+    decision = decide(
+        con, tonight, settings=change.get("settings", SETTINGS), code=change.get("code", CODE)
+    )
+    assert decision.train and decision.reason == reason
+
+
+def test_a_trigger_trains_whatever_the_cadence_and_is_audited(con, tmp_path):
+    version = trained_version(con, tmp_path)
+    for status in ("challenger", "champion"):
+        transition(con, "demand_forecast", version.version, status, actor="run:r1", reason="ok")
+    tonight = feature_set(con, "fs-2", TRAINED_UP_TO + timedelta(days=1))
+    trigger = "demand_forecast v1: feature drift: 6 of 11 features drifted"
+    decision = decide(con, tonight, trigger=trigger)
+    assert (decision.train, decision.triggered_by) == (True, trigger)
+    assert decision.reason == f"triggered: {trigger}"
+    record_trigger(con, "demand_forecast", trigger, "fs-2", "run-2")
+    (event,) = [e for e in read_events(con, "demand_forecast") if e.event == "retraining_triggered"]
+    assert (event.model_version, event.actor, event.reason, event.run_id) == (
+        "v1",
+        "run:run-2",
+        trigger,
+        "run-2",
+    )
+    assert event.details == {"feature_set_version": "fs-2"}
+
+
+def test_the_policy_rejects_a_cadence_below_one_day():
+    with pytest.raises(ValueError, match="every_days"):
+        RetrainingConfig(every_days=0)
