@@ -14,6 +14,13 @@ import typer
 from sme_platform.cli_models import add_model_commands
 from sme_platform.cli_output import console, print_summary, progress_bar
 from sme_platform.cli_runs import mark_dead_runs_failed, materialize, warehouse_turn
+from sme_platform.cli_stories import (
+    DEFAULT_DAYS,
+    DEFAULT_START,
+    drift_start,
+    run_drift_story,
+    run_release_story,
+)
 from sme_platform.lib.project import REPO_ROOT, SQL_MODELS_DIR, ProjectPaths
 
 app = typer.Typer(
@@ -68,8 +75,10 @@ def generate(
     ] = None,
     catalog: Catalog = "home",
     seed: Annotated[int, typer.Option(help="Random seed: same seed, same files.")] = 42,
-    days: Annotated[int, typer.Option(help="Days of history to write.")] = 730,
-    start_date: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")] = "2024-01-01",
+    days: Annotated[int, typer.Option(help="Days of history to write.")] = DEFAULT_DAYS,
+    start_date: Annotated[
+        str, typer.Option(help="First day, YYYY-MM-DD.")
+    ] = DEFAULT_START.isoformat(),
     defect_rate: Annotated[float, typer.Option(help="Share of rows with injected defects.")] = 0.0,
     drift_from: Annotated[
         str | None, typer.Option(help="Change demand from this day, YYYY-MM-DD.")
@@ -184,18 +193,35 @@ def demo(
             "the late actuals against the champion (in a new project folder)."
         ),
     ] = False,
+    drift_story: Annotated[
+        bool,
+        typer.Option(
+            help="Run two nights and a retraining: demand changes from the first of the last "
+            "--late-days days, which arrive on night 2; the monitoring finds the drift, the "
+            "retraining sensor asks for a new model and the gate judges it (in a new project "
+            "folder)."
+        ),
+    ] = False,
     late_days: Annotated[
-        int, typer.Option(help="Days in each of the release story's two late deliveries.")
-    ] = 7,
+        int | None,
+        typer.Option(
+            help="Days in each late delivery: the release story's two (default 7), the drift "
+            "story's one (default 14)."
+        ),
+    ] = None,
 ) -> None:
     """Generate the demo company's data, materialize everything, print a summary."""
     from sme_platform.lib.config.schema import with_schema_modeline
     from sme_platform.lib.demo_data.mapping import demo_mapping, unexported_sources
 
     paths = ProjectPaths.at(project_dir)
-    if release_story and paths.warehouse.exists():
+    if release_story and drift_story:
+        console.print("[red]--release-story and --drift-story[/red]: one story at a time")
+        raise typer.Exit(2)
+    story = "release" if release_story else "drift" if drift_story else None
+    if story and paths.warehouse.exists():
         console.print(
-            f"[red]{paths.warehouse} exists[/red]: the release story starts from an empty "
+            f"[red]{paths.warehouse} exists[/red]: the {story} story starts from an empty "
             "warehouse (its first night must not have seen the late files); give it a project "
             "folder of its own (--project-dir NEW)"
         )
@@ -219,35 +245,27 @@ def demo(
             "company does not export: give it a project folder of its own (--project-dir NEW)"
         )
         raise typer.Exit(2)
-    generate(project_dir=project_dir, scale=scale, catalog=catalog, defect_rate=defect_rate)
-    if release_story:
-        _run_release_story(paths, late_days)
-    else:
-        run(project_dir=project_dir, select=None)
-
-
-def _run_release_story(paths: ProjectPaths, late_days: int) -> None:
-    from sme_platform.lib.demo_data.late_deliveries import (
-        deliver,
-        hold_back,
-        plan_late_deliveries,
+    late_days = late_days or (14 if drift_story else 7)
+    drift_from = drift_start(late_days).isoformat() if drift_story else None
+    generate(
+        project_dir=project_dir,
+        scale=scale,
+        catalog=catalog,
+        defect_rate=defect_rate,
+        start_date=DEFAULT_START.isoformat(),
+        days=DEFAULT_DAYS,
+        drift_from=drift_from,
     )
 
-    deliveries = plan_late_deliveries(paths.demo_exports, late_days)
-    nights = len(deliveries) + 1
-    hold_back(paths.demo_exports, paths.demo_held_back, deliveries)
-    console.print(
-        f"[bold]Night 1 of {nights}[/bold]: everything but the sales and stock files from "
-        f"{deliveries[0].first_day} on (held back in {paths.demo_held_back})"
-    )
-    run(project_dir=paths.root, select=None)
-    for delivery in deliveries:
-        deliver(paths.demo_exports, paths.demo_held_back, delivery)
-        console.print(
-            f"[bold]Night {delivery.night} of {nights}[/bold]: {delivery.what} arrived "
-            f"({len(delivery.files)} files)"
-        )
+    def night() -> None:
         run(project_dir=paths.root, select=None)
+
+    if release_story:
+        run_release_story(paths, late_days, night)
+    elif drift_story:
+        run_drift_story(paths, late_days, night)
+    else:
+        night()
 
 
 @app.command()

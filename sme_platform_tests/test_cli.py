@@ -20,7 +20,9 @@ def run_cli(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("command", ["generate", "run", "demo", "check", "summary", "ui"])
+@pytest.mark.parametrize(
+    "command", ["generate", "run", "retrain", "demo", "check", "summary", "ui"]
+)
 def test_every_subcommand_has_help(command):
     completed = run_cli(command, "--help")
     assert completed.returncode == 0
@@ -75,6 +77,25 @@ def test_the_release_story_refuses_a_project_that_already_has_a_warehouse(tmp_pa
     assert "the release story starts from an empty warehouse" in " ".join(completed.stdout.split())
     assert not (tmp_path / "data" / "demo").exists()  # nothing generated, nothing written
     assert not (tmp_path / "sources.yaml").exists()
+
+
+def test_the_drift_story_also_needs_a_folder_of_its_own_and_one_story_at_a_time(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "warehouse.duckdb").write_bytes(b"")
+    completed = run_cli("demo", "--drift-story", "--project-dir", str(tmp_path))
+    assert completed.returncode == 2
+    assert "the drift story starts from an empty warehouse" in " ".join(completed.stdout.split())
+    both = run_cli("demo", "--drift-story", "--release-story", "--project-dir", str(tmp_path))
+    assert both.returncode == 2 and "one story at a time" in both.stdout
+    assert not (tmp_path / "data" / "demo").exists()
+
+
+def test_retrain_needs_a_name_and_a_reason(tmp_path):
+    completed = run_cli(
+        "retrain", "--by", " ", "--reason", "new supplier", "--project-dir", str(tmp_path)
+    )
+    assert completed.returncode == 2
+    assert "retrain needs a name (--by) and a reason (--reason)" in completed.stdout
 
 
 def test_run_in_a_folder_without_sources_is_a_clear_error(tmp_path):

@@ -67,6 +67,11 @@ ML_TABLES = {
         "Live accuracy of the published forecasts once actuals arrived: WAPE and bias. "
         "Grain: one row per model version, role, day and segment."
     ),
+    "monitoring.business_impact": (
+        "The current period's money: ordering from the served forecasts against the cheaper "
+        "naive baseline at the same origins, simulated on the days sold since. "
+        "Grain: one row per monitoring run."
+    ),
 }
 HASH_LENGTH = 16
 MASK_STRENGTH = {"none": 0, "hash": 1, "redact": 2}

@@ -55,5 +55,12 @@ def test_a_story_needs_days_to_hold_back(tmp_path):
     generate_demo_data(exports, scale="tiny", seed=3, start_date=date(2024, 1, 1), days=40)
     with pytest.raises(ValueError, match="late_days must be between 1 and 19"):
         plan_late_deliveries(exports, late_days=20)
+    # The drift story's one delivery may hold back more days.
+    (one,) = plan_late_deliveries(exports, late_days=20, count=1)
+    assert (one.night, one.first_day, len(one.files)) == (2, date(2024, 1, 21), 40)
+    with pytest.raises(ValueError, match="late_days must be between 1 and 39"):
+        plan_late_deliveries(exports, late_days=40, count=1)
+    with pytest.raises(ValueError, match="count must be at least 1"):
+        plan_late_deliveries(exports, late_days=5, count=0)
     with pytest.raises(FileNotFoundError, match="no demo manifest"):
         plan_late_deliveries(tmp_path / "nothing", late_days=10)

@@ -7,12 +7,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 import dagster as dg
+import polars as pl
+import pytest
 from dagster._core.storage.tags import RUN_KEY_TAG
 
 from sme_platform.defs.monitoring.assets import demand_forecast_monitoring
 from sme_platform.defs.monitoring.sensors import retrain_demand_forecast_on_drift
 from sme_platform.defs.resources import ProjectResource
-from sme_platform.lib.monitoring.forecast_monitoring import DRIFT_FEATURES
+from sme_platform.lib.dashboard.data import collect
+from sme_platform.lib.monitoring.forecast_monitoring import DRIFT_FEATURES, monitoring_lines
 from sme_platform.lib.training.retraining import RETRAIN_TRIGGER_TAG
 from sme_platform.lib.warehouse import connect
 from sme_platform_tests.ml.synthetic_company import START, add_days, write_company
@@ -114,7 +117,51 @@ def test_a_demand_surge_drifts_and_the_sensor_retrains_the_model(tmp_path, insta
     )
     assert segments == [("category",), ("location",), ("overall",)]
 
+    # The current period's money: v1's first forecast (origin day 412) has had its lead time
+    # and review period (9 days) sold; the later nightly origins are inside that review period.
+    impact = query(
+        project,
+        "select first_origin, last_day, origins, series, versions, served_cost, baseline, "
+        "baseline_cost, saving, missing from monitoring.business_impact order by created_at",
+    )
+    # Night 1: v1's forecast had just been published, none of its days sold.
+    assert impact[0][-1] == (
+        "no published forecast has 9 days of sales after it yet (lead time 2 + review period 7)"
+    )
+    first, last, origins, series, versions, served, baseline, baseline_cost, saving, missing = (
+        impact[-1]
+    )
+    assert (first, last, origins, series, versions, missing) == (
+        START + timedelta(days=412),
+        START + timedelta(days=420),
+        1,
+        12,
+        "v1",
+        None,
+    )
+    assert baseline in {"seasonal_naive", "moving_average_28"} and served > 0
+    assert saving == pytest.approx(baseline_cost - served)
+    with connect(project / "data" / "warehouse.duckdb", read_only=True) as con:
+        roi = collect(con).roi
+    current = roi.frame.filter(pl.col("period") == "current").row(0, named=True)
+    assert (current["model_cost"], current["baseline"], current["saving"]) == (
+        pytest.approx(served),
+        baseline,
+        pytest.approx(saving),
+    )
+    assert current["window"] == f"1 orders from {first} to {last} (live)"
+    assert roi.frame.filter(pl.col("period") == "baseline").height == 2
+
     # The cadence did not retrain v1; the monitoring asks for it, and the sensor fires once.
+    with connect(project / "data" / "warehouse.duckdb", read_only=True) as con:
+        summary = monitoring_lines(con, "demand_forecast", "v1")
+    assert summary[-2].startswith(
+        "Current period (live): ordering from the served forecasts (v1) "
+    ) and summary[-2].endswith(f"over 1 orders from {first} to {last} (simulated on the days sold)")
+    assert summary[-1].startswith(
+        "Monitoring failed feature_drift and live_accuracy: the sensor "
+        "retrain_demand_forecast_on_drift retrains the model"
+    )
     assert query(project, "select version from ml.model_registry") == [("v1",)]
     request, _ = evaluate_sensor(project, instance)
     assert isinstance(request, dg.RunRequest), request
@@ -159,12 +206,12 @@ def test_an_accuracy_table_from_an_earlier_version_gains_the_new_columns(tmp_pat
     (abs_error) keeps its rows and takes the new rows with the new column."""
     import polars as pl
 
-    from sme_platform.lib.monitoring.forecast_monitoring import _append
+    from sme_platform.lib.monitoring.tables import append_rows
 
     with connect(tmp_path / "w.duckdb") as con:
         con.execute("create schema monitoring")
         con.execute("create table monitoring.forecast_accuracy as select 'v1' as model_version")
-        _append(
+        append_rows(
             con,
             "monitoring.forecast_accuracy",
             pl.DataFrame({"model_version": ["v2"], "abs_error": [3.5]}),

@@ -10,13 +10,20 @@ from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.upstream import latest_metadata_value
 from sme_platform.lib.code_version import modules_hash
 from sme_platform.lib.features.store import stored_version
-from sme_platform.lib.monitoring import checks, drift, forecast_monitoring, retraining_signal
+from sme_platform.lib.monitoring import (
+    checks,
+    drift,
+    forecast_monitoring,
+    live_roi,
+    retraining_signal,
+)
 from sme_platform.lib.monitoring.checks import feature_drift_check, live_accuracy_check
 from sme_platform.lib.monitoring.forecast_monitoring import (
     live_accuracy,
     measure_feature_drift,
     rebuild_forecast_accuracy,
 )
+from sme_platform.lib.monitoring.live_roi import record_impact
 from sme_platform.lib.monitoring.retraining_signal import reference_window
 from sme_platform.lib.release.registry import champion
 from sme_platform.lib.training.config import MODEL_NAME, load_forecasting_config
@@ -45,10 +52,15 @@ CHECKS = {
                 "night, model version and feature: Evidently's score, method, threshold, "
                 "drifted; the HTML report in data/reports/monitoring/<model>/<date>.html) and "
                 "monitoring.forecast_accuracy (live WAPE and bias per model version, role, day "
-                "and segment, rebuilt from ml.forecast_log and the actuals). Grain: see tables."
+                "and segment, rebuilt from ml.forecast_log and the actuals) and "
+                "monitoring.business_impact (the money of ordering from the served forecasts "
+                "against the cheaper naive baseline, on the days sold since; one row per run). "
+                "Grain: see tables."
             ),
             deps=[DEMAND_FORECAST_KEY],
-            code_version=modules_hash(drift, forecast_monitoring, checks, retraining_signal),
+            code_version=modules_hash(
+                drift, forecast_monitoring, checks, retraining_signal, live_roi
+            ),
             kinds={"duckdb", "python"},
             tags={"stage": "monitoring"},
         )
@@ -87,6 +99,8 @@ def demand_forecast_monitoring(context: dg.AssetExecutionContext, project: Proje
         signal = retraining_signal.retraining_signal(
             serving, window, *outcomes, settings.retraining
         )
+        impact = live_roi.live_roi(con, MODEL_NAME, settings.business)
+        record_impact(con, MODEL_NAME, impact, run_id)
         results = report_checks(con, MONITORING_KEY, outcomes, run_id)
     if signal.fires:
         context.log.warning(f"retraining asked for ({signal.run_key}): {signal.trigger}")
@@ -100,6 +114,8 @@ def demand_forecast_monitoring(context: dg.AssetExecutionContext, project: Proje
             "live_wape": live.wape,
             "live_days": live.days,
             "reference_window": window,
+            "live_saving": impact.saving,
+            "live_saving_against": impact.baseline or impact.missing,
             RETRAIN_SIGNAL: signal.trigger if signal.fires else "",
             RETRAIN_RUN_KEY: signal.run_key if signal.fires else "",
         }

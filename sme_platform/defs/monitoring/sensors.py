@@ -31,9 +31,7 @@ def retrain_demand_forecast_on_drift(context: dg.SensorEvaluationContext, projec
     run_key = _text(metadata.get(RETRAIN_RUN_KEY))
     if not trigger or not run_key:
         return dg.SkipReason(f"the monitoring of run {event.run_id} asks for no retraining")
-    earlier = context.instance.get_runs(
-        filters=dg.RunsFilter(tags={RUN_KEY_TAG: run_key}), limit=1
-    )
+    earlier = context.instance.get_runs(filters=dg.RunsFilter(tags={RUN_KEY_TAG: run_key}), limit=1)
     if earlier:
         return dg.SkipReason(
             f"{run_key}: retrained for this drift already, in run {earlier[0].run_id}; the next "

@@ -114,6 +114,7 @@ def demand_forecast_model(context: dg.AssetExecutionContext, project: ProjectRes
             training_code_version(),
             config.retraining,
             trigger,
+            config.gate,
         )
         if not decision.train:
             yield from _not_retrained(context, con, feature_set.version, decision.reason, run_id)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from sme_platform.lib.monitoring.live_roi import latest_impact
 from sme_platform.lib.training.forecast_summary import DEMAND_MODEL_NAME
 from sme_platform.lib.warehouse import table_exists
 
@@ -27,6 +28,7 @@ SECTION_NAMES = (
 class Section:
     frame: pl.DataFrame
     missing: str | None = None  # why there is nothing to show
+    note: str | None = None  # what part of it is not shown yet, and why
 
 
 @dataclass
@@ -37,7 +39,7 @@ class DashboardData:
     drift: Section  # model_version, measured_on, features, drifted, drifted_features
     checks: Section  # stage, passed, failed, failing
     quarantine: Section  # source, rows_read, rows_quarantined, share
-    roi: Section  # window, model_cost, baseline, baseline_cost, saving
+    roi: Section  # period, window, version, model_cost, baseline, baseline_cost, saving
 
 
 def _frame(con, sql: str, params=None) -> pl.DataFrame:
@@ -134,8 +136,10 @@ def collect(con: duckdb.DuckDBPyConnection, model_name: str = DEMAND_MODEL_NAME)
 
 
 def _roi(con: duckdb.DuckDBPyConnection, model_name: str) -> Section:
-    """The champion's simulated business cost against the cheapest baseline or peer, on the
-    holdout and over every backtest window, from the backtest it was released on."""
+    """The baseline period: the champion's simulated business cost against the cheapest baseline
+    or peer, on the holdout and over every backtest window it was released on. The current
+    period: the forecasts served since, against the cheaper naive baseline at the same origins,
+    on the days sold (monitoring.business_impact, lib/monitoring/live_roi.py)."""
     missing = "no champion yet: nothing to compare"
     if not (
         table_exists(con, "ml", "model_registry") and table_exists(con, "ml", "backtest_results")
@@ -167,10 +171,34 @@ def _roi(con: duckdb.DuckDBPyConnection, model_name: str) -> Section:
             continue
         ours = by_model.pop("lightgbm")
         best = min(by_model, key=lambda m: (by_model[m], m))
-        rows.append((window, row[0], ours, best, by_model[best], by_model[best] - ours))
+        rows.append(("baseline", window, row[0], ours, best, by_model[best]))
+    impact = latest_impact(con, model_name)
+    note = None
+    if impact is None:
+        note = "Current period: not measured yet (the monitoring measures it every night)."
+    elif impact["missing"]:
+        note = f"Current period: {impact['missing']}."
+    else:
+        window = (
+            f"{impact['origins']} orders from {impact['first_origin']} to {impact['last_day']} "
+            "(live)"
+        )
+        rows.append(
+            (
+                "current",
+                window,
+                impact["versions"],
+                impact["served_cost"],
+                impact["baseline"],
+                impact["baseline_cost"],
+            )
+        )
     frame = pl.DataFrame(
         rows,
-        schema=["window", "version", "model_cost", "baseline", "baseline_cost", "saving"],
+        schema=["period", "window", "version", "model_cost", "baseline", "baseline_cost"],
         orient="row",
+    ).with_columns(
+        saving=pl.col("baseline_cost") - pl.col("model_cost"),
     )
-    return Section(frame, None if frame.height else missing)
+    frame = frame.with_columns(saving_share=pl.col("saving") / pl.col("baseline_cost"))
+    return Section(frame, None if frame.height else missing, note)

@@ -139,11 +139,20 @@ def _roi(section: Section, assumptions: dict) -> str:
     stated = ", ".join(
         f"{html.escape(str(k))} {html.escape(str(v))}" for k, v in assumptions.items()
     )
-    return _table(section, _ROI_COLUMNS) + (
-        "<p>Simulated on the backtest the champion was released on: lost margin for units "
-        "short plus holding cost, per series, for the model's forecasts and the cheapest "
-        f"baseline or peer on the same days. Assumptions (forecasting.yaml): "
-        f"{html.escape(stated)}.</p>"
+    note = f"<p>{html.escape(section.note)}</p>" if section.note else ""
+    return (
+        _table(section, _ROI_COLUMNS)
+        + note
+        + (
+            "<p>Money: lost margin for units short plus holding cost, per series, simulated "
+            "with one reorder policy for every method. Baseline period: the backtest the "
+            "champion was released on, against the cheapest baseline or statistical peer on "
+            "the same days. Current period: the forecasts that drove orders (the champion's, "
+            "and a canary's on its series), one order per review period, the newest 8, "
+            "against the cheaper of the seasonal naive and the 28-day mean at the same origins, "
+            "once the lead time and review period have been sold; prices and costs of the "
+            f"forecasts' feature rows. Assumptions (forecasting.yaml): {html.escape(stated)}.</p>"
+        )
     )
 
 
@@ -165,12 +174,14 @@ _QUARANTINE_COLUMNS = {
     "files_rejected": "files rejected",
 }
 _ROI_COLUMNS = {
+    "period": "period",
     "window": "window",
     "version": "champion",
     "model_cost": "model's cost",
     "baseline": "cheapest alternative",
     "baseline_cost": "its cost",
     "saving": "saving",
+    "saving_share": "saving share",
 }
 
 
@@ -190,6 +201,8 @@ def _cell(name: str, value) -> str:
         return "-"
     if name == "share":
         return f"{value:.3%}"
+    if name == "saving_share":
+        return f"{value:+.1%}"
     if isinstance(value, float):
         return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.3f}"
     if isinstance(value, int):

@@ -1,4 +1,5 @@
-"""Late deliveries for the demo's release story (`sme-platform demo --release-story`).
+"""Late deliveries for the demo's stories (`sme-platform demo --release-story | --drift-story`;
+the drift story holds back one delivery, of the days after the change of demand).
 
 One run of the demo shows the first model becoming champion; the rest of the release loop needs
 nights. So the story holds back the last days' sales and stock files and makes them arrive
@@ -36,8 +37,8 @@ class Delivery:
     files: tuple[str, ...]  # relative to the exports folder
 
 
-def plan_late_deliveries(exports: Path, late_days: int = 7) -> list[Delivery]:
-    """Two deliveries of `late_days` days each, the newest last, held back from night 1."""
+def plan_late_deliveries(exports: Path, late_days: int = 7, count: int = 2) -> list[Delivery]:
+    """`count` deliveries of `late_days` days each, the newest last, held back from night 1."""
     manifest_path = exports / MANIFEST_FILE
     if not manifest_path.is_file():
         raise FileNotFoundError(f"no demo manifest at {manifest_path}: generate the demo first")
@@ -45,14 +46,18 @@ def plan_late_deliveries(exports: Path, late_days: int = 7) -> list[Delivery]:
     first_day = date.fromisoformat(manifest["period"]["first_day"])
     last_day = date.fromisoformat(manifest["period"]["last_day"])
     history_days = (last_day - first_day).days + 1
-    if not 1 <= late_days <= (history_days - 1) // 2:
+    if count < 1:
+        raise ValueError(f"count must be at least 1 delivery, not {count}")
+    if not 1 <= late_days <= (history_days - 1) // count:
         raise ValueError(
-            f"late_days must be between 1 and {(history_days - 1) // 2} (two deliveries and at "
-            f"least one day before them in {history_days} days), not {late_days}"
+            f"late_days must be between 1 and {(history_days - 1) // count} ({count} "
+            f"deliveries and at least one day before them in {history_days} days), not {late_days}"
         )
     sales_format = manifest["scale_spec"]["sales_format"]
     deliveries = []
-    for night, newest in ((2, last_day - timedelta(days=late_days)), (3, last_day)):
+    for index in range(count):
+        night = index + 2
+        newest = last_day - timedelta(days=late_days * (count - 1 - index))
         days = [newest - timedelta(days=k) for k in range(late_days - 1, -1, -1)]
         files = tuple(
             name

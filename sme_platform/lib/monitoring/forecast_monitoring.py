@@ -19,6 +19,8 @@ import polars as pl
 from sme_platform.lib.features.events import actuals_ctes
 from sme_platform.lib.monitoring.config import MonitoringConfig
 from sme_platform.lib.monitoring.drift import measure_drift
+from sme_platform.lib.monitoring.live_roi import latest_impact
+from sme_platform.lib.monitoring.tables import append_rows
 from sme_platform.lib.release.registry import ModelVersion
 from sme_platform.lib.warehouse import table_exists, transaction
 
@@ -108,7 +110,7 @@ def measure_feature_drift(
         pl.lit(str(html_path)).alias("report_path"),
         pl.lit(datetime.now(UTC).replace(tzinfo=None)).alias("created_at"),
     )
-    _append(con, FEATURE_DRIFT_TABLE, rows)
+    append_rows(con, FEATURE_DRIFT_TABLE, rows)
     drifted = rows.filter(pl.col("drifted"))["feature"].to_list()
     return FeatureDrift(measured_on, rows, drifted, result.drifted_share, html_path)
 
@@ -163,7 +165,7 @@ def rebuild_forecast_accuracy(con: duckdb.DuckDBPyConnection, model_name: str) -
     with transaction(con):
         if table_exists(con, "monitoring", "forecast_accuracy"):
             con.execute(f"delete from {ACCURACY_TABLE} where model_name = ?", [model_name])
-        _append(con, ACCURACY_TABLE, frame)
+        append_rows(con, ACCURACY_TABLE, frame)
     return frame
 
 
@@ -204,21 +206,6 @@ def live_accuracy(
     )
 
 
-def _append(con: duckdb.DuckDBPyConnection, table: str, rows: pl.DataFrame) -> None:
-    con.register("_monitoring_rows", rows.to_arrow())
-    try:
-        con.execute("create schema if not exists monitoring")
-        con.execute(
-            f"create table if not exists {table} as select * from _monitoring_rows where false"
-        )
-        # A table written by an earlier version gains the columns added since (null there).
-        for name, kind, *_ in con.execute("describe _monitoring_rows").fetchall():
-            con.execute(f'alter table {table} add column if not exists "{name}" {kind}')
-        con.execute(f"insert into {table} by name select * from _monitoring_rows")
-    finally:
-        con.unregister("_monitoring_rows")
-
-
 def monitoring_lines(
     con: duckdb.DuckDBPyConnection,
     model_name: str,
@@ -257,4 +244,37 @@ def monitoring_lines(
                 f"Live accuracy of {version}: WAPE {live.wape:.3f}, bias {live.bias:+.1%} "
                 f"from {live.first_day} to {live.last_day} ({live.days} days with actuals)"
             )
+    impact = latest_impact(con, model_name)
+    if impact and impact["saving"] is not None:
+        verb = "saved" if impact["saving"] >= 0 else "cost"
+        lines.append(
+            f"Current period (live): ordering from the served forecasts ({impact['versions']}) "
+            f"{verb} {abs(impact['saving']):,.0f} against {impact['baseline']} over "
+            f"{impact['origins']} orders from {impact['first_origin']} to {impact['last_day']} "
+            "(simulated on the days sold)"
+        )
+    asked = _retraining_asked(con)
+    if asked:
+        lines.append(
+            f"Monitoring failed {' and '.join(asked)}: the sensor "
+            "retrain_demand_forecast_on_drift retrains the model while the daemon runs "
+            "(sme-platform ui), as forecasting.yaml's retraining: says; at once: "
+            "sme-platform retrain --by NAME --reason TEXT"
+        )
     return lines
+
+
+def _retraining_asked(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The monitoring checks failing at the latest monitoring run (the signal the sensor reads
+    from the asset's metadata, as the warehouse keeps it)."""
+    if not table_exists(con, "governance", "check_results"):
+        return []
+    rows = con.execute(
+        """select check_name from (
+               select check_name, passed from governance.check_results
+               where asset = 'monitoring/demand_forecast_monitoring'
+                 and check_name in ('feature_drift', 'live_accuracy')
+               qualify row_number() over (partition by check_name order by checked_at desc) = 1)
+           where not passed order by 1"""
+    ).fetchall()
+    return [name for (name,) in rows]

@@ -10,7 +10,6 @@ import polars as pl
 
 from sme_platform.lib.code_version import modules_hash
 from sme_platform.lib.project import ProjectPaths
-from sme_platform.lib.release.audit import read_events
 from sme_platform.lib.release.gate import GateConfig
 from sme_platform.lib.release.registry import (
     ModelVersion,
@@ -23,6 +22,7 @@ from sme_platform.lib.training.backtest import LIGHTGBM
 from sme_platform.lib.training.config import ForecastingConfig
 from sme_platform.lib.training.metrics import HOLDOUT_FOLD
 from sme_platform.lib.training.pipeline import TrainingOutcome
+from sme_platform.lib.training.retraining import refused_under_another_gate
 
 RESULTS_TABLE = "ml.backtest_results"
 SUMMARY_COLUMNS = [
@@ -73,23 +73,9 @@ def already_trained(
     if not matches:
         return None
     newest = matches[-1]
-    if gate is not None and _refused_under_another_gate(con, model_name, newest.version, gate):
+    if gate is not None and refused_under_another_gate(con, model_name, newest.version, gate):
         return None
     return newest
-
-
-def _refused_under_another_gate(
-    con: duckdb.DuckDBPyConnection, model_name: str, version: str, gate: GateConfig
-) -> bool:
-    refusals = [
-        event
-        for event in read_events(con, model_name)
-        if event.event == "gate_refused" and event.model_version == version
-    ]
-    if not refusals:
-        return False
-    judged_under = refusals[-1].details.get("figures", {}).get("config")
-    return judged_under != gate.model_dump()
 
 
 def stored_results(con: duckdb.DuckDBPyConnection, model_name: str, version: str) -> pl.DataFrame:
@@ -140,6 +126,9 @@ def register_candidate(
                 "quantiles": outcome.final_quantiles.to_dicts(),
             },
             "protection_quantile": outcome.final_protection_quantile,
+            # Every method's, from the calibration fold: the live ROI orders for the baselines
+            # with the safety stock the backtest gave them (lib/monitoring/live_roi.py).
+            "method_protection_quantiles": outcome.protection_quantiles,
             "horizon_days": config.demand_forecast.horizon_days,
             "holiday_country": holiday_country,
             "training_rows": outcome.backtest.training_rows,

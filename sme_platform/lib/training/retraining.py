@@ -6,6 +6,7 @@ A night with new data does not by itself make a new model. The model is trained 
   source: a new recipe is judged at once);
 - the data reaches `every_days` days past the newest version's (the scheduled cadence, counted
   in days of data, so a late delivery of a week counts as a week);
+- the gate configuration changed since the newest version was refused;
 - or a run carries a trigger: the monitoring found the serving model's inputs drifted or its live
   error grown past the thresholds (the `retrain_demand_forecast_on_drift` sensor), or a person
   asked for it (`sme-platform retrain --reason`).
@@ -22,7 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sme_platform.lib.features.settings import ForecastSettings
 from sme_platform.lib.features.store import FeatureSetVersion, stored_version
-from sme_platform.lib.release.audit import record_event, run_actor
+from sme_platform.lib.release.audit import read_events, record_event, run_actor
+from sme_platform.lib.release.gate import GateConfig
 from sme_platform.lib.release.registry import ModelVersion, champion, list_versions
 
 # A run tag naming why the model must be trained now, whatever the cadence says.
@@ -66,6 +68,7 @@ def retraining_decision(
     code_version: str,
     policy: RetrainingConfig,
     trigger: str | None,
+    gate: GateConfig | None = None,
 ) -> RetrainingDecision:
     """Whether tonight's run trains a new version of `model_name` on `feature_set`."""
     if trigger:
@@ -74,6 +77,11 @@ def retraining_decision(
     if not versions:
         return RetrainingDecision(True, "no version trained yet")
     newest = versions[-1]
+    if gate is not None and refused_under_another_gate(con, model_name, newest.version, gate):
+        # A data team that changes the gate expects the next run to judge by it.
+        return RetrainingDecision(
+            True, f"the gate configuration changed since {newest.version} was refused"
+        )
     changed = _recipe_change(con, newest, feature_set, settings, code_version)
     if changed:
         return RetrainingDecision(True, f"{changed} since {newest.version}")
@@ -144,3 +152,18 @@ def record_trigger(
         details={"feature_set_version": feature_set_version},
         run_id=run_id,
     )
+
+
+def refused_under_another_gate(
+    con: duckdb.DuckDBPyConnection, model_name: str, version: str, gate: GateConfig
+) -> bool:
+    """Whether the gate's last refusal of `version` was made under another configuration."""
+    refusals = [
+        event
+        for event in read_events(con, model_name)
+        if event.event == "gate_refused" and event.model_version == version
+    ]
+    if not refusals:
+        return False
+    judged_under = refusals[-1].details.get("figures", {}).get("config")
+    return judged_under != gate.model_dump()

@@ -147,3 +147,28 @@ def test_a_trigger_trains_whatever_the_cadence_and_is_audited(con, tmp_path):
 def test_the_policy_rejects_a_cadence_below_one_day():
     with pytest.raises(ValueError, match="every_days"):
         RetrainingConfig(every_days=0)
+
+
+def test_a_changed_gate_retrains_a_refused_version_without_new_days(con, tmp_path):
+    from sme_platform.lib.release.audit import record_event
+    from sme_platform.lib.release.gate import GateConfig
+
+    trained_version(con, tmp_path)
+    record_event(
+        con,
+        event="gate_refused",
+        model_name="demand_forecast",
+        model_version="v1",
+        actor="run:r1",
+        reason="bias outside ±10 %",
+        details={"figures": {"config": GateConfig(max_abs_bias=0.1).model_dump()}},
+    )
+    tonight = feature_set(con, "fs-2", TRAINED_UP_TO)
+    policy = RetrainingConfig()
+    same = GateConfig(max_abs_bias=0.1)
+    looser = GateConfig(max_abs_bias=0.3)
+    args = (con, "demand_forecast", tonight, SETTINGS, CODE, policy, None)
+    assert not retraining_decision(*args, same).train
+    decision = retraining_decision(*args, looser)
+    assert decision.train
+    assert decision.reason == "the gate configuration changed since v1 was refused"
