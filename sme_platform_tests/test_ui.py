@@ -119,7 +119,11 @@ def test_the_ui_serves_every_asset_check_job_and_schedule(ui):
         + ["governance/analyst_database"]
     )
     assert assets["release/demand_forecast_release"] == ["promotion_gate"]
-    assert assets["monitoring/demand_forecast_monitoring"] == ["feature_drift", "live_accuracy"]
+    assert assets["monitoring/demand_forecast_monitoring"] == [
+        "feature_drift",
+        "live_accuracy",
+        "prediction_drift",
+    ]
     assert "unique_order_id_line_number" in assets["staging/sales_lines"]
     assert assets["raw/sales_lines"] == [
         "newest_file_freshness",
@@ -127,7 +131,9 @@ def test_the_ui_serves_every_asset_check_job_and_schedule(ui):
         "row_conservation",
         "schema_conformance",
     ]
-    assert {"materialize_all", "ingest_new_files"} <= {job["name"] for job in repository["jobs"]}
+    assert {"materialize_all", "ingest_new_files", "retrain_demand_forecast"} <= {
+        job["name"] for job in repository["jobs"]
+    }
     schedules = {s["name"]: s["scheduleState"]["status"] for s in repository["schedules"]}
     assert schedules == {"nightly_materialize_all": "RUNNING"}
 

@@ -67,6 +67,22 @@ ML_TABLES = {
         "Live accuracy of the published forecasts once actuals arrived: WAPE and bias. "
         "Grain: one row per model version, role, day and segment."
     ),
+    "monitoring.prediction_drift": (
+        "The serving model's forecasts against its first forecasts, per night (Evidently): "
+        "score, method, threshold, drifted, mean forecast of each. Grain: one row per night "
+        "and model version."
+    ),
+    "monitoring.scoring_latency": (
+        "How fast the forecasts were scored: rows, seconds, rows per second, versions scored. "
+        "Grain: one row per publishing run."
+    ),
+    "monitoring.data_quality_daily": (
+        "Per day and source: rows read, quarantined (share), files loaded and rejected. "
+        "Grain: one row per load day and source."
+    ),
+    "monitoring.check_failures_daily": (
+        "Per day and stage: checks run and failed, and which. Grain: one row per day and stage."
+    ),
     "monitoring.business_impact": (
         "The current period's money: ordering from the served forecasts against the cheaper "
         "naive baseline at the same origins, simulated on the days sold since. "

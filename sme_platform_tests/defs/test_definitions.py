@@ -60,12 +60,13 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
         ("ml/demand_forecast", "forecast_complete"),
         ("monitoring/demand_forecast_monitoring", "feature_drift"),
         ("monitoring/demand_forecast_monitoring", "live_accuracy"),
+        ("monitoring/demand_forecast_monitoring", "prediction_drift"),
         ("release/demand_forecast_release", "promotion_gate"),
         ("training/demand_forecast_model", "backtest_complete"),
         ("training/demand_forecast_model", "interval_coverage"),
     ]
     # the tests in the SQL models' headers, and one Great Expectations suite on each mart
-    assert len(checks) - len(ingestion_checks) - 2 - 8 - 1 == 60 + 5  # 1: the dashboard's
+    assert len(checks) - len(ingestion_checks) - 2 - 9 - 1 == 60 + 5  # 1: the dashboard's
     assert len([c for c in checks if c[1] == "great_expectations_suite"]) == 5
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
     assert {k: g for k, g in groups.items() if not k.startswith("raw/")} == {

@@ -117,6 +117,24 @@ def test_a_demand_surge_drifts_and_the_sensor_retrains_the_model(tmp_path, insta
     )
     assert segments == [("category",), ("location",), ("overall",)]
 
+    # v1's forecasts moved with its inputs: prediction drift against its first forecasts.
+    passed, _, description = second["prediction_drift"]
+    assert not passed and description.startswith(
+        "v1's forecasts from 2025-02-26 against its first, from 2025-02-16: "
+    )
+    assert "drifted (wasserstein" in description and "_predictions.html" in description
+    assert first["prediction_drift"][0]  # night 1: its first forecasts are the reference
+    # The platform's own health: one latency row per publication, check failures per stage.
+    latency = query(project, "select rows, seconds > 0 from monitoring.scoring_latency")
+    assert latency == [(168, True), (168, True)]  # 12 series x 14 days, two nights
+    failures = dict(
+        query(
+            project,
+            "select stage, failed from monitoring.check_failures_daily "
+            "where day = (select max(day) from monitoring.check_failures_daily)",
+        )
+    )
+    assert failures["monitoring"] == 3  # tonight's three failed, with night 1's three passed
     # The current period's money: v1's first forecast (origin day 412) has had its lead time
     # and review period (9 days) sold; the later nightly origins are inside that review period.
     impact = query(
@@ -149,7 +167,7 @@ def test_a_demand_surge_drifts_and_the_sensor_retrains_the_model(tmp_path, insta
         baseline,
         pytest.approx(saving),
     )
-    assert current["window"] == f"1 orders from {first} to {last} (live)"
+    assert current["window"] == f"1 order from {first} to {last} (live)"
     assert roi.frame.filter(pl.col("period") == "baseline").height == 2
 
     # The cadence did not retrain v1; the monitoring asks for it, and the sensor fires once.
@@ -157,7 +175,7 @@ def test_a_demand_surge_drifts_and_the_sensor_retrains_the_model(tmp_path, insta
         summary = monitoring_lines(con, "demand_forecast", "v1")
     assert summary[-2].startswith(
         "Current period (live): ordering from the served forecasts (v1) "
-    ) and summary[-2].endswith(f"over 1 orders from {first} to {last} (simulated on the days sold)")
+    ) and summary[-2].endswith(f"over 1 order from {first} to {last} (simulated on the days sold)")
     assert summary[-1].startswith(
         "Monitoring failed feature_drift and live_accuracy: the sensor "
         "retrain_demand_forecast_on_drift retrains the model"

@@ -15,15 +15,23 @@ from sme_platform.lib.monitoring import (
     drift,
     forecast_monitoring,
     live_roi,
+    operations,
+    prediction_drift,
     retraining_signal,
 )
-from sme_platform.lib.monitoring.checks import feature_drift_check, live_accuracy_check
+from sme_platform.lib.monitoring.checks import (
+    feature_drift_check,
+    live_accuracy_check,
+    prediction_drift_check,
+)
 from sme_platform.lib.monitoring.forecast_monitoring import (
     live_accuracy,
     measure_feature_drift,
     rebuild_forecast_accuracy,
 )
 from sme_platform.lib.monitoring.live_roi import record_impact
+from sme_platform.lib.monitoring.operations import record_scoring_latency, refresh_quality_trends
+from sme_platform.lib.monitoring.prediction_drift import measure_prediction_drift
 from sme_platform.lib.monitoring.retraining_signal import reference_window
 from sme_platform.lib.release.registry import champion
 from sme_platform.lib.training.config import MODEL_NAME, load_forecasting_config
@@ -36,6 +44,8 @@ CHECKS = {
     "feature_drift": "Tonight's scoring features against the features the champion first "
     "forecast from, when its training data ended (Evidently, one drift score per feature): "
     "fails (warn) when the configured share of them drifted.",
+    "prediction_drift": "Tonight's forecasts of the champion against its first forecasts "
+    "(Evidently, the daily predictions of every series): fails (warn) when they drifted.",
     "live_accuracy": "The champion's WAPE over the newest days with actuals, from the forecasts "
     "it published: fails (warn) when it exceeds its holdout WAPE by more than the configured "
     "share.",
@@ -54,12 +64,21 @@ CHECKS = {
                 "monitoring.forecast_accuracy (live WAPE and bias per model version, role, day "
                 "and segment, rebuilt from ml.forecast_log and the actuals) and "
                 "monitoring.business_impact (the money of ordering from the served forecasts "
-                "against the cheaper naive baseline, on the days sold since; one row per run). "
+                "against the cheaper naive baseline, on the days sold since; one row per run), "
+                "monitoring.prediction_drift (its forecasts against its first), "
+                "monitoring.scoring_latency, monitoring.data_quality_daily and "
+                "monitoring.check_failures_daily (the platform's own health over time). "
                 "Grain: see tables."
             ),
             deps=[DEMAND_FORECAST_KEY],
             code_version=modules_hash(
-                drift, forecast_monitoring, checks, retraining_signal, live_roi
+                drift,
+                forecast_monitoring,
+                checks,
+                retraining_signal,
+                live_roi,
+                prediction_drift,
+                operations,
             ),
             kinds={"duckdb", "python"},
             tags={"stage": "monitoring"},
@@ -88,20 +107,37 @@ def demand_forecast_monitoring(context: dg.AssetExecutionContext, project: Proje
         )
         accuracy = rebuild_forecast_accuracy(con, MODEL_NAME)
         live = live_accuracy(accuracy, serving.version, "champion", config.live_window_days)
-        outcomes = [
+        predicted = measure_prediction_drift(
+            con, serving, project.paths.reports_dir, config, run_id
+        )
+        drift_outcomes = [
             feature_drift_check(drifted, config),
-            live_accuracy_check(live, serving, config),
+            prediction_drift_check(predicted, serving, config),
         ]
+        live_outcome = live_accuracy_check(live, serving, config)
+        outcomes = [*drift_outcomes, live_outcome]
         reference = stored_version(con, serving.feature_set_version)
         window = reference_window(
             serving.feature_set_version, reference.calendar.scoring_origin if reference else None
         )
         signal = retraining_signal.retraining_signal(
-            serving, window, *outcomes, settings.retraining
+            serving, window, drift_outcomes, live_outcome, settings.retraining
         )
         impact = live_roi.live_roi(con, MODEL_NAME, settings.business)
         record_impact(con, MODEL_NAME, impact, run_id)
+        published = context.instance.get_latest_materialization_event(DEMAND_FORECAST_KEY)
+        if published is not None and published.asset_materialization is not None:
+            metadata = published.asset_materialization.metadata
+            if "seconds_per_batch" in metadata:
+                record_scoring_latency(
+                    con,
+                    MODEL_NAME,
+                    published.run_id,
+                    int(metadata["dagster/row_count"].value),
+                    dict(metadata["seconds_per_batch"].value),
+                )
         results = report_checks(con, MONITORING_KEY, outcomes, run_id)
+        trends = refresh_quality_trends(con)  # after tonight's checks: they count too
     if signal.fires:
         context.log.warning(f"retraining asked for ({signal.run_key}): {signal.trigger}")
     yield dg.MaterializeResult(
@@ -113,6 +149,11 @@ def demand_forecast_monitoring(context: dg.AssetExecutionContext, project: Proje
             "accuracy_rows": accuracy.height,
             "live_wape": live.wape,
             "live_days": live.days,
+            "prediction_drift": predicted.score if predicted else None,
+            "prediction_report": dg.MetadataValue.path(str(predicted.html_path))
+            if predicted
+            else None,
+            "quality_trend_rows": trends,
             "reference_window": window,
             "live_saving": impact.saving,
             "live_saving_against": impact.baseline or impact.missing,

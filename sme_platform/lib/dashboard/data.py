@@ -180,7 +180,8 @@ def _roi(con: duckdb.DuckDBPyConnection, model_name: str) -> Section:
         note = f"Current period: {impact['missing']}."
     else:
         window = (
-            f"{impact['origins']} orders from {impact['first_origin']} to {impact['last_day']} "
+            f"{impact['origins']} order{'s' if impact['origins'] != 1 else ''} from "
+            f"{impact['first_origin']} to {impact['last_day']} "
             "(live)"
         )
         rows.append(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sme_platform.lib.governance import CheckOutcome
 from sme_platform.lib.monitoring.config import MonitoringConfig
 from sme_platform.lib.monitoring.forecast_monitoring import FeatureDrift, LiveAccuracy
+from sme_platform.lib.monitoring.prediction_drift import PredictionDrift
 from sme_platform.lib.release.registry import ModelVersion
 
 
@@ -65,5 +66,33 @@ def live_accuracy_check(
             "live_bias": round(live.bias, 4) if live.bias is not None else None,
             "holdout_wape": holdout_wape,
             "days": live.days,
+        },
+    )
+
+
+def prediction_drift_check(
+    drift: PredictionDrift | None, model: ModelVersion, config: MonitoringConfig
+) -> CheckOutcome:
+    if drift is None:
+        return CheckOutcome(
+            "prediction_drift", True, "warn", f"{model.version} has published no forecast yet"
+        )
+    rule = f"{config.drift_method} {drift.score:.3f} against {drift.threshold:g}"
+    description = (
+        f"{model.version}'s forecasts from {drift.current_origin} against its first, from "
+        f"{drift.reference_origin}: {'drifted' if drift.drifted else 'steady'} ({rule}); mean "
+        f"{drift.reference_mean:.2f} -> {drift.current_mean:.2f} units a day per series. "
+        f"Report: {drift.html_path}"
+    )
+    return CheckOutcome(
+        "prediction_drift",
+        not drift.drifted,
+        "warn",
+        description,
+        {
+            "score": round(drift.score, 4),
+            "reference_mean": round(drift.reference_mean, 4),
+            "current_mean": round(drift.current_mean, 4),
+            "report": str(drift.html_path),
         },
     )

@@ -234,6 +234,21 @@ def monitoring_lines(
                 + (f": {names}" if names else "")
                 + f"; report {report}"
             )
+    if table_exists(con, "monitoring", "prediction_drift"):
+        predicted = con.execute(
+            """select reference_origin, current_origin, score, threshold, drifted,
+                      reference_mean, current_mean
+               from monitoring.prediction_drift where model_name = ? and model_version = ?
+               order by created_at desc limit 1""",
+            [model_name, version],
+        ).fetchone()
+        if predicted:
+            first, newest, score, threshold, drifted, before, now = predicted
+            lines.append(
+                f"Forecasts of {version} from {newest} against its first ({first}): "
+                f"{'drifted' if drifted else 'steady'} (score {score:.3f}, drift at "
+                f"{threshold:g}); mean {before:.2f} -> {now:.2f} units a day per series"
+            )
     if table_exists(con, "monitoring", "forecast_accuracy"):
         accuracy = con.execute(
             f"select * from {ACCURACY_TABLE} where model_name = ?", [model_name]
@@ -246,11 +261,12 @@ def monitoring_lines(
             )
     impact = latest_impact(con, model_name)
     if impact and impact["saving"] is not None:
-        verb = "saved" if impact["saving"] >= 0 else "cost"
+        verb = "saved {:,.0f} against" if impact["saving"] >= 0 else "cost {:,.0f} more than"
         lines.append(
             f"Current period (live): ordering from the served forecasts ({impact['versions']}) "
-            f"{verb} {abs(impact['saving']):,.0f} against {impact['baseline']} over "
-            f"{impact['origins']} orders from {impact['first_origin']} to {impact['last_day']} "
+            f"{verb.format(abs(impact['saving']))} {impact['baseline']} over "
+            f"{impact['origins']} order{'s' if impact['origins'] != 1 else ''} from "
+            f"{impact['first_origin']} to {impact['last_day']} "
             "(simulated on the days sold)"
         )
     asked = _retraining_asked(con)

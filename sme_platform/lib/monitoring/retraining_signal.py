@@ -42,16 +42,23 @@ def reference_window(reference_feature_set: str, reference_origin: date | None) 
     return f"{reference_origin or 'unknown'}.{reference_feature_set[:12]}"
 
 
+DRIFT_LABELS = {"feature_drift": "feature drift", "prediction_drift": "prediction drift"}
+
+
 def retraining_signal(
     model: ModelVersion,
     window: str,
-    drift: CheckOutcome,
+    drift: list[CheckOutcome],
     live: CheckOutcome,
     policy: RetrainingConfig,
 ) -> RetrainingSignal:
+    """`drift`: the feature and prediction drift checks (on_drift), `live`: the live accuracy
+    check (on_live_error)."""
     reasons = []
-    if policy.on_drift and not drift.passed:
-        reasons.append(f"feature drift: {_first_sentence(drift.description)}")
+    for outcome in drift:
+        if policy.on_drift and not outcome.passed:
+            label = DRIFT_LABELS.get(outcome.name, outcome.name)
+            reasons.append(f"{label}: {_first_sentence(outcome.description)}")
     if policy.on_live_error and not live.passed:
         reasons.append(f"live error: {_first_sentence(live.description)}")
     return RetrainingSignal(model.model_name, model.version, window, tuple(reasons))

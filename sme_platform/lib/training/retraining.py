@@ -41,7 +41,8 @@ class RetrainingConfig(BaseModel):
         "version's (1: every night with a new day)",
     )
     on_drift: bool = Field(
-        True, description="retrain when the feature_drift check fails (drifted share reached)"
+        True,
+        description="retrain when the feature_drift or prediction_drift check fails",
     )
     on_live_error: bool = Field(
         True, description="retrain when the live_accuracy check fails (live WAPE grown)"
