@@ -15,7 +15,8 @@ from sme_platform.defs.monitoring.assets import demand_forecast_monitoring
 from sme_platform.defs.monitoring.sensors import retrain_demand_forecast_on_drift
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.lib.dashboard.data import collect
-from sme_platform.lib.monitoring.forecast_monitoring import DRIFT_FEATURES, monitoring_lines
+from sme_platform.lib.monitoring.forecast_monitoring import DRIFT_FEATURES
+from sme_platform.lib.monitoring.summary_lines import monitoring_lines
 from sme_platform.lib.training.retraining import RETRAIN_TRIGGER_TAG
 from sme_platform.lib.warehouse import connect
 from sme_platform_tests.ml.synthetic_company import START, add_days, write_company
@@ -177,7 +178,7 @@ def test_a_demand_surge_drifts_and_the_sensor_retrains_the_model(tmp_path, insta
         "Current period (live): ordering from the served forecasts (v1) "
     ) and summary[-2].endswith(f"over 1 order from {first} to {last} (simulated on the days sold)")
     assert summary[-1].startswith(
-        "Monitoring failed feature_drift and live_accuracy: the sensor "
+        "Monitoring failed feature_drift, live_accuracy and prediction_drift: the sensor "
         "retrain_demand_forecast_on_drift retrains the model"
     )
     assert query(project, "select version from ml.model_registry") == [("v1",)]

@@ -52,7 +52,10 @@ CHECKS = {
                 "against seasonal naive, a 28-day mean and statsforecast peers, ranked by the "
                 "simulated cost of the reorders its forecasts would drive; registered as a "
                 "candidate in ml.model_registry (artifact in data/models/), results in "
-                "ml.backtest_results. Grain: one model version per run with new features."
+                "ml.backtest_results. Trained on the cadence of forecasting.yaml's retraining: "
+                "(every 7 days of new data), on a new recipe or source, or on a trigger (drift, "
+                "live error, a person); otherwise the newest version stands and the metadata "
+                "says why. Grain: one model version per retraining."
             ),
             deps=[DEMAND_FEATURES_KEY],
             code_version=training_code_version(),

@@ -19,7 +19,6 @@ import polars as pl
 from sme_platform.lib.features.events import actuals_ctes
 from sme_platform.lib.monitoring.config import MonitoringConfig
 from sme_platform.lib.monitoring.drift import measure_drift
-from sme_platform.lib.monitoring.live_roi import latest_impact
 from sme_platform.lib.monitoring.tables import append_rows
 from sme_platform.lib.release.registry import ModelVersion
 from sme_platform.lib.warehouse import table_exists, transaction
@@ -204,93 +203,3 @@ def live_accuracy(
         errors / sold if sold else None,
         (forecast - sold) / sold if sold else None,
     )
-
-
-def monitoring_lines(
-    con: duckdb.DuckDBPyConnection,
-    model_name: str,
-    version: str,
-    window_days: int = MonitoringConfig().live_window_days,
-) -> list[str]:
-    """For the run summary: the serving version's latest drift measurement and live accuracy."""
-    lines = []
-    if table_exists(con, "monitoring", "feature_drift"):
-        night = con.execute(
-            f"""select measured_on, count(*), count(*) filter (where drifted),
-                       string_agg(feature, ', ' order by score desc) filter (where drifted),
-                       any_value(method), any_value(threshold), any_value(report_path)
-                from {FEATURE_DRIFT_TABLE}
-                where model_name = ? and model_version = ?
-                  and run_id = (select max_by(run_id, created_at) from {FEATURE_DRIFT_TABLE}
-                                where model_name = ? and model_version = ?)
-                group by measured_on""",
-            [model_name, version, model_name, version],
-        ).fetchone()
-        if night:
-            day, total, drifted, names, method, threshold, report = night
-            lines.append(
-                f"Monitoring of {version}: {drifted} of {total} features drifted on {day} "
-                f"({method} >= {threshold:g})"
-                + (f": {names}" if names else "")
-                + f"; report {report}"
-            )
-    if table_exists(con, "monitoring", "prediction_drift"):
-        predicted = con.execute(
-            """select reference_origin, current_origin, score, threshold, drifted,
-                      reference_mean, current_mean
-               from monitoring.prediction_drift where model_name = ? and model_version = ?
-               order by created_at desc limit 1""",
-            [model_name, version],
-        ).fetchone()
-        if predicted:
-            first, newest, score, threshold, drifted, before, now = predicted
-            lines.append(
-                f"Forecasts of {version} from {newest} against its first ({first}): "
-                f"{'drifted' if drifted else 'steady'} (score {score:.3f}, drift at "
-                f"{threshold:g}); mean {before:.2f} -> {now:.2f} units a day per series"
-            )
-    if table_exists(con, "monitoring", "forecast_accuracy"):
-        accuracy = con.execute(
-            f"select * from {ACCURACY_TABLE} where model_name = ?", [model_name]
-        ).pl()
-        live = live_accuracy(accuracy, version, "champion", window_days)
-        if live.days and live.wape is not None:
-            lines.append(
-                f"Live accuracy of {version}: WAPE {live.wape:.3f}, bias {live.bias:+.1%} "
-                f"from {live.first_day} to {live.last_day} ({live.days} days with actuals)"
-            )
-    impact = latest_impact(con, model_name)
-    if impact and impact["saving"] is not None:
-        verb = "saved {:,.0f} against" if impact["saving"] >= 0 else "cost {:,.0f} more than"
-        lines.append(
-            f"Current period (live): ordering from the served forecasts ({impact['versions']}) "
-            f"{verb.format(abs(impact['saving']))} {impact['baseline']} over "
-            f"{impact['origins']} order{'s' if impact['origins'] != 1 else ''} from "
-            f"{impact['first_origin']} to {impact['last_day']} "
-            "(simulated on the days sold)"
-        )
-    asked = _retraining_asked(con)
-    if asked:
-        lines.append(
-            f"Monitoring failed {' and '.join(asked)}: the sensor "
-            "retrain_demand_forecast_on_drift retrains the model while the daemon runs "
-            "(sme-platform ui), as forecasting.yaml's retraining: says; at once: "
-            "sme-platform retrain --by NAME --reason TEXT"
-        )
-    return lines
-
-
-def _retraining_asked(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """The monitoring checks failing at the latest monitoring run (the signal the sensor reads
-    from the asset's metadata, as the warehouse keeps it)."""
-    if not table_exists(con, "governance", "check_results"):
-        return []
-    rows = con.execute(
-        """select check_name from (
-               select check_name, passed from governance.check_results
-               where asset = 'monitoring/demand_forecast_monitoring'
-                 and check_name in ('feature_drift', 'live_accuracy')
-               qualify row_number() over (partition by check_name order by checked_at desc) = 1)
-           where not passed order by 1"""
-    ).fetchall()
-    return [name for (name,) in rows]

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from sme_platform.lib.monitoring.forecast_monitoring import monitoring_lines
+from sme_platform.lib.monitoring.summary_lines import monitoring_lines
 from sme_platform.lib.warehouse import table_exists
 
 HOLDOUT = "holdout"
