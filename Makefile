@@ -21,8 +21,9 @@ $(STAMP): requirements.lock pyproject.toml
 run: install
 	$(BIN)/sme-platform demo
 
+# One worker per core, at most 4 (each test file on one worker: its module fixtures run once).
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 --dist loadfile
 
 ui: install
 	$(BIN)/sme-platform ui
