@@ -78,6 +78,12 @@ def live_roi(
             f"{assumptions.lead_time_days} + review period {assumptions.review_period_days})"
         )
     served = _served(con, model_name, origins, days)
+    covered = served.group_by("sku", "location_id", "origin_date").agg(pl.len())["len"].min()
+    if covered < days:
+        return _none(
+            f"the published forecasts cover {covered} days, fewer than the lead time and review "
+            f"period ({days}) an order is simulated over"
+        )
     order = [v.version for v in list_versions(con, model_name)]
     versions = tuple(sorted(served.get_column("model").unique(), key=order.index))
     quantiles = _protection_quantiles(con, model_name, versions)

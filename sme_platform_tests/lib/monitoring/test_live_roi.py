@@ -72,7 +72,9 @@ def register(con, tmp_path, version_number: int, method_quantiles=QUANTILES):
     )
 
 
-def publish(con, origin_day: int, version="v1", role="champion", series=SERIES, level=6.0):
+def publish(
+    con, origin_day: int, version="v1", role="champion", series=SERIES, level=6.0, horizon=14
+):
     """A night's forecast of 14 days from START + origin_day, as ml.forecast_log keeps it."""
     origin = START + timedelta(days=origin_day)
     scored_at = datetime(2025, 3, 1) + timedelta(days=origin_day)
@@ -90,7 +92,7 @@ def publish(con, origin_day: int, version="v1", role="champion", series=SERIES, 
             *identity,
         )
         for sku, location in series
-        for h in range(1, 15)
+        for h in range(1, horizon + 1)
     ]
     frame = pl.DataFrame(
         rows,
@@ -162,4 +164,13 @@ def test_a_version_without_the_baselines_safety_stock_says_so(con, tmp_path):
     assert live_roi(con, "demand_forecast", ASSUMPTIONS).missing == (
         "the served version v1 was trained before the baselines' safety stock was recorded: the "
         "current period starts with the next version"
+    )
+
+
+def test_forecasts_shorter_than_an_order_cannot_be_priced(con, tmp_path):
+    register(con, tmp_path, 1)
+    publish(con, origin_day=49, horizon=7)  # a 7-day horizon; lead time + review: 9 days
+    assert live_roi(con, "demand_forecast", ASSUMPTIONS).missing == (
+        "the published forecasts cover 7 days, fewer than the lead time and review period (9) "
+        "an order is simulated over"
     )
