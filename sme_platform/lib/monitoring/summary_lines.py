@@ -71,6 +71,11 @@ def _prediction_drift(con, model_name: str, version: str) -> str | None:
     if not row:
         return None
     first, newest, score, threshold, drifted, before, now = row
+    if first == newest:
+        return (
+            f"Forecasts of {version} from {newest}: its first, the reference its later "
+            f"forecasts are compared with (mean {now:.2f} units a day per series)"
+        )
     return (
         f"Forecasts of {version} from {newest} against its first ({first}): "
         f"{'drifted' if drifted else 'steady'} (score {score:.3f}, drift at {threshold:g}); "
