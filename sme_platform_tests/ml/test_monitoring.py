@@ -54,6 +54,12 @@ def test_a_demand_surge_drifts_and_the_sensor_retrains_the_model(tmp_path, insta
     assert first["feature_drift"][0] and "0 of 11 features drifted" in first["feature_drift"][2]
     assert first["live_accuracy"][:2] == (True, "WARN")
     assert "no actuals yet for the forecasts of v1" in first["live_accuracy"][2]
+    with connect(project / "data" / "warehouse.duckdb", read_only=True) as con:
+        night_1 = monitoring_lines(con, "demand_forecast", "v1")
+    assert any(
+        line.startswith(f"Forecasts of v1 from {START + timedelta(days=412)}: its first, the ")
+        for line in night_1
+    ), night_1
     rows = query(
         project,
         "select feature, method, threshold, model_version, report_path "
