@@ -30,6 +30,7 @@ GRAPH_QUERY = """
         location { name }
         jobs { name }
         schedules { name scheduleState { status } }
+        sensors { name sensorState { status } }
         assetNodes {
           assetKey { path }
           assetChecksOrError { ... on AssetChecks { checks { name } } }
@@ -136,6 +137,9 @@ def test_the_ui_serves_every_asset_check_job_and_schedule(ui):
     }
     schedules = {s["name"]: s["scheduleState"]["status"] for s in repository["schedules"]}
     assert schedules == {"nightly_materialize_all": "RUNNING"}
+    sensors = {s["name"]: s["sensorState"]["status"] for s in repository["sensors"]}
+    assert sensors["retrain_demand_forecast_on_drift"] == "RUNNING"
+    assert sensors["new_export_files"] == "STOPPED"  # the nightly schedule loads the exports
 
 
 def test_a_run_launched_from_the_ui_materializes_the_graph(ui):
