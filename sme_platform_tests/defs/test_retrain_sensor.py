@@ -50,7 +50,7 @@ def test_a_drift_asks_for_one_retraining_run_tagged_with_why(instance, tmp_path)
     assert isinstance(request, dg.RunRequest)
     assert request.run_key == KEY
     assert request.tags[RETRAIN_TRIGGER_TAG] == TRIGGER
-    assert request.tags["trigger"] == "drift"
+    assert request.tags["trigger"] == "monitoring"
     assert json.loads(cursor)["run_key"] == KEY
 
 

@@ -52,7 +52,7 @@ def retrain_demand_forecast_on_drift(context: dg.SensorEvaluationContext, projec
     return dg.RunRequest(
         run_key=run_key,
         tags={
-            "trigger": "drift",
+            "trigger": "monitoring",
             RETRAIN_TRIGGER_TAG: trigger,
             "monitoring_run": event.run_id,
         },
