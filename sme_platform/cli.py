@@ -134,13 +134,22 @@ def run(
             help="Asset selection, e.g. 'key:\"raw/sales_lines\"+' (default: the whole graph)."
         ),
     ] = None,
+    full_refresh: Annotated[
+        bool,
+        typer.Option(
+            help="Build every SQL model again, even those whose inputs and code are unchanged."
+        ),
+    ] = False,
 ) -> None:
     """Materialize the whole graph (or a selection) through the project's Dagster instance."""
+    from sme_platform.lib.sql_models.up_to_date import FULL_REFRESH_TAG
+
     paths = _activate(project_dir)
     _stop_on_configuration_problems(paths)
+    tags = {FULL_REFRESH_TAG: "true"} if full_refresh else {}
     # The summary reads the warehouse too: the turn lasts until it is printed.
     with warehouse_turn(paths) as run_id:
-        success = materialize(select, run_id)
+        success = materialize(select, run_id, tags=tags)
         print_summary(paths)
     if not success:
         raise typer.Exit(1)
@@ -258,7 +267,7 @@ def demo(
     )
 
     def night() -> None:
-        run(project_dir=paths.root, select=None)
+        run(project_dir=paths.root, select=None, full_refresh=False)
 
     if release_story:
         run_release_story(paths, late_days, night)

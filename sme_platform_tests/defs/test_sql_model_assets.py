@@ -11,6 +11,7 @@ from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.sql_models.assets import build_sql_model_asset
 from sme_platform.lib.sql_models.graph import load_model_graph
 from sme_platform.lib.sql_models.unit_testing import create_raw_table
+from sme_platform.lib.sql_models.up_to_date import FULL_REFRESH_TAG
 from sme_platform.lib.warehouse import connect
 from sme_platform_tests.lib.sql_models.test_graph import write_model
 
@@ -151,3 +152,94 @@ def test_a_source_taken_out_of_sources_yaml_keeps_the_models_built_on_its_rows(p
     project.source("sales_lines", **project.sources["sales_lines"])
     with connect(project.warehouse) as con:
         assert "marts.products" not in skip_plan(resource, MODEL_GRAPH, con).models
+
+
+def up_to_date(result) -> dict[str, str | None]:
+    return {
+        e.asset_key.to_user_string(): (
+            e.materialization.metadata["up_to_date"].value
+            if "up_to_date" in e.materialization.metadata
+            else None
+        )
+        for e in result.get_asset_materialization_events()
+    }
+
+
+def check_rows(project) -> int:
+    with connect(project / "data" / "warehouse.duckdb", read_only=True) as con:
+        return con.execute("select count(*) from governance.check_results").fetchone()[0]
+
+
+def test_unchanged_models_are_not_built_again_and_a_change_rebuilds_what_follows(tmp_path):
+    models = tmp_path / "models"
+    write_lines_model(models)
+    write_model(
+        models,
+        "marts/totals.sql",
+        "select count(*) as lines, sum(quantity) as units from staging.lines",
+        "tests:\n  - not_null: [units]\n",
+    )
+    write_model(models, "marts/constant.sql", "select 1 as one", "")
+    add_sales(tmp_path, 2.0, 3.0)
+    first = materialize(tmp_path, models)
+    assert first.success and set(up_to_date(first).values()) == {None}
+    rows_checked = check_rows(tmp_path)
+
+    # Nothing changed: no model built, no test run again, the run says why per model.
+    second = materialize(tmp_path, models)
+    assert second.success
+    reasons = up_to_date(second)
+    assert all(
+        r.startswith("up to date: inputs and code unchanged since run ") for r in reasons.values()
+    )
+    assert reasons["staging/lines"].startswith(
+        f"up to date: inputs and code unchanged since run {first.run_id[:8]}"
+    )
+    assert check_rows(tmp_path) == rows_checked  # the history holds real runs of the tests only
+    evaluations = {e.check_name: e for e in second.get_asset_check_evaluations()}
+    assert evaluations["quantity_positive"].passed
+    assert evaluations["quantity_positive"].description.startswith(
+        "not run again: the model is up to date"
+    )
+    rows = second.get_asset_materialization_events()
+    assert {
+        e.asset_key.to_user_string(): e.materialization.metadata["dagster/row_count"].value
+        for e in rows
+    }["marts/totals"] == 1
+
+    # A new row in raw: the two models reading it are built again, the constant is not.
+    add_sales(tmp_path, 4.0)
+    third = materialize(tmp_path, models)
+    assert up_to_date(third)["staging/lines"] is None and up_to_date(third)["marts/totals"] is None
+    assert up_to_date(third)["marts/constant"].startswith("up to date")
+    with connect(tmp_path / "data" / "warehouse.duckdb", read_only=True) as con:
+        assert con.execute("select lines, units from marts.totals").fetchone() == (3, 9.0)
+
+    # A model's code changes: it and what reads it are built again.
+    write_model(
+        models,
+        "staging/lines.sql",
+        "select order_id, quantity * 2 as quantity from raw.sales_lines",
+        "tests:\n  - expression: {name: quantity_positive, sql: 'quantity > 0'}\n"
+        "  - unique: [order_id]\n",
+    )
+    fourth = materialize(tmp_path, models)
+    assert (
+        up_to_date(fourth)["staging/lines"] is None and up_to_date(fourth)["marts/totals"] is None
+    )
+    with connect(tmp_path / "data" / "warehouse.duckdb", read_only=True) as con:
+        assert con.execute("select units from marts.totals").fetchone() == (18.0,)
+
+    # A table dropped by hand is built again; a full refresh builds everything.
+    with connect(tmp_path / "data" / "warehouse.duckdb") as con:
+        con.execute("drop table marts.constant")
+    fifth = materialize(tmp_path, models)
+    assert up_to_date(fifth)["marts/constant"] is None
+    assert up_to_date(fifth)["staging/lines"].startswith("up to date")
+    graph = load_model_graph(models)
+    refreshed = dg.materialize(
+        [build_sql_model_asset(graph.models[name], graph) for name in graph.order],
+        resources={"project": ProjectResource(project_dir=str(tmp_path))},
+        tags={FULL_REFRESH_TAG: "true"},
+    )
+    assert set(up_to_date(refreshed).values()) == {None}

@@ -10,6 +10,13 @@ def report_checks(
     con, asset_key: dg.AssetKey, outcomes: list[CheckOutcome], run_id: str
 ) -> list[dg.AssetCheckResult]:
     record_check_results(con, asset_key.to_user_string(), outcomes, run_id)
+    return as_check_results(asset_key, outcomes)
+
+
+def as_check_results(
+    asset_key: dg.AssetKey, outcomes: list[CheckOutcome]
+) -> list[dg.AssetCheckResult]:
+    """The outcomes as Dagster reports them (recorded or not: see report_checks)."""
     return [
         dg.AssetCheckResult(
             asset_key=asset_key,

@@ -10,7 +10,7 @@ they were skipped (lib/sql_models/absent.py decides which).
 
 import dagster as dg
 
-from sme_platform.defs.governance.checks import report_checks
+from sme_platform.defs.governance.checks import as_check_results, report_checks
 from sme_platform.defs.ingestion.assets import raw_key
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.lib.canonical import CANONICAL_TABLES
@@ -24,9 +24,18 @@ from sme_platform.lib.sql_models.build import (
     run_published_tests,
 )
 from sme_platform.lib.sql_models.graph import ModelGraph, SqlModel, load_model_graph
+from sme_platform.lib.sql_models.up_to_date import (
+    FULL_REFRESH_TAG,
+    build_code_version,
+    model_data_version,
+    previous_outcomes,
+    record_build,
+    standing_build,
+)
 from sme_platform.lib.warehouse import table_exists
 
 MODELS_DIR = SQL_MODELS_DIR
+PLATFORM_VERSION = build_code_version()
 
 
 def model_key(qualified_name: str) -> dg.AssetKey:
@@ -105,6 +114,31 @@ def build_sql_model_asset(model: SqlModel, graph: ModelGraph) -> dg.AssetsDefini
             plan = skip_plan(project, graph, con)
             skipped = plan.models.get(model.qualified_name)
             skipped_tests = plan.tests_of(model.qualified_name)
+            version = model_data_version(con, model, skipped, skipped_tests, PLATFORM_VERSION)
+            standing = (
+                None
+                if context.run.tags.get(FULL_REFRESH_TAG) == "true"
+                else standing_build(con, model, version)
+            )
+            previous = (
+                previous_outcomes(con, key.to_user_string(), selected, standing.run_id)
+                if standing
+                else None
+            )
+        if standing is not None and previous is not None:
+            reason = (
+                f"up to date: inputs and code unchanged since run {standing.run_id[:8]} "
+                f"({standing.built_at:%Y-%m-%d %H:%M} UTC)"
+            )
+            context.log.info(f"{model.qualified_name} {reason}")
+            yield dg.MaterializeResult(
+                asset_key=key,
+                metadata={"dagster/row_count": standing.row_count, "up_to_date": reason},
+                data_version=dg.DataVersion(version),
+            )
+            yield from as_check_results(key, previous)
+            return
+        with project.warehouse() as con:
             if skipped:
                 context.log.info(f"{model.qualified_name} built empty, tests skipped: {skipped}")
                 outcome = build_empty(con, model, skipped)
@@ -112,6 +146,7 @@ def build_sql_model_asset(model: SqlModel, graph: ModelGraph) -> dg.AssetsDefini
                 outcome = build_model(con, model, skipped_tests)
             if outcome.published:
                 record_model_skip(con, model.qualified_name, skipped, run_id)
+                record_build(con, model.qualified_name, version, run_id, outcome.row_count)
             reported = report_checks(con, key, [t.outcome for t in outcome.tests], run_id)
         check_results = [result for result in reported if result.check_name in selected]
         if not outcome.published:
@@ -121,7 +156,9 @@ def build_sql_model_asset(model: SqlModel, graph: ModelGraph) -> dg.AssetsDefini
                 description=f"{model.qualified_name} not published: blocking test(s) {failed} "
                 "failed on the new build; the previous version stays in place"
             )
-        yield dg.MaterializeResult(asset_key=key, metadata=_metadata(outcome))
+        yield dg.MaterializeResult(
+            asset_key=key, metadata=_metadata(outcome), data_version=dg.DataVersion(version)
+        )
         yield from check_results
 
     return sql_model

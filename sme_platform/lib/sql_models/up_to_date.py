@@ -1,0 +1,159 @@
+"""Whether a SQL model must be built again: its data version against its last published build.
+
+A model's data version is the hash of what decides its rows: its code (the SQL, its header with
+the tests, its expectation suite), the platform's build code, what the project lacks (a model
+built empty for an absent source, tests skipped), and the data versions of what it reads. A raw
+table's data version is the sha256s of the files loaded into it with its row count (a row
+erased or edited in place changes the count or, through the next load, the files); a model's is
+the one recorded at its last published build. A model whose data version equals its last
+published build's, with its table in place, is up to date: not built again, its tests not run
+again (`governance.model_builds` keeps one row per published build).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+
+from sme_platform.lib.code_version import modules_hash
+from sme_platform.lib.governance import CheckOutcome
+from sme_platform.lib.sql_models.graph import SqlModel
+from sme_platform.lib.warehouse import table_exists
+
+BUILDS_TABLE = "governance.model_builds"
+# A run carrying this tag rebuilds every model it selects (`sme-platform run --full-refresh`).
+FULL_REFRESH_TAG = "sme_platform/full_refresh"
+
+
+@dataclass(frozen=True)
+class Build:
+    model: str
+    data_version: str
+    run_id: str
+    built_at: datetime
+    row_count: int
+
+
+def build_code_version() -> str:
+    """The platform's code that builds and tests a model: a change there rebuilds every model."""
+    from sme_platform.lib.sql_models import build, data_tests, expectations
+
+    return modules_hash(build, data_tests, expectations)
+
+
+def raw_data_version(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    if not table_exists(con, "raw", table):
+        return "absent"
+    files = ""
+    if table_exists(con, "raw", "file_loads"):
+        files = con.execute(
+            """select coalesce(string_agg(sha256, ',' order by sha256), '')
+               from raw.file_loads where table_name = ? and status = 'loaded'""",
+            [table],
+        ).fetchone()[0]
+    rows = con.execute(f"select count(*) from raw.{table}").fetchone()[0]
+    return _digest({"files": files, "rows": rows})
+
+
+def model_data_version(
+    con: duckdb.DuckDBPyConnection,
+    model: SqlModel,
+    skipped: str | None,
+    skipped_tests: Mapping[str, str],
+    platform_version: str,
+) -> str:
+    upstream = {}
+    for name in model.model_references:
+        build = last_build(con, name)
+        upstream[name] = build.data_version if build else "unbuilt"
+    return _digest(
+        {
+            "code": model.code_version,
+            "platform": platform_version,
+            "skipped": skipped,
+            "skipped_tests": dict(sorted(skipped_tests.items())),
+            "raw": {t: raw_data_version(con, t) for t in sorted(model.raw_references)},
+            "models": upstream,
+        }
+    )
+
+
+def standing_build(
+    con: duckdb.DuckDBPyConnection, model: SqlModel, data_version: str
+) -> Build | None:
+    """The last published build when it has this data version and its table is still there."""
+    build = last_build(con, model.qualified_name)
+    if build is None or build.data_version != data_version:
+        return None
+    if not table_exists(con, model.schema, model.name):
+        return None
+    return build
+
+
+def last_build(con: duckdb.DuckDBPyConnection, model_name: str) -> Build | None:
+    if not table_exists(con, "governance", "model_builds"):
+        return None
+    row = con.execute(
+        f"""select model, data_version, run_id, built_at, row_count from {BUILDS_TABLE}
+            where model = ? order by built_at desc limit 1""",
+        [model_name],
+    ).fetchone()
+    return Build(*row) if row else None
+
+
+def record_build(
+    con: duckdb.DuckDBPyConnection,
+    model_name: str,
+    data_version: str,
+    run_id: str,
+    row_count: int,
+) -> None:
+    con.execute("create schema if not exists governance")
+    con.execute(
+        f"""create table if not exists {BUILDS_TABLE} (
+            model varchar, data_version varchar, run_id varchar, built_at timestamp,
+            row_count bigint)"""
+    )
+    con.execute(
+        f"insert into {BUILDS_TABLE} values (?, ?, ?, ?, ?)",
+        [model_name, data_version, run_id, datetime.now(UTC).replace(tzinfo=None), row_count],
+    )
+
+
+def _digest(payload: dict) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def previous_outcomes(
+    con: duckdb.DuckDBPyConnection, asset: str, names: set[str], since_run: str
+) -> list[CheckOutcome] | None:
+    """The checks' results of the standing build, described as not run again; None when one is
+    missing (a check added since is run, with a build)."""
+    if not names:
+        return []
+    if not table_exists(con, "governance", "check_results"):
+        return None
+    rows = con.execute(
+        """select check_name, passed, severity, description from governance.check_results
+           where asset = ? and check_name in ?
+           qualify row_number() over (partition by check_name order by checked_at desc) = 1""",
+        [asset, sorted(names)],
+    ).fetchall()
+    if {row[0] for row in rows} != names:
+        return None
+    return [
+        CheckOutcome(
+            name,
+            passed,
+            severity,
+            f"not run again: the model is up to date since run {since_run[:8]}; then: "
+            f"{description}",
+            {"rerun": False},
+        )
+        for name, passed, severity, description in sorted(rows)
+    ]
