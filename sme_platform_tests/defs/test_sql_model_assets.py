@@ -38,6 +38,18 @@ def write_lines_model(models):
     )
 
 
+def write_lines_and_totals(models):
+    """staging.lines and marts.totals over it (lines and units, units never null)."""
+    write_lines_model(models)
+    write_model(
+        models,
+        "marts/totals.sql",
+        "select count(*) as lines, sum(quantity) as units from staging.lines",
+        "tests:\n  - not_null: [units]\n",
+    )
+    return models
+
+
 def materialize(project, models_dir):
     graph = load_model_graph(models_dir)
     assets = [build_sql_model_asset(graph.models[name], graph) for name in graph.order]
@@ -49,14 +61,7 @@ def materialize(project, models_dir):
 
 
 def test_a_failing_blocking_test_stops_downstream_and_keeps_the_last_good_version(tmp_path):
-    models = tmp_path / "models"
-    write_lines_model(models)
-    write_model(
-        models,
-        "marts/totals.sql",
-        "select count(*) as lines, sum(quantity) as units from staging.lines",
-        "tests:\n  - not_null: [units]\n",
-    )
+    models = write_lines_and_totals(tmp_path / "models")
     add_sales(tmp_path, 2.0, 3.0)
     first = materialize(tmp_path, models)
     assert first.success
@@ -171,14 +176,7 @@ def check_rows(project) -> int:
 
 
 def test_unchanged_models_are_not_built_again_and_a_change_rebuilds_what_follows(tmp_path):
-    models = tmp_path / "models"
-    write_lines_model(models)
-    write_model(
-        models,
-        "marts/totals.sql",
-        "select count(*) as lines, sum(quantity) as units from staging.lines",
-        "tests:\n  - not_null: [units]\n",
-    )
+    models = write_lines_and_totals(tmp_path / "models")
     write_model(models, "marts/constant.sql", "select 1 as one", "")
     add_sales(tmp_path, 2.0, 3.0)
     first = materialize(tmp_path, models)
