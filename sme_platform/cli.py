@@ -156,35 +156,6 @@ def run(
 
 
 @app.command()
-def retrain(
-    by: Annotated[str, typer.Option("--by", help="Your full name.")],
-    reason: Annotated[str, typer.Option("--reason", help="Why the model is trained now.")],
-    project_dir: ProjectDir = REPO_ROOT,
-) -> None:
-    """Train the demand model again now, before its cadence (forecasting.yaml retraining:):
-    features, training, the gate and the forecasts, on the data already loaded; audited."""
-    from sme_platform.defs.jobs import retrain_demand_forecast_job
-    from sme_platform.lib.training.retraining import RETRAIN_TRIGGER_TAG
-
-    if not by.strip() or not reason.strip():
-        console.print("[red]retrain needs a name (--by) and a reason (--reason)[/red]")
-        raise typer.Exit(2)
-    paths = _activate(project_dir)
-    _stop_on_configuration_problems(paths)
-    trigger = f"requested by {by.strip()}: {reason.strip()}"
-    with warehouse_turn(paths) as run_id:
-        success = materialize(
-            None,
-            run_id,
-            job_name=retrain_demand_forecast_job.name,
-            tags={RETRAIN_TRIGGER_TAG: trigger, "trigger": "person"},
-        )
-        print_summary(paths)
-    if not success:
-        raise typer.Exit(1)
-
-
-@app.command()
 def demo(
     project_dir: ProjectDir = REPO_ROOT,
     scale: Annotated[
@@ -357,7 +328,7 @@ def ui(
     raise typer.Exit(subprocess.call(command, cwd=REPO_ROOT))
 
 
-add_model_commands(app, ProjectDir, _activate)
+add_model_commands(app, ProjectDir, _activate, _stop_on_configuration_problems)
 
 if __name__ == "__main__":
     app()

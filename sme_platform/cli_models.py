@@ -1,4 +1,4 @@
-"""`sme-platform models | approve | rollback`: the model registry from the command line.
+"""`sme-platform models | approve | rollback | retrain`: the model registry from the command line.
 
 `models` reads the registry; `approve` and `rollback` run the release jobs of
 sme_platform/defs/release/jobs.py in this process, through the project's instance (so they are
@@ -23,10 +23,34 @@ QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
 
 def add_model_commands(
-    app: typer.Typer, project_dir_option: Any, activate: Callable[[Path], ProjectPaths]
+    app: typer.Typer,
+    project_dir_option: Any,
+    activate: Callable[[Path], ProjectPaths],
+    check_configuration: Callable[[ProjectPaths], Any],
 ) -> None:
-    """Register the commands on `app`; `project_dir_option` and `activate` are cli.py's, so
-    every command finds its project folder the same way."""
+    """Register the commands on `app`; `project_dir_option`, `activate` and
+    `check_configuration` are cli.py's, so every command finds its project folder and stops on
+    a broken configuration the same way."""
+
+    @app.command()
+    def retrain(
+        by: Annotated[str, typer.Option("--by", help="Your full name.")],
+        reason: Annotated[str, typer.Option("--reason", help="Why the model is trained now.")],
+        project_dir: project_dir_option = REPO_ROOT,
+    ) -> None:
+        """Train the demand model again now, before its cadence (forecasting.yaml retraining:):
+        features, training, the gate and the forecasts, on the data already loaded; audited."""
+        from sme_platform.cli_runs import run_retraining
+        from sme_platform.lib.training.retraining import RETRAIN_TRIGGER_TAG
+
+        if not by.strip() or not reason.strip():
+            console.print("[red]retrain needs a name (--by) and a reason (--reason)[/red]")
+            raise typer.Exit(2)
+        paths = activate(project_dir)
+        check_configuration(paths)
+        trigger = f"requested by {by.strip()}: {reason.strip()}"
+        if not run_retraining(paths, {RETRAIN_TRIGGER_TAG: trigger, "trigger": "person"}):
+            raise typer.Exit(1)
 
     @app.command()
     def models(

@@ -12,7 +12,13 @@ from contextlib import contextmanager
 import typer
 from rich.progress import Progress
 
-from sme_platform.cli_output import console, print_failed_checks, print_line, progress_bar
+from sme_platform.cli_output import (
+    console,
+    print_failed_checks,
+    print_line,
+    print_summary,
+    progress_bar,
+)
 from sme_platform.lib.project import ProjectPaths
 
 
@@ -99,6 +105,17 @@ def materialize(
             console.print(f"[red]step {event.step_key} failed[/red]: {error.message.strip()}")
     print_failed_checks(result)
     return result.success
+
+
+def run_retraining(paths: ProjectPaths, tags: dict[str, str]) -> bool:
+    """The retraining job (features and everything after them) in the warehouse's turn, tagged
+    with why (`sme-platform retrain`, the drift story's sensor request), then the summary."""
+    from sme_platform.defs.jobs import retrain_demand_forecast_job
+
+    with warehouse_turn(paths) as run_id:
+        success = materialize(None, run_id, job_name=retrain_demand_forecast_job.name, tags=tags)
+        print_summary(paths)
+    return success
 
 
 class RunWatcher:

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, timedelta
 
-from sme_platform.cli_output import console, print_summary
-from sme_platform.cli_runs import materialize, warehouse_turn
+from sme_platform.cli_output import console
+from sme_platform.cli_runs import run_retraining
 from sme_platform.lib.project import ProjectPaths
 
 # The drift story's cadence: monthly, so that what brings the next model is the drift.
@@ -80,7 +80,6 @@ def _retrain_as_the_sensor_asks(paths: ProjectPaths) -> None:
     import dagster as dg
     from dagster._core.storage.tags import RUN_KEY_TAG
 
-    from sme_platform.defs.jobs import retrain_demand_forecast_job
     from sme_platform.defs.monitoring.sensors import retrain_demand_forecast_on_drift
     from sme_platform.defs.resources import ProjectResource
     from sme_platform.lib.training.retraining import RETRAIN_TRIGGER_TAG
@@ -98,11 +97,4 @@ def _retrain_as_the_sensor_asks(paths: ProjectPaths) -> None:
         f"{request.tags[RETRAIN_TRIGGER_TAG]}",
         markup=False,
     )
-    with warehouse_turn(paths) as run_id:
-        materialize(
-            None,
-            run_id,
-            job_name=retrain_demand_forecast_job.name,
-            tags={**request.tags, RUN_KEY_TAG: request.run_key},
-        )
-        print_summary(paths)
+    run_retraining(paths, {**request.tags, RUN_KEY_TAG: request.run_key})
