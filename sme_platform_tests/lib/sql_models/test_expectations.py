@@ -1,6 +1,7 @@
-"""A Great Expectations suite gives the same results whether the table is checked whole or, being
-large, in partitions: row batches for row-wise expectations, hash partitions of the key for
-uniqueness, the whole table for the rest."""
+"""A Great Expectations suite gives the same results compiled to DuckDB SQL as through GX's pandas
+engine, and on the GX path whether the table is checked whole or, being large, in partitions:
+row batches for row-wise expectations, hash partitions of the key for uniqueness, the whole
+table for the rest."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import json
 import duckdb
 import pytest
 
-from sme_platform.lib.sql_models import expectations
+from sme_platform.lib.sql_models import expectations, expectations_gx
 
 SUITE = {
     "name": "marts.lines",
@@ -65,29 +66,44 @@ def con():
     return connection
 
 
-@pytest.mark.parametrize("partition_rows", [10**9, 4, 1])
-def test_results_do_not_depend_on_how_the_table_is_partitioned(
-    con, tmp_path, monkeypatch, partition_rows
-):
-    monkeypatch.setattr(expectations, "PARTITION_ROWS", partition_rows)
+def test_the_suite_compiled_to_sql_gives_gxs_results(con, tmp_path, monkeypatch):
+    def no_gx(*args):
+        raise AssertionError("every expectation of the suite compiles to SQL")
+
+    monkeypatch.setattr(expectations_gx, "_run_gx", no_gx)
     suite_file = tmp_path / "lines.expectations.json"
     suite_file.write_text(json.dumps(SUITE), encoding="utf-8")
-    frame_rows: list[int] = []
-    run_gx = expectations._run_gx
-
-    def counting_run_gx(name, group, frame):
-        frame_rows.append(len(frame))
-        return run_gx(name, group, frame)
-
-    monkeypatch.setattr(expectations, "_run_gx", counting_run_gx)
     passed, failing, description, observed = expectations.validate_suite(con, suite_file, "lines")
     got = [
         (e["type"], e["column"], e["success"], e["unexpected_count"], e["element_count"])
         for e in observed["expectations"]
     ]
     assert got == EXPECTED
+    assert {e["engine"] for e in observed["expectations"]} == {"duckdb"}
     assert (passed, failing) == (False, 5)
     assert description.startswith("3 of 8 expectations met; failed: ")
+
+
+@pytest.mark.parametrize("partition_rows", [10**9, 4, 1])
+def test_gx_results_do_not_depend_on_how_the_table_is_partitioned(con, monkeypatch, partition_rows):
+    monkeypatch.setattr(expectations_gx, "PARTITION_ROWS", partition_rows)
+    frame_rows: list[int] = []
+    run_gx = expectations_gx._run_gx
+
+    def counting_run_gx(name, group, frame):
+        frame_rows.append(len(frame))
+        return run_gx(name, group, frame)
+
+    monkeypatch.setattr(expectations_gx, "_run_gx", counting_run_gx)
+    types = {row[0]: row[1] for row in con.execute("describe lines").fetchall()}
+    judged = expectations_gx.judge_with_gx(
+        con, "lines", types, "marts.lines", dict(enumerate(SUITE["expectations"]))
+    )
+    got = [
+        (e["type"], e["column"], e["success"], e["unexpected_count"], e["element_count"])
+        for e in (judged[i] for i in range(len(judged)))
+    ]
+    assert got == EXPECTED
     if partition_rows == 4:
         # 5 row batches, 5 hash partitions for each of the 2 uniqueness expectations, and one
         # whole-table frame for the rest (row count, mostly 0.5, mean)
@@ -97,7 +113,7 @@ def test_results_do_not_depend_on_how_the_table_is_partitioned(
 
 
 def test_a_date_column_reaches_gx_as_datetimes_not_python_objects(con):
-    frame = expectations._compact_frame(con, "select day, kind from lines")
+    frame = expectations_gx._compact_frame(con, "select day, kind from lines")
     assert str(frame["day"].dtype).startswith("datetime64")
     assert str(frame["kind"].dtype) == "category"
     assert len(frame) == 20
