@@ -2,6 +2,12 @@
 description: >
   End-of-day stock per location and SKU. Grain: one row per snapshot date, location and SKU.
 owner: team:data
+materialization: incremental
+incremental:
+  time_column: snapshot_date
+  unique_key: [snapshot_date, location_id, sku]
+  input_time:
+    raw.inventory_snapshots: snapshot_date
 tests:
   - not_null: [snapshot_date, location_id, sku]
   - unique: [snapshot_date, location_id, sku]
@@ -9,6 +15,7 @@ tests:
 */
 with source as (
     select * from raw.inventory_snapshots
+    where snapshot_date between {{ start_date }} and {{ end_date }}
 ),
 
 final as (

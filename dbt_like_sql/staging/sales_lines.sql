@@ -4,7 +4,13 @@ description: >
   cancellations and other line types are split out into sales_returns and sales_adjustments.
   Grain: one row per order line (order_id, line_number) of type sale.
 owner: team:data
-materialization: table
+# A night rebuilds only the order days of new, late or replaced files.
+materialization: incremental
+incremental:
+  time_column: order_date
+  unique_key: [order_id, line_number]
+  input_time:
+    raw.sales_lines: ordered_at::date
 tests:
   - not_null: [order_id, line_number, order_date, sku]
   - unique: [order_id, line_number]
@@ -17,6 +23,7 @@ tests:
 with source as (
     select * from raw.sales_lines
     where line_type = 'sale'
+        and ordered_at::date between {{ start_date }} and {{ end_date }}
 ),
 
 -- A key loaded twice (possible only through changed_files: append) keeps its latest version.

@@ -3,6 +3,12 @@ description: >
   Returns and cancellations from raw.sales_lines, quantities as positive units taken back.
   Grain: one row per order line (order_id, line_number) of type return or cancellation.
 owner: team:data
+materialization: incremental
+incremental:
+  time_column: order_date
+  unique_key: [order_id, line_number]
+  input_time:
+    raw.sales_lines: ordered_at::date
 tests:
   - not_null: [order_id, line_number, order_date]
   - unique: [order_id, line_number]
@@ -11,6 +17,7 @@ tests:
 with source as (
     select * from raw.sales_lines
     where line_type in ('return', 'cancellation')
+        and ordered_at::date between {{ start_date }} and {{ end_date }}
 ),
 
 final as (

@@ -17,19 +17,15 @@ from sme_platform.lib.canonical import CANONICAL_TABLES
 from sme_platform.lib.governance import record_model_skip
 from sme_platform.lib.project import REPO_ROOT, SQL_MODELS_DIR
 from sme_platform.lib.sql_models.absent import SkipPlan, plan_skips
-from sme_platform.lib.sql_models.build import (
-    BuildOutcome,
-    build_empty,
-    build_model,
-    run_published_tests,
-)
+from sme_platform.lib.sql_models.build import BuildOutcome, run_published_tests
 from sme_platform.lib.sql_models.graph import ModelGraph, SqlModel, load_model_graph
+from sme_platform.lib.sql_models.planned_build import build_and_record
 from sme_platform.lib.sql_models.up_to_date import (
     FULL_REFRESH_TAG,
     build_code_version,
+    model_code_fingerprint,
     model_data_version,
     previous_outcomes,
-    record_build,
     standing_build,
 )
 from sme_platform.lib.warehouse import table_exists
@@ -114,12 +110,10 @@ def build_sql_model_asset(model: SqlModel, graph: ModelGraph) -> dg.AssetsDefini
             plan = skip_plan(project, graph, con)
             skipped = plan.models.get(model.qualified_name)
             skipped_tests = plan.tests_of(model.qualified_name)
-            version = model_data_version(con, model, skipped, skipped_tests, PLATFORM_VERSION)
-            standing = (
-                None
-                if context.run.tags.get(FULL_REFRESH_TAG) == "true"
-                else standing_build(con, model, version)
-            )
+            fingerprint = model_code_fingerprint(model, skipped, skipped_tests, PLATFORM_VERSION)
+            version = model_data_version(con, model, fingerprint)
+            full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
+            standing = None if full_refresh else standing_build(con, model, version)
             previous = (
                 previous_outcomes(con, key.to_user_string(), selected, standing.run_id)
                 if standing
@@ -138,15 +132,22 @@ def build_sql_model_asset(model: SqlModel, graph: ModelGraph) -> dg.AssetsDefini
             )
             yield from as_check_results(key, previous)
             return
+        if skipped:
+            context.log.info(f"{model.qualified_name} built empty, tests skipped: {skipped}")
         with project.warehouse() as con:
-            if skipped:
-                context.log.info(f"{model.qualified_name} built empty, tests skipped: {skipped}")
-                outcome = build_empty(con, model, skipped)
-            else:
-                outcome = build_model(con, model, skipped_tests)
+            outcome, how = build_and_record(
+                con,
+                model,
+                skipped=skipped,
+                skipped_tests=skipped_tests,
+                fingerprint=fingerprint,
+                data_version=version,
+                run_id=run_id,
+                full_refresh=full_refresh,
+            )
+            context.log.info(f"{model.qualified_name} built ({how})")
             if outcome.published:
                 record_model_skip(con, model.qualified_name, skipped, run_id)
-                record_build(con, model.qualified_name, version, run_id, outcome.row_count)
             reported = report_checks(con, key, [t.outcome for t in outcome.tests], run_id)
         check_results = [result for result in reported if result.check_name in selected]
         if not outcome.published:
@@ -157,7 +158,9 @@ def build_sql_model_asset(model: SqlModel, graph: ModelGraph) -> dg.AssetsDefini
                 "failed on the new build; the previous version stays in place"
             )
         yield dg.MaterializeResult(
-            asset_key=key, metadata=_metadata(outcome), data_version=dg.DataVersion(version)
+            asset_key=key,
+            metadata={**_metadata(outcome), "build": how},
+            data_version=dg.DataVersion(version),
         )
         yield from check_results
 

@@ -76,13 +76,33 @@ def skipped_test(test: DataTest, reason: str) -> DataTestResult:
     return DataTestResult(test, True, 0, f"skipped: {reason}", skipped=reason)
 
 
-def run_test(con: duckdb.DuckDBPyConnection, test: DataTest, relation: str) -> DataTestResult:
+def scoped_failing_rows_sql(test: DataTest, relation: str, where: str | None) -> str:
+    """The failing rows among those `where` selects (the days an incremental build rebuilt).
+    A row test judges those rows alone; uniqueness their keys against the whole table;
+    relationships and SQL tests, whose failures need not lie in the rebuilt rows (a parent
+    row removed, a custom query), the whole table."""
+    if where is None or test.kind in ("relationships", "sql"):
+        return failing_rows_sql(test, relation)
+    if test.kind == "unique":
+        columns = ", ".join(quote_identifier(c) for c in test.options["columns"])
+        return (
+            f"select {columns}, count(*) as occurrences from {relation} "
+            f"semi join (select distinct {columns} from {relation} where {where}) "
+            f"using ({columns}) group by all having count(*) > 1"
+        )
+    return failing_rows_sql(test, f"(select * from {relation} where {where})")
+
+
+def run_test(
+    con: duckdb.DuckDBPyConnection, test: DataTest, relation: str, where: str | None = None
+) -> DataTestResult:
+    """The test on `relation`; with `where`, on the rows it selects (scoped_failing_rows_sql)."""
     if test.kind == "great_expectations":
         passed, failing, description, observed = validate_suite(
             con, Path(test.options["suite_path"]), relation
         )
         return DataTestResult(test, passed, failing, description, [observed])
-    query = failing_rows_sql(test, relation)
+    query = scoped_failing_rows_sql(test, relation, where)
     failing = con.execute(f"select count(*) from ({query})").fetchone()[0]
     sample: list[dict] = []
     if failing:

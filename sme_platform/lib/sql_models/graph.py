@@ -21,6 +21,7 @@ from sme_platform.lib.canonical import CANONICAL_TABLES
 from sme_platform.lib.sql_models.errors import ModelGraphError
 from sme_platform.lib.sql_models.expectations import suite_path_for, suite_test
 from sme_platform.lib.sql_models.header import ModelHeader, parse_header
+from sme_platform.lib.sql_models.incremental import check_incremental_header, render_full
 from sme_platform.lib.sql_models.suite_overlap import repeated_header_tests
 from sme_platform.lib.warehouse import relation_name
 
@@ -36,6 +37,9 @@ class SqlModel:
     header: ModelHeader
     references: tuple[str, ...]  # "schema.table" of every table the query or its tests read
     query_references: tuple[str, ...]  # those the query itself reads
+    # The query as written: an incremental model's holds {{ start_date }} and {{ end_date }},
+    # which `sql` has filled with the widest range (a full build).
+    template: str = ""
 
     @property
     def qualified_name(self) -> str:
@@ -125,7 +129,8 @@ def _load_model(folder: Path, path: Path) -> SqlModel:
     if layer not in LAYERS:
         raise ModelGraphError(f"{path}: folder {layer!r} is not a layer; use one of {list(LAYERS)}")
     text = path.read_text(encoding="utf-8")
-    header, sql = parse_header(path, text)
+    header, template = parse_header(path, text)
+    sql = render_full(template)
     suite = suite_path_for(path)
     if suite.exists():
         suite_check = suite_test(suite)  # refuses an unreadable suite file first
@@ -144,6 +149,7 @@ def _load_model(folder: Path, path: Path) -> SqlModel:
             query = test.options["query"].replace("{{ this }}", this).replace("{{this}}", this)
             read_by_tests.update(table_references(path, query))
     read_by_query = table_references(path, sql)
+    check_incremental_header(path, header, template, read_by_query)
     references = set(read_by_query) | (read_by_tests - {this})
     return SqlModel(
         schema=layer,
@@ -153,6 +159,7 @@ def _load_model(folder: Path, path: Path) -> SqlModel:
         header=header,
         references=tuple(sorted(references)),
         query_references=read_by_query,
+        template=template,
     )
 
 

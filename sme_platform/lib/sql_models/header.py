@@ -3,7 +3,13 @@
 /*
 description: Sales lines, typed. Grain: one row per order line.
 owner: team:data
-materialization: table          # or view
+materialization: table          # or view, or incremental (see sql_models/incremental.py)
+incremental:                    # only with materialization: incremental
+  time_column: order_date       # the model's day column; the query filters on
+  unique_key: [order_id, line_number]   # {{ start_date }} and {{ end_date }}
+  lookback_days: 0              # days before a changed range rebuilt with it (late effects)
+  input_time:                   # each raw table read: the day of one of its rows
+    raw.sales_lines: ordered_at::date
 pii:                            # column: how the analyst database masks it
   email: hash
   full_name: redact
@@ -37,7 +43,7 @@ from sme_platform.lib.config.problems import (
 )
 from sme_platform.lib.sql_models.errors import ModelGraphError
 
-Materialization = Literal["table", "view"]
+Materialization = Literal["table", "view", "incremental"]
 Mask = Literal["hash", "redact", "none"]  # none: derived from PII, but not PII itself
 MATERIALIZATIONS = get_args(Materialization)
 MASKS = get_args(Mask)
@@ -55,12 +61,21 @@ class DataTest:
 
 
 @dataclass(frozen=True)
+class Incremental:
+    time_column: str
+    unique_key: tuple[str, ...]
+    lookback_days: int
+    input_time: dict[str, str]  # raw.<table> -> SQL giving a row's day
+
+
+@dataclass(frozen=True)
 class ModelHeader:
     description: str
     owner: str
     materialization: str = "table"
     pii: dict[str, str] = field(default_factory=dict)  # column -> mask
     tests: tuple[DataTest, ...] = ()
+    incremental: Incremental | None = None
 
 
 def _as_text(value: Any) -> Any:
@@ -120,6 +135,18 @@ class TestEntry(ConfigModel):
 TEST_KINDS = tuple(TestEntry.model_fields)
 
 
+class IncrementalOptions(ConfigModel):
+    """How an incremental model finds the days to rebuild (sql_models/incremental.py)."""
+
+    time_column: str = Field(description="the model's date column the ranges are cut on")
+    unique_key: Annotated[OneOrMoreTexts, Field(min_length=1)]
+    lookback_days: int = Field(0, ge=0, le=366)
+    input_time: dict[str, str] = Field(
+        default_factory=dict,
+        description="raw.<table>: SQL over its columns giving a row's date, for each raw input",
+    )
+
+
 class Header(ConfigModel):
     """The YAML in a model's /* ... */ header block."""
 
@@ -128,6 +155,13 @@ class Header(ConfigModel):
     materialization: Materialization = "table"
     pii: dict[str, Mask] | None = Field(None, description="column: how analysts see it masked")
     tests: list[TestEntry] | None = None
+    incremental: IncrementalOptions | None = None
+
+    @model_validator(mode="after")
+    def _incremental_needs_its_options(self) -> Header:
+        if (self.materialization == "incremental") != (self.incremental is not None):
+            raise ValueError("materialization: incremental and an incremental: block go together")
+        return self
 
     @field_validator("description")
     @classmethod
@@ -155,8 +189,24 @@ def parse_header(path: Path, text: str) -> tuple[ModelHeader, str]:
     tests, problems = _data_tests(path, header.tests or [])
     if problems:
         raise ModelGraphError([p.line for p in problems])
+    options = header.incremental
+    incremental = (
+        Incremental(
+            options.time_column,
+            tuple(options.unique_key),
+            options.lookback_days,
+            dict(options.input_time),
+        )
+        if options
+        else None
+    )
     model_header = ModelHeader(
-        header.description, header.owner, header.materialization, dict(header.pii or {}), tests
+        header.description,
+        header.owner,
+        header.materialization,
+        dict(header.pii or {}),
+        tests,
+        incremental,
     )
     return model_header, sql.strip().rstrip(";").strip()
 

@@ -16,7 +16,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import duckdb
 
@@ -37,6 +37,18 @@ class Build:
     run_id: str
     built_at: datetime
     row_count: int
+    mode: str = "full"  # or incremental: only `ranges` rebuilt
+    ranges: tuple = ()  # (first day, last day) pairs of an incremental build
+    code_version: str = ""  # model_code_fingerprint at the build
+
+    @classmethod
+    def from_row(cls, row) -> Build:
+        *head, mode, ranges, code_version = row
+        days = tuple(
+            (date.fromisoformat(start), date.fromisoformat(end))
+            for start, end in json.loads(ranges or "[]")
+        )
+        return cls(*head, mode or "full", days, code_version or "")
 
 
 def build_code_version() -> str:
@@ -60,23 +72,31 @@ def raw_data_version(con: duckdb.DuckDBPyConnection, table: str) -> str:
     return _digest({"files": files, "rows": rows})
 
 
-def model_data_version(
-    con: duckdb.DuckDBPyConnection,
+def model_code_fingerprint(
     model: SqlModel,
     skipped: str | None,
     skipped_tests: Mapping[str, str],
     platform_version: str,
 ) -> str:
-    upstream = {}
-    for name in model.model_references:
-        build = last_build(con, name)
-        upstream[name] = build.data_version if build else "unbuilt"
+    """What decides a model's rows and tests apart from its data: a change rebuilds in full."""
     return _digest(
         {
             "code": model.code_version,
             "platform": platform_version,
             "skipped": skipped,
             "skipped_tests": dict(sorted(skipped_tests.items())),
+        }
+    )
+
+
+def model_data_version(con: duckdb.DuckDBPyConnection, model: SqlModel, fingerprint: str) -> str:
+    upstream = {}
+    for name in model.model_references:
+        build = last_build(con, name)
+        upstream[name] = build.data_version if build else "unbuilt"
+    return _digest(
+        {
+            "code": fingerprint,
             "raw": {t: raw_data_version(con, t) for t in sorted(model.raw_references)},
             "models": upstream,
         }
@@ -95,34 +115,61 @@ def standing_build(
     return build
 
 
+BUILD_COLUMNS = "model, data_version, run_id, built_at, row_count, mode, ranges, code_version"
+
+
 def last_build(con: duckdb.DuckDBPyConnection, model_name: str) -> Build | None:
     if not table_exists(con, "governance", "model_builds"):
         return None
+    _ensure_builds_table(con)
     row = con.execute(
-        f"""select model, data_version, run_id, built_at, row_count from {BUILDS_TABLE}
+        f"""select {BUILD_COLUMNS} from {BUILDS_TABLE}
             where model = ? order by built_at desc limit 1""",
         [model_name],
     ).fetchone()
-    return Build(*row) if row else None
+    return Build.from_row(row) if row else None
 
 
-def record_build(
-    con: duckdb.DuckDBPyConnection,
-    model_name: str,
-    data_version: str,
-    run_id: str,
-    row_count: int,
-) -> None:
+def builds_since(con: duckdb.DuckDBPyConnection, model_name: str, since: datetime) -> list[Build]:
+    """The published builds of a model after `since`, oldest first."""
+    if not table_exists(con, "governance", "model_builds"):
+        return []
+    rows = con.execute(
+        f"""select {BUILD_COLUMNS} from {BUILDS_TABLE}
+            where model = ? and built_at > ? order by built_at""",
+        [model_name, since],
+    ).fetchall()
+    return [Build.from_row(row) for row in rows]
+
+
+def record_build(con: duckdb.DuckDBPyConnection, build: Build) -> None:
+    _ensure_builds_table(con)
+    ranges = json.dumps([[start.isoformat(), end.isoformat()] for start, end in build.ranges])
+    con.execute(
+        f"insert into {BUILDS_TABLE} ({BUILD_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            build.model,
+            build.data_version,
+            build.run_id,
+            datetime.now(UTC).replace(tzinfo=None),
+            build.row_count,
+            build.mode,
+            ranges,
+            build.code_version,
+        ],
+    )
+
+
+def _ensure_builds_table(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists governance")
     con.execute(
         f"""create table if not exists {BUILDS_TABLE} (
             model varchar, data_version varchar, run_id varchar, built_at timestamp,
             row_count bigint)"""
     )
-    con.execute(
-        f"insert into {BUILDS_TABLE} values (?, ?, ?, ?, ?)",
-        [model_name, data_version, run_id, datetime.now(UTC).replace(tzinfo=None), row_count],
-    )
+    # A warehouse from before incremental models gets the columns here.
+    for column in ("mode", "ranges", "code_version"):
+        con.execute(f"alter table {BUILDS_TABLE} add column if not exists {column} varchar")
 
 
 def _digest(payload: dict) -> str:

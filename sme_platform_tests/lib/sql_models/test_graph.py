@@ -113,13 +113,17 @@ def test_a_broken_graph_is_an_error_naming_the_file_and_table(tmp_path, files, m
         ("/*\ndescription: no grain here\nowner: team:data\n*/ select 1", r"state the grain"),
         ("/*\ndescription: 'Grain: x.'\nowner: bob\n*/ select 1", r"owner must be team:<name>"),
         (
+            "/*\ndescription: 'Grain: x.'\nowner: team:data\nmaterialization: snapshot\n*/ s",
+            r"materialization: 'snapshot' is not allowed; allowed: table, view, incremental$",
+        ),
+        (
             "/*\ndescription: 'Grain: x.'\nowner: team:data\nmaterialization: incremental\n*/ s",
-            r"materialization: 'incremental' is not allowed; allowed: table, view$",
+            r"materialization: incremental and an incremental: block go together$",
         ),
         (
             "/*\ndescription: 'Grain: x.'\nowner: team:data\nowners: x\n*/ select 1",
-            r"owners: unknown key 'owners'; allowed keys: description, materialization, owner, "
-            r"pii, tests; did you mean owner\?$",
+            r"owners: unknown key 'owners'; allowed keys: description, incremental, "
+            r"materialization, owner, pii, tests; did you mean owner\?$",
         ),
         (
             "/*\ndescription: 'Grain: x.'\nowner: team:data\npii: {email: encrypt}\n*/ select 1",

@@ -1,0 +1,329 @@
+"""Incremental models: a night rebuilds only the days its inputs changed, and the result is the
+full rebuild's, row for row, whatever sequence of new, late and replaced files came in."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from sme_platform.lib.ingestion import ingest_table
+from sme_platform.lib.sources import load_sources
+from sme_platform.lib.sql_models.errors import ModelGraphError
+from sme_platform.lib.sql_models.graph import load_model_graph
+from sme_platform.lib.sql_models.incremental import merge_ranges
+from sme_platform.lib.sql_models.planned_build import build_and_record
+from sme_platform.lib.sql_models.up_to_date import (
+    model_code_fingerprint,
+    model_data_version,
+    standing_build,
+)
+from sme_platform.lib.warehouse import connect
+from sme_platform_tests.conftest import REPO_ROOT, SALES_HEADER, TinyProject
+
+GRAPH = load_model_graph(REPO_ROOT / "dbt_like_sql")
+# The demo's incremental chain, in build order.
+CHAIN = [
+    "staging.sales_lines",
+    "staging.sales_returns",
+    "staging.inventory_snapshots",
+    "marts.sales_daily",
+]
+# Tables outside the chain that its warn-level relationship tests read: not built here.
+SKIPPED_TESTS = {"relationships_sku": "the parent table is not part of this test"}
+STOCK_HEADER = "day,store,item,on_hand"
+FIRST_DAY = date(2024, 1, 1)
+
+
+def test_ranges_merge_when_they_overlap_or_touch_and_widen_by_the_lookback():
+    d = FIRST_DAY
+    ranges = [(d + timedelta(9), d + timedelta(9)), (d, d), (d + timedelta(1), d + timedelta(2))]
+    assert merge_ranges(ranges) == [(d, d + timedelta(2)), (d + timedelta(9), d + timedelta(9))]
+    assert merge_ranges(ranges, lookback_days=6) == [(d - timedelta(6), d + timedelta(9))]
+    scattered = [(d + timedelta(3 * i), d + timedelta(3 * i)) for i in range(40)]
+    assert len(merge_ranges(scattered)) == 16
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            "  time_column: day\n  unique_key: [id]\n  input_time: {raw.sales_lines: ordered_at}\n"
+            "tests:\n  - unique: [id]\n*/\nselect 1 as id from raw.sales_lines",
+            r"query filters its days on \{\{ start_date \}\} and \{\{ end_date \}\}",
+        ),
+        (
+            "  time_column: day\n  unique_key: [id]\ntests:\n  - unique: [id]\n*/\n"
+            "select 1 as id from raw.sales_lines where ordered_at::date between "
+            "{{ start_date }} and {{ end_date }}",
+            r"input_time needs the day of a row of \['raw.sales_lines'\]",
+        ),
+        (
+            "  time_column: day\n  unique_key: [id]\n  input_time: {raw.sales_lines: ordered_at}\n"
+            "*/\nselect 1 as id from raw.sales_lines where ordered_at::date between "
+            "{{ start_date }} and {{ end_date }}",
+            r"an incremental model tests its unique key: add `- unique: \['id'\]`",
+        ),
+    ],
+)
+def test_an_incomplete_incremental_model_is_an_error_naming_the_file(tmp_path, body, message):
+    path = tmp_path / "staging" / "orders.sql"
+    path.parent.mkdir()
+    header = "/*\ndescription: 'Grain: x.'\nowner: team:data\nmaterialization: incremental\n"
+    path.write_text(header + "incremental:\n" + body, encoding="utf-8")
+    with pytest.raises(ModelGraphError, match=r"staging/orders\.sql: .*" + message):
+        load_model_graph(tmp_path)
+
+
+class Exports:
+    """Sales and stock files of a tiny company, written under one project, loaded into two
+    warehouses: one built incrementally every night, one rebuilt in full."""
+
+    def __init__(self, root: Path, seed: int):
+        self.project = TinyProject(root)
+        self.project.sales_source(path="sales_*.csv")
+        stock_columns = {
+            "snapshot_date": "day",
+            "location_id": "store",
+            "sku": "item",
+            "on_hand_units": "on_hand",
+        }
+        self.project.source("inventory_snapshots", path="stock_*.csv", columns=stock_columns)
+        self.random = random.Random(seed)
+        self.version = 0
+
+    def sales_file(self, name: str, days: list[date]) -> None:
+        self.version += 1  # every version differs, so a rewrite is always a new file version
+        lines = [SALES_HEADER]
+        for day in days:
+            for order in range(self.random.randint(0, 4)):
+                for line in range(1, self.random.randint(1, 3) + 1):
+                    sku = self.random.choice("ABC")
+                    kind = self.random.choice(["Sale", "Sale", "Sale", "Return"])
+                    quantity = self.random.randint(1, 5) * (1 if kind == "Sale" else -1)
+                    lines.append(
+                        f"{name}-{day:%d}-{order},{line},{day} 1{line}:00:00,{sku},"
+                        f"{quantity},{self.random.choice(['2.50', '4.00'])},{kind}"
+                    )
+        lines.append(f"{name}-v{self.version},1,{days[0]} 09:00:00,A,1,1.00,Sale")
+        self.project.write(f"sales_{name}.csv", "\n".join(lines) + "\n")
+
+    def stock_file(self, day: date) -> None:
+        rows = [STOCK_HEADER] + [
+            f"{day},S1,{sku},{self.random.choice([0, 0, 3, 8])}"
+            for sku in "ABC"
+            if self.random.random() < 0.8
+        ]
+        self.project.write(f"stock_{day}.csv", "\n".join(rows) + "\n")
+
+    def load_and_build(self, warehouse: Path, *, full_refresh: bool) -> dict[str, str]:
+        """Ingest what is new, build the chain; how each model was built."""
+        sources = load_sources(self.project.root)
+        built = {}
+        with connect(warehouse) as con:
+            for table in ("sales_lines", "inventory_snapshots"):
+                ingest_table(con, sources.get(table))
+            for name in CHAIN:
+                built[name] = build_model_as_a_run_would(con, name, full_refresh)
+        return built
+
+
+def build_model_as_a_run_would(con, name: str, full_refresh: bool, graph=GRAPH) -> str:
+    model = graph.models[name]
+    skipped_tests = {t.name: why for t in model.header.tests for why in [SKIPPED_TESTS.get(t.name)]}
+    skipped_tests = {k: v for k, v in skipped_tests.items() if v}
+    fingerprint = model_code_fingerprint(model, None, skipped_tests, "platform")
+    version = model_data_version(con, model, fingerprint)
+    if not full_refresh and standing_build(con, model, version):
+        return "up to date"
+    outcome, how = build_and_record(
+        con,
+        model,
+        skipped=None,
+        skipped_tests=skipped_tests,
+        fingerprint=fingerprint,
+        data_version=version,
+        run_id="run",
+        full_refresh=full_refresh,
+    )
+    assert outcome.published, [t.description for t in outcome.blocking_failures]
+    return how
+
+
+def assert_same_tables(incremental: Path, full: Path) -> None:
+    con = duckdb.connect()
+    con.execute(f"attach '{incremental}' as inc (read_only)")
+    con.execute(f"attach '{full}' as full_build (read_only)")
+    for name in CHAIN:
+        counts = con.execute(
+            f"select (select count(*) from inc.{name}), (select count(*) from full_build.{name})"
+        ).fetchone()
+        assert counts[0] == counts[1], (name, counts)
+        for left, right in (("inc", "full_build"), ("full_build", "inc")):
+            extra = con.execute(
+                f"select * from {left}.{name} except all select * from {right}.{name} limit 3"
+            ).fetchall()
+            assert not extra, f"{name}: rows in the {left} build only: {extra}"
+    con.close()
+
+
+def test_a_new_day_rebuilds_that_day_only_and_equals_a_full_rebuild(tmp_path):
+    exports = Exports(tmp_path / "project", seed=7)
+    for offset in range(10):
+        exports.sales_file(f"{FIRST_DAY + timedelta(offset)}", [FIRST_DAY + timedelta(offset)])
+        exports.stock_file(FIRST_DAY + timedelta(offset))
+    nightly, full = tmp_path / "nightly.duckdb", tmp_path / "full.duckdb"
+    first = exports.load_and_build(nightly, full_refresh=False)
+    assert set(first.values()) == {"full: first build"}
+    assert exports.load_and_build(nightly, full_refresh=False) == dict.fromkeys(CHAIN, "up to date")
+
+    new_day = FIRST_DAY + timedelta(10)
+    exports.sales_file(f"{new_day}", [new_day])
+    exports.stock_file(new_day)
+    night = exports.load_and_build(nightly, full_refresh=False)
+    for name in CHAIN:
+        assert night[name].startswith(f"incremental: 1 day(s) in 1 range(s): {new_day}..{new_day};")
+    exports.load_and_build(full, full_refresh=True)
+    assert_same_tables(nightly, full)
+
+
+def test_a_replaced_file_that_no_longer_holds_a_day_rebuilds_that_day_too(tmp_path):
+    exports = Exports(tmp_path / "project", seed=11)
+    days = [FIRST_DAY + timedelta(offset) for offset in range(4)]
+    exports.sales_file("month-to-date", days[:3])
+    nightly, full = tmp_path / "nightly.duckdb", tmp_path / "full.duckdb"
+    exports.load_and_build(nightly, full_refresh=False)
+    exports.sales_file("month-to-date", days[2:])  # re-sent without the first two days
+    night = exports.load_and_build(nightly, full_refresh=False)
+    assert night["staging.sales_lines"].startswith(
+        f"incremental: 4 day(s) in 1 range(s): {days[0]}..{days[3]};"
+    )
+    exports.load_and_build(full, full_refresh=True)
+    assert_same_tables(nightly, full)
+    with connect(nightly) as con:
+        assert con.execute("select min(order_date) from staging.sales_lines").fetchone() == (
+            days[2],
+        )
+
+
+def test_a_blocking_failure_on_the_rebuilt_days_keeps_the_previous_table_whole(tmp_path):
+    # The demo's model with one more blocking test, which only the new day's line fails.
+    models = tmp_path / "models" / "staging"
+    models.mkdir(parents=True)
+    sql = (REPO_ROOT / "dbt_like_sql" / "staging" / "sales_lines.sql").read_text()
+    sql = sql.replace(
+        "tests:\n", "tests:\n  - expression: {name: small_lines, sql: quantity < 100}\n"
+    )
+    (models / "sales_lines.sql").write_text(sql, encoding="utf-8")
+    (models / "products.sql").write_text(
+        (REPO_ROOT / "dbt_like_sql" / "staging" / "products.sql").read_text(), encoding="utf-8"
+    )
+    graph = load_model_graph(tmp_path / "models")
+    exports = Exports(tmp_path / "project", seed=3)
+    exports.sales_file("d1", [FIRST_DAY])
+    nightly = tmp_path / "nightly.duckdb"
+    sources = load_sources(exports.project.root)
+    with connect(nightly) as con:
+        ingest_table(con, sources.get("sales_lines"))
+        build_model_as_a_run_would(con, "staging.sales_lines", False, graph)
+        before = con.execute("select count(*), sum(quantity) from staging.sales_lines").fetchone()
+    day_two = FIRST_DAY + timedelta(1)
+    exports.project.write(
+        "sales_d2.csv", f"{SALES_HEADER}\nZ-1,1,{day_two} 10:00:00,A,500,1.00,Sale\n"
+    )
+    with connect(nightly) as con:
+        ingest_table(con, sources.get("sales_lines"))
+        with pytest.raises(AssertionError, match="quantity < 100: 1 failing row"):
+            build_model_as_a_run_would(con, "staging.sales_lines", False, graph)
+        after = con.execute("select count(*), sum(quantity) from staging.sales_lines").fetchone()
+        assert after == before
+        assert not con.execute(
+            "select * from information_schema.tables where table_name like '__building__%'"
+        ).fetchall()
+
+
+class NightlyEqualsFullRebuild(RuleBasedStateMachine):
+    """Random nights of new days, late days, replaced day files and a month-to-date file
+    replaced every night: after each, the incremental warehouse equals a full rebuild."""
+
+    @initialize(seed=st.integers(0, 10_000))
+    def start(self, seed):
+        self.root = Path(tempfile.mkdtemp(prefix=f"incremental-{seed}-"))
+        self.exports = Exports(self.root / "project", seed)
+        self.days_written: list[date] = []
+        self.days_held_back = [FIRST_DAY + timedelta(offset) for offset in range(12)]
+        for _ in range(4):
+            self._write_day(self.days_held_back.pop(0))
+        self.nightly, self.full = self.root / "nightly.duckdb", self.root / "full.duckdb"
+        self.exports.load_and_build(self.nightly, full_refresh=False)
+
+    def _write_day(self, day: date) -> None:
+        self.exports.sales_file(f"{day}", [day])
+        self.exports.stock_file(day)
+        self.days_written.append(day)
+
+    # Each rule is one night: files arrive, then the run.
+    @rule()
+    def next_day_arrives(self):
+        if self.days_held_back:
+            self._write_day(self.days_held_back.pop(0))
+        self._night()
+
+    @rule(data=st.data())
+    def late_day_arrives(self, data):
+        if len(self.days_held_back) > 1:
+            late = self.days_held_back.pop(data.draw(st.integers(1, len(self.days_held_back) - 1)))
+            self._write_day(late)
+        self._night()
+
+    @rule(data=st.data())
+    def day_file_replaced(self, data):
+        self._write_day(data.draw(st.sampled_from(self.days_written)))
+        self._night()
+
+    @rule(data=st.data())
+    def month_to_date_file_replaced(self, data):
+        # A running export re-sent with other days: the days it no longer holds change too.
+        days = sorted(set(self.days_written))
+        first = data.draw(st.integers(0, len(days) - 1))
+        self.exports.sales_file("month-to-date", days[first : first + data.draw(st.integers(1, 3))])
+        self._night()
+
+    def _night(self):
+        self.exports.load_and_build(self.nightly, full_refresh=False)
+        # The same files loaded, every model rebuilt in full from them.
+        self.exports.load_and_build(self.full, full_refresh=True)
+        assert_same_tables(self.nightly, self.full)
+
+    @invariant()
+    def no_build_left_behind(self):
+        if getattr(self, "nightly", None) and self.nightly.exists():
+            with connect(self.nightly) as con:
+                assert not con.execute(
+                    "select 1 from information_schema.tables where table_name like '__build%'"
+                ).fetchall()
+
+    def teardown(self):
+        if getattr(self, "root", None):
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def test_incremental_nights_equal_a_full_rebuild_for_any_sequence_of_files():
+    NightlyEqualsFullRebuild.TestCase.settings = settings(
+        max_examples=4,
+        stateful_step_count=6,
+        deadline=None,
+        derandomize=True,  # the same sequences on every CI run; widen locally to explore
+        # Shrinking a failing sequence reruns nights for minutes; the sequence found is short.
+        phases=[Phase.explicit, Phase.reuse, Phase.generate],
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    NightlyEqualsFullRebuild.TestCase().runTest()
