@@ -99,7 +99,7 @@ def run_test(
     """The test on `relation`; with `where`, on the rows it selects (scoped_failing_rows_sql)."""
     if test.kind == "great_expectations":
         passed, failing, description, observed = validate_suite(
-            con, Path(test.options["suite_path"]), relation
+            con, Path(test.options["suite_path"]), relation, where=where
         )
         return DataTestResult(test, passed, failing, description, [observed])
     query = scoped_failing_rows_sql(test, relation, where)

@@ -28,6 +28,8 @@ from sme_platform.lib.warehouse import table_exists
 BUILDS_TABLE = "governance.model_builds"
 # A run carrying this tag rebuilds every model it selects (`sme-platform run --full-refresh`).
 FULL_REFRESH_TAG = "sme_platform/full_refresh"
+# The modules of sql_models/ whose code decides a build's rows and test results.
+BUILD_MODULE_PREFIXES = ("build", "data_tests", "expectations", "incremental", "planned_build")
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,17 @@ class Build:
 
 def build_code_version() -> str:
     """The platform's code that builds and tests a model: a change there rebuilds every model."""
-    from sme_platform.lib.sql_models import build, data_tests, expectations
+    import importlib
+    import pkgutil
 
-    return modules_hash(build, data_tests, expectations)
+    from sme_platform.lib import sql_models
+
+    names = sorted(
+        module.name
+        for module in pkgutil.iter_modules(sql_models.__path__)
+        if module.name.startswith(BUILD_MODULE_PREFIXES)
+    )
+    return modules_hash(*(importlib.import_module(f"{sql_models.__name__}.{n}") for n in names))
 
 
 def raw_data_version(con: duckdb.DuckDBPyConnection, table: str) -> str:
