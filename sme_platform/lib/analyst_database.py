@@ -20,6 +20,7 @@ forgets a PII column is refused before analysts can read it, and the previous sn
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +28,11 @@ from pathlib import Path
 
 import duckdb
 
+from sme_platform.lib.analyst_refresh import (
+    model_source_versions,
+    previous_catalog,
+    table_source_version,
+)
 from sme_platform.lib.analyst_verification import REDACTED, verify_snapshot
 from sme_platform.lib.governance import CheckOutcome
 from sme_platform.lib.sql_models.build import column_lineage
@@ -101,6 +107,7 @@ class PublishResult:
     masked_columns: dict[str, dict[str, str]] = field(default_factory=dict)
     checks: list[CheckOutcome] = field(default_factory=list)  # the verification of the file
     bytes: int = 0
+    copied: list[str] = field(default_factory=list)  # tables copied again; the rest were kept
 
     @property
     def refusal(self) -> str:
@@ -142,12 +149,14 @@ def publish_analyst_database(
     con: duckdb.DuckDBPyConnection, graph: ModelGraph, target: Path, run_id: str
 ) -> PublishResult:
     """Copy every built model into a fresh file, masked, verify the file, and rename it over
-    `target` only if the verification passed; otherwise delete it and leave `target` as it was."""
+    `target` only if the verification passed; otherwise delete it and leave `target` as it was.
+    The fresh file starts as a copy of `target`, and only the tables whose source changed since
+    are copied again (analyst_refresh.py)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     building = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.building")
     result = PublishResult(path=target)
     try:
-        _write_snapshot(con, graph, building, run_id, result)
+        _write_snapshot(con, graph, building, target, run_id, result)
         result.checks = verify_snapshot(con, graph, building)
     except BaseException:
         building.unlink(missing_ok=True)
@@ -162,10 +171,14 @@ def publish_analyst_database(
 
 
 def _write_snapshot(
-    con, graph: ModelGraph, building: Path, run_id: str, result: PublishResult
+    con, graph: ModelGraph, building: Path, target: Path, run_id: str, result: PublishResult
 ) -> None:
     alias = "analyst_snapshot"
     masks = declared_masks(con, graph)
+    versions = model_source_versions(con, graph, masks)
+    previous = previous_catalog(target)
+    if previous:
+        shutil.copyfile(target, building)
     skipped = (
         dict(con.execute("select model, reason from governance.skipped_models").fetchall())
         if table_exists(con, "governance", "skipped_models")
@@ -173,20 +186,49 @@ def _write_snapshot(
     )
     con.execute(f"attach {quote_literal(str(building))} as {alias}")
     try:
-        for schema in PUBLISHED_SCHEMAS:
-            con.execute(f"create schema {alias}.{schema}")
+        for schema in (*PUBLISHED_SCHEMAS, "governance"):
+            con.execute(f"create schema if not exists {alias}.{schema}")
         catalog_rows = []
         for name in graph.order:
             model = graph.models[name]
             if not table_exists(con, model.schema, model.name):
                 continue  # not built yet (a first run that stopped early): nothing to publish
             model_masks = masks.get(name, {})
+            kept = _unchanged(con, alias, name, versions[name], previous)
+            if kept:
+                result.tables[name] = kept["row_count"]
+                _note_masks(result, name, model_masks)
+                catalog_rows.append(tuple(kept[column] for column in CATALOG_COLUMNS))
+                continue
+            con.execute(f"drop table if exists {alias}.{model.relation}")
             rows = _copy_model(con, alias, model, model_masks, result)
-            catalog_rows.append(_catalog_row(model, model_masks, rows, run_id, skipped.get(name)))
+            catalog_rows.append(
+                _catalog_row(model, model_masks, rows, run_id, skipped.get(name), versions[name])
+            )
         _write_governance(con, alias, catalog_rows)
-        _copy_ml_tables(con, alias, run_id, result)
+        _copy_ml_tables(con, alias, run_id, result, previous)
     finally:
         con.execute(f"detach {alias}")  # checkpoints and closes the file: no WAL left beside it
+
+
+def _unchanged(con, alias: str, name: str, version: str | None, previous: dict) -> dict | None:
+    """The previous catalog row when the table is in the copied file with this source version."""
+    kept = previous.get(name)
+    if version is None or not kept or kept["source_version"] != version:
+        return None
+    schema, table = name.split(".")
+    found = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_catalog = ? and table_schema = ? and table_name = ?",
+        [alias, schema, table],
+    ).fetchone()[0]
+    return kept if found else None
+
+
+def _note_masks(result: PublishResult, name: str, masks: dict) -> None:
+    masked = {column: mask for column, mask in masks.items() if mask != "none"}
+    if masked:
+        result.masked_columns[name] = masked
 
 
 def _copy_model(con, alias: str, model: SqlModel, masks: dict, result: PublishResult) -> int:
@@ -205,29 +247,38 @@ def _copy_model(con, alias: str, model: SqlModel, masks: dict, result: PublishRe
     con.execute(f"create table {target} as select {select} from {source}")
     rows = con.execute(f"select count(*) from {target}").fetchone()[0]
     result.tables[model.qualified_name] = rows
-    masked = {column: mask for column, mask in masks.items() if mask != "none"}
-    if masked:
-        result.masked_columns[model.qualified_name] = masked
+    result.copied.append(model.qualified_name)
+    _note_masks(result, model.qualified_name, masks)
     return rows
 
 
-def _copy_ml_tables(con, alias: str, run_id: str, result: PublishResult) -> None:
+def _copy_ml_tables(con, alias: str, run_id: str, result: PublishResult, previous: dict) -> None:
     rows = []
     for name, description in ML_TABLES.items():
         schema, table = name.split(".")
         if not table_exists(con, schema, table):
             continue
+        version = table_source_version(con, name)
+        kept = _unchanged(con, alias, name, version, previous)
+        if kept:
+            result.tables[name] = kept["row_count"]
+            rows.append(tuple(kept[column] for column in CATALOG_COLUMNS))
+            continue
         con.execute(f"create schema if not exists {alias}.{schema}")
+        con.execute(f"drop table if exists {alias}.{name}")
         con.execute(f"create table {alias}.{name} as select * from {name}")
         count = con.execute(f"select count(*) from {alias}.{name}").fetchone()[0]
         result.tables[name] = count
+        result.copied.append(name)
         now = datetime.now(UTC).replace(tzinfo=None)
-        rows.append((schema, table, description, "team:data", count, [], None, run_id, now, None))
+        rows.append(
+            (schema, table, description, "team:data", count, [], None, run_id, now, None, version)
+        )
     insert_rows(con, f"{alias}.governance.catalog", CATALOG_COLUMNS, rows)
 
 
 def _catalog_row(
-    model: SqlModel, masks: dict, rows: int, run_id: str, skipped: str | None
+    model: SqlModel, masks: dict, rows: int, run_id: str, skipped: str | None, version
 ) -> tuple:
     return (
         model.schema,
@@ -240,6 +291,7 @@ def _catalog_row(
         run_id,
         datetime.now(UTC).replace(tzinfo=None),
         skipped,
+        version,
     )
 
 
@@ -254,17 +306,21 @@ CATALOG_COLUMNS = [
     "run_id",
     "published_at",
     "skipped",
+    "source_version",
 ]
 
 
 def _write_governance(con, alias: str, catalog_rows: list[tuple]) -> None:
-    con.execute(f"create schema {alias}.governance")
+    # Written anew each time: the catalog says what this snapshot holds, the checks grow.
+    con.execute(f"drop table if exists {alias}.governance.catalog")
+    con.execute(f"drop table if exists {alias}.governance.check_results")
     con.execute(
         f"""create table {alias}.governance.catalog (
             table_schema varchar, table_name varchar, description varchar, owner varchar,
             row_count bigint, masked_columns varchar[], code_version varchar, run_id varchar,
             published_at timestamp,
-            skipped varchar -- why the table is empty: its inputs have no source
+            skipped varchar, -- why the table is empty: its inputs have no source
+            source_version varchar -- what it was copied from (analyst_refresh.py)
         )"""
     )
     insert_rows(con, f"{alias}.governance.catalog", CATALOG_COLUMNS, catalog_rows)

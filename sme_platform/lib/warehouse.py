@@ -99,13 +99,24 @@ def quote_literal(value: str) -> str:
 def table_exists(
     con: duckdb.DuckDBPyConnection, schema: str, table: str, *, base_table_only: bool = False
 ) -> bool:
-    """A table or view of that name exists (with base_table_only: a table, not a view)."""
+    """A table or view of that name exists in the connection's own database (with
+    base_table_only: a table, not a view). Asked of duckdb_tables() and duckdb_views():
+    information_schema.tables lists every attached database first, ten times slower (35 ms
+    with the analyst database attached), and a run asks this hundreds of times."""
     found = con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?"
-        + (" and table_type = 'BASE TABLE'" if base_table_only else ""),
+        "select count(*) from duckdb_tables() "
+        "where database_name = current_database() and schema_name = ? and table_name = ?",
         [schema, table],
-    ).fetchone()
-    return bool(found and found[0])
+    ).fetchone()[0]
+    if found or base_table_only:
+        return bool(found)
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_views() "
+            "where database_name = current_database() and schema_name = ? and view_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
 
 
 class WarehouseMigrationError(RuntimeError):

@@ -14,6 +14,7 @@ from sme_platform.lib.canonical import CANONICAL_TABLES, CanonicalTable, Column
 from sme_platform.lib.sql_models.build import build_model
 from sme_platform.lib.sql_models.graph import load_model_graph
 from sme_platform.lib.sql_models.unit_testing import create_raw_table
+from sme_platform.lib.sql_models.up_to_date import Build, record_build
 from sme_platform.lib.warehouse import connect
 from sme_platform_tests.lib.sql_models.test_graph import write_model
 
@@ -307,3 +308,30 @@ def test_failing_tests_sample_rows_stay_in_the_warehouse_not_in_the_analysts_cop
         ).fetchall()
     assert published == [('{"failing_rows":1}',)]
     assert "ann@x.org" not in target.read_bytes().decode("latin-1")
+
+
+def test_a_new_snapshot_copies_again_only_the_tables_rebuilt_since_the_last(warehouse):
+    con, graph, target = warehouse
+    for name in graph.order:
+        record_build(con, Build(name, "v1", "build-1", None, 0))
+    first = publish_analyst_database(con, graph, target, run_id="r1")
+    assert first.copied == ["marts.people", "reports.people_count"]
+
+    nothing_new = publish_analyst_database(con, graph, target, run_id="r2")
+    assert nothing_new.published and nothing_new.copied == []
+    assert nothing_new.tables == {"marts.people": 2, "reports.people_count": 1}
+
+    # reports.people_count rebuilt with other rows: only it is copied again
+    con.execute("create or replace table reports.people_count as select 5 as n")
+    record_build(con, Build("reports.people_count", "v2", "build-2", None, 1))
+    third = publish_analyst_database(con, graph, target, run_id="r3")
+    assert third.published and third.copied == ["reports.people_count"]
+    assert all(check.passed for check in third.checks)
+    with duckdb.connect(str(target), read_only=True) as analyst:
+        assert analyst.execute("select n from reports.people_count").fetchall() == [(5,)]
+        assert analyst.execute(
+            "select table_name, run_id from governance.catalog where table_schema <> 'governance'"
+            " order by 1"
+        ).fetchall() == [("people", "r1"), ("people_count", "r3")]
+        masked = analyst.execute("select name from marts.people order by id").fetchall()
+    assert masked == [("[redacted]",), (None,)]

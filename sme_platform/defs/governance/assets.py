@@ -58,6 +58,9 @@ def build_analyst_database_asset(graph: ModelGraph = MODEL_GRAPH) -> dg.AssetsDe
                 "tables": published.tables,
                 "masked_columns": published.masked_columns,
                 "size_mib": round(published.bytes / 2**20, 1),
+                # Only what changed since the last snapshot is copied again.
+                "copied": published.copied,
+                "kept_from_last_snapshot": len(published.tables) - len(published.copied),
             },
         )
         yield from check_results

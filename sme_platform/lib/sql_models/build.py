@@ -10,6 +10,7 @@ absent sources (sql_models/absent.py) is built empty, with its columns, and its 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import time
 from collections.abc import Mapping
@@ -22,9 +23,10 @@ from sqlglot.lineage import lineage
 
 from sme_platform.lib.sql_models.data_tests import DataTestResult, run_test, skipped_test
 from sme_platform.lib.sql_models.graph import SqlModel
-from sme_platform.lib.warehouse import quote_identifier, relation_name, transaction
+from sme_platform.lib.warehouse import quote_identifier, relation_name, table_exists, transaction
 
 BUILDING_PREFIX = "__building__"
+LINEAGE_CACHE = "governance.column_lineage_cache"
 
 
 class ModelBuildError(RuntimeError):
@@ -159,11 +161,39 @@ def column_lineage(con, model: SqlModel, columns: list[str]) -> dict[str, list[t
         table_schema, table = reference.split(".")
         described = con.execute(f"describe {relation_name(table_schema, table)}").fetchall()
         schema.setdefault(table_schema, {})[table] = {row[0]: row[1] for row in described}
-    return _traced_lineage(model.sql, json.dumps(schema, sort_keys=True), tuple(columns))
+    schema_json = json.dumps(schema, sort_keys=True)
+    key = hashlib.sha256(f"{model.sql}\n{schema_json}\n{columns}".encode()).hexdigest()
+    stored = _stored_lineage(con, key)
+    if stored is not None:
+        return stored
+    traced = _traced_lineage(model.sql, schema_json, tuple(columns))
+    _store_lineage(con, key, traced)
+    return traced
 
 
-# sqlglot takes a quarter of a second per model: a night's incremental builds of the same
-# query over the same input columns trace it once per process.
+def _stored_lineage(con, key: str) -> dict[str, list[tuple[str, str]]] | None:
+    if not table_exists(con, *LINEAGE_CACHE.split(".")):
+        return None
+    row = con.execute(f"select lineage from {LINEAGE_CACHE} where key = ?", [key]).fetchone()
+    if row is None:
+        return None
+    return {column: [tuple(pair) for pair in pairs] for column, pairs in json.loads(row[0]).items()}
+
+
+def _store_lineage(con, key: str, lineage_by_column: dict) -> None:
+    try:
+        con.execute("create schema if not exists governance")
+        con.execute(f"create table if not exists {LINEAGE_CACHE} (key varchar, lineage varchar)")
+        con.execute(
+            f"insert into {LINEAGE_CACHE} values (?, ?)", [key, json.dumps(lineage_by_column)]
+        )
+    except duckdb.Error:
+        pass  # a read-only connection traces again next time; nothing else depends on it
+
+
+# sqlglot takes a quarter of a second per model, and a run asks for the lineage of every model
+# twice (build, analyst database): it is kept by query and input columns, in this process and
+# in governance.column_lineage_cache (steps run in processes of their own).
 @functools.lru_cache(maxsize=64)
 def _traced_lineage(sql: str, schema_json: str, columns: tuple[str, ...]):
     # All output columns in one walk: sqlglot qualifies the query once and shares its work.
