@@ -45,6 +45,15 @@ def materialize(root: Path, instance: dg.DagsterInstance) -> dg.ExecuteInProcess
     )
 
 
+def model_metadata(result) -> dict[str, dict]:
+    """The SQL models' materialization metadata in a run, by asset key."""
+    return {
+        event.asset_key.to_user_string(): event.materialization.metadata
+        for event in result.get_asset_materialization_events()
+        if event.asset_key.to_user_string() in SQL_MODELS
+    }
+
+
 def query(root: Path, sql: str) -> list[tuple]:
     with connect(root / "data" / "warehouse.duckdb", read_only=True) as con:
         return con.execute(sql).fetchall()
@@ -244,6 +253,9 @@ def test_a_rerun_loads_nothing_new_and_a_new_day_loads_only_that_day(loaded):
     assert again.success
     assert query(root, "select count(*) from raw.sales_lines")[0][0] == before
     assert data_version(instance, "sales_lines") == version_before  # nothing new, same version
+    quiet = model_metadata(again)
+    assert set(quiet) == set(SQL_MODELS)
+    assert all("up_to_date" in metadata for metadata in quiet.values())
 
     # The next night's export: the generator writes day 91, days 1-90 are byte-identical.
     next_manifest = make_project(root, days=DAYS + 1)
@@ -259,6 +271,12 @@ def test_a_rerun_loads_nothing_new_and_a_new_day_loads_only_that_day(loaded):
     )
     assert rows == [("already_loaded", len(manifest["sales_files"])), ("loaded", 1)]
     assert data_version(instance, "sales_lines") != version_before
+    # The incremental models rebuild the new day only; the others are built in full.
+    built = {key: m["build"].value for key, m in model_metadata(nightly).items() if "build" in m}
+    new_date = sorted(new_day)[0].rsplit("_", 1)[-1].split(".")[0]
+    for key in ("staging/sales_lines", "staging/sales_returns", "marts/sales_daily"):
+        assert built[key].startswith(f"incremental: 1 day(s) in 1 range(s): {new_date}.."), built
+    assert built["marts/customers"] == "full"
     new_rows = query(root, "select count(*) from raw.sales_lines")[0][0] - before
     new_quarantined = query(
         root,

@@ -72,6 +72,26 @@ def test_a_demand_surge_drifts_and_the_sensor_retrains_the_model(tmp_path, insta
     assert report.endswith(f"data/reports/monitoring/demand_forecast/{scoring_origin}.html")
     assert (project / "data" / "reports" / "monitoring" / "demand_forecast").is_dir()
 
+    # A night with nothing new: the feature set, the forecasts and the monitoring stand as
+    # they are, their checks reported from last night, not run again.
+    drift_rows = query(project, "select count(*) from monitoring.feature_drift")
+    forecast_runs = query(project, "select distinct run_id from ml.demand_forecast")
+    quiet = run_night(project, instance)
+    metadata = {
+        event.asset_key.to_user_string(): event.materialization.metadata
+        for event in quiet.get_asset_materialization_events()
+    }
+    assert metadata["features/demand_features"]["reused_stored_version"].value is True
+    for key in ("ml/demand_forecast", "monitoring/demand_forecast_monitoring"):
+        assert metadata[key]["up_to_date"].value.startswith("up to date: inputs unchanged")
+    assert metadata["monitoring/demand_forecast_monitoring"]["model_version"].value == "v1"
+    quiet_checks = checks(quiet)
+    for name in ("no_leakage", "forecast_complete", "feature_drift", "live_accuracy"):
+        assert quiet_checks[name][2].startswith("not run again: "), quiet_checks[name]
+    assert quiet_checks["forecast_complete"][0] and quiet_checks["no_leakage"][0]
+    assert query(project, "select count(*) from monitoring.feature_drift") == drift_rows
+    assert query(project, "select distinct run_id from ml.demand_forecast") == forecast_runs
+
     # Ten more days, selling five times as much: the inputs drift and v1's forecasts, made
     # before the surge, miss it.
     add_days(project, first_day=412, days=10, pattern="learnable", run=2)

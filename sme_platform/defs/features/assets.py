@@ -4,7 +4,7 @@ import json
 
 import dagster as dg
 
-from sme_platform.defs.governance.checks import report_checks, skipped
+from sme_platform.defs.governance.checks import as_check_results, report_checks, skipped
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.sql_models.assets import MODEL_GRAPH, model_key
 from sme_platform.lib.features.demand import definition_hash
@@ -14,6 +14,7 @@ from sme_platform.lib.features.origins import NoDemandData
 from sme_platform.lib.features.store import STAGING_MODELS, materialize_feature_set
 from sme_platform.lib.features.validity import feature_value_problems
 from sme_platform.lib.governance import CheckOutcome
+from sme_platform.lib.sql_models.up_to_date import previous_outcomes
 from sme_platform.lib.training.config import load_forecasting_config
 
 DEMAND_FEATURES_KEY = dg.AssetKey(["features", "demand_features"])
@@ -59,51 +60,80 @@ def demand_features(context: dg.AssetExecutionContext, project: ProjectResource)
         except NoDemandData as reason:
             yield from skipped(context, con, DEMAND_FEATURES_KEY, CHECKS, str(reason))
             return
-        if feature_set.reused:
-            build_demand_events(con)  # the leakage check recomputes from the events
-        leakage = check_leakage(con, feature_set.version, seed=settings.sample_seed)
-        problems = feature_value_problems(con, feature_set.version)
-        outcomes = [
-            CheckOutcome(
-                "no_leakage",
-                leakage.passed,
-                "error",
-                f"{leakage.rows_checked} rows recomputed ({leakage.late_rows_in_sample} with late "
-                f"data unseen at their origin): {len(leakage.mismatches)} mismatch(es)",
-                {"mismatches": leakage.mismatches[:20], "rows_checked": leakage.rows_checked},
-            ),
-            CheckOutcome(
-                "feature_values_valid",
-                not problems,
-                "error",
-                "all rows valid" if not problems else f"rows breaking rules: {problems}",
-                problems,
-            ),
-        ]
-        results = report_checks(con, DEMAND_FEATURES_KEY, outcomes, run_id)
-    calendar = feature_set.calendar
+        judged = {"feature_set_version": feature_set.version}
+        previous = (
+            previous_outcomes(
+                con,
+                DEMAND_FEATURES_KEY.to_user_string(),
+                set(CHECKS),
+                feature_set.run_id,
+                judged,
+                f"feature set {feature_set.version}",
+            )
+            if feature_set.reused
+            else None
+        )
+        if previous is not None:
+            # The stored version's rows were judged when it was built: not judged again.
+            results = as_check_results(DEMAND_FEATURES_KEY, previous)
+        else:
+            results = _judge(con, feature_set, settings.sample_seed, judged, run_id)
     yield dg.MaterializeResult(
-        metadata={
-            "feature_set_version": feature_set.version,
-            "reused_stored_version": feature_set.reused,
-            "dagster/row_count": feature_set.row_count,
-            "target_rows": feature_set.target_rows,
-            "newest_day": calendar.newest_day.isoformat(),
-            "scoring_origin": calendar.scoring_origin.isoformat(),
-            "fold_origins": {k: v.isoformat() for k, v in calendar.fold_origins().items()},
-            "series_and_budget": (
-                f"{feature_set.counts.get('scoring_series')} active series forecast; training "
-                f"on {feature_set.counts.get('training_series')} of "
-                f"{feature_set.counts.get('candidate_series')} series, sampled by series to fit "
-                f"{settings.training_row_budget:,} rows"
-            ),
-            "counts": feature_set.counts,
-            "input_versions": dg.MetadataValue.json(feature_set.input_versions),
-            "settings": dg.MetadataValue.json(json.loads(settings.model_dump_json())),
-        },
+        metadata=_metadata(feature_set, settings),
         data_version=dg.DataVersion(feature_set.version),
     )
     yield from results
+
+
+def _judge(con, feature_set, seed: int, judged: dict, run_id: str) -> list:
+    if feature_set.reused:
+        build_demand_events(con)  # the leakage check recomputes from the events
+    leakage = check_leakage(con, feature_set.version, seed=seed)
+    problems = feature_value_problems(con, feature_set.version)
+    outcomes = [
+        CheckOutcome(
+            "no_leakage",
+            leakage.passed,
+            "error",
+            f"{leakage.rows_checked} rows recomputed ({leakage.late_rows_in_sample} with late "
+            f"data unseen at their origin): {len(leakage.mismatches)} mismatch(es)",
+            {
+                "mismatches": leakage.mismatches[:20],
+                "rows_checked": leakage.rows_checked,
+                **judged,
+            },
+        ),
+        CheckOutcome(
+            "feature_values_valid",
+            not problems,
+            "error",
+            "all rows valid" if not problems else f"rows breaking rules: {problems}",
+            {"problems": problems, **judged},
+        ),
+    ]
+    return report_checks(con, DEMAND_FEATURES_KEY, outcomes, run_id)
+
+
+def _metadata(feature_set, settings) -> dict:
+    calendar = feature_set.calendar
+    return {
+        "feature_set_version": feature_set.version,
+        "reused_stored_version": feature_set.reused,
+        "dagster/row_count": feature_set.row_count,
+        "target_rows": feature_set.target_rows,
+        "newest_day": calendar.newest_day.isoformat(),
+        "scoring_origin": calendar.scoring_origin.isoformat(),
+        "fold_origins": {k: v.isoformat() for k, v in calendar.fold_origins().items()},
+        "series_and_budget": (
+            f"{feature_set.counts.get('scoring_series')} active series forecast; training "
+            f"on {feature_set.counts.get('training_series')} of "
+            f"{feature_set.counts.get('candidate_series')} series, sampled by series to fit "
+            f"{settings.training_row_budget:,} rows"
+        ),
+        "counts": feature_set.counts,
+        "input_versions": dg.MetadataValue.json(feature_set.input_versions),
+        "settings": dg.MetadataValue.json(json.loads(settings.model_dump_json())),
+    }
 
 
 FEATURE_ASSETS = [demand_features]

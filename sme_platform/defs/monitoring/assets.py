@@ -7,6 +7,7 @@ from sme_platform.defs.features.assets import DEMAND_FEATURES_KEY
 from sme_platform.defs.governance.checks import report_checks, skipped
 from sme_platform.defs.release.jobs import DEMAND_FORECAST_KEY
 from sme_platform.defs.resources import ProjectResource
+from sme_platform.defs.standing import INPUTS_KEY, inputs_key, standing_results
 from sme_platform.defs.upstream import latest_metadata_value
 from sme_platform.lib.code_version import modules_hash
 from sme_platform.lib.features.store import stored_version
@@ -37,6 +38,9 @@ from sme_platform.lib.release.registry import champion
 from sme_platform.lib.training.config import MODEL_NAME, load_forecasting_config
 
 MONITORING_KEY = dg.AssetKey(["monitoring", "demand_forecast_monitoring"])
+MONITORING_CODE_VERSION = modules_hash(
+    drift, forecast_monitoring, checks, retraining_signal, live_roi, prediction_drift, operations
+)
 # Metadata the retraining sensor reads: why to retrain (empty: no need), and the run key.
 RETRAIN_SIGNAL = "retrain_signal"
 RETRAIN_RUN_KEY = "retrain_run_key"
@@ -71,15 +75,7 @@ CHECKS = {
                 "Grain: see tables."
             ),
             deps=[DEMAND_FORECAST_KEY],
-            code_version=modules_hash(
-                drift,
-                forecast_monitoring,
-                checks,
-                retraining_signal,
-                live_roi,
-                prediction_drift,
-                operations,
-            ),
+            code_version=MONITORING_CODE_VERSION,
             kinds={"duckdb", "python"},
             tags={"stage": "monitoring"},
         )
@@ -101,6 +97,21 @@ def demand_forecast_monitoring(context: dg.AssetExecutionContext, project: Proje
         if feature_set is None or serving is None:
             reason = "no feature set or no champion model: nothing to monitor"
             yield from skipped(context, con, MONITORING_KEY, CHECKS, reason)
+            return
+        inputs = inputs_key(
+            serving=serving.version,
+            feature_set=feature_set.version,
+            forecast=latest_metadata_value(context, DEMAND_FORECAST_KEY, INPUTS_KEY),
+            settings=settings.model_dump(include={"monitoring", "retraining", "business"}),
+            code=MONITORING_CODE_VERSION,
+        )
+        standing = standing_results(
+            context, con, MONITORING_KEY, inputs, set(CHECKS), "the monitoring"
+        )
+        if standing is not None:
+            # Nothing new to measure; the platform's health trends still count tonight's run.
+            refresh_quality_trends(con)
+            yield from standing
             return
         drifted = measure_feature_drift(
             con, serving, feature_set.version, project.paths.reports_dir, config, run_id
@@ -159,6 +170,7 @@ def demand_forecast_monitoring(context: dg.AssetExecutionContext, project: Proje
             "live_saving_against": impact.baseline or impact.missing,
             RETRAIN_SIGNAL: signal.trigger if signal.fires else "",
             RETRAIN_RUN_KEY: signal.run_key if signal.fires else "",
+            INPUTS_KEY: inputs,
         }
     )
     yield from results

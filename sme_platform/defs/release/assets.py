@@ -7,6 +7,7 @@ from sme_platform.defs.features.assets import DEMAND_FEATURES_KEY
 from sme_platform.defs.governance.checks import report_checks, skipped
 from sme_platform.defs.release.jobs import DEMAND_FORECAST_KEY
 from sme_platform.defs.resources import ProjectResource
+from sme_platform.defs.standing import INPUTS_KEY, inputs_key, standing_results
 from sme_platform.defs.training.assets import DEMAND_MODEL_KEY
 from sme_platform.defs.upstream import latest_metadata_value
 from sme_platform.lib.code_version import modules_hash
@@ -21,7 +22,12 @@ from sme_platform.lib.release import (
     promotion,
     recipe,
 )
-from sme_platform.lib.release.flow import judge_canary, release_candidate, waiting_for_release
+from sme_platform.lib.release.flow import (
+    canary_challenger,
+    judge_canary,
+    release_candidate,
+    waiting_for_release,
+)
 from sme_platform.lib.release.forecast_check import forecast_complete
 from sme_platform.lib.release.forecasts import publish_forecasts
 from sme_platform.lib.release.gate_check import gate_outcome
@@ -29,8 +35,10 @@ from sme_platform.lib.release.registry import champion
 from sme_platform.lib.training import scoring
 from sme_platform.lib.training.config import MODEL_NAME, load_forecasting_config
 from sme_platform.lib.training.pipeline import NOMINAL_COVERAGE
+from sme_platform.lib.warehouse import table_exists
 
 RELEASE_KEY = dg.AssetKey(["release", "demand_forecast_release"])
+FORECAST_CODE_VERSION = modules_hash(forecasts, forecast_check, scoring)
 
 
 @dg.multi_asset(
@@ -133,7 +141,7 @@ def demand_forecast_release(context: dg.AssetExecutionContext, project: ProjectR
                 "Grain: one row per SKU, location and forecast day."
             ),
             deps=[RELEASE_KEY, DEMAND_FEATURES_KEY],
-            code_version=modules_hash(forecasts, forecast_check, scoring),
+            code_version=FORECAST_CODE_VERSION,
             kinds={"duckdb", "lightgbm"},
             tags={"stage": "release"},
         )
@@ -157,6 +165,19 @@ def demand_forecast(context: dg.AssetExecutionContext, project: ProjectResource)
         if feature_set is None or champion(con, MODEL_NAME) is None:
             reason = "no feature set or no champion model: nothing to forecast with"
             yield from skipped(context, con, DEMAND_FORECAST_KEY, ["forecast_complete"], reason)
+            return
+        challenger = canary_challenger(con, MODEL_NAME)
+        inputs = inputs_key(
+            champion=champion(con, MODEL_NAME).version,
+            canary=(challenger.version, challenger.canary_share) if challenger else None,
+            feature_set=feature_set.version,
+            code=FORECAST_CODE_VERSION,
+        )
+        standing = standing_results(
+            context, con, DEMAND_FORECAST_KEY, inputs, {"forecast_complete"}, "the forecast"
+        )
+        if standing is not None and table_exists(con, "ml", "demand_forecast"):
+            yield from standing
             return
         published = publish_forecasts(
             con,
@@ -182,6 +203,7 @@ def demand_forecast(context: dg.AssetExecutionContext, project: ProjectResource)
             "scoring_rows_per_second": round(published.rows_per_second),
             "seconds_per_batch": published.batch_seconds,
             "feature_set_version": feature_set.version,
+            INPUTS_KEY: inputs,
         },
         data_version=dg.DataVersion(f"{published.champion_version}:{feature_set.version}"),
     )

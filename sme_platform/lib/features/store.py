@@ -61,6 +61,7 @@ class FeatureSetVersion:
     calendar: ForecastCalendar
     input_versions: dict
     counts: dict = field(default_factory=dict)
+    run_id: str = ""  # the run that computed it
 
 
 def input_versions(con: duckdb.DuckDBPyConnection, model_code_versions: dict[str, str]) -> dict:
@@ -127,7 +128,9 @@ def materialize_feature_set(
         ],
     )
     prune_versions(con)
-    return FeatureSetVersion(version, False, row_count, target_rows, calendar, inputs, counts)
+    return FeatureSetVersion(
+        version, False, row_count, target_rows, calendar, inputs, counts, run_id
+    )
 
 
 def _ensure_versions_table(con: duckdb.DuckDBPyConnection) -> None:
@@ -204,17 +207,24 @@ def _store(con: duckdb.DuckDBPyConnection, version: str) -> int:
 
 def stored_version(con: duckdb.DuckDBPyConnection, version: str) -> FeatureSetVersion | None:
     row = con.execute(
-        """select row_count, target_rows, newest_day, input_versions, counts, settings
+        """select row_count, target_rows, newest_day, input_versions, counts, settings, run_id
            from features.feature_set_versions where version = ?""",
         [version],
     ).fetchone()
     if row is None:
         return None
-    row_count, target_rows, newest_day, inputs, counts, settings = row
+    row_count, target_rows, newest_day, inputs, counts, settings, run_id = row
     settings = json.loads(settings)
     calendar = ForecastCalendar(newest_day, settings["horizon_days"], settings["backtest_folds"])
     return FeatureSetVersion(
-        version, True, row_count, target_rows, calendar, json.loads(inputs), json.loads(counts)
+        version,
+        True,
+        row_count,
+        target_rows,
+        calendar,
+        json.loads(inputs),
+        json.loads(counts),
+        run_id,
     )
 
 

@@ -187,19 +187,28 @@ def _digest(payload: dict) -> str:
 
 
 def previous_outcomes(
-    con: duckdb.DuckDBPyConnection, asset: str, names: set[str], since_run: str
+    con: duckdb.DuckDBPyConnection,
+    asset: str,
+    names: set[str],
+    since_run: str,
+    observed: Mapping[str, str] | None = None,
+    what: str = "the model",
 ) -> list[CheckOutcome] | None:
-    """The checks' results of the standing build, described as not run again; None when one is
-    missing (a check added since is run, with a build)."""
+    """The checks' last results, described as not run again because `what` is up to date since
+    `since_run`; with `observed`, only results whose observed values include those (e.g. the
+    feature set version they judged). None when one is missing (a check added since is run)."""
     if not names:
         return []
     if not table_exists(con, "governance", "check_results"):
         return None
+    matches = "".join(
+        f" and json_extract_string(observed, '$.{key}') = ?" for key in (observed or {})
+    )
     rows = con.execute(
-        """select check_name, passed, severity, description from governance.check_results
-           where asset = ? and check_name in ?
-           qualify row_number() over (partition by check_name order by checked_at desc) = 1""",
-        [asset, sorted(names)],
+        f"""select check_name, passed, severity, description from governance.check_results
+            where asset = ? and check_name in ?{matches}
+            qualify row_number() over (partition by check_name order by checked_at desc) = 1""",
+        [asset, sorted(names), *(observed or {}).values()],
     ).fetchall()
     if {row[0] for row in rows} != names:
         return None
@@ -208,8 +217,7 @@ def previous_outcomes(
             name,
             passed,
             severity,
-            f"not run again: the model is up to date since run {since_run[:8]}; then: "
-            f"{description}",
+            f"not run again: {what} is up to date since run {since_run[:8]}; then: {description}",
             {"rerun": False},
         )
         for name, passed, severity, description in sorted(rows)
