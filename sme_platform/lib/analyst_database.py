@@ -28,73 +28,21 @@ from pathlib import Path
 
 import duckdb
 
+from sme_platform.lib.analyst_ml_tables import ML_TABLES
 from sme_platform.lib.analyst_refresh import (
-    model_source_versions,
+    model_sources,
     previous_catalog,
+    replayable_ranges,
     table_source_version,
 )
 from sme_platform.lib.analyst_verification import REDACTED, verify_snapshot
 from sme_platform.lib.governance import CheckOutcome
 from sme_platform.lib.sql_models.build import column_lineage
 from sme_platform.lib.sql_models.graph import LAYERS, ModelGraph, SqlModel
+from sme_platform.lib.sql_models.incremental import describe_ranges, range_predicate
 from sme_platform.lib.warehouse import insert_rows, quote_identifier, quote_literal, table_exists
 
 PUBLISHED_SCHEMAS = LAYERS  # every layer of SQL models, and nothing of raw or quarantine
-# The ML stages' tables analysts read, none holding personal data: what each model forecast, how
-# it was judged, which version serves and why, and where its features came from.
-ML_TABLES = {
-    "ml.demand_forecast": (
-        "The next 14 days of demand per SKU and location with an 80 % interval, from the "
-        "champion (or the canary challenger on its share), with model and feature versions. "
-        "Grain: one row per SKU, location and forecast day."
-    ),
-    "ml.backtest_results": (
-        "Backtest of every trained version against baselines and statistical peers: accuracy "
-        "and simulated reorder cost. Grain: one row per run, method, fold and segment."
-    ),
-    "ml.model_registry": (
-        "Model versions with status, metrics, provenance and approvals. "
-        "Grain: one row per model version."
-    ),
-    "governance.audit_log": (
-        "Every release decision: trained, gate passed or refused and why, approved by whom, "
-        "canary, promoted, rolled back. Grain: one row per event, append-only."
-    ),
-    "features.feature_set_versions": (
-        "Provenance of each feature set version: input data versions, settings, row counts. "
-        "Grain: one row per feature set version."
-    ),
-    "monitoring.feature_drift": (
-        "The serving model's inputs against its training rows, per night (Evidently): drift "
-        "score, method, threshold, drifted, report path. Grain: one row per night, model "
-        "version and feature."
-    ),
-    "monitoring.forecast_accuracy": (
-        "Live accuracy of the published forecasts once actuals arrived: WAPE and bias. "
-        "Grain: one row per model version, role, day and segment."
-    ),
-    "monitoring.prediction_drift": (
-        "The serving model's forecasts against its first forecasts, per night (Evidently): "
-        "score, method, threshold, drifted, mean forecast of each. Grain: one row per night "
-        "and model version."
-    ),
-    "monitoring.scoring_latency": (
-        "How fast the forecasts were scored: rows, seconds, rows per second, versions scored. "
-        "Grain: one row per publishing run."
-    ),
-    "monitoring.data_quality_daily": (
-        "Per day and source: rows read, quarantined (share), files loaded and rejected. "
-        "Grain: one row per load day and source."
-    ),
-    "monitoring.check_failures_daily": (
-        "Per day and stage: checks run and failed, and which. Grain: one row per day and stage."
-    ),
-    "monitoring.business_impact": (
-        "The current period's money: ordering from the served forecasts against the cheaper "
-        "naive baseline at the same origins, simulated on the days sold since. "
-        "Grain: one row per monitoring run."
-    ),
-}
 HASH_LENGTH = 16
 MASK_STRENGTH = {"none": 0, "hash": 1, "redact": 2}
 
@@ -107,7 +55,8 @@ class PublishResult:
     masked_columns: dict[str, dict[str, str]] = field(default_factory=dict)
     checks: list[CheckOutcome] = field(default_factory=list)  # the verification of the file
     bytes: int = 0
-    copied: list[str] = field(default_factory=list)  # tables copied again; the rest were kept
+    copied: list[str] = field(default_factory=list)  # tables copied again whole
+    replayed: dict[str, str] = field(default_factory=dict)  # incremental: the days replaced
 
     @property
     def refusal(self) -> str:
@@ -175,7 +124,7 @@ def _write_snapshot(
 ) -> None:
     alias = "analyst_snapshot"
     masks = declared_masks(con, graph)
-    versions = model_source_versions(con, graph, masks)
+    sources = model_sources(con, graph, masks)
     previous = previous_catalog(target)
     if previous:
         shutil.copyfile(target, building)
@@ -194,16 +143,21 @@ def _write_snapshot(
             if not table_exists(con, model.schema, model.name):
                 continue  # not built yet (a first run that stopped early): nothing to publish
             model_masks = masks.get(name, {})
-            kept = _unchanged(con, alias, name, versions[name], previous)
+            source = sources[name]
+            kept = _unchanged(con, alias, name, source.version, previous)
             if kept:
                 result.tables[name] = kept["row_count"]
                 _note_masks(result, name, model_masks)
                 catalog_rows.append(tuple(kept[column] for column in CATALOG_COLUMNS))
                 continue
-            con.execute(f"drop table if exists {alias}.{model.relation}")
-            rows = _copy_model(con, alias, model, model_masks, result)
+            ranges = replayable_ranges(con, model, previous.get(name), model_masks)
+            if ranges is not None and _in_snapshot(con, alias, name):
+                rows = _replay_ranges(con, alias, model, model_masks, ranges, result)
+            else:
+                con.execute(f"drop table if exists {alias}.{model.relation}")
+                rows = _copy_model(con, alias, model, model_masks, result)
             catalog_rows.append(
-                _catalog_row(model, model_masks, rows, run_id, skipped.get(name), versions[name])
+                _catalog_row(model, model_masks, rows, run_id, skipped.get(name), source)
             )
         _write_governance(con, alias, catalog_rows)
         _copy_ml_tables(con, alias, run_id, result, previous)
@@ -216,13 +170,18 @@ def _unchanged(con, alias: str, name: str, version: str | None, previous: dict) 
     kept = previous.get(name)
     if version is None or not kept or kept["source_version"] != version:
         return None
+    return kept if _in_snapshot(con, alias, name) else None
+
+
+def _in_snapshot(con, alias: str, name: str) -> bool:
     schema, table = name.split(".")
-    found = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_catalog = ? and table_schema = ? and table_name = ?",
-        [alias, schema, table],
-    ).fetchone()[0]
-    return kept if found else None
+    return bool(
+        con.execute(
+            "select count(*) from duckdb_tables() "
+            "where database_name = ? and schema_name = ? and table_name = ?",
+            [alias, schema, table],
+        ).fetchone()[0]
+    )
 
 
 def _note_masks(result: PublishResult, name: str, masks: dict) -> None:
@@ -232,24 +191,46 @@ def _note_masks(result: PublishResult, name: str, masks: dict) -> None:
 
 
 def _copy_model(con, alias: str, model: SqlModel, masks: dict, result: PublishResult) -> int:
-    source = model.relation
-    columns = con.execute(f"describe {source}").fetchall()
+    target = f"{alias}.{model.relation}"
+    con.execute(
+        f"create table {target} as select {_masked_select(con, model, masks)} from {model.relation}"
+    )
+    rows = con.execute(f"select count(*) from {target}").fetchone()[0]
+    result.tables[model.qualified_name] = rows
+    result.copied.append(model.qualified_name)
+    _note_masks(result, model.qualified_name, masks)
+    return rows
+
+
+def _replay_ranges(
+    con, alias: str, model: SqlModel, masks: dict, ranges: list, result: PublishResult
+) -> int:
+    """Replace in the copy the days the model's incremental builds replaced since."""
+    target = f"{alias}.{model.relation}"
+    in_ranges = range_predicate(model.header.incremental.time_column, ranges)
+    con.execute(f"delete from {target} where {in_ranges}")
+    con.execute(
+        f"insert into {target} select {_masked_select(con, model, masks)} "
+        f"from {model.relation} where {in_ranges}"
+    )
+    rows = con.execute(f"select count(*) from {target}").fetchone()[0]
+    result.tables[model.qualified_name] = rows
+    result.replayed[model.qualified_name] = describe_ranges(ranges)
+    _note_masks(result, model.qualified_name, masks)
+    return rows
+
+
+def _masked_select(con, model: SqlModel, masks: dict) -> str:
+    columns = con.execute(f"describe {model.relation}").fetchall()
     unknown = set(model.header.pii) - {c[0] for c in columns}
     if unknown:
         raise ValueError(
             f"{model.path}: pii names column(s) {sorted(unknown)} that {model.qualified_name} "
             "does not have; they would be published unmasked under another name"
         )
-    select = ", ".join(
+    return ", ".join(
         masked_expression(name, data_type, masks.get(name)) for name, data_type, *_ in columns
     )
-    target = f"{alias}.{model.relation}"
-    con.execute(f"create table {target} as select {select} from {source}")
-    rows = con.execute(f"select count(*) from {target}").fetchone()[0]
-    result.tables[model.qualified_name] = rows
-    result.copied.append(model.qualified_name)
-    _note_masks(result, model.qualified_name, masks)
-    return rows
 
 
 def _copy_ml_tables(con, alias: str, run_id: str, result: PublishResult, previous: dict) -> None:
@@ -270,15 +251,23 @@ def _copy_ml_tables(con, alias: str, run_id: str, result: PublishResult, previou
         count = con.execute(f"select count(*) from {alias}.{name}").fetchone()[0]
         result.tables[name] = count
         result.copied.append(name)
-        now = datetime.now(UTC).replace(tzinfo=None)
-        rows.append(
-            (schema, table, description, "team:data", count, [], None, run_id, now, None, version)
-        )
+        row = {
+            "table_schema": schema,
+            "table_name": table,
+            "description": description,
+            "owner": "team:data",
+            "row_count": count,
+            "masked_columns": [],
+            "run_id": run_id,
+            "published_at": datetime.now(UTC).replace(tzinfo=None),
+            "source_version": version,
+        }
+        rows.append(tuple(row.get(column) for column in CATALOG_COLUMNS))
     insert_rows(con, f"{alias}.governance.catalog", CATALOG_COLUMNS, rows)
 
 
 def _catalog_row(
-    model: SqlModel, masks: dict, rows: int, run_id: str, skipped: str | None, version
+    model: SqlModel, masks: dict, rows: int, run_id: str, skipped: str | None, source
 ) -> tuple:
     return (
         model.schema,
@@ -291,7 +280,8 @@ def _catalog_row(
         run_id,
         datetime.now(UTC).replace(tzinfo=None),
         skipped,
-        version,
+        source.version,
+        source.built_at,
     )
 
 
@@ -307,6 +297,7 @@ CATALOG_COLUMNS = [
     "published_at",
     "skipped",
     "source_version",
+    "source_built_at",
 ]
 
 
@@ -320,7 +311,8 @@ def _write_governance(con, alias: str, catalog_rows: list[tuple]) -> None:
             row_count bigint, masked_columns varchar[], code_version varchar, run_id varchar,
             published_at timestamp,
             skipped varchar, -- why the table is empty: its inputs have no source
-            source_version varchar -- what it was copied from (analyst_refresh.py)
+            source_version varchar, -- what it was copied from (analyst_refresh.py)
+            source_built_at timestamp -- the build copied, for a model
         )"""
     )
     insert_rows(con, f"{alias}.governance.catalog", CATALOG_COLUMNS, catalog_rows)

@@ -6,42 +6,78 @@ row: for a SQL model, the data version of its last build (governance.model_build
 masks applied to it; for an ML table, its row count and a hash of all its rows. The next
 snapshot starts as a copy of the published file (a file copy: seconds for gigabytes, against
 re-reading and re-masking every table) and copies again only the tables whose version differs,
-so a night that rebuilt one mart rewrites one mart; it is still verified whole and renamed into
-place, as before.
+so a night that rebuilt one mart rewrites one mart. An incremental model is not even copied
+whole: the day ranges its builds since replaced are replaced in the copy too (replayable_ranges).
+The file is still verified whole and renamed into place, as before.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
-from sme_platform.lib.sql_models.graph import ModelGraph
+from sme_platform.lib.sql_models.graph import ModelGraph, SqlModel
+from sme_platform.lib.sql_models.incremental import DayRange, merge_ranges
+from sme_platform.lib.sql_models.up_to_date import builds_since
 from sme_platform.lib.warehouse import quote_literal, table_exists
 
 PREVIOUS_ALIAS = "analyst_previous"
 
 
-def model_source_versions(
+@dataclass(frozen=True)
+class SourceBuild:
+    version: str | None  # None: no build on record, always copied in full
+    built_at: datetime | None
+
+
+def model_sources(
     con: duckdb.DuckDBPyConnection, graph: ModelGraph, masks: dict[str, dict[str, str]]
-) -> dict[str, str | None]:
-    """schema.table -> source version of every model (None: no build on record, always copied)."""
-    builds: dict[str, str] = {}
+) -> dict[str, SourceBuild]:
+    """schema.table -> the source version and the build it comes from, for every model."""
+    builds: dict[str, tuple[str, datetime]] = {}
     if table_exists(con, "governance", "model_builds"):
-        builds = dict(
-            con.execute(
-                """select model, data_version from governance.model_builds
+        builds = {
+            model: (version, built_at)
+            for model, version, built_at in con.execute(
+                """select model, data_version, built_at from governance.model_builds
                    qualify row_number() over (partition by model order by built_at desc) = 1"""
             ).fetchall()
-        )
+        }
     return {
-        name: _digest([builds[name], sorted(masks.get(name, {}).items())])
+        name: SourceBuild(source_version(builds[name][0], masks.get(name, {})), builds[name][1])
         if name in builds
-        else None
+        else SourceBuild(None, None)
         for name in graph.order
     }
+
+
+def source_version(data_version: str, masks: dict[str, str]) -> str:
+    return _digest([data_version, sorted(masks.items())])
+
+
+def replayable_ranges(
+    con: duckdb.DuckDBPyConnection, model: SqlModel, previous: dict | None, masks: dict
+) -> list[DayRange] | None:
+    """The day ranges an incremental model rebuilt since the snapshot's copy of it, when
+    replaying them on that copy gives the model's table: every build since was incremental,
+    and the copy is of the build before them with the same masks. None: copy it whole."""
+    if model.header.incremental is None or not previous or not previous.get("source_built_at"):
+        return None
+    copied = con.execute(
+        "select data_version from governance.model_builds where model = ? and built_at = ?",
+        [model.qualified_name, previous["source_built_at"]],
+    ).fetchone()
+    if copied is None or source_version(copied[0], masks) != previous["source_version"]:
+        return None
+    builds = builds_since(con, model.qualified_name, previous["source_built_at"])
+    if not builds or any(build.mode != "incremental" for build in builds):
+        return None
+    return merge_ranges([day_range for build in builds for day_range in build.ranges])
 
 
 def table_source_version(con: duckdb.DuckDBPyConnection, name: str) -> str:

@@ -60,6 +60,7 @@ def build_analyst_database_asset(graph: ModelGraph = MODEL_GRAPH) -> dg.AssetsDe
                 "size_mib": round(published.bytes / 2**20, 1),
                 # Only what changed since the last snapshot is copied again.
                 "copied": published.copied,
+                "days_replaced": published.replayed,  # incremental models: only their new days
                 "kept_from_last_snapshot": len(published.tables) - len(published.copied),
             },
         )

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from sme_platform.lib.analyst_database import publish_analyst_database
 from sme_platform.lib.ingestion import ingest_table
 from sme_platform.lib.sources import load_sources
 from sme_platform.lib.sql_models.errors import ModelGraphError
@@ -212,6 +213,31 @@ def test_a_replaced_file_that_no_longer_holds_a_day_rebuilds_that_day_too(tmp_pa
         assert con.execute("select min(order_date) from staging.sales_lines").fetchone() == (
             days[2],
         )
+
+
+def test_the_analyst_database_replaces_only_the_rebuilt_days_of_an_incremental_model(tmp_path):
+    exports = Exports(tmp_path / "project", seed=5)
+    for offset in range(5):
+        exports.sales_file(f"{FIRST_DAY + timedelta(offset)}", [FIRST_DAY + timedelta(offset)])
+        exports.stock_file(FIRST_DAY + timedelta(offset))
+    nightly, snapshot = tmp_path / "nightly.duckdb", tmp_path / "analytics.duckdb"
+    exports.load_and_build(nightly, full_refresh=False)
+    with connect(nightly) as con:
+        first = publish_analyst_database(con, GRAPH, snapshot, run_id="r1")
+    assert set(CHAIN) <= set(first.copied) and not first.replayed
+
+    new_day = FIRST_DAY + timedelta(5)
+    exports.sales_file(f"{new_day}", [new_day])
+    exports.stock_file(new_day)
+    exports.load_and_build(nightly, full_refresh=False)
+    with connect(nightly) as con:
+        second = publish_analyst_database(con, GRAPH, snapshot, run_id="r2")
+        whole = publish_analyst_database(con, GRAPH, tmp_path / "whole.duckdb", run_id="r3")
+    assert second.published and all(check.passed for check in second.checks)
+    assert second.replayed == dict.fromkeys(CHAIN, f"1 day(s) in 1 range(s): {new_day}..{new_day}")
+    assert not set(CHAIN) & set(second.copied)
+    assert_same_tables(snapshot, tmp_path / "whole.duckdb")  # as a snapshot copied whole
+    assert set(whole.copied) >= set(CHAIN)
 
 
 def test_a_blocking_failure_on_the_rebuilt_days_keeps_the_previous_table_whole(tmp_path):
