@@ -219,8 +219,8 @@ def test_a_misspelled_header_key_is_not_also_reported_as_missing(tmp_path):
     )
     result = check_configuration(REPO_ROOT, tmp_path)
     assert result.problems == (
-        f"{path}: owners: unknown key 'owners'; allowed keys: description, materialization, "
-        "owner, pii, tests; did you mean owner?",
+        f"{path}: owners: unknown key 'owners'; allowed keys: description, incremental, "
+        "materialization, owner, pii, tests; did you mean owner?",
     )
 
 
@@ -253,7 +253,7 @@ def test_check_collects_sources_yaml_and_every_sql_header_in_one_pass(tmp_path):
         f"{models / 'marts' / 'daily.sql'}: tests[0].expression.severity: 'fatal' is not "
         "allowed; allowed: error, warn",
         f"{models / 'staging' / 'orders.sql'}: materialisation: unknown key 'materialisation'; "
-        "allowed keys: description, materialization, owner, pii, tests; "
+        "allowed keys: description, incremental, materialization, owner, pii, tests; "
         "did you mean materialization?",
     )
 

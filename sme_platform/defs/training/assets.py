@@ -87,26 +87,11 @@ def demand_forecast_model(context: dg.AssetExecutionContext, project: ProjectRes
             return
         trained = already_trained(con, MODEL_NAME, feature_set.version, config.gate)
         if trained is not None:
-            results = report_checks(
-                con,
-                DEMAND_MODEL_KEY,
-                training_checks(stored_results(con, MODEL_NAME, trained.version), NOMINAL_COVERAGE),
-                run_id,
+            reason = (
+                f"{trained.version} was trained on feature set {feature_set.version} by this "
+                f"code already (run {trained.run_id}): not trained again"
             )
-            context.log.info(
-                f"{MODEL_NAME} {trained.version} was trained on feature set {feature_set.version} "
-                "by this code already: not trained again"
-            )
-            yield dg.MaterializeResult(
-                metadata={
-                    "model_name": MODEL_NAME,
-                    "model_version": trained.version,
-                    "feature_set_version": feature_set.version,
-                    "reused": f"already trained in run {trained.run_id}: same features, same code",
-                },
-                data_version=dg.DataVersion(trained.version),
-            )
-            yield from results
+            yield from _standing_version(context, con, trained, feature_set.version, reason, run_id)
             return
         trigger = context.run.tags.get(RETRAIN_TRIGGER_TAG)
         decision = retraining_decision(
@@ -120,7 +105,10 @@ def demand_forecast_model(context: dg.AssetExecutionContext, project: ProjectRes
             config.gate,
         )
         if not decision.train:
-            yield from _not_retrained(context, con, feature_set.version, decision.reason, run_id)
+            newest = list_versions(con, MODEL_NAME)[-1]
+            yield from _standing_version(
+                context, con, newest, feature_set.version, decision.reason, run_id
+            )
             return
         context.log.info(f"{MODEL_NAME}: training a new version ({decision.reason})")
         if decision.triggered_by:
@@ -176,26 +164,26 @@ def demand_forecast_model(context: dg.AssetExecutionContext, project: ProjectRes
     yield from results
 
 
-def _not_retrained(context, con, feature_set_version: str, reason: str, run_id: str):
-    """The newest version stands: its stored backtest is checked again and named downstream,
-    so the release judges the running canary and the serving model forecasts tonight."""
-    newest = list_versions(con, MODEL_NAME)[-1]
+def _standing_version(context, con, version, feature_set_version: str, reason: str, run_id):
+    """A version stands (already trained on these features, or not retrained tonight): its
+    stored backtest is checked again and it is named downstream, so the release judges the
+    running canary and the serving model forecasts tonight."""
     context.log.info(f"{MODEL_NAME}: {reason}")
     results = report_checks(
         con,
         DEMAND_MODEL_KEY,
-        training_checks(stored_results(con, MODEL_NAME, newest.version), NOMINAL_COVERAGE),
+        training_checks(stored_results(con, MODEL_NAME, version.version), NOMINAL_COVERAGE),
         run_id,
     )
     yield dg.MaterializeResult(
         metadata={
             "model_name": MODEL_NAME,
-            "model_version": newest.version,
+            "model_version": version.version,
             "feature_set_version": feature_set_version,
-            "trained_on_feature_set": newest.feature_set_version,
+            "trained_on_feature_set": version.feature_set_version,
             "reused": reason,
         },
-        data_version=dg.DataVersion(newest.version),
+        data_version=dg.DataVersion(version.version),
     )
     yield from results
 
