@@ -117,6 +117,12 @@ class Exports:
         lines.append(f"{name}-v{self.version},1,{days[0]} 09:00:00,A,1,1.00,Sale")
         self.project.write(f"sales_{name}.csv", "\n".join(lines) + "\n")
 
+    def day_files(self, *days: date) -> None:
+        """The daily sales and stock files of each day, as a company's nightly export."""
+        for day in days:
+            self.sales_file(f"{day}", [day])
+            self.stock_file(day)
+
     def stock_file(self, day: date) -> None:
         rows = [STOCK_HEADER] + [
             f"{day},S1,{sku},{self.random.choice([0, 0, 3, 8])}"
@@ -178,17 +184,14 @@ def assert_same_tables(incremental: Path, full: Path) -> None:
 
 def test_a_new_day_rebuilds_that_day_only_and_equals_a_full_rebuild(tmp_path):
     exports = Exports(tmp_path / "project", seed=7)
-    for offset in range(10):
-        exports.sales_file(f"{FIRST_DAY + timedelta(offset)}", [FIRST_DAY + timedelta(offset)])
-        exports.stock_file(FIRST_DAY + timedelta(offset))
+    exports.day_files(*(FIRST_DAY + timedelta(offset) for offset in range(10)))
     nightly, full = tmp_path / "nightly.duckdb", tmp_path / "full.duckdb"
     first = exports.load_and_build(nightly, full_refresh=False)
     assert set(first.values()) == {"full: first build"}
     assert exports.load_and_build(nightly, full_refresh=False) == dict.fromkeys(CHAIN, "up to date")
 
     new_day = FIRST_DAY + timedelta(10)
-    exports.sales_file(f"{new_day}", [new_day])
-    exports.stock_file(new_day)
+    exports.day_files(new_day)
     night = exports.load_and_build(nightly, full_refresh=False)
     for name in CHAIN:
         assert night[name].startswith(f"incremental: 1 day(s) in 1 range(s): {new_day}..{new_day};")
@@ -217,9 +220,7 @@ def test_a_replaced_file_that_no_longer_holds_a_day_rebuilds_that_day_too(tmp_pa
 
 def test_the_analyst_database_replaces_only_the_rebuilt_days_of_an_incremental_model(tmp_path):
     exports = Exports(tmp_path / "project", seed=5)
-    for offset in range(5):
-        exports.sales_file(f"{FIRST_DAY + timedelta(offset)}", [FIRST_DAY + timedelta(offset)])
-        exports.stock_file(FIRST_DAY + timedelta(offset))
+    exports.day_files(*(FIRST_DAY + timedelta(offset) for offset in range(5)))
     nightly, snapshot = tmp_path / "nightly.duckdb", tmp_path / "analytics.duckdb"
     exports.load_and_build(nightly, full_refresh=False)
     with connect(nightly) as con:
@@ -227,8 +228,7 @@ def test_the_analyst_database_replaces_only_the_rebuilt_days_of_an_incremental_m
     assert set(CHAIN) <= set(first.copied) and not first.replayed
 
     new_day = FIRST_DAY + timedelta(5)
-    exports.sales_file(f"{new_day}", [new_day])
-    exports.stock_file(new_day)
+    exports.day_files(new_day)
     exports.load_and_build(nightly, full_refresh=False)
     with connect(nightly) as con:
         second = publish_analyst_database(con, GRAPH, snapshot, run_id="r2")
@@ -292,8 +292,7 @@ class NightlyEqualsFullRebuild(RuleBasedStateMachine):
         self.exports.load_and_build(self.nightly, full_refresh=False)
 
     def _write_day(self, day: date) -> None:
-        self.exports.sales_file(f"{day}", [day])
-        self.exports.stock_file(day)
+        self.exports.day_files(day)
         self.days_written.append(day)
 
     # Each rule is one night: files arrive, then the run.
