@@ -122,8 +122,14 @@ def plan_incremental(
     """The ranges to rebuild, or None with the reason for a full build. `last` is the model's
     last published build; `upstream_builds(name)` the builds of a model since it."""
     options = model.header.incremental
+    stored = {
+        table.removeprefix("raw."): _stored_file_days(con, model.qualified_name, table)
+        for table in options.input_time
+    }
     files = {
-        table.removeprefix("raw."): input_file_days(con, table.removeprefix("raw."), expression)
+        table.removeprefix("raw."): input_file_days(
+            con, table.removeprefix("raw."), expression, stored[table.removeprefix("raw.")]
+        )
         for table, expression in options.input_time.items()
     }
     if last is None:
@@ -138,7 +144,7 @@ def plan_incremental(
         return IncrementalPlan(None, "no record of the files the last build read", files)
     changed: list[DayRange] = []
     for table, current in files.items():
-        changed += _changed_file_days(con, model.qualified_name, table, current)
+        changed += _changed_file_days(stored[table], current)
     for upstream in model.query_references:
         if upstream.startswith("raw."):
             continue
@@ -177,26 +183,51 @@ def merge_ranges(ranges: list[DayRange], lookback_days: int = 0) -> list[DayRang
     return [(start, end) for start, end in merged]
 
 
-def input_file_days(con: duckdb.DuckDBPyConnection, table: str, expression: str) -> list[FileDays]:
-    """Each file version whose rows raw.<table> holds, with the first and last day of them."""
+def input_file_days(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    expression: str,
+    known: dict[tuple[str, str], FileDays] | None = None,
+) -> list[FileDays]:
+    """Each file version whose rows raw.<table> holds, with the first and last day of them. The
+    days of a version in `known` (the last build's record) are taken from it: only new versions'
+    rows are read, not the whole table every night."""
     if not table_exists(con, "raw", table):
         return []
-    return con.execute(
-        f"""select _source_file, _source_sha256, min(({expression}))::date,
-                   max(({expression}))::date
-            from raw.{quote_identifier(table)} group by all"""
+    known = known or {}
+    loaded = con.execute(
+        "select distinct source_file, sha256 from raw.file_loads "
+        "where table_name = ? and status = 'loaded'",
+        [table],
     ).fetchall()
-
-
-def _changed_file_days(con, model: str, table: str, current: list[FileDays]) -> list[DayRange]:
-    stored = {
-        (row[0], row[1]): row
-        for row in con.execute(
-            f"""select source_file, sha256, first_day, last_day from {STATE_TABLE}
-                where model = ? and table_name = ?""",
-            [model, table],
+    new = [key for key in loaded if key not in known]
+    days = {key: (*key, None, None) for key in new}  # a version whose rows were all quarantined
+    if new:
+        only_new = "" if len(new) == len(loaded) else " where _source_sha256 in ?"
+        rows = con.execute(
+            f"""select _source_file, _source_sha256, min(({expression}))::date,
+                       max(({expression}))::date
+                from raw.{quote_identifier(table)}{only_new} group by all""",
+            [sorted({sha for _, sha in new})] if only_new else [],
         ).fetchall()
-    }
+        days.update({(row[0], row[1]): row for row in rows if (row[0], row[1]) in days})
+    return [known[key] for key in loaded if key in known] + list(days.values())
+
+
+def _stored_file_days(con, model: str, table: str) -> dict[tuple[str, str], FileDays]:
+    if not table_exists(con, *STATE_TABLE.split(".")):
+        return {}
+    rows = con.execute(
+        f"""select source_file, sha256, first_day, last_day from {STATE_TABLE}
+            where model = ? and table_name = ?""",
+        [model, table.removeprefix("raw.")],
+    ).fetchall()
+    return {(row[0], row[1]): row for row in rows}
+
+
+def _changed_file_days(
+    stored: dict[tuple[str, str], FileDays], current: list[FileDays]
+) -> list[DayRange]:
     now = {(row[0], row[1]): row for row in current}
     changed = [now[k] for k in now.keys() - stored.keys()]
     changed += [stored[k] for k in stored.keys() - now.keys()]
