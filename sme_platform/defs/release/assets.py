@@ -162,13 +162,14 @@ def demand_forecast(context: dg.AssetExecutionContext, project: ProjectResource)
     feature_version = latest_metadata_value(context, DEMAND_FEATURES_KEY, "feature_set_version")
     with project.warehouse() as con:
         feature_set = stored_version(con, feature_version) if feature_version else None
-        if feature_set is None or champion(con, MODEL_NAME) is None:
+        serving = champion(con, MODEL_NAME)
+        if feature_set is None or serving is None:
             reason = "no feature set or no champion model: nothing to forecast with"
             yield from skipped(context, con, DEMAND_FORECAST_KEY, ["forecast_complete"], reason)
             return
         challenger = canary_challenger(con, MODEL_NAME)
         inputs = inputs_key(
-            champion=champion(con, MODEL_NAME).version,
+            champion=serving.version,
             canary=(challenger.version, challenger.canary_share) if challenger else None,
             feature_set=feature_set.version,
             code=FORECAST_CODE_VERSION,
