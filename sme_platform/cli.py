@@ -22,6 +22,7 @@ from sme_platform.cli_stories import (
     run_release_story,
 )
 from sme_platform.lib.project import REPO_ROOT, SQL_MODELS_DIR, ProjectPaths
+from sme_platform.lib.run_history import keep_run_history_open
 
 app = typer.Typer(
     help="sme_platform: a company's exports to validated tables, features, models and KPIs.",
@@ -50,6 +51,7 @@ def _activate(project_dir: Path) -> ProjectPaths:
         raise typer.Exit(2)
     os.environ["SME_PLATFORM_DIR"] = str(paths.root)
     os.environ["DAGSTER_HOME"] = str(paths.ensure_dagster_home())
+    keep_run_history_open()
     return paths
 
 

@@ -39,7 +39,12 @@ from sme_platform.lib.automation import (
     FreshnessConfig,
     load_automation_config,
 )
+from sme_platform.lib.run_history import keep_run_history_open
 from sme_platform.lib.sources import load_sources
+
+# Every process that loads the graph (the CLI, a run's worker, the UI's code server) writes
+# the run history without an fsync per event (lib/run_history.py says why).
+keep_run_history_open()
 
 DEFAULT_OWNER = "team:data"
 FRESHNESS_GROUPS = ("ingestion", "reports")
