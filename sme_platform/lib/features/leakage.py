@@ -69,12 +69,14 @@ def check_leakage(
     ).pl()
     if sample.height == 0:
         return LeakageReport(0, 0, [])
+    # Only the sampled series' events: every series of the version was millions of rows at
+    # medium scale, 7 s of the check for 100 rows.
+    con.register("_leakage_sample_series", sample.select("sku", "location_id").unique())
     events = con.execute(
         f"""select e.* from {EVENTS_TABLE} e
-            semi join (select distinct sku, location_id from features.demand_features
-                       where feature_set_version = $version) s using (sku, location_id)""",
-        {"version": version},
+            semi join _leakage_sample_series s using (sku, location_id)"""
     ).pl()
+    con.unregister("_leakage_sample_series")
     by_series = events.partition_by(["sku", "location_id"], as_dict=True)
     mismatches = []
     for row in sample.iter_rows(named=True):
