@@ -8,13 +8,13 @@ from sme_platform.defs.governance.checks import as_check_results, report_checks,
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.sql_models.assets import MODEL_GRAPH, model_key
 from sme_platform.lib.features.demand import definition_hash
-from sme_platform.lib.features.events import build_demand_events
+from sme_platform.lib.features.events_refresh import refresh_demand_events
 from sme_platform.lib.features.leakage import check_leakage
 from sme_platform.lib.features.origins import NoDemandData
 from sme_platform.lib.features.store import STAGING_MODELS, materialize_feature_set
 from sme_platform.lib.features.validity import feature_value_problems
 from sme_platform.lib.governance import CheckOutcome
-from sme_platform.lib.sql_models.up_to_date import previous_outcomes
+from sme_platform.lib.sql_models.up_to_date import FULL_REFRESH_TAG, previous_outcomes
 from sme_platform.lib.training.config import load_forecasting_config
 
 DEMAND_FEATURES_KEY = dg.AssetKey(["features", "demand_features"])
@@ -54,9 +54,12 @@ def demand_features(context: dg.AssetExecutionContext, project: ProjectResource)
     settings = load_forecasting_config(project.paths.root).demand_forecast
     code_versions = {m: MODEL_GRAPH.models[m].code_version for m in STAGING_MODELS}
     run_id = context.run.run_id
+    full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
     with project.warehouse() as con:
         try:
-            feature_set = materialize_feature_set(con, settings, code_versions, run_id)
+            feature_set = materialize_feature_set(
+                con, settings, code_versions, run_id, full_refresh
+            )
         except NoDemandData as reason:
             yield from skipped(context, con, DEMAND_FEATURES_KEY, CHECKS, str(reason))
             return
@@ -87,7 +90,7 @@ def demand_features(context: dg.AssetExecutionContext, project: ProjectResource)
 
 def _judge(con, feature_set, seed: int, judged: dict, run_id: str) -> list:
     if feature_set.reused:
-        build_demand_events(con)  # the leakage check recomputes from the events
+        refresh_demand_events(con, run_id)  # the leakage check recomputes from the events
     leakage = check_leakage(con, feature_set.version, seed=seed)
     problems = feature_value_problems(con, feature_set.version)
     outcomes = [

@@ -15,6 +15,9 @@ replacement corrects rows that were already known rather than adding news.
 Censoring: a day on which an inventory snapshot shows the series stocked out and nothing sold
 is `censored` (demand unknown, not zero): features leave such days out of their averages and
 training leaves them out of its targets.
+
+The events are kept in `features.demand_events`, refreshed each night over the days whose
+inputs changed (events_refresh.py), not rebuilt from every sales line.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from __future__ import annotations
 import duckdb
 
 from sme_platform.lib.features.optional_inputs import optional_relation
+from sme_platform.lib.sql_models.incremental import range_predicate
 
-EVENTS_TABLE = "_demand_events"
+EVENTS_TABLE = "features.demand_events"
 
 
 def stocked_out_days(con: duckdb.DuckDBPyConnection) -> str:
@@ -53,15 +57,19 @@ def actuals_ctes(con: duckdb.DuckDBPyConnection) -> str:
         stock_outs as ({stocked_out_days(con)})"""
 
 
-def build_demand_events(con: duckdb.DuckDBPyConnection) -> int:
-    """Create the temp table `_demand_events` (sku, location_id, date, known_on, units, revenue,
+def build_demand_events(con: duckdb.DuckDBPyConnection, ranges: list | None = None) -> int:
+    """Write `features.demand_events` (sku, location_id, date, known_on, units, revenue,
     promo_units, censored) from staging.sales_lines, raw.file_loads and, where present,
-    staging.inventory_snapshots. Returns its row count."""
-    con.execute(_FILE_ARRIVAL_SQL)
-    stock_outs = stocked_out_days(con)
-    con.execute(
-        f"""
-        create or replace temp table {EVENTS_TABLE} as
+    staging.inventory_snapshots: whole, or with `ranges` ((first, last) days) only those days,
+    replaced (an event of a day depends only on that day's lines and snapshot and on when their
+    files arrived: events_refresh.py). Returns the number of rows written."""
+    con.execute("create schema if not exists features")
+    compute_file_arrival(con)
+    lines, stock_outs = "staging.sales_lines", f"({stocked_out_days(con)})"
+    if ranges is not None:
+        lines = f"(select * from {lines} where {range_predicate('order_date', ranges)})"
+        stock_outs = f"(select * from {stock_outs} where {range_predicate('date', ranges)})"
+    query = f"""
         with sales as (
             select
                 lines.sku,
@@ -73,7 +81,7 @@ def build_demand_events(con: duckdb.DuckDBPyConnection) -> int:
                 sum(lines.net_amount)::double as revenue,
                 coalesce(sum(lines.quantity) filter (where lines.on_promotion), 0)::double
                     as promo_units
-            from staging.sales_lines as lines
+            from {lines} as lines
             left join _file_arrival as arrival on arrival.source_file = lines._source_file
             group by all
         ),
@@ -81,18 +89,26 @@ def build_demand_events(con: duckdb.DuckDBPyConnection) -> int:
         censored as (
             select stock.sku, stock.location_id, stock.date, stock.date + 1 as known_on,
                    0.0 as units, 0.0 as revenue, 0.0 as promo_units
-            from ({stock_outs}) as stock
+            from {stock_outs} as stock
             anti join sale_days using (sku, location_id, date)
         )
         select *, false as censored from sales
         union all
         select *, true as censored from censored
         """
-    )
-    return con.execute(f"select count(*) from {EVENTS_TABLE}").fetchone()[0]
+    if ranges is None:
+        con.execute(f"create or replace table {EVENTS_TABLE} as {query}")
+        return con.execute(f"select count(*) from {EVENTS_TABLE}").fetchone()[0]
+    con.execute(f"delete from {EVENTS_TABLE} where {range_predicate('date', ranges)}")
+    return con.execute(f"insert into {EVENTS_TABLE} {query}").fetchone()[0]
 
 
-# Per sales file (path): the first day its rows could have been known, when it arrived late.
+def compute_file_arrival(con: duckdb.DuckDBPyConnection) -> None:
+    """The temp table `_file_arrival` (source_file, known_from): per sales file (path), the
+    first day its rows could have been known, when it arrived late (else null)."""
+    con.execute(_FILE_ARRIVAL_SQL)
+
+
 _FILE_ARRIVAL_SQL = """
 create or replace temp table _file_arrival as
 with versions as (

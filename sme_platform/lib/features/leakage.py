@@ -46,7 +46,7 @@ class LeakageReport:
 def check_leakage(
     con: duckdb.DuckDBPyConnection, version: str, sample_size: int = 200, seed: int = 42
 ) -> LeakageReport:
-    """Needs the `_demand_events` temp table of the run that built `version`."""
+    """Reads features.demand_events as refreshed by the run that built `version`."""
     sample = con.execute(
         f"""
         with rows as (

@@ -36,7 +36,8 @@ from sme_platform.lib.features.demand import (
     build_origin_features,
     definition_hash,
 )
-from sme_platform.lib.features.events import EVENTS_TABLE, build_demand_events
+from sme_platform.lib.features.events import EVENTS_TABLE
+from sme_platform.lib.features.events_refresh import refresh_demand_events
 from sme_platform.lib.features.origins import ForecastCalendar, forecast_calendar, plan_origins
 from sme_platform.lib.features.settings import ForecastSettings
 from sme_platform.lib.warehouse import table_exists
@@ -94,9 +95,11 @@ def materialize_feature_set(
     settings: ForecastSettings,
     model_code_versions: dict[str, str],
     run_id: str,
+    full_refresh: bool = False,
 ) -> FeatureSetVersion:
     """Compute and store the feature set for the warehouse's current data, or reuse the stored
-    version when its inputs, settings and definition are unchanged."""
+    version when its inputs, settings and definition are unchanged. The demand events are
+    refreshed over the days that changed (all of them on a full refresh)."""
     inputs = input_versions(con, model_code_versions)
     version = feature_set_version(settings, inputs)
     con.execute("create schema if not exists features")
@@ -104,12 +107,13 @@ def materialize_feature_set(
     stored = stored_version(con, version)
     if stored is not None:
         return stored
-    build_demand_events(con)
+    events = refresh_demand_events(con, run_id, full_refresh=full_refresh)
     calendar = forecast_calendar(con, settings)
     counts = plan_origins(con, settings, calendar)
     row_count = build_origin_features(con)
     target_rows = _store(con, version)
     counts["events"] = con.execute(f"select count(*) from {EVENTS_TABLE}").fetchone()[0]
+    counts["events_refresh"] = events.describe()
     con.execute(
         "insert into features.feature_set_versions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [

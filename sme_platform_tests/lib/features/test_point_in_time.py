@@ -71,7 +71,7 @@ def test_the_leakage_check_recomputes_and_catches_a_leak(tiny_warehouse):
     build_demand_events(con)
     _origins(con, 22, 25, 28, 31)
     build_origin_features(con)
-    con.execute("create schema features")
+    con.execute("create schema if not exists features")
     con.execute(
         "create table features.demand_features as select 'v1' as feature_set_version, * "
         "from _origin_features"

@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from sme_platform.lib.analyst_database import publish_analyst_database
+from sme_platform.lib.features.events import EVENTS_TABLE
+from sme_platform.lib.features.events_refresh import refresh_demand_events
 from sme_platform.lib.ingestion import ingest_table
 from sme_platform.lib.sources import load_sources
 from sme_platform.lib.sql_models.errors import ModelGraphError
@@ -40,6 +42,8 @@ CHAIN = [
 ]
 # Tables outside the chain that its warn-level relationship tests read: not built here.
 SKIPPED_TESTS = {"relationships_sku": "the parent table is not part of this test"}
+# The demand events the feature sets read, refreshed over the changed days as the chain is.
+WITH_EVENTS = [*CHAIN, EVENTS_TABLE]
 STOCK_HEADER = "day,store,item,on_hand"
 FIRST_DAY = date(2024, 1, 1)
 
@@ -100,6 +104,7 @@ class Exports:
         self.project.source("inventory_snapshots", path="stock_*.csv", columns=stock_columns)
         self.random = random.Random(seed)
         self.version = 0
+        self.runs: dict[Path, int] = {}
 
     def sales_file(self, name: str, days: list[date]) -> None:
         self.version += 1  # every version differs, so a rewrite is always a new file version
@@ -132,14 +137,19 @@ class Exports:
         self.project.write(f"stock_{day}.csv", "\n".join(rows) + "\n")
 
     def load_and_build(self, warehouse: Path, *, full_refresh: bool) -> dict[str, str]:
-        """Ingest what is new, build the chain; how each model was built."""
+        """Ingest what is new (as the warehouse's next run: a file loaded after later days is
+        late), build the chain, refresh the demand events; how each was built."""
         sources = load_sources(self.project.root)
+        self.runs[warehouse] = self.runs.get(warehouse, 0) + 1
+        run_id = f"night-{self.runs[warehouse]}"
         built = {}
         with connect(warehouse) as con:
             for table in ("sales_lines", "inventory_snapshots"):
-                ingest_table(con, sources.get(table))
+                ingest_table(con, sources.get(table), run_id=run_id)
             for name in CHAIN:
                 built[name] = build_model_as_a_run_would(con, name, full_refresh)
+            events = refresh_demand_events(con, run_id, full_refresh=full_refresh)
+            built[EVENTS_TABLE] = events.describe()
         return built
 
 
@@ -165,11 +175,11 @@ def build_model_as_a_run_would(con, name: str, full_refresh: bool, graph=GRAPH) 
     return how
 
 
-def assert_same_tables(incremental: Path, full: Path) -> None:
+def assert_same_tables(incremental: Path, full: Path, tables=tuple(CHAIN)) -> None:
     con = duckdb.connect()
     con.execute(f"attach '{incremental}' as inc (read_only)")
     con.execute(f"attach '{full}' as full_build (read_only)")
-    for name in CHAIN:
+    for name in tables:
         counts = con.execute(
             f"select (select count(*) from inc.{name}), (select count(*) from full_build.{name})"
         ).fetchone()
@@ -187,16 +197,20 @@ def test_a_new_day_rebuilds_that_day_only_and_equals_a_full_rebuild(tmp_path):
     exports.day_files(*(FIRST_DAY + timedelta(offset) for offset in range(10)))
     nightly, full = tmp_path / "nightly.duckdb", tmp_path / "full.duckdb"
     first = exports.load_and_build(nightly, full_refresh=False)
-    assert set(first.values()) == {"full: first build"}
-    assert exports.load_and_build(nightly, full_refresh=False) == dict.fromkeys(CHAIN, "up to date")
+    assert {first[name] for name in CHAIN} == {"full: first build"}
+    assert first[EVENTS_TABLE].startswith("full: first build; ")
+    assert exports.load_and_build(nightly, full_refresh=False) == {
+        **dict.fromkeys(CHAIN, "up to date"),
+        EVENTS_TABLE: "unchanged: no day changed since the last refresh",
+    }
 
     new_day = FIRST_DAY + timedelta(10)
     exports.day_files(new_day)
     night = exports.load_and_build(nightly, full_refresh=False)
-    for name in CHAIN:
+    for name in WITH_EVENTS:
         assert night[name].startswith(f"incremental: 1 day(s) in 1 range(s): {new_day}..{new_day};")
     exports.load_and_build(full, full_refresh=True)
-    assert_same_tables(nightly, full)
+    assert_same_tables(nightly, full, WITH_EVENTS)
 
 
 def test_a_replaced_file_that_no_longer_holds_a_day_rebuilds_that_day_too(tmp_path):
@@ -211,7 +225,7 @@ def test_a_replaced_file_that_no_longer_holds_a_day_rebuilds_that_day_too(tmp_pa
         f"incremental: 4 day(s) in 1 range(s): {days[0]}..{days[3]};"
     )
     exports.load_and_build(full, full_refresh=True)
-    assert_same_tables(nightly, full)
+    assert_same_tables(nightly, full, WITH_EVENTS)
     with connect(nightly) as con:
         assert con.execute("select min(order_date) from staging.sales_lines").fetchone() == (
             days[2],
@@ -289,7 +303,9 @@ class NightlyEqualsFullRebuild(RuleBasedStateMachine):
         for _ in range(4):
             self._write_day(self.days_held_back.pop(0))
         self.nightly, self.full = self.root / "nightly.duckdb", self.root / "full.duckdb"
+        # Both load the same files in the same runs, so the same files are late in both.
         self.exports.load_and_build(self.nightly, full_refresh=False)
+        self.exports.load_and_build(self.full, full_refresh=True)
 
     def _write_day(self, day: date) -> None:
         self.exports.day_files(day)
@@ -326,7 +342,7 @@ class NightlyEqualsFullRebuild(RuleBasedStateMachine):
         self.exports.load_and_build(self.nightly, full_refresh=False)
         # The same files loaded, every model rebuilt in full from them.
         self.exports.load_and_build(self.full, full_refresh=True)
-        assert_same_tables(self.nightly, self.full)
+        assert_same_tables(self.nightly, self.full, WITH_EVENTS)
 
     @invariant()
     def no_build_left_behind(self):
