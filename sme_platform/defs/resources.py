@@ -13,7 +13,7 @@ from sme_platform.defs.runs import take_turn
 from sme_platform.lib.project import ProjectPaths
 from sme_platform.lib.run_lock import WarehouseLock, WarehouseLockError
 from sme_platform.lib.sources import SourcesConfig, load_sources
-from sme_platform.lib.warehouse import connect
+from sme_platform.lib.warehouse import connect, hold_open
 
 
 class ProjectResource(dg.ConfigurableResource):
@@ -22,10 +22,13 @@ class ProjectResource(dg.ConfigurableResource):
     A run using it holds the warehouse lock from its start to its end (one writer at a time:
     a second run waits here, before its first step, instead of failing on DuckDB's lock). The
     definitions' in_process_executor sets a resource up once per run, so that is once per run.
+    The warehouse is held open for the run too (warehouse.hold_open): steps' connections then
+    share one DuckDB instance rather than each opening and checkpointing the file.
     """
 
     project_dir: str
     _turn: WarehouseLock | None = PrivateAttr(default=None)
+    _held: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
 
     @property
     def paths(self) -> ProjectPaths:
@@ -41,8 +44,18 @@ class ProjectResource(dg.ConfigurableResource):
             return
         log = context.log.info if context.log else print
         self._turn = take_turn(context.instance, context.run, self.paths, log=log)
+        try:
+            self._held = hold_open(self.paths.warehouse)
+        except BaseException:
+            self._turn.release()
+            self._turn = None
+            raise
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        # Closed before the turn is given up: the last close checkpoints the file.
+        if self._held is not None:
+            self._held.close()
+            self._held = None
         if self._turn is not None:
             self._turn.release()
             self._turn = None

@@ -54,6 +54,17 @@ def connect(
         connection.close()
 
 
+def hold_open(database: Path | str) -> duckdb.DuckDBPyConnection:
+    """A connection to keep open for a run's length, then close. DuckDB shares one database
+    instance among a process's connections to a file: while this one is open, each step's
+    `connect` reuses it, instead of loading the catalog (40 ms for the medium demo's warehouse)
+    and checkpointing the file when it closes (115 ms): 6 s of a night's 40 steps. DuckDB still
+    checkpoints when its WAL grows past its threshold, and when this connection closes."""
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    # The same configuration as `connect`: DuckDB refuses a second one for an open file.
+    return duckdb.connect(str(database), config={"memory_limit": DEFAULT_MEMORY_LIMIT})
+
+
 @contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
     """Everything in the block commits together, or (on any exception) not at all."""
