@@ -24,6 +24,7 @@ times slower than one).
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 
 import lightgbm as lgb
@@ -47,6 +48,7 @@ PARAMETERS = {
     "verbosity": -1,
 }
 NUM_ROUNDS = 150
+PREDICTION_THREADS = max(1, min(4, os.cpu_count() or 1))
 RECENT_MEAN_WEIGHT = 0.4
 
 
@@ -74,7 +76,7 @@ class DemandModel:
     def raw_predict(self, frame: pl.DataFrame) -> np.ndarray:
         coded, _ = categorical_codes(frame, self.categories)
         matrix = coded.select(MODEL_INPUTS).to_numpy().astype(np.float64)
-        predictions = self.booster.predict(matrix, num_threads=self.parameters["num_threads"])
+        predictions = self.booster.predict(matrix, num_threads=PREDICTION_THREADS)
         return np.clip(predictions, 0, None)
 
     def text(self) -> str:
