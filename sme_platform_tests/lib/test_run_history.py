@@ -20,6 +20,8 @@ def dagster_home(tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.delenv(run_history.SYNC_ENV, raising=False)
     run_history.keep_run_history_open()
+    # Earlier tests in this worker process kept their own instances' files open.
+    run_history.close_kept_connections()
     yield home
     run_history.close_kept_connections()
 
