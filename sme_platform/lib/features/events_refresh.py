@@ -17,19 +17,19 @@ files) holds the refreshed events equal to a full rebuild's, row for row.
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import json
+import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import duckdb
 
+from sme_platform.lib.code_version import modules_hash
 from sme_platform.lib.features import events
 from sme_platform.lib.features.events import build_demand_events
 from sme_platform.lib.sql_models.incremental import DayRange, describe_ranges, merge_ranges
 from sme_platform.lib.sql_models.up_to_date import builds_since, last_build
-from sme_platform.lib.warehouse import table_exists
+from sme_platform.lib.warehouse import table_exists, transaction
 
 READS = ("staging.sales_lines", "staging.inventory_snapshots")
 REFRESHES_TABLE = "features.demand_events_refreshes"
@@ -52,10 +52,7 @@ class EventsRefresh:
 
 
 def events_code_version() -> str:
-    digest = hashlib.sha256()
-    for module in (events, inspect.getmodule(EventsRefresh)):
-        digest.update(inspect.getsource(module).encode())
-    return digest.hexdigest()[:16]
+    return modules_hash(events, sys.modules[__name__])
 
 
 def refresh_demand_events(
@@ -66,8 +63,7 @@ def refresh_demand_events(
     _ensure_tables(con)
     code_version = events_code_version()
     consumed = {model: _last_built_at(con, model) for model in READS}
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         ranges, reason = _changed_days(con, code_version, full_refresh)
         if ranges is None:
             refresh = EventsRefresh("full", (), reason, build_demand_events(con))
@@ -91,10 +87,6 @@ def refresh_demand_events(
                 refresh.rows_written,
             ],
         )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return refresh
 
 
