@@ -93,3 +93,63 @@ def test_the_oldest_idle_connections_are_closed_beyond_the_limit(dagster_home):
     assert len(kept) == run_history.MAX_KEPT
     assert kept[-1].endswith(f"{run_history.MAX_KEPT + 2}.db")
     assert not any(path.endswith("/0.db") for path in kept)
+
+
+@dg.asset(check_specs=[dg.AssetCheckSpec(f"rule_{n}", asset="checked") for n in range(3)])
+def checked():
+    yield dg.MaterializeResult()
+    for n in range(3):
+        yield dg.AssetCheckResult(check_name=f"rule_{n}", passed=True)
+
+
+def _sqlite_connections_opened(run) -> int:
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    opened = []
+
+    def count(dbapi_connection, _record):
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            opened.append(1)
+
+    event.listen(Engine, "connect", count)
+    try:
+        run()
+    finally:
+        event.remove(Engine, "connect", count)
+    return len(opened)
+
+
+def test_a_run_opens_a_handful_of_connections_not_one_per_event(dagster_home):
+    with dg.instance_for_test(temp_dir=str(dagster_home)) as instance:
+        dg.materialize([checked], instance=instance)  # files created, migrations checked
+        results = []
+        opened = _sqlite_connections_opened(
+            lambda: results.append(dg.materialize([checked], instance=instance))
+        )
+        events = len(instance.all_logs(results[0].run_id))
+        kept = run_history.kept_engines(instance.event_log_storage)
+    # Dagster's own storages open a connection for every read and write: 73 here. Pooled: the
+    # new run's file (created and migrated through engines of its own), the schedules, and
+    # the few Dagster opens outside the two storages.
+    assert events > 20
+    assert opened <= 12, opened
+    assert "index" in kept
+    assert results[0].run_id in kept
+
+
+def test_a_storage_keeps_the_last_runs_files_and_closes_them_on_dispose(dagster_home):
+    with dg.instance_for_test(temp_dir=str(dagster_home)) as instance:
+        storage = instance.event_log_storage
+        run_ids = [
+            dg.materialize([tiny], instance=instance).run_id
+            for _ in range(run_history.KEPT_RUN_FILES + 2)
+        ]
+        kept = run_history.kept_engines(storage)
+        assert "index" in kept
+        assert [shard for shard in kept if shard != "index"] == run_ids[
+            -run_history.KEPT_RUN_FILES :
+        ]
+        # An evicted run's events are read through a new engine, as before.
+        assert len(instance.all_logs(run_ids[0])) > 5
+    assert run_history.kept_engines(storage) == []
