@@ -64,8 +64,10 @@ def replayable_ranges(
     con: duckdb.DuckDBPyConnection, model: SqlModel, previous: dict | None, masks: dict
 ) -> list[DayRange] | None:
     """The day ranges an incremental model rebuilt since the snapshot's copy of it, when
-    replaying them on that copy gives the model's table: every build since was incremental,
-    and the copy is of the build before them with the same masks. None: copy it whole."""
+    replaying them on that copy gives the model's table: the copy is of a build with the same
+    masks, and every build since was incremental or a full build of the copy's data version
+    (a `--full-refresh` of the same data: the same rows, nothing to replay up to it). None:
+    copy it whole."""
     if model.header.incremental is None or not previous or not previous.get("source_built_at"):
         return None
     copied = con.execute(
@@ -75,9 +77,15 @@ def replayable_ranges(
     if copied is None or source_version(copied[0], masks) != previous["source_version"]:
         return None
     builds = builds_since(con, model.qualified_name, previous["source_built_at"])
-    if not builds or any(build.mode != "incremental" for build in builds):
-        return None
-    return merge_ranges([day_range for build in builds for day_range in build.ranges])
+    ranges: list[DayRange] = []
+    for build in builds:
+        if build.mode == "incremental":
+            ranges.extend(build.ranges)
+        elif build.data_version == copied[0]:
+            ranges = []  # rebuilt whole into the rows the snapshot has
+        else:
+            return None
+    return merge_ranges(ranges) if ranges else None
 
 
 def table_source_version(con: duckdb.DuckDBPyConnection, name: str) -> str:
