@@ -76,11 +76,16 @@ def skipped_test(test: DataTest, reason: str) -> DataTestResult:
     return DataTestResult(test, True, 0, f"skipped: {reason}", skipped=reason)
 
 
-def scoped_failing_rows_sql(test: DataTest, relation: str, where: str | None) -> str:
+def scoped_failing_rows_sql(
+    test: DataTest, relation: str, where: str | None, parent_unchanged: bool = False
+) -> str:
     """The failing rows among those `where` selects (the days an incremental build rebuilt).
     A row test judges those rows alone; uniqueness their keys against the whole table;
     relationships and SQL tests, whose failures need not lie in the rebuilt rows (a parent
-    row removed, a custom query), the whole table."""
+    row removed, a custom query), the whole table; a relationship whose parent table is
+    unchanged since the whole table was last judged (`parent_unchanged`), the rebuilt rows."""
+    if test.kind == "relationships" and parent_unchanged and where is not None:
+        return failing_rows_sql(test, f"(select * from {relation} where {where})")
     if where is None or test.kind in ("relationships", "sql"):
         return failing_rows_sql(test, relation)
     if test.kind == "unique":
@@ -94,7 +99,11 @@ def scoped_failing_rows_sql(test: DataTest, relation: str, where: str | None) ->
 
 
 def run_test(
-    con: duckdb.DuckDBPyConnection, test: DataTest, relation: str, where: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    test: DataTest,
+    relation: str,
+    where: str | None = None,
+    parent_unchanged: bool = False,
 ) -> DataTestResult:
     """The test on `relation`; with `where`, on the rows it selects (scoped_failing_rows_sql)."""
     if test.kind == "great_expectations":
@@ -102,7 +111,7 @@ def run_test(
             con, Path(test.options["suite_path"]), relation, where=where
         )
         return DataTestResult(test, passed, failing, description, [observed])
-    query = scoped_failing_rows_sql(test, relation, where)
+    query = scoped_failing_rows_sql(test, relation, where, parent_unchanged)
     failing = con.execute(f"select count(*) from ({query})").fetchone()[0]
     sample: list[dict] = []
     if failing:

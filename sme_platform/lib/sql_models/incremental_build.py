@@ -3,9 +3,11 @@
 The query runs once per range into a building table; then, in one transaction, the ranges' rows
 of the published table are deleted, the new ones inserted, and the tests run on the result:
 row tests (not null, accepted values, expressions, the suite's row expectations) on the rebuilt
-days, uniqueness on the rebuilt keys against the whole table, relationships, SQL tests and the
-suite's table expectations on the whole table. A blocking failure rolls the transaction back, so
-the previous version stays whole, as with a full build; a run killed halfway leaves it too.
+days, uniqueness on the rebuilt keys against the whole table, relationships on the whole table
+(on the rebuilt days when the parent table is unchanged since the model's last build), SQL
+tests and the suite's table expectations on the whole table. A blocking failure rolls the
+transaction back, so the previous version stays whole, as with a full build; a run killed
+halfway leaves it too.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from sme_platform.lib.sql_models.build import (
 from sme_platform.lib.sql_models.data_tests import run_test, skipped_test
 from sme_platform.lib.sql_models.graph import SqlModel
 from sme_platform.lib.sql_models.incremental import DayRange, range_predicate, render
-from sme_platform.lib.warehouse import relation_name
+from sme_platform.lib.sql_models.up_to_date import BUILDS_TABLE
+from sme_platform.lib.warehouse import relation_name, table_exists
 
 
 class _BlockingFailure(Exception):
@@ -55,6 +58,7 @@ def build_incremental(
         raise ModelBuildError(f"{model.path}: {type(error).__name__}: {error}") from error
     _same_columns(con, model, building)
     in_ranges = range_predicate(options.time_column, ranges)
+    unchanged_parents = _parents_unchanged_since_last_build(con, model)
     try:
         con.execute("begin transaction")
         outcome.rows_deleted = con.execute(
@@ -64,7 +68,9 @@ def build_incremental(
         outcome.rows_inserted = con.execute(
             f"insert into {model.relation} by name select * from {building} where {in_ranges}"
         ).fetchone()[0]
-        outcome.tests = _run_scoped_tests(con, model, in_ranges, skipped_tests or {})
+        outcome.tests = _run_scoped_tests(
+            con, model, in_ranges, skipped_tests or {}, unchanged_parents
+        )
         if outcome.blocking_failures:
             raise _BlockingFailure
         describe_build(con, model, model.relation, outcome)
@@ -96,11 +102,37 @@ def _same_columns(con, model: SqlModel, building: str) -> None:
         )
 
 
-def _run_scoped_tests(con, model: SqlModel, in_ranges: str, skipped: Mapping[str, str]):
+def _run_scoped_tests(
+    con, model: SqlModel, in_ranges: str, skipped: Mapping[str, str], unchanged_parents: set[str]
+):
     results = []
     for test in model.header.tests:
         if test.name in skipped:
             results.append(skipped_test(test, skipped[test.name]))
         else:
-            results.append(run_test(con, test, model.relation, where=in_ranges))
+            parent_unchanged = test.options.get("to") in unchanged_parents
+            results.append(
+                run_test(con, test, model.relation, in_ranges, parent_unchanged=parent_unchanged)
+            )
     return results
+
+
+def _parents_unchanged_since_last_build(con, model: SqlModel) -> set[str]:
+    """The parent tables of the model's relationship tests not built since the model's last
+    published build (which judged every row against them): a row outside the rebuilt days
+    still finds its parent, and only the rebuilt rows need judging (on the medium demo 1.6 s
+    -> 0.1 s for staging.sales_lines). A parent with no build on record (not a model of the
+    graph) counts as changed."""
+    parents = {test.options["to"] for test in model.header.tests if test.kind == "relationships"}
+    if not parents or not table_exists(con, *BUILDS_TABLE.split(".")):
+        return set()
+    built = dict(
+        con.execute(
+            f"select model, max(built_at) from {BUILDS_TABLE} where model in ? group by model",
+            [sorted(parents | {model.qualified_name})],
+        ).fetchall()
+    )
+    last = built.get(model.qualified_name)
+    if last is None:
+        return set()
+    return {parent for parent in parents if parent in built and built[parent] <= last}
