@@ -12,6 +12,7 @@ from sme_platform.defs.upstream import latest_metadata_value
 from sme_platform.lib.code_version import modules_hash
 from sme_platform.lib.features.store import stored_version
 from sme_platform.lib.monitoring import (
+    accuracy_refresh,
     checks,
     drift,
     forecast_monitoring,
@@ -20,26 +21,34 @@ from sme_platform.lib.monitoring import (
     prediction_drift,
     retraining_signal,
 )
+from sme_platform.lib.monitoring.accuracy_refresh import (
+    read_forecast_accuracy,
+    refresh_forecast_accuracy,
+)
 from sme_platform.lib.monitoring.checks import (
     feature_drift_check,
     live_accuracy_check,
     prediction_drift_check,
 )
-from sme_platform.lib.monitoring.forecast_monitoring import (
-    live_accuracy,
-    measure_feature_drift,
-    rebuild_forecast_accuracy,
-)
+from sme_platform.lib.monitoring.forecast_monitoring import live_accuracy, measure_feature_drift
 from sme_platform.lib.monitoring.live_roi import record_impact
 from sme_platform.lib.monitoring.operations import record_scoring_latency, refresh_quality_trends
 from sme_platform.lib.monitoring.prediction_drift import measure_prediction_drift
 from sme_platform.lib.monitoring.retraining_signal import reference_window
 from sme_platform.lib.release.registry import champion
+from sme_platform.lib.sql_models.up_to_date import FULL_REFRESH_TAG
 from sme_platform.lib.training.config import MODEL_NAME, load_forecasting_config
 
 MONITORING_KEY = dg.AssetKey(["monitoring", "demand_forecast_monitoring"])
 MONITORING_CODE_VERSION = modules_hash(
-    drift, forecast_monitoring, checks, retraining_signal, live_roi, prediction_drift, operations
+    drift,
+    forecast_monitoring,
+    accuracy_refresh,
+    checks,
+    retraining_signal,
+    live_roi,
+    prediction_drift,
+    operations,
 )
 # Metadata the retraining sensor reads: why to retrain (empty: no need), and the run key.
 RETRAIN_SIGNAL = "retrain_signal"
@@ -66,7 +75,8 @@ CHECKS = {
                 "night, model version and feature: Evidently's score, method, threshold, "
                 "drifted; the HTML report in data/reports/monitoring/<model>/<date>.html) and "
                 "monitoring.forecast_accuracy (live WAPE and bias per model version, role, day "
-                "and segment, rebuilt from ml.forecast_log and the actuals) and "
+                "and segment, from ml.forecast_log and the actuals, refreshed over the days "
+                "that changed) and "
                 "monitoring.business_impact (the money of ordering from the served forecasts "
                 "against the cheaper naive baseline, on the days sold since; one row per run), "
                 "monitoring.prediction_drift (its forecasts against its first), "
@@ -116,7 +126,10 @@ def demand_forecast_monitoring(context: dg.AssetExecutionContext, project: Proje
         drifted = measure_feature_drift(
             con, serving, feature_set.version, project.paths.reports_dir, config, run_id
         )
-        accuracy = rebuild_forecast_accuracy(con, MODEL_NAME)
+        accuracy_update = refresh_forecast_accuracy(
+            con, MODEL_NAME, run_id, full_refresh=FULL_REFRESH_TAG in context.run.tags
+        )
+        accuracy = read_forecast_accuracy(con, MODEL_NAME)
         live = live_accuracy(accuracy, serving.version, "champion", config.live_window_days)
         predicted = measure_prediction_drift(
             con, serving, project.paths.reports_dir, config, run_id
@@ -158,6 +171,7 @@ def demand_forecast_monitoring(context: dg.AssetExecutionContext, project: Proje
             "drifted_features": drifted.drifted,
             "drifted_share": round(drifted.drifted_share, 4),
             "accuracy_rows": accuracy.height,
+            "accuracy_refresh": accuracy_update.describe(),
             "live_wape": live.wape,
             "live_days": live.days,
             "prediction_drift": predicted.score if predicted else None,

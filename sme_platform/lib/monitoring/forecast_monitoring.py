@@ -3,8 +3,8 @@ what it forecast from when it was trained (feature drift, with Evidently), and i
 against what was sold once the actuals arrive (live accuracy, from ml.forecast_log).
 
 Tables (schema `monitoring`): `feature_drift`, one row per night, model version and feature,
-appended; `forecast_accuracy`, one row per model version, role, day and segment, rebuilt from
-the forecast log each night (a late file changes the actuals of days already judged).
+appended; `forecast_accuracy`, one row per model version, role, day and segment, from the forecast
+log and the actuals, refreshed each night over the days that changed (accuracy_refresh.py).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from sme_platform.lib.monitoring.config import MonitoringConfig
 from sme_platform.lib.monitoring.drift import measure_drift
 from sme_platform.lib.monitoring.tables import append_rows
 from sme_platform.lib.release.registry import ModelVersion
-from sme_platform.lib.warehouse import table_exists, transaction
+from sme_platform.lib.sql_models.incremental import DayRange, range_predicate
+from sme_platform.lib.warehouse import table_exists
 
 FEATURE_DRIFT_TABLE = "monitoring.feature_drift"
 ACCURACY_TABLE = "monitoring.forecast_accuracy"
@@ -114,11 +115,13 @@ def measure_feature_drift(
     return FeatureDrift(measured_on, rows, drifted, result.drifted_share, html_path)
 
 
-def rebuild_forecast_accuracy(con: duckdb.DuckDBPyConnection, model_name: str) -> pl.DataFrame:
+def accuracy_rows(
+    con: duckdb.DuckDBPyConnection, model_name: str, ranges: list[DayRange] | None = None
+) -> pl.DataFrame:
     """Every logged forecast whose day has passed (up to the newest day sold), against the
     units sold: per model version, role, day and segment (overall, location, category), over
-    all horizons logged for that day. A stocked-out day with no sale is left out (its demand is
-    unknown), as in the backtest and the canary."""
+    all horizons logged for that day; with `ranges`, for the days in them only. A stocked-out
+    day with no sale is left out (its demand is unknown), as in the backtest and the canary."""
     if not table_exists(con, "ml", "forecast_log"):
         return pl.DataFrame()
     categories = (
@@ -126,20 +129,24 @@ def rebuild_forecast_accuracy(con: duckdb.DuckDBPyConnection, model_name: str) -
         if table_exists(con, "staging", "products")
         else "select null::varchar as sku, null::varchar as category where false"
     )
+    days = "true" if ranges is None else range_predicate("date", ranges)
     frame = con.execute(
         f"""
         with {actuals_ctes(con)},
         categories as ({categories}),
+        logged as (select * from ml.forecast_log where model_name = $name and {days}),
+        actuals_of_days as (select * from actuals where {days}),
+        stock_outs_of_days as (select * from stock_outs where {days}),
         judged as (
             select log.model_version, log.role, log.date, log.sku, log.location_id,
                    coalesce(categories.category, 'uncategorised') as category,
                    log.prediction, coalesce(actuals.units, 0) as actual
-            from ml.forecast_log as log
+            from logged as log
             cross join newest
-            left join actuals using (sku, location_id, date)
-            left join stock_outs using (sku, location_id, date)
+            left join actuals_of_days as actuals using (sku, location_id, date)
+            left join stock_outs_of_days as stock_outs using (sku, location_id, date)
             left join categories using (sku)
-            where log.model_name = $name and log.date <= newest.day
+            where log.date <= newest.day
               and not (actuals.units is null and stock_outs.sku is not null)
         )
         select model_version, role, date, segment_type, segment,
@@ -160,12 +167,7 @@ def rebuild_forecast_accuracy(con: duckdb.DuckDBPyConnection, model_name: str) -
         """,
         {"name": model_name},
     ).pl()
-    frame = frame.with_columns(pl.lit(model_name).alias("model_name"))
-    with transaction(con):
-        if table_exists(con, "monitoring", "forecast_accuracy"):
-            con.execute(f"delete from {ACCURACY_TABLE} where model_name = ?", [model_name])
-        append_rows(con, ACCURACY_TABLE, frame)
-    return frame
+    return frame.with_columns(pl.lit(model_name).alias("model_name"))
 
 
 @dataclass(frozen=True)

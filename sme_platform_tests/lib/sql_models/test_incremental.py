@@ -19,6 +19,8 @@ from sme_platform.lib.analyst_database import publish_analyst_database
 from sme_platform.lib.features.events import EVENTS_TABLE
 from sme_platform.lib.features.events_refresh import refresh_demand_events
 from sme_platform.lib.ingestion import ingest_table
+from sme_platform.lib.monitoring.accuracy_refresh import refresh_forecast_accuracy
+from sme_platform.lib.monitoring.forecast_monitoring import ACCURACY_TABLE, accuracy_rows
 from sme_platform.lib.sources import load_sources
 from sme_platform.lib.sql_models.errors import ModelGraphError
 from sme_platform.lib.sql_models.graph import load_model_graph
@@ -44,6 +46,7 @@ CHAIN = [
 SKIPPED_TESTS = {"relationships_sku": "the parent table is not part of this test"}
 # The demand events the feature sets read, refreshed over the changed days as the chain is.
 WITH_EVENTS = [*CHAIN, EVENTS_TABLE]
+
 STOCK_HEADER = "day,store,item,on_hand"
 FIRST_DAY = date(2024, 1, 1)
 
@@ -150,7 +153,42 @@ class Exports:
                 built[name] = build_model_as_a_run_would(con, name, full_refresh)
             events = refresh_demand_events(con, run_id, full_refresh=full_refresh)
             built[EVENTS_TABLE] = events.describe()
+            log_forecasts(con, self.runs[warehouse])
+            accuracy = refresh_forecast_accuracy(con, "demand", run_id, full_refresh=full_refresh)
+            built[ACCURACY_TABLE] = accuracy.describe()
         return built
+
+
+def log_forecasts(con, night: int) -> None:
+    """As the night's publication: forecasts of every SKU from the day after the newest day
+    sold, three days ahead, by the champion and, every other night, a challenger for SKU A;
+    nothing when that origin was already published (nothing new)."""
+    con.execute(
+        """create schema if not exists ml;
+           create table if not exists ml.forecast_log (sku varchar, location_id varchar,
+               origin_date date, date date, horizon integer, prediction double,
+               model_name varchar, model_version varchar, role varchar, scored_at timestamp)"""
+    )
+    origin = con.execute("select max(order_date) + 1 from staging.sales_lines").fetchone()[0]
+    if (
+        origin is None
+        or con.execute(
+            "select count(*) from ml.forecast_log where origin_date = ?", [origin]
+        ).fetchone()[0]
+    ):
+        return
+    rows = [
+        (sku, "S1", origin, origin + timedelta(horizon - 1), horizon, prediction, version, role)
+        for sku in "ABC"
+        for horizon in (1, 2, 3)
+        for version, role, prediction in [
+            ("v1", "champion", ((ord(sku) + night + horizon) % 5) * 0.5),
+            *([("v2", "challenger", 1.5)] if sku == "A" and night % 2 == 0 else []),
+        ]
+    ]
+    con.executemany(
+        "insert into ml.forecast_log values (?, ?, ?, ?, ?, ?, 'demand', ?, ?, now())", rows
+    )
 
 
 def build_model_as_a_run_would(con, name: str, full_refresh: bool, graph=GRAPH) -> str:
@@ -192,6 +230,18 @@ def assert_same_tables(incremental: Path, full: Path, tables=tuple(CHAIN)) -> No
     con.close()
 
 
+def assert_accuracy_is_a_rebuild(warehouse: Path) -> None:
+    """The live accuracy refreshed night after night equals one computed from the whole log."""
+    with connect(warehouse) as con:
+        con.register("rebuilt", accuracy_rows(con, "demand").to_arrow())
+        columns = ", ".join(f'"{c}"' for c in con.execute("select * from rebuilt").pl().columns)
+        for left, right in ((ACCURACY_TABLE, "rebuilt"), ("rebuilt", ACCURACY_TABLE)):
+            extra = con.execute(
+                f"select {columns} from {left} except all select {columns} from {right} limit 3"
+            ).fetchall()
+            assert not extra, f"forecast accuracy rows in {left} only: {extra}"
+
+
 def test_a_new_day_rebuilds_that_day_only_and_equals_a_full_rebuild(tmp_path):
     exports = Exports(tmp_path / "project", seed=7)
     exports.day_files(*(FIRST_DAY + timedelta(offset) for offset in range(10)))
@@ -202,15 +252,24 @@ def test_a_new_day_rebuilds_that_day_only_and_equals_a_full_rebuild(tmp_path):
     assert exports.load_and_build(nightly, full_refresh=False) == {
         **dict.fromkeys(CHAIN, "up to date"),
         EVENTS_TABLE: "unchanged: no day changed since the last refresh",
+        ACCURACY_TABLE: "unchanged: no day changed since the last refresh",
     }
 
     new_day = FIRST_DAY + timedelta(10)
     exports.day_files(new_day)
     night = exports.load_and_build(nightly, full_refresh=False)
-    for name in WITH_EVENTS:
+    for name in [*WITH_EVENTS, ACCURACY_TABLE]:
         assert night[name].startswith(f"incremental: 1 day(s) in 1 range(s): {new_day}..{new_day};")
     exports.load_and_build(full, full_refresh=True)
     assert_same_tables(nightly, full, WITH_EVENTS)
+    assert_accuracy_is_a_rebuild(nightly)
+    with connect(nightly) as con:  # the new day judged the forecasts of night 1 for it
+        assert (
+            con.execute(
+                f"select count(*) from {ACCURACY_TABLE} where date = ?", [new_day]
+            ).fetchone()[0]
+            == 3
+        )  # overall, location, category
 
 
 def test_a_replaced_file_that_no_longer_holds_a_day_rebuilds_that_day_too(tmp_path):
@@ -366,6 +425,7 @@ class NightlyEqualsFullRebuild(RuleBasedStateMachine):
         # The same files loaded, every model rebuilt in full from them.
         self.exports.load_and_build(self.full, full_refresh=True)
         assert_same_tables(self.nightly, self.full, WITH_EVENTS)
+        assert_accuracy_is_a_rebuild(self.nightly)
 
     @invariant()
     def no_build_left_behind(self):
