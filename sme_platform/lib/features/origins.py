@@ -105,13 +105,34 @@ def plan_origins(
     con.execute(ACTIVE_SQL, {"scoring": calendar.scoring_origin, "active_days": active_days})
     # Few series (a small company): every origin fits the budget, so all are used; many: at
     # most `training_origins_per_series` each, so the budget spreads over more series.
-    candidates = con.execute(
-        "select count(distinct (sku, location_id)) from _active join _grid_origins "
-        "using (origin_date)"
-    ).fetchone()[0]
+    con.execute(
+        """create or replace temp table _grid_counts as
+           select sku, location_id, count(*) as active_origins
+           from _active join _grid_origins using (origin_date) group by all"""
+    )
+    candidates = con.execute("select count(*) from _grid_counts").fetchone()[0]
     per_series = max(
         settings.training_origins_per_series,
         settings.training_row_budget // max(candidates * horizon, 1),
+    )
+    # Series are drawn on their row counts alone (a series gives min(active origins,
+    # per_series) origins); only the drawn series' origins are drawn after: hashing every
+    # active series x origin took 2.2 s at medium scale for the 2% of series kept.
+    con.execute(
+        f"""
+        create or replace temp table _training_series as
+        with per_series as (
+            select sku, location_id, least(active_origins, $per_series) * {horizon} as rows,
+                   md5($seed || '|' || sku || '|' || location_id) as draw
+            from _grid_counts
+        ),
+        ranked as (
+            select *, sum(rows) over (order by draw rows unbounded preceding) as running_rows
+            from per_series
+        )
+        select sku, location_id from ranked where running_rows <= $budget
+        """,
+        {"seed": seed, "per_series": per_series, "budget": settings.training_row_budget},
     )
     con.execute(
         """
@@ -121,35 +142,18 @@ def plan_origins(
                 partition by sku, location_id
                 order by md5($seed || '|' || sku || '|' || location_id || '|' || origin_date)
             ) as draw
-            from _active join _grid_origins using (origin_date)
+            from _active
+            semi join _training_series using (sku, location_id)
+            join _grid_origins using (origin_date)
         ) where draw <= $per_series
         """,
         {"seed": seed, "per_series": per_series},
     )
     con.execute(
         f"""
-        create or replace temp table _training_series as
-        with per_series as (
-            select sku, location_id, count(*) * {horizon} as rows,
-                   md5($seed || '|' || sku || '|' || location_id) as draw
-            from _training_origins
-            group by all
-        ),
-        ranked as (
-            select *, sum(rows) over (order by draw rows unbounded preceding) as running_rows
-            from per_series
-        )
-        select sku, location_id from ranked where running_rows <= $budget
-        """,
-        {"seed": seed, "budget": settings.training_row_budget},
-    )
-    con.execute(
-        f"""
         create or replace temp table {ORIGINS_TABLE} as
         with training as (
-            select sku, location_id, origin_date, true as for_training
-            from _training_origins
-            semi join _training_series using (sku, location_id)
+            select sku, location_id, origin_date, true as for_training from _training_origins
         ),
         evaluation as (
             select sku, location_id, origin_date, fold from (
