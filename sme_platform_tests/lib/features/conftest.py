@@ -4,11 +4,38 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+import duckdb
+import polars as pl
 import pytest
 
+from sme_platform.lib.features.events import EVENTS_TABLE
 from sme_platform.lib.warehouse import connect
 
 DAY0 = date(2025, 1, 1)
+
+
+def events_only(rows: list[tuple]) -> duckdb.DuckDBPyConnection:
+    """A database holding only features.demand_events, of (sku, location_id, date, known_on,
+    units) rows: what the origin plan reads."""
+    con = duckdb.connect()
+    con.execute("create schema features")
+    con.execute(
+        f"""create table {EVENTS_TABLE} (sku varchar, location_id varchar, date date,
+            known_on date, units double)"""
+    )
+    frame = pl.DataFrame(  # noqa: F841 (read by name in the query below)
+        rows,
+        schema={
+            "sku": pl.Utf8,
+            "location_id": pl.Utf8,
+            "date": pl.Date,
+            "known_on": pl.Date,
+            "units": pl.Float64,
+        },
+        orient="row",
+    )
+    con.execute(f"insert into {EVENTS_TABLE} select * from frame")
+    return con
 
 
 class TinyWarehouse:

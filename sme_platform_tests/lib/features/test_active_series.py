@@ -4,11 +4,11 @@ definition (a sale on day D, known by the origin, with D < origin <= D + active_
 import random
 from datetime import date, timedelta
 
-import duckdb
 import pytest
 
 from sme_platform.lib.features.events import EVENTS_TABLE
 from sme_platform.lib.features.origins import ACTIVE_SQL
+from sme_platform_tests.lib.features.conftest import events_only
 
 PLAIN_DEFINITION = f"""
     select distinct e.sku, e.location_id, c.origin_date
@@ -25,12 +25,6 @@ PLAIN_DEFINITION = f"""
 def test_the_islands_give_the_plain_definitions_rows(seed):
     rng = random.Random(seed)
     start = date(2024, 1, 1)
-    con = duckdb.connect()
-    con.execute("create schema features")
-    con.execute(
-        f"""create table {EVENTS_TABLE} (sku varchar, location_id varchar, date date,
-            known_on date, units double)"""
-    )
     rows = []
     for series in range(12):
         busy = rng.random()  # from a sale a year to most days
@@ -42,7 +36,7 @@ def test_the_islands_give_the_plain_definitions_rows(seed):
                 rows.append(
                     (f"S{series % 4}", f"L{series // 4}", day, day + timedelta(late), units)
                 )
-    con.executemany(f"insert into {EVENTS_TABLE} values (?, ?, ?, ?, ?)", rows)
+    con = events_only(rows)
     grid = [start + timedelta(days) for days in range(rng.randint(0, 6), 230, 7)]
     folds = [start + timedelta(days) for days in (150, 164, 178)]
     con.execute(

@@ -5,13 +5,11 @@ until their rows fill the budget)."""
 import random
 from datetime import date, timedelta
 
-import duckdb
-import polars as pl
 import pytest
 
-from sme_platform.lib.features.events import EVENTS_TABLE
 from sme_platform.lib.features.origins import ORIGINS_TABLE, ForecastCalendar, plan_origins
 from sme_platform.lib.features.settings import ForecastSettings
+from sme_platform_tests.lib.features.conftest import events_only
 
 # The definition as first written: origins drawn for every active series, series drawn after.
 PLAIN_DEFINITION = """
@@ -42,12 +40,6 @@ PLAIN_DEFINITION = """
 def test_the_drawn_training_rows_are_the_plain_definitions(seed, budget):
     rng = random.Random(seed)
     start = date(2024, 1, 1)
-    con = duckdb.connect()
-    con.execute("create schema features")
-    con.execute(
-        f"""create table {EVENTS_TABLE} (sku varchar, location_id varchar, date date,
-            known_on date, units double)"""
-    )
     rows = []
     for series in range(120):
         busy = rng.random()
@@ -55,10 +47,7 @@ def test_the_drawn_training_rows_are_the_plain_definitions(seed, budget):
             if rng.random() < busy * 0.2:
                 day = start + timedelta(offset)
                 rows.append((f"S{series % 30}", f"L{series // 30}", day, day + timedelta(1), 1.0))
-    frame = pl.DataFrame(  # noqa: F841 (read by name in the query below)
-        rows, schema=["sku", "location_id", "date", "known_on", "units"], orient="row"
-    )
-    con.execute(f"insert into {EVENTS_TABLE} select * from frame")
+    con = events_only(rows)
     settings = ForecastSettings(
         horizon_days=7, training_window_days=182, training_row_budget=budget, sample_seed=seed
     )
