@@ -17,38 +17,21 @@ files) holds the refreshed events equal to a full rebuild's, row for row.
 
 from __future__ import annotations
 
-import json
 import sys
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import duckdb
 
 from sme_platform.lib.code_version import modules_hash
+from sme_platform.lib.day_refresh import DayRefresh, builds_consumed, days_rebuilt_since
 from sme_platform.lib.features import events
 from sme_platform.lib.features.events import build_demand_events
 from sme_platform.lib.sql_models.incremental import DayRange, describe_ranges, merge_ranges
-from sme_platform.lib.sql_models.up_to_date import builds_since, last_build
 from sme_platform.lib.warehouse import table_exists, transaction
 
 READS = ("staging.sales_lines", "staging.inventory_snapshots")
 REFRESHES_TABLE = "features.demand_events_refreshes"
 ARRIVALS_TABLE = "features.demand_events_arrivals"
-
-
-@dataclass(frozen=True)
-class EventsRefresh:
-    mode: str  # full, incremental or unchanged
-    ranges: tuple[DayRange, ...]
-    reason: str
-    rows_written: int
-
-    def describe(self) -> str:
-        if self.mode == "full":
-            return f"full: {self.reason}; {self.rows_written} event(s)"
-        if self.mode == "unchanged":
-            return "unchanged: no day changed since the last refresh"
-        return f"incremental: {describe_ranges(list(self.ranges))}; {self.rows_written} event(s)"
 
 
 def events_code_version() -> str:
@@ -57,22 +40,21 @@ def events_code_version() -> str:
 
 def refresh_demand_events(
     con: duckdb.DuckDBPyConnection, run_id: str, *, full_refresh: bool = False
-) -> EventsRefresh:
+) -> DayRefresh:
     """Bring features.demand_events up to the warehouse's staging tables (see the module)."""
     con.execute("create schema if not exists features")
     _ensure_tables(con)
     code_version = events_code_version()
-    consumed = {model: _last_built_at(con, model) for model in READS}
+    consumed = builds_consumed(con, READS)
     with transaction(con):
         ranges, reason = _changed_days(con, code_version, full_refresh)
         if ranges is None:
-            refresh = EventsRefresh("full", (), reason, build_demand_events(con))
+            refresh = DayRefresh("full", (), reason, build_demand_events(con), "event")
         elif ranges:
-            refresh = EventsRefresh(
-                "incremental", tuple(ranges), reason, build_demand_events(con, ranges)
-            )
+            written = build_demand_events(con, ranges)
+            refresh = DayRefresh("incremental", tuple(ranges), reason, written, "event")
         else:
-            refresh = EventsRefresh("unchanged", (), reason, 0)
+            refresh = DayRefresh("unchanged", (), reason, 0, "event")
         con.execute(f"delete from {ARRIVALS_TABLE}")
         con.execute(f"insert into {ARRIVALS_TABLE} select * from _file_arrival")
         con.execute(
@@ -82,8 +64,8 @@ def refresh_demand_events(
                 run_id,
                 code_version,
                 refresh.mode,
-                json.dumps([[a.isoformat(), b.isoformat()] for a, b in refresh.ranges]),
-                json.dumps({m: t.isoformat() if t else None for m, t in consumed.items()}),
+                refresh.ranges_json(),
+                consumed,
                 refresh.rows_written,
             ],
         )
@@ -103,20 +85,12 @@ def _changed_days(
         return None, "first build"
     if last[0] != code_version:
         return None, "the events' code changed"
-    consumed = json.loads(last[1])
-    changed: list[DayRange] = []
-    for model in READS:
-        since = consumed.get(model)
-        for build in builds_since(con, model, datetime.fromisoformat(since) if since else _EPOCH):
-            if build.mode != "incremental":
-                return None, f"{model} was rebuilt in full in run {build.run_id[:8]}"
-            changed += build.ranges
+    changed, reason = days_rebuilt_since(con, last[1], READS)
+    if changed is None:
+        return None, reason
     changed += _days_of_files_whose_arrival_changed(con)
     ranges = merge_ranges(changed)
     return ranges, describe_ranges(ranges)
-
-
-_EPOCH = datetime(1970, 1, 1)
 
 
 def _days_of_files_whose_arrival_changed(con: duckdb.DuckDBPyConnection) -> list[DayRange]:
@@ -131,11 +105,6 @@ def _days_of_files_whose_arrival_changed(con: duckdb.DuckDBPyConnection) -> list
             where _source_file in (select source_file from changed)"""
     ).fetchall()
     return [(day, day) for (day,) in days if isinstance(day, date)]
-
-
-def _last_built_at(con: duckdb.DuckDBPyConnection, model: str) -> datetime | None:
-    build = last_build(con, model)
-    return build.built_at if build else None
 
 
 def _ensure_tables(con: duckdb.DuckDBPyConnection) -> None:

@@ -17,15 +17,14 @@ replaced files, forecasts logged every night) holds the refreshed table equal to
 
 from __future__ import annotations
 
-import json
 import sys
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 import polars as pl
 
 from sme_platform.lib.code_version import modules_hash
+from sme_platform.lib.day_refresh import DayRefresh, builds_consumed, days_rebuilt_since
 from sme_platform.lib.features import events
 from sme_platform.lib.monitoring import forecast_monitoring
 from sme_platform.lib.monitoring.forecast_monitoring import ACCURACY_TABLE, accuracy_rows
@@ -36,7 +35,6 @@ from sme_platform.lib.sql_models.incremental import (
     merge_ranges,
     range_predicate,
 )
-from sme_platform.lib.sql_models.up_to_date import builds_since, last_build
 from sme_platform.lib.warehouse import table_exists, transaction
 
 REFRESHES_TABLE = "monitoring.forecast_accuracy_refreshes"
@@ -44,22 +42,6 @@ REFRESHES_TABLE = "monitoring.forecast_accuracy_refreshes"
 READS = ("staging.sales_lines", "staging.inventory_snapshots")
 # Read whole (a product's category is every day's segment): any build recomputes everything.
 READS_WHOLE = ("staging.products",)
-_EPOCH = datetime(1970, 1, 1)
-
-
-@dataclass(frozen=True)
-class AccuracyRefresh:
-    mode: str  # full, incremental or unchanged
-    ranges: tuple[DayRange, ...]
-    reason: str
-    rows_written: int
-
-    def describe(self) -> str:
-        if self.mode == "full":
-            return f"full: {self.reason}; {self.rows_written} row(s)"
-        if self.mode == "unchanged":
-            return "unchanged: no day changed since the last refresh"
-        return f"incremental: {describe_ranges(list(self.ranges))}; {self.rows_written} row(s)"
 
 
 def accuracy_code_version() -> str:
@@ -68,15 +50,15 @@ def accuracy_code_version() -> str:
 
 def refresh_forecast_accuracy(
     con: duckdb.DuckDBPyConnection, model_name: str, run_id: str, *, full_refresh: bool = False
-) -> AccuracyRefresh:
+) -> DayRefresh:
     """Bring the model's rows of monitoring.forecast_accuracy up to the forecast log and the
     staging tables (see the module)."""
     if not table_exists(con, "ml", "forecast_log"):
-        return AccuracyRefresh("unchanged", (), "no forecast logged yet", 0)
+        return DayRefresh("unchanged", (), "no forecast logged yet", 0)
     con.execute("create schema if not exists monitoring")
     _ensure_refreshes_table(con)
     code_version = accuracy_code_version()
-    consumed = {model: _last_built_at(con, model) for model in (*READS, *READS_WHOLE)}
+    consumed = builds_consumed(con, (*READS, *READS_WHOLE))
     newest = con.execute("select max(order_date) from staging.sales_lines").fetchone()[0]
     log_scored_at, log_rows = con.execute(
         "select max(scored_at), count(*) from ml.forecast_log where model_name = ?", [model_name]
@@ -86,13 +68,13 @@ def refresh_forecast_accuracy(
         if ranges is None:
             rows = accuracy_rows(con, model_name)
             _replace(con, model_name, "true", rows)
-            refresh = AccuracyRefresh("full", (), reason, rows.height)
+            refresh = DayRefresh("full", (), reason, rows.height)
         elif ranges:
             rows = accuracy_rows(con, model_name, ranges)
             _replace(con, model_name, range_predicate("date", ranges), rows)
-            refresh = AccuracyRefresh("incremental", tuple(ranges), reason, rows.height)
+            refresh = DayRefresh("incremental", tuple(ranges), reason, rows.height)
         else:
-            refresh = AccuracyRefresh("unchanged", (), reason, 0)
+            refresh = DayRefresh("unchanged", (), reason, 0)
         con.execute(
             f"insert into {REFRESHES_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -101,8 +83,8 @@ def refresh_forecast_accuracy(
                 model_name,
                 code_version,
                 refresh.mode,
-                json.dumps([[a.isoformat(), b.isoformat()] for a, b in refresh.ranges]),
-                json.dumps({m: t.isoformat() if t else None for m, t in consumed.items()}),
+                refresh.ranges_json(),
+                consumed,
                 newest,
                 log_scored_at,
                 log_rows,
@@ -143,17 +125,9 @@ def _changed_days(
     last_code, last_consumed, last_newest, last_scored_at, last_log_rows = last
     if last_code != code_version:
         return None, "the accuracy's code changed"
-    consumed = json.loads(last_consumed)
-    for model in READS_WHOLE:
-        since = consumed.get(model)
-        for build in builds_since(con, model, _parse(since)):
-            return None, f"{model} was rebuilt in run {build.run_id[:8]}"
-    changed: list[DayRange] = []
-    for model in READS:
-        for build in builds_since(con, model, _parse(consumed.get(model))):
-            if build.mode != "incremental":
-                return None, f"{model} was rebuilt in full in run {build.run_id[:8]}"
-            changed += build.ranges
+    changed, reason = days_rebuilt_since(con, last_consumed, READS, READS_WHOLE)
+    if changed is None:
+        return None, reason
     if last_scored_at is None and last_log_rows:
         return None, "the forecasts logged before have no scoring time"
     kept = con.execute(
@@ -183,15 +157,6 @@ def _replace(con, model_name: str, days: str, rows: pl.DataFrame) -> None:
         con.execute(f"delete from {ACCURACY_TABLE} where model_name = ? and {days}", [model_name])
     if rows.width:  # created even empty: a table with no row yet is a refreshed one
         append_rows(con, ACCURACY_TABLE, rows)
-
-
-def _parse(timestamp: str | None) -> datetime:
-    return datetime.fromisoformat(timestamp) if timestamp else _EPOCH
-
-
-def _last_built_at(con: duckdb.DuckDBPyConnection, model: str) -> datetime | None:
-    build = last_build(con, model)
-    return build.built_at if build else None
 
 
 def _ensure_refreshes_table(con: duckdb.DuckDBPyConnection) -> None:
