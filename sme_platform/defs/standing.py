@@ -10,19 +10,17 @@ and why, and reports the checks' last results as not run again (previous_outcome
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 import dagster as dg
 
 from sme_platform.defs.governance.checks import as_check_results
+from sme_platform.lib.code_version import json_digest
 from sme_platform.lib.sql_models.up_to_date import previous_outcomes
 
 INPUTS_KEY = "inputs_key"
 
 
 def inputs_key(**inputs) -> str:
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return json_digest(inputs)
 
 
 def standing_results(

@@ -13,14 +13,13 @@ The file is still verified whole and renamed into place, as before.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
+from sme_platform.lib.code_version import json_digest
 from sme_platform.lib.sql_models.graph import ModelGraph, SqlModel
 from sme_platform.lib.sql_models.incremental import DayRange, merge_ranges
 from sme_platform.lib.sql_models.up_to_date import builds_since
@@ -57,7 +56,7 @@ def model_sources(
 
 
 def source_version(data_version: str, masks: dict[str, str]) -> str:
-    return _digest([data_version, sorted(masks.items())])
+    return json_digest([data_version, sorted(masks.items())])
 
 
 def replayable_ranges(
@@ -91,7 +90,7 @@ def replayable_ranges(
 def table_source_version(con: duckdb.DuckDBPyConnection, name: str) -> str:
     """A table's content as one hash: what an ML table, with no build record, is versioned by."""
     count, content = con.execute(f"select count(*), bit_xor(hash(t)) from {name} t").fetchone()
-    return _digest([count, content])
+    return json_digest([count, content])
 
 
 def previous_catalog(target: Path) -> dict[str, dict]:
@@ -120,7 +119,3 @@ def previous_catalog(target: Path) -> dict[str, dict]:
     finally:
         con.close()
     return {f"{row['table_schema']}.{row['table_name']}": row for row in rows}
-
-
-def _digest(payload) -> str:
-    return hashlib.sha256(json.dumps(payload, default=str).encode()).hexdigest()[:16]

@@ -72,11 +72,13 @@ def check_leakage(
     # Only the sampled series' events: every series of the version was millions of rows at
     # medium scale, 7 s of the check for 100 rows.
     con.register("_leakage_sample_series", sample.select("sku", "location_id").unique())
-    events = con.execute(
-        f"""select e.* from {EVENTS_TABLE} e
-            semi join _leakage_sample_series s using (sku, location_id)"""
-    ).pl()
-    con.unregister("_leakage_sample_series")
+    try:
+        events = con.execute(
+            f"""select e.* from {EVENTS_TABLE} e
+                semi join _leakage_sample_series s using (sku, location_id)"""
+        ).pl()
+    finally:  # the run's other steps share this connection's database
+        con.unregister("_leakage_sample_series")
     by_series = events.partition_by(["sku", "location_id"], as_dict=True)
     mismatches = []
     for row in sample.iter_rows(named=True):

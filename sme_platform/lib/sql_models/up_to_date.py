@@ -12,7 +12,6 @@ again (`governance.model_builds` keeps one row per published build).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from datetime import UTC, date, datetime
 
 import duckdb
 
-from sme_platform.lib.code_version import modules_hash
+from sme_platform.lib.code_version import json_digest, modules_hash
 from sme_platform.lib.governance import CheckOutcome
 from sme_platform.lib.sql_models.graph import SqlModel
 from sme_platform.lib.warehouse import table_exists
@@ -79,7 +78,7 @@ def raw_data_version(con: duckdb.DuckDBPyConnection, table: str) -> str:
             [table],
         ).fetchone()[0]
     rows = con.execute(f"select count(*) from raw.{table}").fetchone()[0]
-    return _digest({"files": files, "rows": rows})
+    return json_digest({"files": files, "rows": rows})
 
 
 def model_code_fingerprint(
@@ -89,7 +88,7 @@ def model_code_fingerprint(
     platform_version: str,
 ) -> str:
     """What decides a model's rows and tests apart from its data: a change rebuilds in full."""
-    return _digest(
+    return json_digest(
         {
             "code": model.code_version,
             "platform": platform_version,
@@ -104,7 +103,7 @@ def model_data_version(con: duckdb.DuckDBPyConnection, model: SqlModel, fingerpr
     for name in model.model_references:
         build = last_build(con, name)
         upstream[name] = build.data_version if build else "unbuilt"
-    return _digest(
+    return json_digest(
         {
             "code": fingerprint,
             "raw": {t: raw_data_version(con, t) for t in sorted(model.raw_references)},
@@ -180,10 +179,6 @@ def _ensure_builds_table(con: duckdb.DuckDBPyConnection) -> None:
     # A warehouse from before incremental models gets the columns here.
     for column in ("mode", "ranges", "code_version"):
         con.execute(f"alter table {BUILDS_TABLE} add column if not exists {column} varchar")
-
-
-def _digest(payload: dict) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def previous_outcomes(
