@@ -168,24 +168,25 @@ _event_log_connect.pooled = True
 
 @contextmanager
 def _run_storage_connect(self):
-    engine = self.__dict__.get(_ENGINES)
-    if engine is None:
+    engines = self.__dict__.get(_ENGINES)
+    if engines is None:
         with _lock:
-            engine = self.__dict__.setdefault(_ENGINES, _pooled_engine(self._conn_string))
-    with engine.connect() as conn, conn.begin():
+            engines = self.__dict__.setdefault(
+                _ENGINES, {"runs": _pooled_engine(self._conn_string)}
+            )
+    with engines["runs"].connect() as conn, conn.begin():
         yield conn
 
 
 def _disposing_engines(dispose):
     def dispose_with_engines(self) -> None:
         dispose(self)
-        kept = self.__dict__.pop(_ENGINES, None)
-        for engine in kept.values() if isinstance(kept, dict) else [kept] if kept else []:
+        for engine in self.__dict__.pop(_ENGINES, {}).values():
             engine.dispose()
 
     return dispose_with_engines
 
 
 def kept_engines(storage) -> list[str]:
-    """The files whose engine `storage` (Dagster's SQLite event log) keeps."""
+    """The files whose engine `storage` (Dagster's SQLite event log or run storage) keeps."""
     return list(storage.__dict__.get(_ENGINES, {}))

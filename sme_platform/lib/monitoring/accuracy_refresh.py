@@ -42,6 +42,7 @@ REFRESHES_TABLE = "monitoring.forecast_accuracy_refreshes"
 READS = ("staging.sales_lines", "staging.inventory_snapshots")
 # Read whole (a product's category is every day's segment): any build recomputes everything.
 READS_WHOLE = ("staging.products",)
+_BEFORE_ANY_FORECAST = datetime(1970, 1, 1)
 
 
 def accuracy_code_version() -> str:
@@ -128,24 +129,24 @@ def _changed_days(
     changed, reason = days_rebuilt_since(con, last_consumed, READS, READS_WHOLE)
     if changed is None:
         return None, reason
-    if last_scored_at is None and last_log_rows:
-        return None, "the forecasts logged before have no scoring time"
+    # No forecast logged at the last refresh: every logged one is new (and a log whose rows had
+    # no scoring time is recomputed whole: none of them counts as kept).
+    since = last_scored_at or _BEFORE_ANY_FORECAST
     kept = con.execute(
         "select count(*) from ml.forecast_log where model_name = ? and scored_at <= ?",
-        [model_name, last_scored_at],
+        [model_name, since],
     ).fetchone()[0]
-    if last_scored_at is not None and kept != last_log_rows:
-        return None, f"{last_log_rows - kept} logged forecast(s) no longer in the log"
+    if kept != last_log_rows:
+        return None, f"{last_log_rows - kept} logged forecast(s) gone or without a scoring time"
     if newest != last_newest:
         if newest is None or last_newest is None:
             return None, "the newest day sold appeared or disappeared"
         first, end = sorted((newest, last_newest))
         changed.append((first + timedelta(days=1), end))
     logged = con.execute(
-        f"""select distinct date from ml.forecast_log
-            where model_name = ? and date <= ?
-              and {"true" if last_scored_at is None else "scored_at > ?"}""",
-        [model_name, newest, *([] if last_scored_at is None else [last_scored_at])],
+        """select distinct date from ml.forecast_log
+           where model_name = ? and date <= ? and scored_at > ?""",
+        [model_name, newest, since],
     ).fetchall()
     changed += [(day, day) for (day,) in logged]
     ranges = merge_ranges(changed)

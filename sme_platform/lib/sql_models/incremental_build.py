@@ -27,8 +27,8 @@ from sme_platform.lib.sql_models.build import (
 from sme_platform.lib.sql_models.data_tests import run_test, skipped_test
 from sme_platform.lib.sql_models.graph import SqlModel
 from sme_platform.lib.sql_models.incremental import DayRange, range_predicate, render
-from sme_platform.lib.sql_models.up_to_date import BUILDS_TABLE
-from sme_platform.lib.warehouse import relation_name, table_exists
+from sme_platform.lib.sql_models.up_to_date import last_build
+from sme_platform.lib.warehouse import relation_name
 
 
 class _BlockingFailure(Exception):
@@ -124,15 +124,12 @@ def _parents_unchanged_since_last_build(con, model: SqlModel) -> set[str]:
     -> 0.1 s for staging.sales_lines). A parent with no build on record (not a model of the
     graph) counts as changed."""
     parents = {test.options["to"] for test in model.header.tests if test.kind == "relationships"}
-    if not parents or not table_exists(con, *BUILDS_TABLE.split(".")):
-        return set()
-    built = dict(
-        con.execute(
-            f"select model, max(built_at) from {BUILDS_TABLE} where model in ? group by model",
-            [sorted(parents | {model.qualified_name})],
-        ).fetchall()
-    )
-    last = built.get(model.qualified_name)
+    last = last_build(con, model.qualified_name) if parents else None
     if last is None:
         return set()
-    return {parent for parent in parents if parent in built and built[parent] <= last}
+    builds = {parent: last_build(con, parent) for parent in parents}
+    return {
+        parent
+        for parent, build in builds.items()
+        if build is not None and build.built_at <= last.built_at
+    }
