@@ -7,6 +7,8 @@ from pathlib import Path
 
 import yaml
 
+from sme_platform.lib.config.yaml_text import load_yaml
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The SQL models are the platform's, shared by every project folder.
 SQL_MODELS_DIR = REPO_ROOT / "dbt_like_sql"
@@ -130,7 +132,7 @@ def _sections(document: str) -> list[tuple[str, str]]:
 
 def _keys(config: Path, document: str) -> set[str]:
     try:
-        loaded = yaml.safe_load(document)
+        loaded = load_yaml(document)
     except yaml.YAMLError as error:
         raise ValueError(f"{config} is not valid YAML: {error}") from error
     return set(loaded) if isinstance(loaded, dict) else set()

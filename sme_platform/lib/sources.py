@@ -28,6 +28,7 @@ from sme_platform.lib.config.sources_file import (
     format_from_extension,
     resolve_format,
 )
+from sme_platform.lib.config.yaml_text import load_yaml
 
 _ENV_REFERENCE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 
@@ -127,7 +128,7 @@ def load_sources(project_dir: Path, filename: str = "sources.yaml") -> SourcesCo
     if not config_path.is_file():
         raise SourcesConfigError(f"{config_path}: no sources file in project dir {project_dir}")
     try:
-        document = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        document = load_yaml(config_path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise SourcesConfigError(f"{config_path}: not valid YAML: {error}") from None
     return parse_sources(document, config_path=config_path, project_dir=project_dir)

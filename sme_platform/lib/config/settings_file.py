@@ -9,6 +9,8 @@ from typing import TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from sme_platform.lib.config.yaml_text import load_yaml
+
 Settings = TypeVar("Settings", bound=BaseModel)
 
 
@@ -18,7 +20,7 @@ def load_settings_file(path: Path, model: type[Settings], error: type[ValueError
     if not path.exists():
         return model()
     try:
-        return model.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        return model.model_validate(load_yaml(path.read_text(encoding="utf-8")) or {})
     except yaml.YAMLError as problem:
         raise error(f"{path}: not valid YAML: {problem}") from problem
     except ValidationError as problem:

@@ -41,6 +41,7 @@ from sme_platform.lib.config.problems import (
     problems_from_validation_error,
     unknown_name_message,
 )
+from sme_platform.lib.config.yaml_text import load_yaml
 from sme_platform.lib.sql_models.errors import ModelGraphError
 
 Materialization = Literal["table", "view", "incremental"]
@@ -178,7 +179,7 @@ def parse_header(path: Path, text: str) -> tuple[ModelHeader, str]:
         raise ModelGraphError(f"{path}: a model opens with a /* ... */ header block")
     block, sql = stripped[2:].split("*/", 1)
     try:
-        raw = yaml.safe_load(block) or {}
+        raw = load_yaml(block) or {}
     except yaml.YAMLError as error:
         raise ModelGraphError(f"{path}: the header is not valid YAML: {error}") from None
     try:
