@@ -10,6 +10,7 @@ import duckdb
 from pydantic import PrivateAttr
 
 from sme_platform.defs.runs import take_turn
+from sme_platform.lib.monitoring.drift_worker import DriftWorker, plans_drift
 from sme_platform.lib.project import ProjectPaths
 from sme_platform.lib.run_lock import WarehouseLock, WarehouseLockError
 from sme_platform.lib.sources import SourcesConfig, load_sources
@@ -23,12 +24,15 @@ class ProjectResource(dg.ConfigurableResource):
     a second run waits here, before its first step, instead of failing on DuckDB's lock). The
     definitions' in_process_executor sets a resource up once per run, so that is once per run.
     The warehouse is held open for the run too (warehouse.hold_open): steps' connections then
-    share one DuckDB instance rather than each opening and checkpointing the file.
+    share one DuckDB instance rather than each opening and checkpointing the file. A run whose
+    plan measures drift starts the Evidently worker process here, so that it imports Evidently
+    while the steps before it run (drift_worker.py).
     """
 
     project_dir: str
     _turn: WarehouseLock | None = PrivateAttr(default=None)
     _held: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
+    _drift_worker: DriftWorker | None = PrivateAttr(default=None)
 
     @property
     def paths(self) -> ProjectPaths:
@@ -50,8 +54,18 @@ class ProjectResource(dg.ConfigurableResource):
             self._turn.release()
             self._turn = None
             raise
+        if plans_drift(context.instance, context.run):
+            self._drift_worker = DriftWorker()
+
+    @property
+    def drift_worker(self) -> DriftWorker | None:
+        """The run's Evidently worker process, if its plan measures drift."""
+        return self._drift_worker
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._drift_worker is not None:
+            self._drift_worker.close()
+            self._drift_worker = None
         # Closed before the turn is given up: the last close checkpoints the file.
         if self._held is not None:
             self._held.close()

@@ -14,6 +14,7 @@ import yaml
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.runs import PID_TAG, TAGGED_RUN_TAG, mark_dead_runs_failed
 from sme_platform.defs.sensors import new_export_files
+from sme_platform.lib.monitoring.drift_worker import MEASURING_STEP, DriftWorker
 from sme_platform.lib.project import ProjectPaths
 from sme_platform.lib.run_lock import LOCK_TIMEOUT_ENV, WarehouseLockError
 from sme_platform_tests.conftest import SALES_HEADER
@@ -149,3 +150,31 @@ def test_the_sensor_marks_failed_a_started_run_whose_process_died():
     assert [entry.dagster_event.message for entry in failures] == [message]
     with dg.build_sensor_context(instance=instance) as context:
         assert mark_dead_runs_failed(context).skip_message == "no run whose process died"
+
+
+@dg.multi_asset(specs=[dg.AssetSpec(["test", "measures_drift"])], name=MEASURING_STEP)
+def measures_drift(project: ProjectResource):
+    assert project.drift_worker is not None, "a run that measures drift has a worker"
+    assert project.drift_worker._process.poll() is None
+    yield dg.MaterializeResult()
+
+
+def test_only_a_run_whose_plan_measures_drift_starts_the_evidently_worker(project, monkeypatch):
+    started = []
+
+    class CountedWorker(DriftWorker):
+        def __init__(self):
+            super().__init__()
+            started.append(self)
+
+    monkeypatch.setattr("sme_platform.defs.resources.DriftWorker", CountedWorker)
+    resources = {"project": ProjectResource(project_dir=str(project.root))}
+    instance = dg.DagsterInstance.ephemeral()
+    assets = [writes_the_warehouse, measures_drift]
+    dg.materialize(
+        assets, selection="test/writes_the_warehouse", resources=resources, instance=instance
+    )
+    assert started == []
+    dg.materialize(assets, resources=resources, instance=instance)
+    (worker,) = started
+    assert worker._process.poll() is not None  # ended with the run

@@ -4,7 +4,9 @@ accuracy of the published forecasts once actuals arrive (recomputed here from th
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -49,7 +51,17 @@ def test_a_demand_surge_drifts_and_the_sensor_retrains_the_model(tmp_path, insta
     # A monthly cadence: ten new days alone would not train a new version.
     with (project / "forecasting.yaml").open("a", encoding="utf-8") as config:
         config.write("retraining:\n  every_days: 28\n")
-    first = checks(run_night(project, instance))
+    first_night = run_night(project, instance)
+    first = checks(first_night)
+    # Evidently ran in the worker process the run started (drift_worker.py), ended with the run.
+    (monitored,) = [
+        event.materialization.metadata
+        for event in first_night.get_asset_materialization_events()
+        if event.asset_key.to_user_string() == "monitoring/demand_forecast_monitoring"
+    ]
+    measured_in = monitored["drift_measured_in"].value
+    assert re.fullmatch(r"worker process \d+", measured_in), measured_in
+    assert not Path(f"/proc/{measured_in.split()[-1]}").exists()
     # The night the champion is trained, its reference is tonight's rows: nothing moved yet.
     assert first["feature_drift"][0] and "0 of 11 features drifted" in first["feature_drift"][2]
     assert first["live_accuracy"][:2] == (True, "WARN")

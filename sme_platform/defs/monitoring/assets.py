@@ -15,6 +15,7 @@ from sme_platform.lib.monitoring import (
     accuracy_refresh,
     checks,
     drift,
+    drift_worker,
     forecast_monitoring,
     live_roi,
     operations,
@@ -30,6 +31,7 @@ from sme_platform.lib.monitoring.checks import (
     live_accuracy_check,
     prediction_drift_check,
 )
+from sme_platform.lib.monitoring.drift_worker import MEASURING_STEP
 from sme_platform.lib.monitoring.forecast_monitoring import live_accuracy, measure_feature_drift
 from sme_platform.lib.monitoring.live_roi import record_impact
 from sme_platform.lib.monitoring.operations import record_scoring_latency, refresh_quality_trends
@@ -42,6 +44,7 @@ from sme_platform.lib.training.config import MODEL_NAME, load_forecasting_config
 MONITORING_KEY = dg.AssetKey(["monitoring", "demand_forecast_monitoring"])
 MONITORING_CODE_VERSION = modules_hash(
     drift,
+    drift_worker,
     forecast_monitoring,
     accuracy_refresh,
     checks,
@@ -94,7 +97,7 @@ CHECKS = {
         dg.AssetCheckSpec(name, asset=MONITORING_KEY, blocking=False, description=text)
         for name, text in CHECKS.items()
     ],
-    name="demand_forecast_monitoring",
+    name=MEASURING_STEP,
 )
 def demand_forecast_monitoring(context: dg.AssetExecutionContext, project: ProjectResource):
     settings = load_forecasting_config(project.paths.root)
@@ -124,7 +127,13 @@ def demand_forecast_monitoring(context: dg.AssetExecutionContext, project: Proje
             yield from standing
             return
         drifted = measure_feature_drift(
-            con, serving, feature_set.version, project.paths.reports_dir, config, run_id
+            con,
+            serving,
+            feature_set.version,
+            project.paths.reports_dir,
+            config,
+            run_id,
+            worker=project.drift_worker,
         )
         accuracy_update = refresh_forecast_accuracy(
             con, MODEL_NAME, run_id, full_refresh=FULL_REFRESH_TAG in context.run.tags
@@ -132,7 +141,7 @@ def demand_forecast_monitoring(context: dg.AssetExecutionContext, project: Proje
         accuracy = read_forecast_accuracy(con, MODEL_NAME)
         live = live_accuracy(accuracy, serving.version, "champion", config.live_window_days)
         predicted = measure_prediction_drift(
-            con, serving, project.paths.reports_dir, config, run_id
+            con, serving, project.paths.reports_dir, config, run_id, worker=project.drift_worker
         )
         drift_outcomes = [
             feature_drift_check(drifted, config),
@@ -170,6 +179,7 @@ def demand_forecast_monitoring(context: dg.AssetExecutionContext, project: Proje
             "drift_report": dg.MetadataValue.path(str(drifted.html_path)),
             "drifted_features": drifted.drifted,
             "drifted_share": round(drifted.drifted_share, 4),
+            "drift_measured_in": drifted.measured_in,
             "accuracy_rows": accuracy.height,
             "accuracy_refresh": accuracy_update.describe(),
             "live_wape": live.wape,

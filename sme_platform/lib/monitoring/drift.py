@@ -17,8 +17,12 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from sme_platform.lib.monitoring.drift_worker import DriftWorker
 
 # Distances: a larger score is more drift. Everything else Evidently offers here is a p-value.
 DISTANCE_METHODS = frozenset(
@@ -36,6 +40,7 @@ class DriftResult:
     drifted_share: float
     drifted_count: int
     html_path: Path | None
+    measured_in: str  # "this process", or the worker process that made the report
 
 
 def measure_drift(
@@ -47,8 +52,10 @@ def measure_drift(
     threshold: float = 0.1,
     html_path: Path | None = None,
     what: str = "frame",
+    worker: DriftWorker | None = None,
 ) -> DriftResult:
-    """Per column of `columns`: Evidently's drift score of `current` against `reference`."""
+    """Per column of `columns`: Evidently's drift score of `current` against `reference`, made
+    by `worker` when there is one and it answers, else in this process."""
     for name, frame in (("reference", reference), ("current", current)):
         missing = [c for c in columns if c not in frame.columns]
         if missing:
@@ -58,13 +65,17 @@ def measure_drift(
     usable = [c for c in columns if _has_values(reference, c) and _has_values(current, c)]
     if not usable:
         raise DriftInputError(f"{what}: every column is empty in the reference or the current rows")
-    report = _run_report(
-        reference.select(usable), current.select(usable), usable, method, threshold
-    )
-    if html_path is not None:
-        html_path.parent.mkdir(parents=True, exist_ok=True)
-        report.save_html(str(html_path))
-    rows = _rows(report.dict(), method)
+    reference, current = reference.select(usable), current.select(usable)
+    rows, measured_in = None, "this process"
+    if worker is not None:
+        rows = worker.report_rows(reference, current, usable, method, threshold, html_path)
+        measured_in = (
+            f"worker process {worker.pid}"
+            if rows is not None
+            else f"this process (the worker did not answer: {worker.broken})"
+        )
+    if rows is None:
+        rows = report_rows(reference, current, usable, method, threshold, html_path)
     frame = pl.DataFrame(
         rows,
         schema={
@@ -80,7 +91,7 @@ def measure_drift(
         current_rows=pl.lit(current.height, pl.Int64),
     )
     drifted = int(frame["drifted"].sum())
-    return DriftResult(frame, drifted / frame.height, drifted, html_path)
+    return DriftResult(frame, drifted / frame.height, drifted, html_path, measured_in)
 
 
 def _has_values(frame: pl.DataFrame, column: str) -> bool:
@@ -91,8 +102,30 @@ def _has_values(frame: pl.DataFrame, column: str) -> bool:
     )
 
 
+def report_rows(
+    reference: pl.DataFrame,
+    current: pl.DataFrame,
+    columns: list[str],
+    method: str,
+    threshold: float,
+    html_path: Path | None,
+) -> list[tuple]:
+    """Evidently's report of `columns` (each with values in both frames): its HTML saved at
+    `html_path`, its (column, method, score, threshold, drifted) rows returned."""
+    report = _run_report(reference, current, columns, method, threshold)
+    if html_path is not None:
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        report.save_html(str(html_path))
+    return _rows(report.dict(), method)
+
+
+def import_evidently() -> None:
+    # Imported when needed: evidently takes seconds to import, and most commands never measure
+    # drift (a run that does starts a worker process importing it early: drift_worker.py).
+    import evidently.metrics  # noqa: F401
+
+
 def _run_report(reference, current, columns, method, threshold):
-    # Imported here: evidently takes seconds to import, and most commands never measure drift.
     from evidently import DataDefinition, Dataset, Report
     from evidently.metrics import DriftedColumnsCount, ValueDrift
 

@@ -19,6 +19,7 @@ import polars as pl
 from sme_platform.lib.features.events import actuals_ctes
 from sme_platform.lib.monitoring.config import MonitoringConfig
 from sme_platform.lib.monitoring.drift import measure_drift
+from sme_platform.lib.monitoring.drift_worker import DriftWorker
 from sme_platform.lib.monitoring.tables import append_rows
 from sme_platform.lib.release.registry import ModelVersion
 from sme_platform.lib.sql_models.incremental import DayRange, range_predicate
@@ -50,6 +51,7 @@ class FeatureDrift:
     drifted: list[str]
     drifted_share: float
     html_path: Path
+    measured_in: str
 
 
 def measure_feature_drift(
@@ -59,6 +61,7 @@ def measure_feature_drift(
     reports_dir: Path,
     config: MonitoringConfig,
     run_id: str,
+    worker: DriftWorker | None = None,
 ) -> FeatureDrift:
     """Tonight's scoring rows against the rows `model` first forecast from: the scoring rows of
     its own feature set, the features as they stood when its training data ended (a sample of at
@@ -92,6 +95,7 @@ def measure_feature_drift(
             f"feature drift of {model.model_name} {model.version} (reference: feature set "
             f"{model.feature_set_version[:12]}, current: {current_feature_set_version[:12]})"
         ),
+        worker=worker,
     )
     rows = result.columns.select(
         pl.lit(run_id).alias("run_id"),
@@ -112,7 +116,9 @@ def measure_feature_drift(
     )
     append_rows(con, FEATURE_DRIFT_TABLE, rows)
     drifted = rows.filter(pl.col("drifted"))["feature"].to_list()
-    return FeatureDrift(measured_on, rows, drifted, result.drifted_share, html_path)
+    return FeatureDrift(
+        measured_on, rows, drifted, result.drifted_share, html_path, result.measured_in
+    )
 
 
 def accuracy_rows(

@@ -20,6 +20,7 @@ import polars as pl
 
 from sme_platform.lib.monitoring.config import MonitoringConfig
 from sme_platform.lib.monitoring.drift import measure_drift
+from sme_platform.lib.monitoring.drift_worker import DriftWorker
 from sme_platform.lib.monitoring.tables import append_rows
 from sme_platform.lib.release.registry import ModelVersion
 from sme_platform.lib.warehouse import table_exists
@@ -46,6 +47,7 @@ def measure_prediction_drift(
     reports_dir: Path,
     config: MonitoringConfig,
     run_id: str,
+    worker: DriftWorker | None = None,
 ) -> PredictionDrift | None:
     """None when the model has published nothing yet."""
     if not table_exists(con, "ml", "forecast_log"):
@@ -67,6 +69,7 @@ def measure_prediction_drift(
         threshold=config.drift_threshold,
         html_path=html_path,
         what=f"prediction drift of {model.model_name} {model.version}",
+        worker=worker,
     )
     (row,) = result.columns.iter_rows(named=True)
     drift = PredictionDrift(

@@ -1,0 +1,181 @@
+"""Evidently in a process of its own, started when a run that measures drift starts.
+
+Importing Evidently 0.7 takes about 5 s on this kind of machine (it loads its whole legacy
+package: scipy, scikit-learn, plotly, nltk): the largest fixed cost of a night with one new day
+(7.6 of its 21 s of steps at small scale). A worker process imports it while the run's ingestion,
+SQL and feature steps go on, on another core; the monitoring step hands it the frames (Arrow IPC
+files) and reads back the report's rows, the HTML report written by the worker. The same code
+(`drift.report_rows`) makes the report either way, so the numbers are the same.
+
+If the worker cannot answer (it died, or took longer than `timeout_s`), the report is made in
+the run's own process, and `DriftResult.measured_in` says so, with the reason. An error Evidently
+raises on the data is raised as it would be in process.
+
+Protocol: one JSON line per request on the worker's stdin, one JSON line per reply on its stdout
+(its own prints go to its stderr, kept in a file whose tail a failure quotes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+import polars as pl
+
+# The step that measures drift: a run whose plan has it starts a worker.
+MEASURING_STEP = "demand_forecast_monitoring"
+READY = "ready"
+
+
+class DriftWorkerError(RuntimeError):
+    """Evidently failed on the data in the worker: the worker's traceback, as raised in process."""
+
+
+class DriftWorker:
+    """A running worker; `report_rows` sends it one report, `close` ends it."""
+
+    def __init__(self, timeout_s: float = 900.0):
+        self.timeout_s = timeout_s
+        self._folder = tempfile.TemporaryDirectory(prefix="sme_platform_drift_")
+        self._stderr_path = Path(self._folder.name) / "worker.stderr"
+        self._stderr = self._stderr_path.open("wb")
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "sme_platform.lib.monitoring.drift_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        )
+        self._ready = False
+        self._requests = 0
+        self.broken: str | None = None  # why the worker is no longer asked, once it is not
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def report_rows(
+        self,
+        reference: pl.DataFrame,
+        current: pl.DataFrame,
+        columns: list[str],
+        method: str,
+        threshold: float,
+        html_path: Path | None,
+    ) -> list[tuple] | None:
+        """The report's rows made by the worker; None when it could not answer (see `broken`)."""
+        if self.broken is not None:
+            return None
+        self._requests += 1
+        folder = Path(self._folder.name)
+        frames = {}
+        for name, frame in (("reference", reference), ("current", current)):
+            frames[name] = str(folder / f"{self._requests}_{name}.arrow")
+            frame.write_ipc(frames[name])
+        request = {
+            **frames,
+            "columns": columns,
+            "method": method,
+            "threshold": threshold,
+            "html_path": None if html_path is None else str(html_path),
+        }
+        try:
+            if not self._ready:
+                self._expect(READY)
+                self._ready = True
+            self._process.stdin.write((json.dumps(request) + "\n").encode())
+            self._process.stdin.flush()
+            reply = self._reply()
+        except (OSError, ValueError, TimeoutError) as error:
+            self._give_up(f"{type(error).__name__}: {error}")
+            return None
+        finally:
+            for path in frames.values():
+                Path(path).unlink(missing_ok=True)
+        if "error" in reply:
+            raise DriftWorkerError(reply["error"])
+        return [tuple(row) for row in reply["rows"]]
+
+    def close(self) -> None:
+        if self._process.poll() is None:
+            try:
+                self._process.stdin.close()
+                self._process.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                self._process.kill()
+                self._process.wait()
+        self._stderr.close()
+        self._folder.cleanup()
+
+    def _expect(self, line: str) -> None:
+        got = self._line()
+        if got != line:
+            raise ValueError(f"the worker said {got[:200]!r}, not {line!r}")
+
+    def _reply(self) -> dict:
+        return json.loads(self._line())
+
+    def _line(self) -> str:
+        stdout = self._process.stdout
+        ready, _, _ = select.select([stdout], [], [], self.timeout_s)
+        if not ready:
+            raise TimeoutError(f"no answer from the drift worker in {self.timeout_s:.0f} s")
+        line = stdout.readline()
+        if not line:
+            raise OSError(f"the drift worker exited with status {self._process.wait()}")
+        return line.decode().rstrip("\n")
+
+    def _give_up(self, reason: str) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        self._stderr.flush()
+        tail = self._stderr_path.read_text(errors="replace").strip().splitlines()[-5:]
+        self.broken = reason + ("; its last words: " + " | ".join(tail) if tail else "")
+
+
+def plans_drift(instance, run) -> bool:
+    """Whether `run` will execute the step that measures drift (its stored plan says)."""
+    if instance is None or run is None or not run.execution_plan_snapshot_id:
+        return False
+    plan = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
+    planned = plan.step_keys_to_execute or [step.key for step in plan.steps]
+    return MEASURING_STEP in planned
+
+
+def _serve() -> None:
+    """The worker: import Evidently, say so, then answer requests until stdin closes."""
+    # Lowest priority: the import is meant to use the cores the run leaves idle (its Python
+    # bookkeeping between queries is single-threaded), not to slow its DuckDB queries down.
+    os.nice(19)
+    replies = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # anything printed by a library goes to stderr, not into the replies
+    from sme_platform.lib.monitoring import drift
+
+    drift.import_evidently()
+    replies.write(READY + "\n")
+    for line in sys.stdin:
+        request = json.loads(line)
+        try:
+            rows = drift.report_rows(
+                pl.read_ipc(request["reference"]),
+                pl.read_ipc(request["current"]),
+                request["columns"],
+                request["method"],
+                request["threshold"],
+                None if request["html_path"] is None else Path(request["html_path"]),
+            )
+            reply = {"rows": rows}
+        except Exception:  # the caller raises it: this process keeps serving
+            reply = {"error": traceback.format_exc()}
+        replies.write(json.dumps(reply) + "\n")
+
+
+if __name__ == "__main__":
+    _serve()
