@@ -103,3 +103,72 @@ def test_forecast_leans_on_the_recent_mean_and_old_versions_stay_pure_lightgbm(t
     # A version registered before the blend has no weight recorded: pure LightGBM, as trained.
     old = load(model.text(), model.categories, model.parameters, level_factor=1.1)
     assert np.allclose(old.predict(frame), lightgbm_alone * 1.1)
+
+
+def test_a_night_that_trains_nothing_builds_the_scoring_rows_alone(tmp_path):
+    """Training and backtest rows only when a model is trained on them; a scoring-only version
+    trained on later is built again in full, under the same version, its scoring rows unchanged."""
+    project = tmp_path / "company"
+    write_company(project, days=300, pattern="learnable")
+    warehouse = project / "data" / "warehouse.duckdb"
+    asked = []
+
+    def trains(answer):
+        def trains_on(candidate):
+            asked.append(candidate)
+            return answer
+
+        return trains_on
+
+    def rows(con, version):
+        return con.execute(
+            """select count(*) filter (where for_scoring), count(*) filter (where for_training),
+                      count(*) filter (where fold is not null),
+                      (select count(*) from features.demand_targets
+                       where feature_set_version = $v)
+               from features.demand_features where feature_set_version = $v""",
+            {"v": version},
+        ).fetchone()
+
+    def scoring_rows(con, version):
+        return con.execute(
+            "select * exclude (feature_set_version) from features.demand_features "
+            "where feature_set_version = ? and for_scoring order by sku, location_id",
+            [version],
+        ).pl()
+
+    with connect(warehouse) as con:
+        scoring = materialize_feature_set(con, SETTINGS, {}, "run-1", trains_on=trains(False))
+        (candidate,) = asked
+        assert (candidate.version, candidate.calendar) == (scoring.version, scoring.calendar)
+        assert not candidate.reused and candidate.input_versions == scoring.input_versions
+        assert scoring.scoring_only and scoring.target_rows == 0
+        assert rows(con, scoring.version) == (12, 0, 0, 0)
+        assert scoring.row_count == 12 and scoring.counts["training_series"] == 0
+        served = scoring_rows(con, scoring.version)
+
+        # The same inputs, still no training: the stored version stands.
+        again = materialize_feature_set(con, SETTINGS, {}, "run-2", trains_on=trains(False))
+        assert again.reused and again.scoring_only and again.run_id == "run-1"
+
+        # Now a model is to be trained on it: every row, the same version, the same scoring rows.
+        full = materialize_feature_set(con, SETTINGS, {}, "run-3", trains_on=trains(True))
+        assert (full.version, full.reused, full.scoring_only) == (scoring.version, False, False)
+        scoring_count, training, folds, targets = rows(con, full.version)
+        assert scoring_count == 12 and training > 100 and folds > 0 and targets > 0
+        assert (
+            full.row_count
+            == con.execute(
+                "select count(*) from features.demand_features where feature_set_version = ?",
+                [full.version],
+            ).fetchone()[0]
+        )
+        assert scoring_rows(con, full.version).equals(served)
+        (provenance,) = con.execute(
+            "select scoring_only, run_id from features.feature_set_versions where version = ?",
+            [full.version],
+        ).fetchall()
+        assert provenance == (False, "run-3")
+        # And it stands for whoever asks next, training or not.
+        assert materialize_feature_set(con, SETTINGS, {}, "run-4", trains_on=trains(True)).reused
+        assert materialize_feature_set(con, SETTINGS, {}, "run-5").reused

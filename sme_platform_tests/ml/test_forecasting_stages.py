@@ -12,6 +12,7 @@ from sme_platform.defs.features.assets import demand_features
 from sme_platform.defs.release.assets import demand_forecast, demand_forecast_release
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.training.assets import demand_forecast_model
+from sme_platform.lib.training.retraining import RETRAIN_TRIGGER_TAG
 from sme_platform.lib.warehouse import connect
 from sme_platform_tests.ml.synthetic_company import (
     LOCATIONS,
@@ -114,6 +115,46 @@ def test_a_learnable_demand_is_trained_promoted_and_published(tmp_path, instance
     again = materialize(project, instance)
     assert query(project, "select count(*) from ml.model_registry") == [(1,)]
     assert "judged before" in checks(again)["promotion_gate"][2]
+
+    # Two new days (retraining every 7): the features of a night that trains nothing are the
+    # scoring rows alone, judged, and v1 forecasts from them.
+    add_days(project, first_day=420, days=2, pattern="learnable", run=2)
+    night = materialize(project, instance)
+    features = night.asset_materializations_for_node("demand_features")[0].metadata
+    assert features["scoring_only"].value is True
+    assert "no training rows: not retrained: v1 learned from data up to" in (
+        features["series_and_budget"].value
+    )
+    assert features["dagster/row_count"].value == SERIES
+    assert checks(night)["no_leakage"][0] and checks(night)["feature_values_valid"][0]
+    assert query(project, "select any_value(model_version), min(date) from ml.demand_forecast") == [
+        ("v1", newest + __import__("datetime").timedelta(days=3))
+    ]
+    # The model alone, asked to train on them (a trigger), refuses: no training rows were built.
+    alone = dg.materialize(
+        STAGES,
+        selection="training/demand_forecast_model",
+        resources={"project": ProjectResource(project_dir=str(project))},
+        instance=instance,
+        tags={RETRAIN_TRIGGER_TAG: "a person asked"},
+        raise_on_error=False,
+    )
+    assert not alone.success
+    (failure,) = [e for e in alone.all_events if e.is_step_failure]
+    message = str(failure.event_specific_data.error)
+    assert "holds scoring rows only" in message and "triggered: a person asked" in message
+    # With the features in the same run (as the retrain job has them), v2 is trained.
+    retrained = dg.materialize(
+        STAGES,
+        resources={"project": ProjectResource(project_dir=str(project))},
+        instance=instance,
+        tags={RETRAIN_TRIGGER_TAG: "a person asked"},
+    )
+    assert retrained.success
+    assert query(project, "select count(*) from ml.model_registry") == [(2,)]
+    assert not query(
+        project, "select scoring_only from features.feature_set_versions order by created_at desc"
+    )[0][0]
 
 
 def test_a_model_that_cannot_beat_the_baselines_is_refused(tmp_path, instance):

@@ -16,6 +16,8 @@ from sme_platform.lib.features.validity import feature_value_problems
 from sme_platform.lib.governance import CheckOutcome
 from sme_platform.lib.sql_models.up_to_date import FULL_REFRESH_TAG, previous_outcomes
 from sme_platform.lib.training.config import load_forecasting_config
+from sme_platform.lib.training.registration import tonights_decision
+from sme_platform.lib.training.retraining import RETRAIN_TRIGGER_TAG
 
 DEMAND_FEATURES_KEY = dg.AssetKey(["features", "demand_features"])
 CHECKS = {
@@ -51,14 +53,23 @@ CHECKS = {
     name="demand_features",
 )
 def demand_features(context: dg.AssetExecutionContext, project: ProjectResource):
-    settings = load_forecasting_config(project.paths.root).demand_forecast
+    config = load_forecasting_config(project.paths.root)
+    settings = config.demand_forecast
     code_versions = {m: MODEL_GRAPH.models[m].code_version for m in STAGING_MODELS}
     run_id = context.run.run_id
     full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
+    trigger = context.run.tags.get(RETRAIN_TRIGGER_TAG)
+    decisions = []
+
+    def trains_on(candidate):
+        # Training and backtest rows only for a night that trains (the retraining policy).
+        decisions.append(tonights_decision(con, config, candidate, trigger))
+        return decisions[-1].train
+
     with project.warehouse() as con:
         try:
             feature_set = materialize_feature_set(
-                con, settings, code_versions, run_id, full_refresh
+                con, settings, code_versions, run_id, full_refresh, trains_on
             )
         except NoDemandData as reason:
             yield from skipped(context, con, DEMAND_FEATURES_KEY, CHECKS, str(reason))
@@ -82,7 +93,7 @@ def demand_features(context: dg.AssetExecutionContext, project: ProjectResource)
         else:
             results = _judge(con, feature_set, settings.sample_seed, judged, run_id)
     yield dg.MaterializeResult(
-        metadata=_metadata(feature_set, settings),
+        metadata=_metadata(feature_set, settings, decisions[-1] if decisions else None),
         data_version=dg.DataVersion(feature_set.version),
     )
     yield from results
@@ -117,8 +128,18 @@ def _judge(con, feature_set, seed: int, judged: dict, run_id: str) -> list:
     return report_checks(con, DEMAND_FEATURES_KEY, outcomes, run_id)
 
 
-def _metadata(feature_set, settings) -> dict:
+def _metadata(feature_set, settings, decision) -> dict:
     calendar = feature_set.calendar
+    counts = feature_set.counts
+    if feature_set.scoring_only:
+        why = decision.reason if decision else "the run that built it trained no model"
+        rows = f"{counts.get('scoring_series')} active series forecast; no training rows: {why}"
+    else:
+        rows = (
+            f"{counts.get('scoring_series')} active series forecast; training on "
+            f"{counts.get('training_series')} of {counts.get('candidate_series')} series, "
+            f"sampled by series to fit {settings.training_row_budget:,} rows"
+        )
     return {
         "feature_set_version": feature_set.version,
         "reused_stored_version": feature_set.reused,
@@ -127,12 +148,8 @@ def _metadata(feature_set, settings) -> dict:
         "newest_day": calendar.newest_day.isoformat(),
         "scoring_origin": calendar.scoring_origin.isoformat(),
         "fold_origins": {k: v.isoformat() for k, v in calendar.fold_origins().items()},
-        "series_and_budget": (
-            f"{feature_set.counts.get('scoring_series')} active series forecast; training "
-            f"on {feature_set.counts.get('training_series')} of "
-            f"{feature_set.counts.get('candidate_series')} series, sampled by series to fit "
-            f"{settings.training_row_budget:,} rows"
-        ),
+        "series_and_budget": rows,
+        "scoring_only": feature_set.scoring_only,
         "counts": feature_set.counts,
         "input_versions": dg.MetadataValue.json(feature_set.input_versions),
         "settings": dg.MetadataValue.json(json.loads(settings.model_dump_json())),

@@ -23,16 +23,22 @@ from sme_platform.lib.training.registration import (
     overall,
     register_candidate,
     stored_results,
+    tonights_decision,
     training_code_version,
 )
 from sme_platform.lib.training.retraining import (
     RETRAIN_TRIGGER_TAG,
     record_trigger,
-    retraining_decision,
 )
 from sme_platform.lib.training.training_checks import training_checks
 
 DEMAND_MODEL_KEY = dg.AssetKey(["training", "demand_forecast_model"])
+
+
+class ScoringRowsOnly(RuntimeError):
+    """The model is to be trained on a feature set built without training rows."""
+
+
 CHECKS = {
     "backtest_complete": "Every method (LightGBM, baselines, peers) has results on every fold "
     "and the holdout, with a simulated business cost.",
@@ -77,12 +83,8 @@ def demand_forecast_model(context: dg.AssetExecutionContext, project: ProjectRes
     version = latest_metadata_value(context, DEMAND_FEATURES_KEY, "feature_set_version")
     with project.warehouse() as con:
         feature_set = stored_version(con, version) if version else None
-        reason = (
-            "no demand feature set (no sales to learn from)"
-            if feature_set is None
-            else history_shortfall(con, feature_set.version, feature_set.calendar)
-        )
-        if reason is not None:
+        if feature_set is None:
+            reason = "no demand feature set (no sales to learn from)"
             yield from skipped(context, con, DEMAND_MODEL_KEY, CHECKS, reason)
             return
         trained = already_trained(con, MODEL_NAME, feature_set.version, config.gate)
@@ -93,22 +95,25 @@ def demand_forecast_model(context: dg.AssetExecutionContext, project: ProjectRes
             )
             yield from _standing_version(context, con, trained, feature_set.version, reason, run_id)
             return
-        trigger = context.run.tags.get(RETRAIN_TRIGGER_TAG)
-        decision = retraining_decision(
-            con,
-            MODEL_NAME,
-            feature_set,
-            config.demand_forecast,
-            training_code_version(),
-            config.retraining,
-            trigger,
-            config.gate,
+        decision = tonights_decision(
+            con, config, feature_set, context.run.tags.get(RETRAIN_TRIGGER_TAG)
         )
         if not decision.train:
             newest = list_versions(con, MODEL_NAME)[-1]
             yield from _standing_version(
                 context, con, newest, feature_set.version, decision.reason, run_id
             )
+            return
+        if feature_set.scoring_only:
+            raise ScoringRowsOnly(
+                f"feature set {feature_set.version} holds scoring rows only (the run that built "
+                f"it, {feature_set.run_id}, was to train no model), but {MODEL_NAME} is to be "
+                f"trained now ({decision.reason}): materialize features/demand_features in the "
+                "same run (the retrain_demand_forecast job does)"
+            )
+        reason = history_shortfall(con, feature_set.version, feature_set.calendar)
+        if reason is not None:
+            yield from skipped(context, con, DEMAND_MODEL_KEY, CHECKS, reason)
             return
         context.log.info(f"{MODEL_NAME}: training a new version ({decision.reason})")
         if decision.triggered_by:

@@ -77,10 +77,14 @@ def forecast_calendar(
 
 
 def plan_origins(
-    con: duckdb.DuckDBPyConnection, settings: ForecastSettings, calendar: ForecastCalendar
+    con: duckdb.DuckDBPyConnection,
+    settings: ForecastSettings,
+    calendar: ForecastCalendar,
+    scoring_only: bool = False,
 ) -> dict[str, int]:
     """Create the temp table `_feature_origins` (sku, location_id, origin_date, for_training,
-    fold, for_scoring): one row per series and origin whose features are needed. Returns counts
+    fold, for_scoring): one row per series and origin whose features are needed; with
+    `scoring_only`, the scoring origin's alone (a night that trains no model). Returns counts
     for metadata (series sampled for training, rows per purpose)."""
     folds = calendar.fold_origins()
     horizon = settings.horizon_days
@@ -91,6 +95,8 @@ def plan_origins(
     while origin >= oldest:
         grid.append(origin)
         origin -= timedelta(days=settings.origin_stride_days)
+    if scoring_only:
+        grid, folds = [], {}
     con.execute(
         "create or replace temp table _grid_origins as select unnest($grid::date[]) as origin_date",
         {"grid": grid},
@@ -230,7 +236,9 @@ with candidates as (
 sold as (
     select sku, location_id, greatest(date + 1, known_on) as first_day,
            date + $active_days as last_day
-    from {EVENTS_TABLE} where units > 0
+    from {EVENTS_TABLE}
+    -- A sale activates origins up to active_days after it: older ones activate no candidate.
+    where units > 0 and date + $active_days >= (select min(origin_date) from candidates)
 ),
 days as (
     select unnest(range(min(first_day), max(last_day) + 1, interval 1 day))::date as day

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -63,6 +64,9 @@ class FeatureSetVersion:
     input_versions: dict
     counts: dict = field(default_factory=dict)
     run_id: str = ""  # the run that computed it
+    # Built on a night that trained no model: the scoring origin's rows only (no training or
+    # backtest rows, no targets). Completed with every row if a run then trains on it.
+    scoring_only: bool = False
 
 
 def input_versions(con: duckdb.DuckDBPyConnection, model_code_versions: dict[str, str]) -> dict:
@@ -96,26 +100,41 @@ def materialize_feature_set(
     model_code_versions: dict[str, str],
     run_id: str,
     full_refresh: bool = False,
+    trains_on: Callable[[FeatureSetVersion], bool] | None = None,
 ) -> FeatureSetVersion:
     """Compute and store the feature set for the warehouse's current data, or reuse the stored
     version when its inputs, settings and definition are unchanged. The demand events are
-    refreshed over the days that changed (all of them on a full refresh)."""
+    refreshed over the days that changed (all of them on a full refresh).
+
+    `trains_on(feature_set)` says whether a model will be trained on it tonight (None: assume
+    so); when not, only the scoring rows are built: the training and backtest rows, most of
+    the work, would serve no one. A stored scoring-only version that a model is then trained on
+    is built again with every row (same version: same inputs, definition and settings)."""
     inputs = input_versions(con, model_code_versions)
     version = feature_set_version(settings, inputs)
     con.execute("create schema if not exists features")
     _ensure_versions_table(con)
     stored = stored_version(con, version)
-    if stored is not None:
+    if stored is not None and (not stored.scoring_only or not _trains(trains_on, stored)):
         return stored
     events = refresh_demand_events(con, run_id, full_refresh=full_refresh)
     calendar = forecast_calendar(con, settings)
-    counts = plan_origins(con, settings, calendar)
+    scoring_only = stored is None and not _trains(
+        trains_on, FeatureSetVersion(version, False, 0, 0, calendar, inputs, run_id=run_id)
+    )
+    if stored is not None:  # a scoring-only version, now trained on: built again in full
+        delete_versions(con, [version])
+        con.execute("delete from features.feature_set_versions where version = ?", [version])
+    counts = plan_origins(con, settings, calendar, scoring_only=scoring_only)
     row_count = build_origin_features(con)
     target_rows = _store(con, version)
     counts["events"] = con.execute(f"select count(*) from {EVENTS_TABLE}").fetchone()[0]
     counts["events_refresh"] = events.describe()
     con.execute(
-        "insert into features.feature_set_versions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        """insert into features.feature_set_versions (feature_set, version, definition_hash,
+               settings, input_versions, row_count, target_rows, counts, newest_day,
+               fold_origins, run_id, created_at, scoring_only)
+           values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
         [
             FEATURE_SET,
             version,
@@ -129,12 +148,17 @@ def materialize_feature_set(
             json.dumps({k: v.isoformat() for k, v in calendar.fold_origins().items()}),
             run_id,
             datetime.now(UTC).replace(tzinfo=None),
+            scoring_only,
         ],
     )
     prune_versions(con)
     return FeatureSetVersion(
-        version, False, row_count, target_rows, calendar, inputs, counts, run_id
+        version, False, row_count, target_rows, calendar, inputs, counts, run_id, scoring_only
     )
+
+
+def _trains(trains_on: Callable[[FeatureSetVersion], bool] | None, feature_set) -> bool:
+    return trains_on is None or trains_on(feature_set)
 
 
 def _ensure_versions_table(con: duckdb.DuckDBPyConnection) -> None:
@@ -143,6 +167,11 @@ def _ensure_versions_table(con: duckdb.DuckDBPyConnection) -> None:
             feature_set varchar, version varchar, definition_hash varchar, settings json,
             input_versions json, row_count bigint, target_rows bigint, counts json,
             newest_day date, fold_origins json, run_id varchar, created_at timestamp)"""
+    )
+    # Versions stored before scoring-only ones existed hold every row.
+    con.execute(
+        "alter table features.feature_set_versions "
+        "add column if not exists scoring_only boolean default false"
     )
 
 
@@ -211,13 +240,14 @@ def _store(con: duckdb.DuckDBPyConnection, version: str) -> int:
 
 def stored_version(con: duckdb.DuckDBPyConnection, version: str) -> FeatureSetVersion | None:
     row = con.execute(
-        """select row_count, target_rows, newest_day, input_versions, counts, settings, run_id
-           from features.feature_set_versions where version = ?""",
+        f"""select row_count, target_rows, newest_day, input_versions, counts, settings, run_id,
+                   {_scoring_only_column(con)}
+            from features.feature_set_versions where version = ?""",
         [version],
     ).fetchone()
     if row is None:
         return None
-    row_count, target_rows, newest_day, inputs, counts, settings, run_id = row
+    row_count, target_rows, newest_day, inputs, counts, settings, run_id, scoring_only = row
     settings = json.loads(settings)
     calendar = ForecastCalendar(newest_day, settings["horizon_days"], settings["backtest_folds"])
     return FeatureSetVersion(
@@ -229,7 +259,19 @@ def stored_version(con: duckdb.DuckDBPyConnection, version: str) -> FeatureSetVe
         json.loads(inputs),
         json.loads(counts),
         run_id,
+        bool(scoring_only),
     )
+
+
+def _scoring_only_column(con: duckdb.DuckDBPyConnection) -> str:
+    # A warehouse of an earlier version has no such column until its features are built again
+    # (and may be opened read-only): its versions all hold every row.
+    found = con.execute(
+        """select count(*) from duckdb_columns()
+           where database_name = current_database() and schema_name = 'features'
+             and table_name = 'feature_set_versions' and column_name = 'scoring_only'"""
+    ).fetchone()[0]
+    return "scoring_only" if found else "false"
 
 
 def latest_version(con: duckdb.DuckDBPyConnection) -> str | None:
@@ -261,7 +303,13 @@ def prune_versions(con: duckdb.DuckDBPyConnection) -> list[str]:
         ).fetchall()
     ]
     doomed = [v for v in versions[KEEP_VERSIONS:] if v not in in_use]
-    if doomed:
-        for table in TABLES_PER_VERSION:
-            con.execute(f"delete from {table} where feature_set_version in $v", {"v": doomed})
+    delete_versions(con, doomed)
     return doomed
+
+
+def delete_versions(con: duckdb.DuckDBPyConnection, versions: list[str]) -> None:
+    """The feature, target and price-plan rows of `versions` (not their provenance)."""
+    if versions:
+        for table in TABLES_PER_VERSION:
+            if table_exists(con, *table.split(".")):
+                con.execute(f"delete from {table} where feature_set_version in $v", {"v": versions})

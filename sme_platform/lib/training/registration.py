@@ -9,6 +9,7 @@ import duckdb
 import polars as pl
 
 from sme_platform.lib.code_version import modules_hash
+from sme_platform.lib.features.store import FeatureSetVersion
 from sme_platform.lib.project import ProjectPaths
 from sme_platform.lib.release.gate import GateConfig
 from sme_platform.lib.release.registry import (
@@ -19,10 +20,14 @@ from sme_platform.lib.release.registry import (
 )
 from sme_platform.lib.training import backtest, frames, model, pipeline
 from sme_platform.lib.training.backtest import LIGHTGBM
-from sme_platform.lib.training.config import ForecastingConfig
+from sme_platform.lib.training.config import MODEL_NAME, ForecastingConfig
 from sme_platform.lib.training.metrics import HOLDOUT_FOLD
 from sme_platform.lib.training.pipeline import TrainingOutcome
-from sme_platform.lib.training.retraining import refused_under_another_gate
+from sme_platform.lib.training.retraining import (
+    RetrainingDecision,
+    refused_under_another_gate,
+    retraining_decision,
+)
 
 RESULTS_TABLE = "ml.backtest_results"
 SUMMARY_COLUMNS = [
@@ -201,3 +206,24 @@ def record_backtest_results(
         con.execute(f"insert into {RESULTS_TABLE} by name select * from _backtest_rows")
     finally:
         con.unregister("_backtest_rows")
+
+
+def tonights_decision(
+    con: duckdb.DuckDBPyConnection,
+    config: ForecastingConfig,
+    feature_set: FeatureSetVersion,
+    trigger: str | None,
+) -> RetrainingDecision:
+    """The retraining policy's decision on `feature_set` for the demand model, with this code and
+    `config`. The features step asks it first (are training rows needed tonight?), the training
+    step again on the stored set: the same inputs, the same answer."""
+    return retraining_decision(
+        con,
+        MODEL_NAME,
+        feature_set,
+        config.demand_forecast,
+        training_code_version(),
+        config.retraining,
+        trigger,
+        config.gate,
+    )

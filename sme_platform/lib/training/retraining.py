@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import duckdb
 from pydantic import BaseModel, ConfigDict, Field
 
+from sme_platform.lib.features.demand import definition_hash
 from sme_platform.lib.features.settings import ForecastSettings
 from sme_platform.lib.features.store import FeatureSetVersion, stored_version
 from sme_platform.lib.release.audit import read_events, record_event, run_actor
@@ -128,7 +129,10 @@ def _recipe_change(
             [newest.feature_set_version, feature_set.version],
         ).fetchall()
     )
-    if definitions.get(newest.feature_set_version) != definitions.get(feature_set.version):
+    # A feature set not stored yet (the features step asking whether to build training rows)
+    # is built by this code.
+    tonight = definitions.get(feature_set.version, definition_hash())
+    if definitions.get(newest.feature_set_version) != tonight:
         return "the feature definition changed"
     return None
 
