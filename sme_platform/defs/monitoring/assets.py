@@ -32,7 +32,7 @@ from sme_platform.lib.monitoring.checks import (
     prediction_drift_check,
 )
 from sme_platform.lib.monitoring.drift_worker import MEASURING_STEP
-from sme_platform.lib.monitoring.forecast_monitoring import live_accuracy, measure_feature_drift
+from sme_platform.lib.monitoring.forecast_monitoring import live_accuracy, start_feature_drift
 from sme_platform.lib.monitoring.live_roi import record_impact
 from sme_platform.lib.monitoring.operations import record_scoring_latency, refresh_quality_trends
 from sme_platform.lib.monitoring.prediction_drift import measure_prediction_drift
@@ -126,7 +126,9 @@ def demand_forecast_monitoring(context: dg.AssetExecutionContext, project: Proje
             refresh_quality_trends(con)
             yield from standing
             return
-        drifted = measure_feature_drift(
+        # Evidently's report is made in the worker process while this one refreshes the
+        # live accuracy.
+        pending_drift = start_feature_drift(
             con,
             serving,
             feature_set.version,
@@ -138,6 +140,7 @@ def demand_forecast_monitoring(context: dg.AssetExecutionContext, project: Proje
         accuracy_update = refresh_forecast_accuracy(
             con, MODEL_NAME, run_id, full_refresh=FULL_REFRESH_TAG in context.run.tags
         )
+        drifted = pending_drift.finish(con)
         accuracy = read_forecast_accuracy(con, MODEL_NAME)
         live = live_accuracy(accuracy, serving.version, "champion", config.live_window_days)
         predicted = measure_prediction_drift(

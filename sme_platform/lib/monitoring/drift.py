@@ -56,6 +56,80 @@ def measure_drift(
 ) -> DriftResult:
     """Per column of `columns`: Evidently's drift score of `current` against `reference`, made
     by `worker` when there is one and it answers, else in this process."""
+    return start_drift(
+        reference,
+        current,
+        columns,
+        method=method,
+        threshold=threshold,
+        html_path=html_path,
+        what=what,
+        worker=worker,
+    ).result()
+
+
+@dataclass
+class PendingDrift:
+    """A drift report asked for: handed to the worker already, if there is one; `result()`
+    waits for it (or makes it in this process)."""
+
+    reference: pl.DataFrame
+    current: pl.DataFrame
+    columns: list[str]
+    method: str
+    threshold: float
+    html_path: Path | None
+    worker: DriftWorker | None
+
+    def result(self) -> DriftResult:
+        rows, measured_in = None, "this process"
+        if self.worker is not None:
+            rows = self.worker.receive()
+            measured_in = (
+                f"worker process {self.worker.pid}"
+                if rows is not None
+                else f"this process (the worker did not answer: {self.worker.broken})"
+            )
+        if rows is None:
+            rows = report_rows(
+                self.reference,
+                self.current,
+                self.columns,
+                self.method,
+                self.threshold,
+                self.html_path,
+            )
+        frame = pl.DataFrame(
+            rows,
+            schema={
+                "column": pl.Utf8,
+                "method": pl.Utf8,
+                "score": pl.Float64,
+                "threshold": pl.Float64,
+                "drifted": pl.Boolean,
+            },
+            orient="row",
+        ).with_columns(
+            reference_rows=pl.lit(self.reference.height, pl.Int64),
+            current_rows=pl.lit(self.current.height, pl.Int64),
+        )
+        drifted = int(frame["drifted"].sum())
+        return DriftResult(frame, drifted / frame.height, drifted, self.html_path, measured_in)
+
+
+def start_drift(
+    reference: pl.DataFrame,
+    current: pl.DataFrame,
+    columns: list[str],
+    *,
+    method: str = "wasserstein",
+    threshold: float = 0.1,
+    html_path: Path | None = None,
+    what: str = "frame",
+    worker: DriftWorker | None = None,
+) -> PendingDrift:
+    """`measure_drift` in two halves: the input checked and handed to `worker` now, the result
+    read later (the run's process does other work meanwhile)."""
     for name, frame in (("reference", reference), ("current", current)):
         missing = [c for c in columns if c not in frame.columns]
         if missing:
@@ -66,32 +140,9 @@ def measure_drift(
     if not usable:
         raise DriftInputError(f"{what}: every column is empty in the reference or the current rows")
     reference, current = reference.select(usable), current.select(usable)
-    rows, measured_in = None, "this process"
     if worker is not None:
-        rows = worker.report_rows(reference, current, usable, method, threshold, html_path)
-        measured_in = (
-            f"worker process {worker.pid}"
-            if rows is not None
-            else f"this process (the worker did not answer: {worker.broken})"
-        )
-    if rows is None:
-        rows = report_rows(reference, current, usable, method, threshold, html_path)
-    frame = pl.DataFrame(
-        rows,
-        schema={
-            "column": pl.Utf8,
-            "method": pl.Utf8,
-            "score": pl.Float64,
-            "threshold": pl.Float64,
-            "drifted": pl.Boolean,
-        },
-        orient="row",
-    ).with_columns(
-        reference_rows=pl.lit(reference.height, pl.Int64),
-        current_rows=pl.lit(current.height, pl.Int64),
-    )
-    drifted = int(frame["drifted"].sum())
-    return DriftResult(frame, drifted / frame.height, drifted, html_path, measured_in)
+        worker.send(reference, current, usable, method, threshold, html_path)
+    return PendingDrift(reference, current, usable, method, threshold, html_path, worker)
 
 
 def _has_values(frame: pl.DataFrame, column: str) -> bool:

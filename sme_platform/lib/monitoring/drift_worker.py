@@ -54,6 +54,7 @@ class DriftWorker:
         )
         self._ready = False
         self._requests = 0
+        self._frames: dict[str, str] = {}
         self.broken: str | None = None  # why the worker is no longer asked, once it is not
 
     @property
@@ -70,34 +71,57 @@ class DriftWorker:
         html_path: Path | None,
     ) -> list[tuple] | None:
         """The report's rows made by the worker; None when it could not answer (see `broken`)."""
+        self.send(reference, current, columns, method, threshold, html_path)
+        return self.receive()
+
+    def send(
+        self,
+        reference: pl.DataFrame,
+        current: pl.DataFrame,
+        columns: list[str],
+        method: str,
+        threshold: float,
+        html_path: Path | None,
+    ) -> None:
+        """Hand the worker one report to make, without waiting for it (`receive` reads it): the
+        run's process goes on with other work meanwhile. One report at a time."""
         if self.broken is not None:
-            return None
+            return
         self._requests += 1
         folder = Path(self._folder.name)
-        frames = {}
+        self._frames = {}
         for name, frame in (("reference", reference), ("current", current)):
-            frames[name] = str(folder / f"{self._requests}_{name}.arrow")
-            frame.write_ipc(frames[name])
+            self._frames[name] = str(folder / f"{self._requests}_{name}.arrow")
+            frame.write_ipc(self._frames[name])
         request = {
-            **frames,
+            **self._frames,
             "columns": columns,
             "method": method,
             "threshold": threshold,
             "html_path": None if html_path is None else str(html_path),
         }
         try:
+            self._process.stdin.write((json.dumps(request) + "\n").encode())
+            self._process.stdin.flush()
+        except OSError as error:
+            self._give_up(f"{type(error).__name__}: {error}")
+
+    def receive(self) -> list[tuple] | None:
+        """The rows of the report last sent; None when the worker could not answer."""
+        try:
+            if self.broken is not None:
+                return None
             if not self._ready:
                 self._expect(READY)
                 self._ready = True
-            self._process.stdin.write((json.dumps(request) + "\n").encode())
-            self._process.stdin.flush()
             reply = self._reply()
         except (OSError, ValueError, TimeoutError) as error:
             self._give_up(f"{type(error).__name__}: {error}")
             return None
         finally:
-            for path in frames.values():
+            for path in self._frames.values():
                 Path(path).unlink(missing_ok=True)
+            self._frames = {}
         if "error" in reply:
             raise DriftWorkerError(reply["error"])
         return [tuple(row) for row in reply["rows"]]
@@ -134,7 +158,9 @@ class DriftWorker:
     def _give_up(self, reason: str) -> None:
         if self._process.poll() is None:
             self._process.kill()
-            self._process.wait()
+        status = self._process.wait()
+        if "exited with status" not in reason:
+            reason += f" (the worker exited with status {status})"
         self._stderr.flush()
         tail = self._stderr_path.read_text(errors="replace").strip().splitlines()[-5:]
         self.broken = reason + ("; its last words: " + " | ".join(tail) if tail else "")

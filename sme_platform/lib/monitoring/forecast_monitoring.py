@@ -18,7 +18,7 @@ import polars as pl
 
 from sme_platform.lib.features.events import actuals_ctes
 from sme_platform.lib.monitoring.config import MonitoringConfig
-from sme_platform.lib.monitoring.drift import measure_drift
+from sme_platform.lib.monitoring.drift import PendingDrift, start_drift
 from sme_platform.lib.monitoring.drift_worker import DriftWorker
 from sme_platform.lib.monitoring.tables import append_rows
 from sme_platform.lib.release.registry import ModelVersion
@@ -54,7 +54,48 @@ class FeatureDrift:
     measured_in: str
 
 
-def measure_feature_drift(
+@dataclass(frozen=True)
+class PendingFeatureDrift:
+    """A feature drift report asked for; `finish` waits for it and stores its rows."""
+
+    pending: PendingDrift
+    model: ModelVersion
+    current_feature_set_version: str
+    measured_on: date | None
+    run_id: str
+
+    def finish(self, con: duckdb.DuckDBPyConnection) -> FeatureDrift:
+        model, result = self.model, self.pending.result()
+        rows = result.columns.select(
+            pl.lit(self.run_id).alias("run_id"),
+            pl.lit(model.model_name).alias("model_name"),
+            pl.lit(model.version).alias("model_version"),
+            pl.lit(model.feature_set_version).alias("reference_feature_set_version"),
+            pl.lit(self.current_feature_set_version).alias("current_feature_set_version"),
+            pl.lit(self.measured_on, pl.Date).alias("measured_on"),
+            pl.col("column").alias("feature"),
+            "method",
+            "score",
+            "threshold",
+            "drifted",
+            "reference_rows",
+            "current_rows",
+            pl.lit(str(result.html_path)).alias("report_path"),
+            pl.lit(datetime.now(UTC).replace(tzinfo=None)).alias("created_at"),
+        )
+        append_rows(con, FEATURE_DRIFT_TABLE, rows)
+        drifted = rows.filter(pl.col("drifted"))["feature"].to_list()
+        return FeatureDrift(
+            self.measured_on,
+            rows,
+            drifted,
+            result.drifted_share,
+            result.html_path,
+            result.measured_in,
+        )
+
+
+def start_feature_drift(
     con: duckdb.DuckDBPyConnection,
     model: ModelVersion,
     current_feature_set_version: str,
@@ -62,10 +103,11 @@ def measure_feature_drift(
     config: MonitoringConfig,
     run_id: str,
     worker: DriftWorker | None = None,
-) -> FeatureDrift:
+) -> PendingFeatureDrift:
     """Tonight's scoring rows against the rows `model` first forecast from: the scoring rows of
     its own feature set, the features as they stood when its training data ended (a sample of at
-    most `reference_rows`, the same every night: ordered by a hash of the series).
+    most `reference_rows`, the same every night: ordered by a hash of the series). Handed to
+    `worker` now; `finish` reads the result.
 
     Not its training rows: those span a year of origins, and against them a December night
     drifted in 9 of 11 features on the demo, the season the model was trained on. What a drift
@@ -84,7 +126,7 @@ def measure_feature_drift(
     ).pl()
     measured_on = current["origin_date"].max() if current.height else None
     html_path = reports_dir / "monitoring" / model.model_name / f"{measured_on}.html"
-    result = measure_drift(
+    pending = start_drift(
         reference,
         current.drop("origin_date"),
         DRIFT_FEATURES,
@@ -97,28 +139,7 @@ def measure_feature_drift(
         ),
         worker=worker,
     )
-    rows = result.columns.select(
-        pl.lit(run_id).alias("run_id"),
-        pl.lit(model.model_name).alias("model_name"),
-        pl.lit(model.version).alias("model_version"),
-        pl.lit(model.feature_set_version).alias("reference_feature_set_version"),
-        pl.lit(current_feature_set_version).alias("current_feature_set_version"),
-        pl.lit(measured_on, pl.Date).alias("measured_on"),
-        pl.col("column").alias("feature"),
-        "method",
-        "score",
-        "threshold",
-        "drifted",
-        "reference_rows",
-        "current_rows",
-        pl.lit(str(html_path)).alias("report_path"),
-        pl.lit(datetime.now(UTC).replace(tzinfo=None)).alias("created_at"),
-    )
-    append_rows(con, FEATURE_DRIFT_TABLE, rows)
-    drifted = rows.filter(pl.col("drifted"))["feature"].to_list()
-    return FeatureDrift(
-        measured_on, rows, drifted, result.drifted_share, html_path, result.measured_in
-    )
+    return PendingFeatureDrift(pending, model, current_feature_set_version, measured_on, run_id)
 
 
 def accuracy_rows(
