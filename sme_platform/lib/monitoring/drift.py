@@ -43,35 +43,10 @@ class DriftResult:
     measured_in: str  # "this process", or the worker process that made the report
 
 
-def measure_drift(
-    reference: pl.DataFrame,
-    current: pl.DataFrame,
-    columns: list[str],
-    *,
-    method: str = "wasserstein",
-    threshold: float = 0.1,
-    html_path: Path | None = None,
-    what: str = "frame",
-    worker: DriftWorker | None = None,
-) -> DriftResult:
-    """Per column of `columns`: Evidently's drift score of `current` against `reference`, made
-    by `worker` when there is one and it answers, else in this process."""
-    return start_drift(
-        reference,
-        current,
-        columns,
-        method=method,
-        threshold=threshold,
-        html_path=html_path,
-        what=what,
-        worker=worker,
-    ).result()
-
-
-@dataclass
-class PendingDrift:
-    """A drift report asked for: handed to the worker already, if there is one; `result()`
-    waits for it (or makes it in this process)."""
+@dataclass(frozen=True)
+class ReportRequest:
+    """One Evidently report: `columns` (each with values in both frames) of `current` against
+    `reference`, its HTML saved at `html_path`."""
 
     reference: pl.DataFrame
     current: pl.DataFrame
@@ -79,6 +54,21 @@ class PendingDrift:
     method: str
     threshold: float
     html_path: Path | None
+
+
+def measure_drift(*args, **kwargs) -> DriftResult:
+    """Per column of `columns`: Evidently's drift score of `current` against `reference`, made
+    by `worker` when there is one and it answers, else in this process (`start_drift`'s
+    arguments)."""
+    return start_drift(*args, **kwargs).result()
+
+
+@dataclass(frozen=True)
+class PendingDrift:
+    """A drift report asked for: handed to the worker already, if there is one; `result()`
+    waits for it (or makes it in this process)."""
+
+    request: ReportRequest
     worker: DriftWorker | None
 
     def result(self) -> DriftResult:
@@ -91,14 +81,7 @@ class PendingDrift:
                 else f"this process (the worker did not answer: {self.worker.broken})"
             )
         if rows is None:
-            rows = report_rows(
-                self.reference,
-                self.current,
-                self.columns,
-                self.method,
-                self.threshold,
-                self.html_path,
-            )
+            rows = report_rows(self.request)
         frame = pl.DataFrame(
             rows,
             schema={
@@ -110,11 +93,12 @@ class PendingDrift:
             },
             orient="row",
         ).with_columns(
-            reference_rows=pl.lit(self.reference.height, pl.Int64),
-            current_rows=pl.lit(self.current.height, pl.Int64),
+            reference_rows=pl.lit(self.request.reference.height, pl.Int64),
+            current_rows=pl.lit(self.request.current.height, pl.Int64),
         )
         drifted = int(frame["drifted"].sum())
-        return DriftResult(frame, drifted / frame.height, drifted, self.html_path, measured_in)
+        html_path = self.request.html_path
+        return DriftResult(frame, drifted / frame.height, drifted, html_path, measured_in)
 
 
 def start_drift(
@@ -128,8 +112,9 @@ def start_drift(
     what: str = "frame",
     worker: DriftWorker | None = None,
 ) -> PendingDrift:
-    """`measure_drift` in two halves: the input checked and handed to `worker` now, the result
-    read later (the run's process does other work meanwhile)."""
+    """The input checked and handed to `worker` now (if any), the result read later with
+    `result()`: the run's process does other work meanwhile. `what` names the comparison in
+    errors."""
     for name, frame in (("reference", reference), ("current", current)):
         missing = [c for c in columns if c not in frame.columns]
         if missing:
@@ -139,10 +124,12 @@ def start_drift(
     usable = [c for c in columns if _has_values(reference, c) and _has_values(current, c)]
     if not usable:
         raise DriftInputError(f"{what}: every column is empty in the reference or the current rows")
-    reference, current = reference.select(usable), current.select(usable)
+    request = ReportRequest(
+        reference.select(usable), current.select(usable), usable, method, threshold, html_path
+    )
     if worker is not None:
-        worker.send(reference, current, usable, method, threshold, html_path)
-    return PendingDrift(reference, current, usable, method, threshold, html_path, worker)
+        worker.send(request)
+    return PendingDrift(request, worker)
 
 
 def _has_values(frame: pl.DataFrame, column: str) -> bool:
@@ -153,21 +140,16 @@ def _has_values(frame: pl.DataFrame, column: str) -> bool:
     )
 
 
-def report_rows(
-    reference: pl.DataFrame,
-    current: pl.DataFrame,
-    columns: list[str],
-    method: str,
-    threshold: float,
-    html_path: Path | None,
-) -> list[tuple]:
-    """Evidently's report of `columns` (each with values in both frames): its HTML saved at
-    `html_path`, its (column, method, score, threshold, drifted) rows returned."""
-    report = _run_report(reference, current, columns, method, threshold)
-    if html_path is not None:
-        html_path.parent.mkdir(parents=True, exist_ok=True)
-        report.save_html(str(html_path))
-    return _rows(report.dict(), method)
+def report_rows(request: ReportRequest) -> list[tuple]:
+    """Evidently's report: its HTML saved, its (column, method, score, threshold, drifted) rows
+    returned."""
+    report = _run_report(
+        request.reference, request.current, request.columns, request.method, request.threshold
+    )
+    if request.html_path is not None:
+        request.html_path.parent.mkdir(parents=True, exist_ok=True)
+        report.save_html(str(request.html_path))
+    return _rows(report.dict(), request.method)
 
 
 def import_evidently() -> None:

@@ -25,8 +25,12 @@ import sys
 import tempfile
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from sme_platform.lib.monitoring.drift import ReportRequest
 
 # The step that measures drift: a run whose plan has it starts a worker.
 MEASURING_STEP = "demand_forecast_monitoring"
@@ -38,7 +42,7 @@ class DriftWorkerError(RuntimeError):
 
 
 class DriftWorker:
-    """A running worker; `report_rows` sends it one report, `close` ends it."""
+    """A running worker; `send` hands it one report, `receive` reads it, `close` ends it."""
 
     def __init__(self, timeout_s: float = 900.0):
         self.timeout_s = timeout_s
@@ -61,28 +65,7 @@ class DriftWorker:
     def pid(self) -> int:
         return self._process.pid
 
-    def report_rows(
-        self,
-        reference: pl.DataFrame,
-        current: pl.DataFrame,
-        columns: list[str],
-        method: str,
-        threshold: float,
-        html_path: Path | None,
-    ) -> list[tuple] | None:
-        """The report's rows made by the worker; None when it could not answer (see `broken`)."""
-        self.send(reference, current, columns, method, threshold, html_path)
-        return self.receive()
-
-    def send(
-        self,
-        reference: pl.DataFrame,
-        current: pl.DataFrame,
-        columns: list[str],
-        method: str,
-        threshold: float,
-        html_path: Path | None,
-    ) -> None:
+    def send(self, request: ReportRequest) -> None:
         """Hand the worker one report to make, without waiting for it (`receive` reads it): the
         run's process goes on with other work meanwhile. One report at a time."""
         if self.broken is not None:
@@ -90,18 +73,18 @@ class DriftWorker:
         self._requests += 1
         folder = Path(self._folder.name)
         self._frames = {}
-        for name, frame in (("reference", reference), ("current", current)):
+        for name in ("reference", "current"):
             self._frames[name] = str(folder / f"{self._requests}_{name}.arrow")
-            frame.write_ipc(self._frames[name])
-        request = {
+            getattr(request, name).write_ipc(self._frames[name])
+        message = {
             **self._frames,
-            "columns": columns,
-            "method": method,
-            "threshold": threshold,
-            "html_path": None if html_path is None else str(html_path),
+            "columns": request.columns,
+            "method": request.method,
+            "threshold": request.threshold,
+            "html_path": None if request.html_path is None else str(request.html_path),
         }
         try:
-            self._process.stdin.write((json.dumps(request) + "\n").encode())
+            self._process.stdin.write((json.dumps(message) + "\n").encode())
             self._process.stdin.flush()
         except OSError as error:
             self._give_up(f"{type(error).__name__}: {error}")
@@ -190,12 +173,14 @@ def _serve() -> None:
         request = json.loads(line)
         try:
             rows = drift.report_rows(
-                pl.read_ipc(request["reference"]),
-                pl.read_ipc(request["current"]),
-                request["columns"],
-                request["method"],
-                request["threshold"],
-                None if request["html_path"] is None else Path(request["html_path"]),
+                drift.ReportRequest(
+                    pl.read_ipc(request["reference"]),
+                    pl.read_ipc(request["current"]),
+                    request["columns"],
+                    request["method"],
+                    request["threshold"],
+                    None if request["html_path"] is None else Path(request["html_path"]),
+                )
             )
             reply = {"rows": rows}
         except Exception:  # the caller raises it: this process keeps serving
