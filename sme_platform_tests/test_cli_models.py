@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from sme_platform.cli import app
+from sme_platform.lib.audit.log import read_events
 from sme_platform.lib.project import ProjectPaths
-from sme_platform.lib.release.audit import read_events
 from sme_platform.lib.release.registry import list_versions
 from sme_platform.lib.warehouse import connect
 from sme_platform_tests.defs.test_release_jobs import make_registry

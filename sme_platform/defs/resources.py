@@ -9,7 +9,9 @@ import dagster as dg
 import duckdb
 from pydantic import PrivateAttr
 
+from sme_platform.defs.governance.audit import record_head
 from sme_platform.defs.runs import take_turn
+from sme_platform.lib.audit.log import chain_head, migrate_audit_log
 from sme_platform.lib.monitoring.drift_worker import DriftWorker, plans_drift
 from sme_platform.lib.project import ProjectPaths
 from sme_platform.lib.run_lock import WarehouseLock, WarehouseLockError
@@ -33,6 +35,7 @@ class ProjectResource(dg.ConfigurableResource):
     _turn: WarehouseLock | None = PrivateAttr(default=None)
     _held: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
     _drift_worker: DriftWorker | None = PrivateAttr(default=None)
+    _audit_head: tuple[int, str] | None = PrivateAttr(default=None)
 
     @property
     def paths(self) -> ProjectPaths:
@@ -50,7 +53,14 @@ class ProjectResource(dg.ConfigurableResource):
         self._turn = take_turn(context.instance, context.run, self.paths, log=log)
         try:
             self._held = hold_open(self.paths.warehouse)
+            # A log from before the hash chain is chained once, before any step appends to it;
+            # the head at the start tells the teardown whether the run moved it.
+            migrate_audit_log(self._held)
+            self._audit_head = chain_head(self._held)
         except BaseException:
+            if self._held is not None:
+                self._held.close()
+                self._held = None
             self._turn.release()
             self._turn = None
             raise
@@ -68,6 +78,8 @@ class ProjectResource(dg.ConfigurableResource):
             self._drift_worker = None
         # Closed before the turn is given up: the last close checkpoints the file.
         if self._held is not None:
+            if context.instance is not None and context.run is not None:
+                record_head(context.instance, self._held, context.run.run_id, self._audit_head)
             self._held.close()
             self._held = None
         if self._turn is not None:

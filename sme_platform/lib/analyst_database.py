@@ -28,7 +28,7 @@ from pathlib import Path
 
 import duckdb
 
-from sme_platform.lib.analyst_ml_tables import ML_TABLES
+from sme_platform.lib.analyst_ml_tables import ML_TABLES, append_audit_entries
 from sme_platform.lib.analyst_refresh import (
     model_sources,
     previous_catalog,
@@ -36,6 +36,7 @@ from sme_platform.lib.analyst_refresh import (
     table_source_version,
 )
 from sme_platform.lib.analyst_verification import REDACTED, verify_snapshot
+from sme_platform.lib.audit.log import AUDIT_TABLE, record_event, run_actor
 from sme_platform.lib.governance import CheckOutcome
 from sme_platform.lib.sql_models.build import column_lineage
 from sme_platform.lib.sql_models.graph import LAYERS, ModelGraph, SqlModel
@@ -116,6 +117,16 @@ def publish_analyst_database(
     os.replace(building, target)
     result.published = True
     result.bytes = target.stat().st_size
+    record_event(
+        con,
+        event="published",
+        subject="analyst_database",
+        actor=run_actor(run_id),
+        reason=f"snapshot of {len(result.tables)} tables published for analysts "
+        f"({len(result.copied)} copied again, the rest unchanged)",
+        details={"path": str(target), "size_bytes": result.bytes, "copied": result.copied},
+        run_id=run_id,
+    )
     return result
 
 
@@ -245,12 +256,20 @@ def _copy_ml_tables(con, alias: str, run_id: str, result: PublishResult, previou
             result.tables[name] = kept["row_count"]
             rows.append(tuple(kept[column] for column in CATALOG_COLUMNS))
             continue
-        con.execute(f"create schema if not exists {alias}.{schema}")
-        con.execute(f"drop table if exists {alias}.{name}")
-        con.execute(f"create table {alias}.{name} as select * from {name}")
+        appended = (
+            append_audit_entries(con, alias, _in_snapshot(con, alias, name))
+            if name == AUDIT_TABLE and name in previous
+            else None
+        )
+        if appended is not None:
+            result.replayed[name] = appended
+        else:
+            con.execute(f"create schema if not exists {alias}.{schema}")
+            con.execute(f"drop table if exists {alias}.{name}")
+            con.execute(f"create table {alias}.{name} as select * from {name}")
+            result.copied.append(name)
         count = con.execute(f"select count(*) from {alias}.{name}").fetchone()[0]
         result.tables[name] = count
-        result.copied.append(name)
         row = {
             "table_schema": schema,
             "table_name": table,

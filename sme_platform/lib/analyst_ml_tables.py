@@ -1,6 +1,10 @@
 """The ML stages' tables the analyst database publishes beside the SQL models, with the
 description its catalog gives each."""
 
+import duckdb
+
+from sme_platform.lib.audit.log import AUDIT_TABLE
+
 # The ML stages' tables analysts read, none holding personal data: what each model forecast, how
 # it was judged, which version serves and why, and where its features came from.
 ML_TABLES = {
@@ -18,8 +22,10 @@ ML_TABLES = {
         "Grain: one row per model version."
     ),
     "governance.audit_log": (
-        "Every release decision: trained, gate passed or refused and why, approved by whom, "
-        "canary, promoted, rolled back. Grain: one row per event, append-only."
+        "Every event an auditor may ask about: files loaded and rejected, rows quarantined, "
+        "checks failed, model decisions (trained, gate passed or refused and why, approved by "
+        "whom, canary, promoted, rolled back), publications; hash-chained. "
+        "Grain: one row per event, append-only."
     ),
     "features.feature_set_versions": (
         "Provenance of each feature set version: input data versions, settings, row counts. "
@@ -56,3 +62,27 @@ ML_TABLES = {
         "Grain: one row per monitoring run."
     ),
 }
+
+
+def append_audit_entries(con, alias: str, in_snapshot: bool) -> str | None:
+    """The audit log grows by appending (and every snapshot's publication is an entry of the
+    next): add the entries the snapshot lacks, if its last entry is still the warehouse's (the
+    same id and hash); what was appended, or None to copy the table whole."""
+    if not in_snapshot:
+        return None
+    try:
+        last = con.execute(
+            f"select event_id, entry_hash from {alias}.{AUDIT_TABLE} order by event_id desc limit 1"
+        ).fetchone()
+    except duckdb.BinderException:  # a snapshot from before the hash chain
+        return None
+    if last is None or con.execute(
+        f"select entry_hash from {AUDIT_TABLE} where event_id = ?", [last[0]]
+    ).fetchone() != (last[1],):
+        return None
+    added = con.execute(
+        f"""insert into {alias}.{AUDIT_TABLE} select * from {AUDIT_TABLE}
+            where event_id > ? order by event_id""",
+        [last[0]],
+    ).fetchone()[0]
+    return f"{added} entry(ies) appended after entry {last[0]}"

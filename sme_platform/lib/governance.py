@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from sme_platform.lib.audit.log import record_event, redact_values, run_actor
 from sme_platform.lib.warehouse import insert_rows
 
 
@@ -68,6 +69,30 @@ def record_check_results(
             )
             for o in outcomes
         ],
+    )
+    for outcome in outcomes:
+        if not outcome.passed:
+            audit_check_failure(con, asset, outcome, run_id)
+
+
+def audit_check_failure(
+    con: duckdb.DuckDBPyConnection, asset: str, outcome: CheckOutcome, run_id: str
+) -> None:
+    """A failed check in the audit log: its name, severity, what it said (quoted values
+    redacted) and its numeric observations, never sample rows."""
+    counts = {
+        key: value
+        for key, value in outcome.metadata.items()
+        if isinstance(value, int | float) and not isinstance(value, bool)
+    }
+    record_event(
+        con,
+        event="check_failed",
+        subject=f"asset:{asset}",
+        actor=run_actor(run_id),
+        reason=redact_values(outcome.description)[:500],
+        details={"check": outcome.name, "severity": outcome.severity, "observed": counts},
+        run_id=run_id,
     )
 
 

@@ -41,7 +41,7 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
         [f"raw/{name}" for name in CANONICAL]
         + SQL_MODELS
         + ML_ASSETS
-        + ["governance/analyst_database"]
+        + ["governance/analyst_database", "governance/audit_log"]
     )
     checks = sorted((key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys)
     ingestion_checks = [c for c in checks if c[0].startswith("raw/")]
@@ -49,6 +49,7 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
     assert [c for c in checks if c[0].startswith("governance/")] == [
         ("governance/analyst_database", "pii_masked"),
         ("governance/analyst_database", "published_rows_match_warehouse"),
+        ("governance/audit_log", "audit_chain_intact"),
     ]
     assert [
         c
@@ -66,11 +67,14 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
         ("training/demand_forecast_model", "interval_coverage"),
     ]
     # the tests in the SQL models' headers, and one Great Expectations suite on each mart
-    assert len(checks) - len(ingestion_checks) - 2 - 9 - 1 == 60 + 5  # 1: the dashboard's
+    assert len(checks) - len(ingestion_checks) - 3 - 9 - 1 == 60 + 5  # 1: the dashboard's
     assert len([c for c in checks if c[1] == "great_expectations_suite"]) == 5
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
     assert {k: g for k, g in groups.items() if not k.startswith("raw/")} == {
-        **{key: key.split("/")[0] for key in [*SQL_MODELS, "governance/analyst_database"]},
+        **{
+            key: key.split("/")[0]
+            for key in [*SQL_MODELS, "governance/analyst_database", "governance/audit_log"]
+        },
         "features/demand_features": "features",
         "training/demand_forecast_model": "training",
         "release/demand_forecast_release": "release",
@@ -113,6 +117,7 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
     assert sorted(k.to_user_string() for k in retraining) == [
         "features/demand_features",
         "governance/analyst_database",
+        "governance/audit_log",
         "ml/demand_forecast",
         "monitoring/demand_forecast_monitoring",
         "release/demand_forecast_release",

@@ -16,8 +16,8 @@ from sme_platform.defs.release.jobs import (
     rollback_run_config,
 )
 from sme_platform.defs.resources import ProjectResource
+from sme_platform.lib.audit.log import read_events
 from sme_platform.lib.project import ProjectPaths
-from sme_platform.lib.release.audit import read_events
 from sme_platform.lib.release.registry import list_versions
 from sme_platform.lib.release.status import transition
 from sme_platform.lib.warehouse import connect

@@ -10,6 +10,7 @@ import pytest
 
 from sme_platform.lib.analyst_database import publish_analyst_database
 from sme_platform.lib.analyst_verification import verify_snapshot
+from sme_platform.lib.audit.log import record_event
 from sme_platform.lib.canonical import CANONICAL_TABLES, CanonicalTable, Column
 from sme_platform.lib.sql_models.build import build_model
 from sme_platform.lib.sql_models.graph import load_model_graph
@@ -314,12 +315,24 @@ def test_a_new_snapshot_copies_again_only_the_tables_rebuilt_since_the_last(ware
     con, graph, target = warehouse
     for name in graph.order:
         record_build(con, Build(name, "v1", "build-1", None, 0))
+    record_event(con, event="files_loaded", subject="source:x", actor="run:r0", reason="")
     first = publish_analyst_database(con, graph, target, run_id="r1")
-    assert first.copied == ["marts.people", "reports.people_count"]
+    assert first.copied == ["marts.people", "reports.people_count", "governance.audit_log"]
 
+    # Nothing new but the last snapshot's publication, appended to the analysts' audit log.
     nothing_new = publish_analyst_database(con, graph, target, run_id="r2")
     assert nothing_new.published and nothing_new.copied == []
-    assert nothing_new.tables == {"marts.people": 2, "reports.people_count": 1}
+    assert nothing_new.replayed == {"governance.audit_log": "1 entry(ies) appended after entry 1"}
+    assert nothing_new.tables == {
+        "marts.people": 2,
+        "reports.people_count": 1,
+        "governance.audit_log": 2,
+    }
+    with duckdb.connect(str(target), read_only=True) as analyst:
+        entries = analyst.execute(
+            "select event, subject, run_id from governance.audit_log order by event_id"
+        ).fetchall()
+    assert entries == [("files_loaded", "source:x", None), ("published", "analyst_database", "r1")]
 
     # reports.people_count rebuilt with other rows: only it is copied again
     con.execute("create or replace table reports.people_count as select 5 as n")

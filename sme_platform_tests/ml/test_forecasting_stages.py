@@ -71,8 +71,15 @@ def test_a_learnable_demand_is_trained_promoted_and_published(tmp_path, instance
     assert "becomes champion" in description
 
     assert query(project, "select version, status from ml.model_registry") == [("v1", "champion")]
-    events = [r[0] for r in query(project, "select event from governance.audit_log order by 1")]
-    assert sorted(events) == ["gate_passed", "promoted", "trained"]
+    events = query(
+        project, "select event, subject from governance.audit_log where model_name is not null"
+    )
+    assert sorted(events) == [
+        ("gate_passed", "model:demand_forecast"),
+        ("promoted", "model:demand_forecast"),
+        ("published", "asset:ml/demand_forecast"),
+        ("trained", "model:demand_forecast"),
+    ]
     # Every method judged on every fold, the model cheapest on the holdout.
     methods = query(
         project,

@@ -243,7 +243,7 @@ def test_a_demand_surge_drifts_and_the_sensor_retrains_the_model(tmp_path, insta
     events = query(
         project,
         "select event, model_version, reason, run_id from governance.audit_log "
-        "where run_id = ? order by event_id",
+        "where run_id = ? and subject = 'model:demand_forecast' order by event_id",
         [retrained.run_id],
     )
     assert [e[:2] for e in events] == [

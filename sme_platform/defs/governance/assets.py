@@ -1,4 +1,5 @@
-"""Governance: the analyst database, published after the models it holds are built.
+"""Governance: the analyst database, published after the models it holds are built, and the
+audit log's hash chain, verified every night.
 
 It depends on every SQL model, so it is the last step of a whole-graph run, and a run in which
 any model failed its gate does not publish: analysts keep the last good snapshot. Its own two
@@ -8,12 +9,19 @@ keeps the previous snapshot, fails the step and is recorded in governance.check_
 
 import dagster as dg
 
+from sme_platform.defs.governance.audit import (
+    AUDIT_LOG_KEY,
+    HEAD_HASH,
+    HEAD_ID,
+    verify_audit_log,
+)
 from sme_platform.defs.governance.checks import report_checks
 from sme_platform.defs.monitoring.assets import MONITORING_KEY
 from sme_platform.defs.release.jobs import DEMAND_FORECAST_KEY
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.sql_models.assets import MODEL_GRAPH, model_key
 from sme_platform.lib.analyst_database import publish_analyst_database
+from sme_platform.lib.governance import CheckOutcome
 from sme_platform.lib.sql_models.graph import ModelGraph
 
 ANALYST_DATABASE_KEY = dg.AssetKey(["governance", "analyst_database"])
@@ -69,4 +77,64 @@ def build_analyst_database_asset(graph: ModelGraph = MODEL_GRAPH) -> dg.AssetsDe
     return analyst_database
 
 
-GOVERNANCE_ASSETS = [build_analyst_database_asset()]
+def build_audit_log_asset(graph: ModelGraph = MODEL_GRAPH) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=AUDIT_LOG_KEY,
+        group_name="governance",
+        description=(
+            "governance.audit_log: every event an auditor may ask about (files loaded and "
+            "rejected, rows quarantined, checks failed, model decisions, approvals, rollbacks, "
+            "publications, erasures), append-only and hash-chained. Materialized by verifying "
+            "the chain against the heads recorded in Dagster's event log; each run records the "
+            "head it left as an observation. Grain: one row per event."
+        ),
+        # After the stages that append to it, so a whole-graph run verifies what it wrote.
+        deps=[model_key(name) for name in graph.order] + [DEMAND_FORECAST_KEY, MONITORING_KEY],
+        check_specs=[
+            dg.AssetCheckSpec(
+                "audit_chain_intact",
+                asset=AUDIT_LOG_KEY,
+                blocking=True,
+                description="Every entry hashes to its stored hash, follows the one before it, "
+                "and agrees with every head recorded in Dagster's event log (sme-platform audit "
+                "verify runs the same).",
+            )
+        ],
+        code_version="1",
+        kinds={"duckdb"},
+        tags={"stage": "governance"},
+    )
+    def audit_log(context: dg.AssetExecutionContext, project: ProjectResource):
+        with project.warehouse() as con:
+            verification = verify_audit_log(context.instance, con)
+            first = verification.first
+            outcome = CheckOutcome(
+                "audit_chain_intact",
+                verification.intact,
+                "error",
+                verification.summary(),
+                {
+                    "entries": verification.entries,
+                    "heads_checked": verification.heads_checked,
+                    "findings": len(verification.findings),
+                    "first_finding_entry": first.event_id if first else None,
+                    "first_finding_kind": first.kind if first else None,
+                },
+            )
+            results = report_checks(con, AUDIT_LOG_KEY, [outcome], context.run.run_id)
+        head = verification.head
+        metadata = {
+            "dagster/row_count": verification.entries,
+            "verification": verification.summary(),
+            "heads_checked": verification.heads_checked,
+        }
+        if head is not None and verification.intact:
+            # A verified head is one more record outside the file for later nights to check.
+            metadata.update({HEAD_ID: head[0], HEAD_HASH: head[1]})
+        yield dg.MaterializeResult(metadata=metadata)
+        yield from results
+
+    return audit_log
+
+
+GOVERNANCE_ASSETS = [build_analyst_database_asset(), build_audit_log_asset()]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, datetime
 
+from sme_platform.lib.audit.log import record_event, redact_values, run_actor
 from sme_platform.lib.ingestion.results import FileOutcome, FileStatus, IngestResult
 from sme_platform.lib.warehouse import RAW_STORE_SCHEMA, insert_rows
 
@@ -91,3 +92,59 @@ def log_load(con, result: IngestResult, run_id: str, now: datetime) -> None:
             result.rows_warned,
         ],
     )
+    audit_load(con, result, run_id)
+
+
+def audit_load(con, result: IngestResult, run_id: str) -> None:
+    """The load's events in the audit log, in its transaction: the files loaded (if any), each
+    file rejected, and the rows quarantined by rule. Names and counts only (no row values)."""
+    subject, actor = f"source:{result.table}", run_actor(run_id)
+    loaded = [f for f in result.files if f.status == FileStatus.LOADED]
+    if loaded:
+        record_event(
+            con,
+            event="files_loaded",
+            subject=subject,
+            actor=actor,
+            reason=f"{len(loaded)} new file(s), {result.rows_loaded:,} row(s) loaded",
+            details={
+                "load_id": result.load_id,
+                "files": [{"file": f.path, "sha256": f.sha256} for f in loaded],
+                "rows_read": sum(f.rows_read for f in loaded),
+                "rows_loaded": result.rows_loaded,
+                "rows_quarantined": result.rows_quarantined,
+            },
+            run_id=run_id,
+        )
+    for rejected in result.rejected_files:
+        record_event(
+            con,
+            event="file_rejected",
+            subject=subject,
+            actor=actor,
+            reason=redact_values(rejected.message or "rejected"),
+            details={
+                "load_id": result.load_id,
+                "file": rejected.path,
+                "sha256": rejected.sha256,
+                "size_bytes": rejected.size_bytes,
+            },
+            run_id=run_id,
+        )
+    if result.rows_quarantined:
+        by_rule = dict(
+            con.execute(
+                f"""select rule, count(*) from quarantine.{result.table}
+                    where _load_id = ? group by rule order by rule""",
+                [result.load_id],
+            ).fetchall()
+        )
+        record_event(
+            con,
+            event="rows_quarantined",
+            subject=subject,
+            actor=actor,
+            reason=f"{result.rows_quarantined:,} row(s) quarantined by {len(by_rule)} rule(s)",
+            details={"load_id": result.load_id, "rows_by_rule": by_rule},
+            run_id=run_id,
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import duckdb
 
-from sme_platform.lib.release.audit import record_event
+from sme_platform.lib.audit.log import record_event
 from sme_platform.lib.release.registry import (
     ModelVersion,
     RegistryError,

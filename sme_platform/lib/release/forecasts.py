@@ -1,5 +1,6 @@
 """The published batch forecasts, ml.demand_forecast: the champion's for every active series,
-the canary challenger's for its share of them, replaced atomically after each scoring.
+the canary challenger's for its share of them, replaced atomically after each scoring (a view
+of the newest scoring in the log).
 
 Every forecast published is also appended to ml.forecast_log, with the champion's forecast of
 each canary series beside the challenger's, so the canary can be compared with the champion on
@@ -15,11 +16,12 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from sme_platform.lib.audit.log import record_event, run_actor
 from sme_platform.lib.release.canary import canary_series
 from sme_platform.lib.release.flow import FORECAST_LOG, canary_challenger
 from sme_platform.lib.release.registry import ModelVersion, champion
 from sme_platform.lib.training.scoring import load_registered, score
-from sme_platform.lib.warehouse import transaction
+from sme_platform.lib.warehouse import quote_literal, table_exists, transaction
 
 FORECAST_TABLE = "ml.demand_forecast"
 SERIES = ["sku", "location_id"]
@@ -98,15 +100,27 @@ def publish_forecasts(
         )
         published = pl.concat([published.join(canary, on=SERIES, how="anti"), canary_rows])
         logged = pl.concat([published, shadow])
+    scored_at = datetime.now(UTC).replace(tzinfo=None)
     identity = [
         pl.lit(model_name).alias("model_name"),
         pl.lit(feature_set_version).alias("feature_set_version"),
         pl.lit(run_id).alias("run_id"),
-        pl.lit(datetime.now(UTC).replace(tzinfo=None)).alias("scored_at"),
+        pl.lit(scored_at).alias("scored_at"),
     ]
     published = published.with_columns(identity).select(PUBLISHED_COLUMNS)
     logged = logged.with_columns(identity).select(PUBLISHED_COLUMNS)
-    _replace_and_log(con, published, logged, canary)
+    published_event = {
+        "model_name": model_name,
+        "model_version": current.version,
+        "reason": f"{published.height:,} forecast rows published for "
+        f"{published.select(SERIES).n_unique():,} series",
+        "details": {
+            "feature_set_version": feature_set_version,
+            "canary_version": challenger.version if challenger else None,
+            "canary_series": canary.height,
+        },
+    }
+    _replace_and_log(con, logged, canary, run_id, scored_at, published_event)
     rows = sum(batch.rows for batch in batches.values())
     seconds = sum(batch.seconds for batch in batches.values())
     return Publication(
@@ -141,26 +155,50 @@ def _published(forecast: pl.DataFrame, version: str, role: str) -> pl.DataFrame:
 
 
 def _replace_and_log(
-    con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, log: pl.DataFrame, canary: pl.DataFrame
+    con: duckdb.DuckDBPyConnection,
+    log: pl.DataFrame,
+    canary: pl.DataFrame,
+    run_id: str,
+    scored_at: datetime,
+    published_event: dict,
 ) -> None:
+    """Append the scoring to the log and point ml.demand_forecast at it: a view of the log's
+    rows of this scoring (the shadow rows aside), so the forecasts are written once, not twice
+    (1 s of a night at medium scale); the log's newest row groups hold them, which DuckDB
+    finds by their run id and time without reading the older ones."""
     con.execute("create schema if not exists ml")
-    con.register("_published", frame.to_arrow())
     con.register("_logged", log.to_arrow())
     con.register("_canary", canary.to_arrow())
+    canary_series = "_canary.sku is not null" if canary.height else "false"
     try:
-        con.execute("create or replace table ml._demand_forecast_new as select * from _published")
         con.execute(
             f"create table if not exists {FORECAST_LOG} as select *, false as canary_series "
             "from _logged where false"
         )
         with transaction(con):
-            con.execute(f"drop table if exists {FORECAST_TABLE}")
-            con.execute("alter table ml._demand_forecast_new rename to demand_forecast")
             con.execute(
                 f"""insert into {FORECAST_LOG} by name
-                    select _logged.*, _canary.sku is not null as canary_series
+                    select _logged.*, {canary_series} as canary_series
                     from _logged left join _canary using (sku, location_id)"""
             )
+            # A warehouse from before the view holds the forecasts as a table.
+            if table_exists(con, "ml", "demand_forecast", base_table_only=True):
+                con.execute(f"drop table {FORECAST_TABLE}")
+            con.execute(
+                f"""create or replace view {FORECAST_TABLE} as
+                    select {", ".join(PUBLISHED_COLUMNS)} from {FORECAST_LOG}
+                    where run_id = {quote_literal(run_id)}
+                    and scored_at = timestamp '{scored_at:%Y-%m-%d %H:%M:%S.%f}'
+                    and role <> 'champion_shadow'"""
+            )
+            record_event(
+                con,
+                event="published",
+                subject="asset:ml/demand_forecast",
+                actor=run_actor(run_id),
+                run_id=run_id,
+                **published_event,
+            )
     finally:
-        for name in ("_published", "_logged", "_canary"):
+        for name in ("_logged", "_canary"):
             con.unregister(name)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import duckdb
 
-from sme_platform.lib.release.audit import record_event, run_actor
+from sme_platform.lib.audit.log import record_event, run_actor
 from sme_platform.lib.release.canary import CanaryDecision
 from sme_platform.lib.release.gate import GateDecision
 from sme_platform.lib.release.registry import ModelVersion, ensure_registry, get_version

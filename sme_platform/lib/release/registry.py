@@ -27,7 +27,7 @@ from typing import Any
 import duckdb
 from pydantic import BaseModel, ConfigDict
 
-from sme_platform.lib.release.audit import (
+from sme_platform.lib.audit.log import (
     canonical_json,
     ensure_audit_log,
     record_event,

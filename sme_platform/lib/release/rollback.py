@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from sme_platform.lib.release.audit import read_events
+from sme_platform.lib.audit.log import read_events
 from sme_platform.lib.release.flow import canary_challenger
 from sme_platform.lib.release.registry import (
     RegistryError,

@@ -14,7 +14,7 @@ from typing import Any
 
 import duckdb
 
-from sme_platform.lib.release.audit import record_event
+from sme_platform.lib.audit.log import record_event
 from sme_platform.lib.release.registry import (
     REGISTRY_TABLE,
     STATUSES,

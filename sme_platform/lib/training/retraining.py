@@ -21,10 +21,10 @@ from dataclasses import dataclass
 import duckdb
 from pydantic import BaseModel, ConfigDict, Field
 
+from sme_platform.lib.audit.log import read_events, record_event, run_actor
 from sme_platform.lib.features.demand import definition_hash
 from sme_platform.lib.features.settings import ForecastSettings
 from sme_platform.lib.features.store import FeatureSetVersion, stored_version
-from sme_platform.lib.release.audit import read_events, record_event, run_actor
 from sme_platform.lib.release.gate import GateConfig
 from sme_platform.lib.release.registry import ModelVersion, champion, list_versions
 

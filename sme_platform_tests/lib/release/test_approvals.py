@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from sme_platform.lib.audit.log import read_events
 from sme_platform.lib.release.approvals import ApprovalError, approve
-from sme_platform.lib.release.audit import read_events
 from sme_platform.lib.release.registry import UnknownModelVersionError, get_version
 from sme_platform.lib.release.status import transition
 from sme_platform_tests.lib.release.conftest import register

@@ -4,8 +4,8 @@ back, then a manual rollback; the audit log tells the whole story."""
 
 from __future__ import annotations
 
+from sme_platform.lib.audit.log import read_events
 from sme_platform.lib.release.approvals import approve
-from sme_platform.lib.release.audit import read_events
 from sme_platform.lib.release.canary import compare
 from sme_platform.lib.release.gate import GateConfig, decide
 from sme_platform.lib.release.promotion import apply_canary_decision, apply_gate_decision

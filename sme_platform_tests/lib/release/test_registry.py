@@ -8,7 +8,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from sme_platform.lib.release.audit import read_events
+from sme_platform.lib.audit.log import read_events
 from sme_platform.lib.release.registry import (
     ArtifactIntegrityError,
     RegistryError,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sme_platform.lib.release.audit import read_events
+from sme_platform.lib.audit.log import read_events
 from sme_platform.lib.release.registry import (
     UnknownModelVersionError,
     champion,

@@ -8,10 +8,10 @@ from datetime import date, timedelta
 
 import pytest
 
+from sme_platform.lib.audit.log import read_events
 from sme_platform.lib.features.origins import ForecastCalendar
 from sme_platform.lib.features.settings import ForecastSettings
 from sme_platform.lib.features.store import FeatureSetVersion, _ensure_versions_table
-from sme_platform.lib.release.audit import read_events
 from sme_platform.lib.release.registry import register_version
 from sme_platform.lib.release.status import transition
 from sme_platform.lib.training.retraining import (
@@ -150,7 +150,7 @@ def test_the_policy_rejects_a_cadence_below_one_day():
 
 
 def test_a_changed_gate_retrains_a_refused_version_without_new_days(con, tmp_path):
-    from sme_platform.lib.release.audit import record_event
+    from sme_platform.lib.audit.log import record_event
     from sme_platform.lib.release.gate import GateConfig
 
     trained_version(con, tmp_path)

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from sme_platform.lib.release.audit import AuditError, read_events, record_event
+from sme_platform.lib.audit.log import AuditError, read_events, record_event
 
 
 def test_events_are_appended_in_order_and_read_back_per_model(con):
@@ -54,7 +54,9 @@ def test_events_are_appended_in_order_and_read_back_per_model(con):
 
 
 def test_an_unknown_event_or_a_missing_actor_is_refused(con):
-    with pytest.raises(AuditError, match=r"audit event 'deployed' for demand_forecast v1: unknown"):
+    with pytest.raises(
+        AuditError, match=r"audit event 'deployed' for model:demand_forecast v1: unknown"
+    ):
         record_event(
             con,
             event="deployed",

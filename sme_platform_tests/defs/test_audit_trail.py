@@ -1,0 +1,143 @@
+"""The audit trail through Dagster: a run appends what it did to the data, records the chain's
+head in the instance's event log when it ends, and the nightly check (and `sme-platform audit
+verify`) names the first entry edited, deleted or rewritten inside the DuckDB file."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+import pytest
+
+from sme_platform.defs.governance.assets import build_audit_log_asset
+from sme_platform.defs.governance.audit import AUDIT_LOG_KEY, HEAD_HASH, HEAD_ID
+from sme_platform.defs.ingestion.assets import INGESTION_ASSETS
+from sme_platform.defs.resources import ProjectResource
+from sme_platform.defs.sql_models.assets import SQL_MODEL_ASSETS
+from sme_platform.lib.audit.chain import entry_hash
+from sme_platform.lib.audit.log import chain_head, read_chain
+from sme_platform.lib.project import ProjectPaths
+from sme_platform.lib.warehouse import connect
+from sme_platform_tests.test_cli import run_cli
+from sme_platform_tests.test_end_to_end import make_project
+
+AUDIT_ASSET = build_audit_log_asset()
+
+
+def run(root, instance, assets=None) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        assets or [*INGESTION_ASSETS, *SQL_MODEL_ASSETS, AUDIT_ASSET],
+        resources={"project": ProjectResource(project_dir=str(root))},
+        instance=instance,
+        raise_on_error=False,
+    )
+
+
+def heads(instance) -> list[tuple[int, str]]:
+    records = instance.fetch_observations(AUDIT_LOG_KEY, limit=100).records
+    return [
+        (
+            record.asset_observation.metadata[HEAD_ID].value,
+            record.asset_observation.metadata[HEAD_HASH].value,
+        )
+        for record in records
+    ]
+
+
+def audit_rows(root, sql: str = "select event, subject, reason, details::varchar"):
+    with connect(root / "data" / "warehouse.duckdb", read_only=True) as con:
+        return con.execute(f"{sql} from governance.audit_log order by event_id").fetchall()
+
+
+def check(result) -> dg.AssetCheckEvaluation:
+    (evaluation,) = [
+        e for e in result.get_asset_check_evaluations() if e.asset_key == AUDIT_LOG_KEY
+    ]
+    return evaluation
+
+
+@pytest.fixture(scope="module")
+def audited(tmp_path_factory):
+    root = tmp_path_factory.mktemp("audited_company")
+    make_project(root, days=30)
+    home = ProjectPaths.at(root).ensure_dagster_home()
+    instance = dg.DagsterInstance.from_config(str(home))
+    result = run(root, instance)
+    return root, instance, result
+
+
+def test_a_run_audits_its_loads_quarantines_and_records_the_head(audited):
+    root, instance, result = audited
+    assert result.success
+    rows = audit_rows(root)
+    loaded = {subject for event, subject, *_ in rows if event == "files_loaded"}
+    assert {"source:sales_lines", "source:customers", "source:tickets"} <= loaded
+    quarantined = {
+        subject: json.loads(details)["rows_by_rule"]
+        for event, subject, _, details in rows
+        if event == "rows_quarantined"
+    }
+    with connect(root / "data" / "warehouse.duckdb", read_only=True) as con:
+        expected = dict(
+            con.execute(
+                "select rule, count(*) from quarantine.sales_lines group by rule"
+            ).fetchall()
+        )
+        head = chain_head(con)
+        emails = [
+            r[0]
+            for r in con.execute(
+                "select email from raw.customers where email is not null limit 200"
+            ).fetchall()
+        ]
+    assert quarantined["source:sales_lines"] == expected
+    # The run's end recorded the head it left, in the instance's event log.
+    assert heads(instance) == [head]
+    evaluation = check(result)
+    assert evaluation.passed and evaluation.blocking
+    assert evaluation.description.startswith(f"audit chain intact: {head[0]} entries")
+    # No row values in the log: it cannot be erased from, so it must hold no personal data.
+    text = " ".join(str(cell) for row in audit_rows(root) for cell in row)
+    assert emails and not [email for email in emails if email in text]
+
+
+def test_a_night_with_nothing_new_appends_nothing_and_records_no_new_head(audited):
+    root, instance, _ = audited
+    before = len(audit_rows(root))
+    again = run(root, instance)
+    assert again.success and check(again).passed
+    assert len(audit_rows(root)) == before
+    assert len(heads(instance)) == 1
+
+
+def test_an_edit_inside_the_file_is_named_by_the_nightly_check_and_the_cli(audited):
+    root, instance, _ = audited
+    with connect(root / "data" / "warehouse.duckdb") as con:
+        con.execute(
+            "update governance.audit_log set reason = 'nothing happened' where event_id = 2"
+        )
+    result = run(root, instance, [AUDIT_ASSET])
+    evaluation = check(result)
+    assert not evaluation.passed and evaluation.blocking
+    assert "entry 2" in evaluation.description and "edited" in evaluation.description
+    cli = run_cli("audit", "verify", "--project-dir", str(root))
+    assert cli.returncode == 1, cli.stdout + cli.stderr
+    assert "audit chain BROKEN" in cli.stdout and "entry 2 edited" in cli.stdout
+
+
+def test_a_log_rewritten_hashes_and_all_is_caught_by_the_recorded_heads(audited):
+    root, _, _ = audited
+    with connect(root / "data" / "warehouse.duckdb") as con:
+        entries = read_chain(con)
+        previous = entries[0].entry_hash
+        for entry in entries[1:]:  # the edit of the test before, re-hashed from entry 2 on
+            fixed = entry.__class__(*entry.content_values()[:10], previous)
+            previous = entry_hash(fixed)
+            con.execute(
+                "update governance.audit_log set previous_hash = ?, entry_hash = ? "
+                "where event_id = ?",
+                [fixed.previous_hash, previous, entry.event_id],
+            )
+    cli = run_cli("audit", "verify", "--project-dir", str(root))
+    assert cli.returncode == 1, cli.stdout + cli.stderr
+    assert "rewritten" in cli.stdout and "recorded by run" in cli.stdout
