@@ -11,6 +11,7 @@ from pydantic import PrivateAttr
 
 from sme_platform.defs.governance.audit import record_head
 from sme_platform.defs.runs import take_turn
+from sme_platform.lib.access import enforce as enforce_access
 from sme_platform.lib.audit.log import chain_head, migrate_audit_log
 from sme_platform.lib.monitoring.drift_worker import DriftWorker, plans_drift
 from sme_platform.lib.project import ProjectPaths
@@ -51,6 +52,9 @@ class ProjectResource(dg.ConfigurableResource):
             return
         log = context.log.info if context.log else print
         self._turn = take_turn(context.instance, context.run, self.paths, log=log)
+        # The platform's files are its user's alone, and so is every file this run creates.
+        for change in enforce_access(self.paths):
+            (context.log.warning if context.log else print)(f"access restored: {change}")
         try:
             self._held = hold_open(self.paths.warehouse)
             # A log from before the hash chain is chained once, before any step appends to it;

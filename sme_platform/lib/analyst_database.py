@@ -28,6 +28,7 @@ from pathlib import Path
 
 import duckdb
 
+from sme_platform.lib.access import share_with_analysts
 from sme_platform.lib.analyst_ml_tables import ML_TABLES, append_audit_entries
 from sme_platform.lib.analyst_refresh import (
     model_sources,
@@ -114,6 +115,7 @@ def publish_analyst_database(
     if not all(check.passed for check in result.checks):
         building.unlink()
         return result
+    share_with_analysts(building)  # the one file meant for analysts
     os.replace(building, target)
     result.published = True
     result.bytes = target.stat().st_size

@@ -100,7 +100,7 @@ class ProjectPaths:
     def ensure_dagster_home(self) -> Path:
         """Create the instance folder with its dagster.yaml. An existing one keeps what it says;
         a top-level section it lacks (e.g. run_monitoring, added later) is appended."""
-        self.dagster_home.mkdir(parents=True, exist_ok=True)
+        self.dagster_home.mkdir(mode=0o700, parents=True, exist_ok=True)  # run history: private
         config = self.dagster_home / "dagster.yaml"
         if not config.exists():
             config.write_text(DAGSTER_YAML, encoding="utf-8")

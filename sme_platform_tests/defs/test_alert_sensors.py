@@ -3,6 +3,8 @@ and a failed run, each posted to the webhook of the environment (a local server 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 import pytest
 
@@ -68,6 +70,15 @@ def context_for(result, instance, sensor, event, project):
     )
 
 
+def assert_secret_not_stored(root: str) -> None:
+    """The webhook's token is read from the environment when an alert is sent: it is in no
+    file of the run history (event log, run storage, compute logs), as text or JSON-escaped."""
+    files = [path for path in Path(root).rglob("*") if path.is_file()]
+    assert files
+    leaking = [str(path) for path in files if SECRET.encode() in path.read_bytes()]
+    assert leaking == []
+
+
 def test_checks_that_failed_in_a_green_run_are_alerted_once_each(hook, tmp_path, caplog):
     with dg.instance_for_test() as instance:
         result = dg.materialize([model_release], instance=instance, raise_on_error=False)
@@ -76,6 +87,7 @@ def test_checks_that_failed_in_a_green_run_are_alerted_once_each(hook, tmp_path,
             result, instance, alert_on_failed_check, result.get_run_success_event(), tmp_path
         ) as context:
             alert_on_failed_check(context)
+        assert_secret_not_stored(instance.root_directory)
     alerts = {body["check"]: body for _, body in hook.received}
     assert sorted(alerts) == ["gate", "rows_present"]  # not the plain warning
     assert alerts["gate"]["description"] == "v5 refused; champion v4 serves"
@@ -106,6 +118,7 @@ def test_a_failed_run_is_alerted_with_its_error(hook, tmp_path, caplog):
         failure = next(e for e in result.all_events if e.event_type == RUN_FAILURE)
         with context_for(result, instance, alert_on_run_failure, failure, tmp_path) as context:
             alert_on_run_failure(context.for_run_failure())
+        assert_secret_not_stored(instance.root_directory)
     ((_, body),) = hook.received
     assert body["kind"] == "run_failed" and body["run_id"] == result.run_id
     assert body["summary"].startswith(f"run {result.run_id[:8]} of __ephemeral_asset_job__ failed")

@@ -5,11 +5,15 @@ verify`) names the first entry edited, deleted or rewritten inside the DuckDB fi
 from __future__ import annotations
 
 import json
+import stat
 
 import dagster as dg
 import pytest
 
-from sme_platform.defs.governance.assets import build_audit_log_asset
+from sme_platform.defs.governance.assets import (
+    build_analyst_database_asset,
+    build_audit_log_asset,
+)
 from sme_platform.defs.governance.audit import AUDIT_LOG_KEY, HEAD_HASH, HEAD_ID
 from sme_platform.defs.ingestion.assets import INGESTION_ASSETS
 from sme_platform.defs.resources import ProjectResource
@@ -22,11 +26,12 @@ from sme_platform_tests.test_cli import run_cli
 from sme_platform_tests.test_end_to_end import make_project
 
 AUDIT_ASSET = build_audit_log_asset()
+ANALYST_ASSET = build_analyst_database_asset()
 
 
 def run(root, instance, assets=None) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        assets or [*INGESTION_ASSETS, *SQL_MODEL_ASSETS, AUDIT_ASSET],
+        assets or [*INGESTION_ASSETS, *SQL_MODEL_ASSETS, ANALYST_ASSET, AUDIT_ASSET],
         resources={"project": ProjectResource(project_dir=str(root))},
         instance=instance,
         raise_on_error=False,
@@ -60,6 +65,9 @@ def check(result) -> dg.AssetCheckEvaluation:
 def audited(tmp_path_factory):
     root = tmp_path_factory.mktemp("audited_company")
     make_project(root, days=30)
+    # A file no mapping can read: rejected, kept, and audited without its contents.
+    broken = root / "data" / "demo" / "exports" / "erp" / "sales" / "sales_2024-12-31.csv"
+    broken.write_text("customer_email,total\nmallory@example.com,5\n", encoding="utf-8")
     home = ProjectPaths.at(root).ensure_dagster_home()
     instance = dg.DagsterInstance.from_config(str(home))
     result = run(root, instance)
@@ -91,23 +99,56 @@ def test_a_run_audits_its_loads_quarantines_and_records_the_head(audited):
             ).fetchall()
         ]
     assert quarantined["source:sales_lines"] == expected
+    (rejected,) = [
+        (reason, details) for event, _, reason, details in rows if event == "file_rejected"
+    ]
+    assert "sales_2024-12-31.csv: rejected: missing column(s)" in rejected[0]
+    assert json.loads(rejected[1])["file"].endswith("sales_2024-12-31.csv")
     # The run's end recorded the head it left, in the instance's event log.
     assert heads(instance) == [head]
     evaluation = check(result)
     assert evaluation.passed and evaluation.blocking
-    assert evaluation.description.startswith(f"audit chain intact: {head[0]} entries")
+    # verified before the analyst snapshot's publication, the last entry
+    assert evaluation.description.startswith(f"audit chain intact: {head[0] - 1} entries")
+    assert rows[-1][:2] == ("published", "analyst_database")
     # No row values in the log: it cannot be erased from, so it must hold no personal data.
     text = " ".join(str(cell) for row in audit_rows(root) for cell in row)
     assert emails and not [email for email in emails if email in text]
+    assert "mallory@example.com" not in text
 
 
-def test_a_night_with_nothing_new_appends_nothing_and_records_no_new_head(audited):
+def test_the_platforms_files_are_its_users_alone_but_the_analyst_database(audited):
+    root, _, _ = audited
+    paths = ProjectPaths.at(root)
+    modes = {
+        path.name: stat.S_IMODE(path.stat().st_mode)
+        for path in (paths.warehouse, paths.dagster_home, paths.analyst_database, paths.data_dir)
+    }
+    assert modes == {
+        "warehouse.duckdb": 0o600,
+        ".dagster_home": 0o700,
+        "analytics.duckdb": 0o644,
+        "data": 0o755,
+    }
+    rejected = [p for p in paths.rejected_files.rglob("*") if p.is_file()]
+    assert rejected  # the demo's broken file, kept
+    assert stat.S_IMODE(paths.rejected_files.stat().st_mode) == 0o700
+    assert {stat.S_IMODE(p.stat().st_mode) for p in rejected} == {0o600}
+
+
+def test_a_night_with_nothing_new_appends_what_it_did(audited):
     root, instance, _ = audited
     before = len(audit_rows(root))
     again = run(root, instance)
     assert again.success and check(again).passed
-    assert len(audit_rows(root)) == before
-    assert len(heads(instance)) == 1
+    added = audit_rows(root, "select event, subject, run_id")[before:]
+    # the unreadable file is tried again each night (a corrected one would load), and said
+    assert added == [
+        ("file_rejected", "source:sales_lines", again.run_id),
+        ("check_failed", "asset:raw/sales_lines", again.run_id),
+        ("published", "analyst_database", again.run_id),
+    ]
+    assert len(heads(instance)) == 2
 
 
 def test_an_edit_inside_the_file_is_named_by_the_nightly_check_and_the_cli(audited):

@@ -7,6 +7,7 @@ quarantine.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from sme_platform.lib.access import PRIVATE_FILE
 from sme_platform.lib.ingestion.results import FileOutcome
 
 HASH_CHUNK_BYTES = 4 * 1024 * 1024
@@ -61,5 +63,10 @@ def keep_copy(outcome: FileOutcome, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     copy = folder / f"{outcome.sha256[:16]}-{Path(outcome.path).name}"
     if not copy.exists():
-        shutil.copy2(outcome.path, copy)
+        # Its bytes and times, not its mode: the copy is the platform user's alone
+        # (lib/access.py), whoever could read the export folder.
+        shutil.copyfile(outcome.path, copy)
+        os.chmod(copy, PRIVATE_FILE)
+        source = os.stat(outcome.path)
+        os.utime(copy, ns=(source.st_atime_ns, source.st_mtime_ns))
     return copy
