@@ -14,6 +14,7 @@ import typer
 from sme_platform.cli_audit import add_audit_commands
 from sme_platform.cli_models import add_model_commands
 from sme_platform.cli_output import console, print_summary, progress_bar
+from sme_platform.cli_reports import add_report_commands
 from sme_platform.cli_runs import mark_dead_runs_failed, materialize, warehouse_turn
 from sme_platform.cli_stories import (
     DEFAULT_DAYS,
@@ -345,6 +346,7 @@ def ui(
 
 add_model_commands(app, ProjectDir, _activate, _stop_on_configuration_problems)
 add_audit_commands(app, ProjectDir, _activate)
+add_report_commands(app, ProjectDir, _activate)
 
 if __name__ == "__main__":
     app()

@@ -68,6 +68,7 @@ def materialize(
     run_id: str,
     job_name: str = "materialize_all",
     tags: dict[str, str] | None = None,
+    run_config: dict | None = None,
 ) -> bool:
     import dagster as dg
 
@@ -87,7 +88,10 @@ def materialize(
         watcher.attach(progress)
         # The console gets warnings and errors only; the full event log is in the UI.
         result = job.execute_in_process(
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            run_config={
+                "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+                **(run_config or {}),
+            },
             instance=instance,
             asset_selection=list(keys),
             run_id=run_id,

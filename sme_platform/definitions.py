@@ -20,9 +20,15 @@ import dagster as dg
 from sme_platform.defs.alerts import ALERT_SENSORS
 from sme_platform.defs.features.assets import FEATURE_ASSETS
 from sme_platform.defs.governance.assets import GOVERNANCE_ASSETS
+from sme_platform.defs.governance.compliance import compliance_report
 from sme_platform.defs.ingestion.assets import INGESTION_ASSETS
 from sme_platform.defs.ingestion.source_details import with_source_details
-from sme_platform.defs.jobs import all_assets_job, ingestion_job, retrain_demand_forecast_job
+from sme_platform.defs.jobs import (
+    all_assets_job,
+    compliance_report_job,
+    ingestion_job,
+    retrain_demand_forecast_job,
+)
 from sme_platform.defs.monitoring.assets import MONITORING_ASSETS
 from sme_platform.defs.monitoring.sensors import MONITORING_SENSORS
 from sme_platform.defs.release.assets import RELEASE_ASSETS
@@ -39,6 +45,7 @@ from sme_platform.lib.automation import (
     FreshnessConfig,
     load_automation_config,
 )
+from sme_platform.lib.governance import DEFAULT_OWNER
 from sme_platform.lib.run_history import keep_run_history_open
 from sme_platform.lib.sources import load_sources
 
@@ -46,7 +53,6 @@ from sme_platform.lib.sources import load_sources
 # the run history without an fsync per event (lib/run_history.py says why).
 keep_run_history_open()
 
-DEFAULT_OWNER = "team:data"
 FRESHNESS_GROUPS = ("ingestion", "reports")
 
 
@@ -79,8 +85,15 @@ def build_definitions(automation: AutomationConfig) -> dg.Definitions:
             *MONITORING_ASSETS,
             *REPORT_ASSETS,
             *GOVERNANCE_ASSETS,
+            compliance_report,
         ],
-        jobs=[all_assets_job, ingestion_job, retrain_demand_forecast_job, *RELEASE_JOBS],
+        jobs=[
+            all_assets_job,
+            ingestion_job,
+            retrain_demand_forecast_job,
+            compliance_report_job,
+            *RELEASE_JOBS,
+        ],
         schedules=[nightly_schedule_for(automation.schedule)],
         sensors=[
             new_export_files,

@@ -35,7 +35,8 @@ READER = textwrap.dedent(
         try:
             with duckdb.connect(str(target), read_only=True) as con:
                 catalog = con.execute(
-                    "select table_schema, table_name, row_count, run_id from governance.catalog"
+                    "select table_schema, table_name, row_count, run_id "
+                    "from governance.published_tables"
                 ).fetchall()
                 for schema, table, rows, run_id in catalog:
                     found = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]

@@ -86,12 +86,14 @@ def assert_skipped_everywhere(root, result, expected_skips: dict[str, str]) -> N
     assert summarize_warehouse(root / "data" / "warehouse.duckdb").skipped_models == expected_skips
     with duckdb.connect(str(root / "data" / "analytics.duckdb"), read_only=True) as analyst:
         catalog = analyst.execute(
-            "select table_schema || '.' || table_name, skipped, row_count from governance.catalog"
+            "select table_schema || '.' || table_name, skipped, row_count "
+            "from governance.published_tables"
         ).fetchall()
     assert {name: reason for name, reason, _ in catalog if reason} == expected_skips
-    # the SQL models, and the audit log of what the run did (the only ML-stage table here)
+    # the SQL models, the audit log of what the run did and the asset catalog
     assert {name for name, _, _ in catalog} == {m.replace("/", ".") for m in SQL_MODELS} | {
-        "governance.audit_log"
+        "governance.audit_log",
+        "governance.catalog",
     }
 
 

@@ -171,7 +171,24 @@ def test_check_passes_on_the_demo_and_example_mappings(folder):
     completed = run_cli("check", "--project-dir", str(REPO_ROOT / folder))
     assert completed.returncode == 0, completed.stdout
     sources = {".": 7, "examples/online_retail": 3, "examples/itsm_tickets": 1}[folder]
-    assert completed.stdout.strip() == f"configuration OK: {sources} sources, 16 SQL models"
+    first, *access = completed.stdout.strip().splitlines()
+    assert first == f"configuration OK: {sources} sources, 16 SQL models"
+    assert access and all(line.startswith("access") for line in access)
+
+
+def test_check_names_the_platforms_files_open_to_others(tmp_path):
+    import shutil
+
+    shutil.copy(REPO_ROOT / "sources.yaml", tmp_path / "sources.yaml")
+    warehouse = tmp_path / "data" / "warehouse.duckdb"
+    warehouse.parent.mkdir()
+    warehouse.write_bytes(b"")
+    warehouse.chmod(0o644)
+    completed = run_cli("check", "--project-dir", str(tmp_path))
+    assert completed.returncode == 0, completed.stdout
+    assert f"access: {warehouse} (the warehouse): 0644, must be 0600 (the next run sets it)" in (
+        completed.stdout.splitlines()
+    )
 
 
 WRITER = """

@@ -117,7 +117,8 @@ def test_the_ui_serves_every_asset_check_job_and_schedule(ui):
         [f"raw/{t}" for t in CANONICAL_TABLES]
         + SQL_MODELS
         + ML_ASSETS
-        + ["governance/analyst_database", "governance/audit_log"]
+        + ["governance/analyst_database", "governance/audit_log", "governance/catalog"]
+        + ["reports/compliance_report"]
     )
     assert assets["release/demand_forecast_release"] == ["promotion_gate"]
     assert assets["monitoring/demand_forecast_monitoring"] == [

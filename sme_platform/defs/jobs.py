@@ -2,10 +2,21 @@
 
 import dagster as dg
 
+# On demand, for a period (its own job, with config): not part of the nightly graph.
+COMPLIANCE_REPORT_KEY = dg.AssetKey(["reports", "compliance_report"])
+ON_DEMAND = dg.AssetSelection.assets(COMPLIANCE_REPORT_KEY)
+
 all_assets_job = dg.define_asset_job(
     "materialize_all",
-    selection=dg.AssetSelection.all(),
-    description="Materialize the whole graph: ingestion and every stage after it, with checks.",
+    selection=dg.AssetSelection.all() - ON_DEMAND,
+    description="Materialize the whole graph: ingestion and every stage after it, with checks "
+    "(not the compliance report, which is made on demand for a period).",
+)
+compliance_report_job = dg.define_asset_job(
+    "compliance_report",
+    selection=ON_DEMAND,
+    description="Write the compliance report for a period (config: period_start, period_end; "
+    "sme-platform report compliance --from DATE --to DATE).",
 )
 ingestion_job = dg.define_asset_job(
     "ingest_new_files",
@@ -17,7 +28,8 @@ ingestion_job = dg.define_asset_job(
 # and SQL models: the data is what the last night loaded.
 retrain_demand_forecast_job = dg.define_asset_job(
     "retrain_demand_forecast",
-    selection=dg.AssetSelection.assets(dg.AssetKey(["features", "demand_features"])).downstream(),
+    selection=dg.AssetSelection.assets(dg.AssetKey(["features", "demand_features"])).downstream()
+    - ON_DEMAND,
     description="Rebuild the demand features from the loaded data and train a new version of "
     "the demand model, judged by the gate (started by the drift sensor or sme-platform retrain).",
 )

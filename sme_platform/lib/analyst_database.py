@@ -45,6 +45,8 @@ from sme_platform.lib.sql_models.incremental import describe_ranges, range_predi
 from sme_platform.lib.warehouse import insert_rows, quote_identifier, quote_literal, table_exists
 
 PUBLISHED_SCHEMAS = LAYERS  # every layer of SQL models, and nothing of raw or quarantine
+# What the snapshot holds, table by table (the platform's asset catalog is governance.catalog).
+PUBLISHED_TABLES = "governance.published_tables"
 HASH_LENGTH = 16
 MASK_STRENGTH = {"none": 0, "hash": 1, "redact": 2}
 
@@ -284,7 +286,7 @@ def _copy_ml_tables(con, alias: str, run_id: str, result: PublishResult, previou
             "source_version": version,
         }
         rows.append(tuple(row.get(column) for column in CATALOG_COLUMNS))
-    insert_rows(con, f"{alias}.governance.catalog", CATALOG_COLUMNS, rows)
+    insert_rows(con, f"{alias}.{PUBLISHED_TABLES}", CATALOG_COLUMNS, rows)
 
 
 def _catalog_row(
@@ -324,10 +326,10 @@ CATALOG_COLUMNS = [
 
 def _write_governance(con, alias: str, catalog_rows: list[tuple]) -> None:
     # Written anew each time: the catalog says what this snapshot holds, the checks grow.
-    con.execute(f"drop table if exists {alias}.governance.catalog")
+    con.execute(f"drop table if exists {alias}.{PUBLISHED_TABLES}")
     con.execute(f"drop table if exists {alias}.governance.check_results")
     con.execute(
-        f"""create table {alias}.governance.catalog (
+        f"""create table {alias}.{PUBLISHED_TABLES} (
             table_schema varchar, table_name varchar, description varchar, owner varchar,
             row_count bigint, masked_columns varchar[], code_version varchar, run_id varchar,
             published_at timestamp,
@@ -336,7 +338,7 @@ def _write_governance(con, alias: str, catalog_rows: list[tuple]) -> None:
             source_built_at timestamp -- the build copied, for a model
         )"""
     )
-    insert_rows(con, f"{alias}.governance.catalog", CATALOG_COLUMNS, catalog_rows)
+    insert_rows(con, f"{alias}.{PUBLISHED_TABLES}", CATALOG_COLUMNS, catalog_rows)
     if table_exists(con, "governance", "check_results"):
         con.execute(
             f"create table {alias}.governance.check_results as "

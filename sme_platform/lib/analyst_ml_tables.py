@@ -27,6 +27,11 @@ ML_TABLES = {
         "whom, canary, promoted, rolled back), publications; hash-chained. "
         "Grain: one row per event, append-only."
     ),
+    "governance.catalog": (
+        "Every asset of the platform: description, grain, owners, group, PII columns and "
+        "masks, checks, freshness policy, upstream and downstream, last build and row count. "
+        "Grain: one row per asset."
+    ),
     "features.feature_set_versions": (
         "Provenance of each feature set version: input data versions, settings, row counts. "
         "Grain: one row per feature set version."

@@ -1,7 +1,7 @@
 """What the analyst database must copy again: the tables whose source changed since it was
 published.
 
-Each table of a snapshot is published with a source version, kept in its governance.catalog
+Each table of a snapshot is published with a source version, kept in its governance.published_tables
 row: for a SQL model, the data version of its last build (governance.model_builds) with the
 masks applied to it; for an ML table, its row count and a hash of all its rows. The next
 snapshot starts as a copy of the published file (a file copy: seconds for gigabytes, against
@@ -101,17 +101,21 @@ def previous_catalog(target: Path) -> dict[str, dict]:
     con = duckdb.connect()
     try:
         con.execute(f"attach {quote_literal(str(target))} as {PREVIOUS_ALIAS} (read_only)")
-        columns = {
-            row[0]
-            for row in con.execute(
-                "select column_name from information_schema.columns where table_catalog = ? "
-                "and table_schema = 'governance' and table_name = 'catalog'",
-                [PREVIOUS_ALIAS],
-            ).fetchall()
-        }
-        if "source_version" not in columns:
+        # governance.catalog in snapshots from before the asset catalog took that name
+        for table in ("published_tables", "catalog"):
+            columns = {
+                row[0]
+                for row in con.execute(
+                    "select column_name from information_schema.columns where table_catalog = ? "
+                    "and table_schema = 'governance' and table_name = ?",
+                    [PREVIOUS_ALIAS, table],
+                ).fetchall()
+            }
+            if "source_version" in columns:
+                break
+        else:
             return {}
-        cursor = con.execute(f"select * from {PREVIOUS_ALIAS}.governance.catalog")
+        cursor = con.execute(f"select * from {PREVIOUS_ALIAS}.governance.{table}")
         names = [d[0] for d in cursor.description]
         rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     except duckdb.Error:

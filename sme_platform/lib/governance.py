@@ -11,6 +11,9 @@ import duckdb
 from sme_platform.lib.audit.log import record_event, redact_values, run_actor
 from sme_platform.lib.warehouse import insert_rows
 
+# Who owns an asset whose stage names no other owner: the data team.
+DEFAULT_OWNER = "team:data"
+
 
 @dataclass(frozen=True)
 class CheckOutcome:

@@ -8,13 +8,15 @@ import json
 import stat
 
 import dagster as dg
+import duckdb
 import pytest
 
 from sme_platform.defs.governance.assets import (
-    build_analyst_database_asset,
+    GOVERNANCE_ASSETS,
     build_audit_log_asset,
 )
 from sme_platform.defs.governance.audit import AUDIT_LOG_KEY, HEAD_HASH, HEAD_ID
+from sme_platform.defs.governance.catalog import CATALOG_KEY
 from sme_platform.defs.ingestion.assets import INGESTION_ASSETS
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.sql_models.assets import SQL_MODEL_ASSETS
@@ -26,12 +28,25 @@ from sme_platform_tests.test_cli import run_cli
 from sme_platform_tests.test_end_to_end import make_project
 
 AUDIT_ASSET = build_audit_log_asset()
-ANALYST_ASSET = build_analyst_database_asset()
+
+
+def governed(*assets: dg.AssetsDefinition) -> list[dg.AssetsDefinition]:
+    """The assets with the owners the definitions' governance policy gives them."""
+    import warnings
+
+    from sme_platform.definitions import apply_governance_policy
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=dg.PreviewWarning)
+        return list(dg.map_asset_specs(apply_governance_policy, assets))
+
+
+WHOLE_RUN = governed(*INGESTION_ASSETS, *SQL_MODEL_ASSETS, *GOVERNANCE_ASSETS)
 
 
 def run(root, instance, assets=None) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        assets or [*INGESTION_ASSETS, *SQL_MODEL_ASSETS, ANALYST_ASSET, AUDIT_ASSET],
+        assets or WHOLE_RUN,
         resources={"project": ProjectResource(project_dir=str(root))},
         instance=instance,
         raise_on_error=False,
@@ -134,6 +149,32 @@ def test_the_platforms_files_are_its_users_alone_but_the_analyst_database(audite
     assert rejected  # the demo's broken file, kept
     assert stat.S_IMODE(paths.rejected_files.stat().st_mode) == 0o700
     assert {stat.S_IMODE(p.stat().st_mode) for p in rejected} == {0o600}
+
+
+def test_the_catalog_says_what_each_asset_is_and_analysts_get_it_too(audited):
+    root, _, result = audited
+    catalog_check = [e for e in result.get_asset_check_evaluations() if e.asset_key == CATALOG_KEY]
+    assert [(e.check_name, e.passed) for e in catalog_check] == [("catalog_complete", True)]
+    sql = """select asset, owners, pii_columns, checks, upstream, downstream, row_count,
+                    last_run_id, grain, problems
+             from governance.catalog"""
+    with connect(root / "data" / "warehouse.duckdb", read_only=True) as con:
+        rows = {row[0]: row[1:] for row in con.execute(sql).fetchall()}
+        loaded = con.execute("select count(*) from raw_store.customers").fetchone()[0]
+    assert len(rows) == len(INGESTION_ASSETS) + len(SQL_MODEL_ASSETS) + 3
+    owners, pii, checks, upstream, downstream, row_count, run_id, grain, problems = rows[
+        "raw/customers"
+    ]
+    assert owners == ["team:data"] and "email (raw: never published)" in pii
+    assert "row_conservation (blocking)" in checks and upstream == []
+    assert "staging/customers" in downstream
+    assert (row_count, run_id, problems) == (loaded, result.run_id, [])
+    assert grain and grain.startswith("one row per")
+    staging = rows["staging/customers"]
+    assert "email (hash)" in staging[1] and staging[3] == ["raw/customers"]
+    with duckdb.connect(str(root / "data" / "analytics.duckdb"), read_only=True) as analyst:
+        published = analyst.execute("select count(*) from governance.catalog").fetchone()[0]
+    assert published == len(rows)
 
 
 def test_a_night_with_nothing_new_appends_what_it_did(audited):

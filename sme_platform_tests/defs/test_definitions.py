@@ -41,7 +41,8 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
         [f"raw/{name}" for name in CANONICAL]
         + SQL_MODELS
         + ML_ASSETS
-        + ["governance/analyst_database", "governance/audit_log"]
+        + ["governance/analyst_database", "governance/audit_log", "governance/catalog"]
+        + ["reports/compliance_report"]
     )
     checks = sorted((key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys)
     ingestion_checks = [c for c in checks if c[0].startswith("raw/")]
@@ -50,6 +51,7 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
         ("governance/analyst_database", "pii_masked"),
         ("governance/analyst_database", "published_rows_match_warehouse"),
         ("governance/audit_log", "audit_chain_intact"),
+        ("governance/catalog", "catalog_complete"),
     ]
     assert [
         c
@@ -67,13 +69,18 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
         ("training/demand_forecast_model", "interval_coverage"),
     ]
     # the tests in the SQL models' headers, and one Great Expectations suite on each mart
-    assert len(checks) - len(ingestion_checks) - 3 - 9 - 1 == 60 + 5  # 1: the dashboard's
+    assert len(checks) - len(ingestion_checks) - 4 - 9 - 2 == 60 + 5  # 2: the reports'
     assert len([c for c in checks if c[1] == "great_expectations_suite"]) == 5
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
     assert {k: g for k, g in groups.items() if not k.startswith("raw/")} == {
         **{
             key: key.split("/")[0]
-            for key in [*SQL_MODELS, "governance/analyst_database", "governance/audit_log"]
+            for key in [
+                *SQL_MODELS,
+                "governance/analyst_database",
+                "governance/audit_log",
+                "governance/catalog",
+            ]
         },
         "features/demand_features": "features",
         "training/demand_forecast_model": "training",
@@ -81,6 +88,7 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
         "ml/demand_forecast": "release",  # the table lives in schema ml
         "monitoring/demand_forecast_monitoring": "monitoring",
         "reports/kpi_dashboard": "reports",
+        "reports/compliance_report": "governance",  # on demand: no nightly freshness
     }
     assert {
         k.to_user_string() for k in graph.get(dg.AssetKey(["marts", "sales_daily"])).parent_keys
@@ -101,6 +109,7 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
         job.name for job in defs.resolve_all_job_defs() if not job.name.startswith("__")
     ) == [
         "approve_model_job",
+        "compliance_report",
         "ingest_new_files",
         "materialize_all",
         "retrain_demand_forecast",
@@ -118,6 +127,7 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
         "features/demand_features",
         "governance/analyst_database",
         "governance/audit_log",
+        "governance/catalog",
         "ml/demand_forecast",
         "monitoring/demand_forecast_monitoring",
         "release/demand_forecast_release",

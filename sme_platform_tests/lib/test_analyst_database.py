@@ -59,7 +59,7 @@ def test_pii_is_masked_as_the_header_says_and_the_rest_copied(warehouse):
         ).fetchall()
         catalog = analyst.execute(
             "select table_schema, table_name, row_count, masked_columns, run_id "
-            "from governance.catalog order by 1, 2"
+            "from governance.published_tables order by 1, 2"
         ).fetchall()
     assert rows[0][:2] == ("C1", "[redacted]") and rows[0][3] is None
     assert re.fullmatch(r"[0-9a-f]{16}", rows[0][2]) and "ann" not in rows[0][2]
@@ -343,8 +343,8 @@ def test_a_new_snapshot_copies_again_only_the_tables_rebuilt_since_the_last(ware
     with duckdb.connect(str(target), read_only=True) as analyst:
         assert analyst.execute("select n from reports.people_count").fetchall() == [(5,)]
         assert analyst.execute(
-            "select table_name, run_id from governance.catalog where table_schema <> 'governance'"
-            " order by 1"
+            "select table_name, run_id from governance.published_tables "
+            "where table_schema <> 'governance' order by 1"
         ).fetchall() == [("people", "r1"), ("people_count", "r3")]
         masked = analyst.execute("select name from marts.people order by id").fetchall()
     assert masked == [("[redacted]",), (None,)]

@@ -15,13 +15,15 @@ from sme_platform.defs.governance.audit import (
     HEAD_ID,
     verify_audit_log,
 )
+from sme_platform.defs.governance.catalog import CATALOG_KEY, build_catalog_asset
 from sme_platform.defs.governance.checks import report_checks
 from sme_platform.defs.monitoring.assets import MONITORING_KEY
 from sme_platform.defs.release.jobs import DEMAND_FORECAST_KEY
+from sme_platform.defs.reports.assets import KPI_DASHBOARD_KEY
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.sql_models.assets import MODEL_GRAPH, model_key
 from sme_platform.lib.analyst_database import publish_analyst_database
-from sme_platform.lib.governance import CheckOutcome
+from sme_platform.lib.governance import DEFAULT_OWNER, CheckOutcome
 from sme_platform.lib.sql_models.graph import ModelGraph
 
 ANALYST_DATABASE_KEY = dg.AssetKey(["governance", "analyst_database"])
@@ -32,13 +34,20 @@ def build_analyst_database_asset(graph: ModelGraph = MODEL_GRAPH) -> dg.AssetsDe
     spec = dg.AssetSpec(
         ANALYST_DATABASE_KEY,
         group_name="governance",
+        owners=[DEFAULT_OWNER],
         description=(
             "data/analytics.duckdb: staging, marts and reports with PII masked, plus "
-            "governance.catalog and governance.check_results. Published atomically (a fresh "
-            "file renamed into place) so analysts can query it at any time, also during a run. "
+            "governance.published_tables, governance.catalog and governance.check_results. "
+            "Published atomically (a fresh file renamed into place) so analysts can query it at "
+            "any time, also during a run. "
             "Grain: one snapshot per successful run."
         ),
-        deps=[model_key(name) for name in graph.order] + [DEMAND_FORECAST_KEY, MONITORING_KEY],
+        deps=[model_key(name) for name in graph.order]
+        + [
+            DEMAND_FORECAST_KEY,
+            MONITORING_KEY,
+            CATALOG_KEY,  # published with it
+        ],
         code_version="2",  # 2: verified before it is renamed into place
         kinds={"duckdb"},
         tags={"stage": "governance"},
@@ -81,6 +90,7 @@ def build_audit_log_asset(graph: ModelGraph = MODEL_GRAPH) -> dg.AssetsDefinitio
     @dg.asset(
         key=AUDIT_LOG_KEY,
         group_name="governance",
+        owners=[DEFAULT_OWNER],
         description=(
             "governance.audit_log: every event an auditor may ask about (files loaded and "
             "rejected, rows quarantined, checks failed, model decisions, approvals, rollbacks, "
@@ -137,4 +147,11 @@ def build_audit_log_asset(graph: ModelGraph = MODEL_GRAPH) -> dg.AssetsDefinitio
     return audit_log
 
 
-GOVERNANCE_ASSETS = [build_analyst_database_asset(), build_audit_log_asset()]
+GOVERNANCE_ASSETS = [
+    build_catalog_asset(
+        [model_key(name) for name in MODEL_GRAPH.order]
+        + [DEMAND_FORECAST_KEY, MONITORING_KEY, KPI_DASHBOARD_KEY]
+    ),
+    build_analyst_database_asset(),
+    build_audit_log_asset(),
+]

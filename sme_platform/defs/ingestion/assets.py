@@ -15,6 +15,7 @@ from sme_platform.defs.governance.checks import report_checks
 from sme_platform.defs.ingestion.metadata import materialization_metadata
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.lib.canonical import CANONICAL_TABLES, CanonicalTable
+from sme_platform.lib.governance import DEFAULT_OWNER
 from sme_platform.lib.ingestion import LoadStatus, ingest_table, table_data_version
 from sme_platform.lib.ingestion.checks import (
     BLOCKING_CHECKS,
@@ -46,6 +47,7 @@ def build_ingestion_asset(table: CanonicalTable) -> dg.AssetsDefinition:
     spec = dg.AssetSpec(
         key,
         group_name=GROUP,
+        owners=[DEFAULT_OWNER],
         description=f"{table.description} Loaded as-is with lineage columns; grain: {table.grain}.",
         skippable=True,
         code_version=table.contract_version,
