@@ -21,6 +21,7 @@ from sme_platform.defs.alerts import ALERT_SENSORS
 from sme_platform.defs.features.assets import FEATURE_ASSETS
 from sme_platform.defs.governance.assets import GOVERNANCE_ASSETS
 from sme_platform.defs.governance.compliance import compliance_report
+from sme_platform.defs.governance.retention import purge_expired_job, purge_schedule_for
 from sme_platform.defs.ingestion.assets import INGESTION_ASSETS
 from sme_platform.defs.ingestion.source_details import with_source_details
 from sme_platform.defs.jobs import (
@@ -92,9 +93,13 @@ def build_definitions(automation: AutomationConfig) -> dg.Definitions:
             ingestion_job,
             retrain_demand_forecast_job,
             compliance_report_job,
+            purge_expired_job,
             *RELEASE_JOBS,
         ],
-        schedules=[nightly_schedule_for(automation.schedule)],
+        schedules=[
+            nightly_schedule_for(automation.schedule),
+            purge_schedule_for(automation.retention, automation.schedule.timezone),
+        ],
         sensors=[
             new_export_files,
             mark_dead_runs_failed,

@@ -137,7 +137,7 @@ def test_the_ui_serves_every_asset_check_job_and_schedule(ui):
         job["name"] for job in repository["jobs"]
     }
     schedules = {s["name"]: s["scheduleState"]["status"] for s in repository["schedules"]}
-    assert schedules == {"nightly_materialize_all": "RUNNING"}
+    assert schedules == {"nightly_materialize_all": "RUNNING", "purge_expired_weekly": "RUNNING"}
     sensors = {s["name"]: s["sensorState"]["status"] for s in repository["sensors"]}
     assert sensors["retrain_demand_forecast_on_drift"] == "RUNNING"
     assert sensors["new_export_files"] == "STOPPED"  # the nightly schedule loads the exports

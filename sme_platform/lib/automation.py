@@ -3,6 +3,8 @@
     schedule: {cron: "0 2 * * *", timezone: "Europe/Berlin"}
     alerts: {webhook_env: SME_ALERT_WEBHOOK_URL, ui_url: "http://127.0.0.1:3000"}
     freshness: {warn_after_hours: 26, fail_after_hours: 36}
+    retention: {quarantine_days: 365, rejected_files_days: 365, monitoring_reports_days: 180,
+                run_history_days: 365, cron: "0 4 * * 0"}
 
 The nightly schedule and the alerts are configured here, not in code, so a company sets its
 own night and time zone; the webhook's URL itself is a secret and stays in the environment.
@@ -77,12 +79,35 @@ class FreshnessConfig(BaseModel):
         return self
 
 
+class RetentionConfig(BaseModel):
+    """How long the platform keeps what it holds about bad data and its own runs; the
+    purge_expired job (on `cron`, in the schedule's time zone) removes what is older."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    quarantine_days: int = Field(365, ge=0, description="quarantined rows (original values)")
+    rejected_files_days: int = Field(
+        365, ge=0, description="kept copies of rejected files, after their last rejection"
+    )
+    monitoring_reports_days: int = Field(180, ge=0, description="Evidently HTML reports")
+    run_history_days: int = Field(365, ge=0, description="Dagster runs and their event logs")
+    cron: str = Field("0 4 * * 0", description="when the purge runs (cron, 5 fields)")
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError(f"{value!r} is not a cron expression of 5 fields")
+        return value
+
+
 class AutomationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     alerts: AlertConfig = Field(default_factory=AlertConfig)
     freshness: FreshnessConfig = Field(default_factory=FreshnessConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
 
 
 class AutomationConfigError(ValueError):

@@ -112,9 +112,12 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
         "compliance_report",
         "ingest_new_files",
         "materialize_all",
+        "purge_expired_job",
         "retrain_demand_forecast",
         "rollback_model_job",
     ]
+    purge = defs.resolve_schedule_def("purge_expired_weekly")
+    assert (purge.cron_schedule, purge.job_name) == ("0 4 * * 0", "purge_expired_job")
     schedule = defs.resolve_schedule_def("nightly_materialize_all")
     assert schedule.cron_schedule == "0 2 * * *"
     sensor = defs.resolve_sensor_def("new_export_files")
