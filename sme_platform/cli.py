@@ -13,7 +13,7 @@ import typer
 
 from sme_platform.cli_audit import add_audit_commands
 from sme_platform.cli_models import add_model_commands
-from sme_platform.cli_output import console, print_summary, progress_bar
+from sme_platform.cli_output import console, print_access, print_summary, progress_bar
 from sme_platform.cli_reports import add_report_commands
 from sme_platform.cli_runs import mark_dead_runs_failed, materialize, warehouse_turn
 from sme_platform.cli_stories import (
@@ -257,18 +257,10 @@ def check(project_dir: ProjectDir = REPO_ROOT) -> None:
     """Validate sources.yaml and the SQL models' headers: one line per problem, exit code 2.
     Then the access to the platform's files: which are open to others (the next run closes
     them)."""
-    from sme_platform.lib.access import inspect
-
     paths = ProjectPaths.at(project_dir)
     result = _stop_on_configuration_problems(paths)
     console.print(result.summary)
-    states = inspect(paths)
-    open_to_others = [state for state in states if not state.ok]
-    for state in open_to_others:
-        print(f"access: {state.describe()} (the next run sets it)")
-    if not open_to_others:
-        present = sum(1 for state in states if state.actual is not None)
-        console.print(f"access OK: {present} protected path(s) as they must be")
+    print_access(paths)
 
 
 @app.command()

@@ -157,3 +157,16 @@ def print_forecasting(forecasting) -> None:
         console.print(f"Last release decision: {forecasting.last_decision}")
     for line in forecasting.monitoring:
         console.print(line, markup=False)
+
+
+def print_access(paths: ProjectPaths) -> None:
+    """Each of the platform's files open to others (the next run closes it), or that none is."""
+    from sme_platform.lib.access import inspect
+
+    states = inspect(paths)
+    open_to_others = [state for state in states if not state.ok]
+    for state in open_to_others:
+        print(f"access: {state.describe()} (the next run sets it)")  # plain: no wrapping
+    if not open_to_others:
+        present = sum(1 for state in states if state.actual is not None)
+        console.print(f"access OK: {present} protected path(s) as they must be")
