@@ -99,24 +99,28 @@ def dashboard_data() -> DashboardData:
     )
 
 
-def test_the_dashboard_draws_every_chart_offline_without_console_errors(tmp_path):
-    browser = chromium()
-    page = render(dashboard_data(), tmp_path / "kpi.html", {"service_level": 0.9}, "Acme")
+def open_page(page, profile) -> tuple[str, list[str]]:
+    """The page's DOM after headless Chromium ran it, and the console errors it logged."""
     opened = subprocess.run(
-        [browser, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
+        [chromium(), *FLAGS, f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert opened.returncode == 0, opened.stderr[-2000:]
-    dom = opened.stdout
+    console = [line for line in opened.stderr.splitlines() if "CONSOLE" in line]
+    return opened.stdout, [line for line in console if re.search(r"error|uncaught", line, re.I)]
+
+
+def test_the_dashboard_draws_every_chart_offline_without_console_errors(tmp_path):
+    chromium()
+    page = render(dashboard_data(), tmp_path / "kpi.html", {"service_level": 0.9}, "Acme")
+    dom, errors = open_page(page, tmp_path / "profile")
     # Plotly turned each of the four figure placeholders into drawn SVG charts.
     assert len(re.findall(r'class="plot-container plotly"', dom)) == 4, dom[:2000]
     assert dom.count('class="main-svg"') >= 4
     assert "units sold" in dom and "days of inventory" in dom  # legends drawn from the data
-    console = [line for line in opened.stderr.splitlines() if "CONSOLE" in line]
-    errors = [line for line in console if re.search(r"error|uncaught", line, re.I)]
     assert not errors, "\n".join(errors)
     for title in ("Sales and forecast", "ROI: ordering from the model"):
         assert title in dom

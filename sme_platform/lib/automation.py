@@ -23,6 +23,12 @@ from sme_platform.lib.config.settings_file import load_settings_file
 AUTOMATION_FILE = "automation.yaml"
 
 
+def five_field_cron(value: str) -> str:
+    if len(value.split()) != 5:
+        raise ValueError(f"{value!r} is not a cron expression of 5 fields")
+    return value
+
+
 class ScheduleConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -32,9 +38,7 @@ class ScheduleConfig(BaseModel):
     @field_validator("cron")
     @classmethod
     def _five_fields(cls, value: str) -> str:
-        if len(value.split()) != 5:
-            raise ValueError(f"{value!r} is not a cron expression of 5 fields")
-        return value
+        return five_field_cron(value)
 
     @field_validator("timezone")
     @classmethod
@@ -96,9 +100,7 @@ class RetentionConfig(BaseModel):
     @field_validator("cron")
     @classmethod
     def _five_fields(cls, value: str) -> str:
-        if len(value.split()) != 5:
-            raise ValueError(f"{value!r} is not a cron expression of 5 fields")
-        return value
+        return five_field_cron(value)
 
 
 class AutomationConfig(BaseModel):

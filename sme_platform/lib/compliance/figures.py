@@ -59,9 +59,15 @@ def compute(con: duckdb.DuckDBPyConnection, start: date, end: date) -> Figures:
     )
 
 
-def _frame(con, sql: str, params: dict, schema: dict) -> pl.DataFrame:
-    rows = con.execute(sql, params).fetchall()
-    return pl.DataFrame(rows, schema=schema, orient="row")
+def _frame(con, source: str, sql: str, params: dict, schema: dict, redact: str | None = None):
+    """The rows of `sql` as a frame of `schema`; empty before `source` (schema.table) exists.
+    `redact`: a column of messages whose quoted values are shown as '…'."""
+    if not table_exists(con, *source.split(".")):
+        return pl.DataFrame(schema=schema)
+    frame = pl.DataFrame(con.execute(sql, params).fetchall(), schema=schema, orient="row")
+    if redact:
+        frame = frame.with_columns(pl.col(redact).map_elements(redact_values, pl.String))
+    return frame
 
 
 def _sources(con, period) -> pl.DataFrame:
@@ -72,10 +78,9 @@ def _sources(con, period) -> pl.DataFrame:
         "rows_quarantined": pl.Int64,
         "files_rejected": pl.Int64,
     }
-    if not table_exists(con, "raw", "file_loads"):
-        return pl.DataFrame(schema=schema)
     return _frame(
         con,
+        "raw.file_loads",
         """select table_name,
                   count(*) filter (where status = 'loaded'),
                   coalesce(sum(rows_loaded) filter (where status = 'loaded'), 0),
@@ -99,9 +104,11 @@ def _quarantine(con, period) -> pl.DataFrame:
         for name in sorted(CANONICAL_TABLES)
         if table_exists(con, "quarantine", name)
     ]
-    if not parts or not table_exists(con, "raw", "loads"):
+    if not parts:
         return pl.DataFrame(schema=schema)
-    return _frame(con, " union all ".join(parts) + " order by 1, 3 desc, 2", period, schema)
+    return _frame(
+        con, "raw.loads", " union all ".join(parts) + " order by 1, 3 desc, 2", period, schema
+    )
 
 
 def _rejected(con, period) -> pl.DataFrame:
@@ -113,18 +120,17 @@ def _rejected(con, period) -> pl.DataFrame:
         "run_id": pl.String,
         "reason": pl.String,
     }
-    if not table_exists(con, "raw", "file_loads"):
-        return pl.DataFrame(schema=schema)
-    frame = _frame(
+    return _frame(
         con,
+        "raw.file_loads",
         """select table_name, source_file, sha256, loaded_at, run_id, coalesce(message, '')
            from raw.file_loads
            where status = 'rejected' and loaded_at::date between $start and $end
            order by loaded_at, source_file""",
         period,
         schema,
+        redact="reason",
     )
-    return frame.with_columns(pl.col("reason").map_elements(redact_values, pl.String))
 
 
 def _checks(con, period) -> pl.DataFrame:
@@ -135,10 +141,9 @@ def _checks(con, period) -> pl.DataFrame:
         "failed": pl.Int64,
         "pass_rate": pl.Float64,
     }
-    if not table_exists(con, "governance", "check_results"):
-        return pl.DataFrame(schema=schema)
     return _frame(
         con,
+        "governance.check_results",
         """select asset, count(*), count(*) filter (where passed),
                   count(*) filter (where not passed),
                   round(count(*) filter (where passed) / count(*), 4)
@@ -159,18 +164,17 @@ def _check_failures(con, period) -> pl.DataFrame:
         "run_id": pl.String,
         "description": pl.String,
     }
-    if not table_exists(con, "governance", "check_results"):
-        return pl.DataFrame(schema=schema)
-    frame = _frame(
+    return _frame(
         con,
+        "governance.check_results",
         """select asset, check_name, severity, checked_at, run_id, coalesce(description, '')
            from governance.check_results
            where not passed and checked_at::date between $start and $end
            order by checked_at, asset, check_name""",
         period,
         schema,
+        redact="description",
     )
-    return frame.with_columns(pl.col("description").map_elements(redact_values, pl.String))
 
 
 def _events(con, period, events: list[str], condition: str) -> pl.DataFrame:
@@ -184,10 +188,9 @@ def _events(con, period, events: list[str], condition: str) -> pl.DataFrame:
         "reason": pl.String,
         "run_id": pl.String,
     }
-    if not table_exists(con, "governance", "audit_log"):
-        return pl.DataFrame(schema=schema)
     return _frame(
         con,
+        "governance.audit_log",
         f"""select event_id, occurred_at, event, subject, model_version, actor, reason, run_id
             from governance.audit_log
             where occurred_at::date between $start and $end and list_contains($events, event)

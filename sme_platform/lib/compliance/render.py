@@ -12,6 +12,7 @@ import polars as pl
 from sme_platform.lib.access import AccessState
 from sme_platform.lib.audit.chain import Verification
 from sme_platform.lib.compliance.figures import Figures
+from sme_platform.lib.dashboard.render import write_page
 
 SECTIONS = (
     "summary",
@@ -148,11 +149,7 @@ def render(
 sme_platform from the warehouse tables named in each section's figures.</p>
 {body}
 </body></html>"""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".html.tmp")
-    temporary.write_text(page, encoding="utf-8")
-    temporary.replace(path)  # a reader never sees half a report
-    return path
+    return write_page(path, page)
 
 
 def _e(value) -> str:

@@ -46,10 +46,15 @@ td:first-child, th:first-child {{ text-align: left; }} .missing {{ color: #777; 
 <p>Generated {generated} from the warehouse by sme_platform.</p>
 {body}
 </body></html>"""
+    return write_page(path, page)
+
+
+def write_page(path: Path, page: str) -> Path:
+    """Write beside, then rename over: a reader never sees half a page."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".html.tmp")
     temporary.write_text(page, encoding="utf-8")
-    temporary.replace(path)  # a reader never sees half a page
+    temporary.replace(path)
     return path
 
 
