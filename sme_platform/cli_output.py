@@ -92,6 +92,13 @@ def print_summary(paths: ProjectPaths) -> None:
         console.print(f"[yellow]failing check[/yellow] {asset}:{check} ({severity}): {description}")
     for _path, message in summary.rejected_files[:10]:
         console.print(f"[red]rejected file[/red] {message}")
+    for line in summary.governance:
+        console.print(f"Governance: {line}", markup=False)
+    if summary.governance:
+        console.print(
+            "Compliance report on demand: sme-platform report compliance --from DATE --to DATE",
+            markup=False,
+        )
     # Point at a table this project has, one with quarantined rows if any.
     example = next(
         (t.table for t in summary.tables if t.quarantined),

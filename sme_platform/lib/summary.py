@@ -38,6 +38,7 @@ class WarehouseSummary:
     # The latest result of each check that is failing now: (asset, check, severity, description)
     failing_checks: list[tuple[str, str, str, str]] = field(default_factory=list)
     forecasting: ForecastSummary | None = None
+    governance: list[str] = field(default_factory=list)  # the audit trail and the catalog
 
 
 def summarize_warehouse(warehouse: Path) -> WarehouseSummary:
@@ -98,7 +99,41 @@ def summarize_warehouse(warehouse: Path) -> WarehouseSummary:
             )
         _summarize_models(con, summary)
         summary.forecasting = summarize_forecasting(con, DEMAND_MODEL_NAME)
+        summary.governance = _governance(con)
     return summary
+
+
+def _governance(con) -> list[str]:
+    """The audit log's size and its last verification; the catalog's completeness."""
+    lines = []
+    if table_exists(con, "governance", "audit_log"):
+        (entries,) = con.execute("select count(*) from governance.audit_log").fetchone()
+        verified = (
+            con.execute(
+                """select description from governance.check_results
+                   where check_name = 'audit_chain_intact'
+                   order by checked_at desc limit 1"""
+            ).fetchone()
+            if table_exists(con, "governance", "check_results")
+            else None
+        )
+        lines.append(
+            f"audit log: {entries:,} entries; "
+            + (verified[0] if verified else "not verified yet (sme-platform audit verify)")
+        )
+    if table_exists(con, "governance", "catalog"):
+        assets, incomplete = con.execute(
+            "select count(*), count(*) filter (where len(problems) > 0) from governance.catalog"
+        ).fetchone()
+        lines.append(
+            f"catalog: {assets} assets"
+            + (
+                f", {incomplete} lacking an owner, a description or a check"
+                if incomplete
+                else ", each with an owner, a description and a check"
+            )
+        )
+    return lines
 
 
 def _summarize_models(con, summary: WarehouseSummary) -> None:

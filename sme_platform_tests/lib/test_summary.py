@@ -77,3 +77,25 @@ def test_a_model_built_empty_for_want_of_a_source_is_listed_as_skipped_until_bui
     summary = summarize_warehouse(warehouse)
     assert summary.skipped_models == {}
     assert summary.models == {"marts.sales_daily": 1, "marts.tickets": 1}
+
+
+def test_summary_says_the_audit_logs_size_its_last_verification_and_the_catalogs_state(project):
+    from sme_platform.lib.catalog import CatalogEntry, write_catalog
+    from sme_platform.lib.governance import CheckOutcome, record_check_results
+    from sme_platform.lib.warehouse import connect
+
+    project.write("sales_1.csv", f"{SALES_HEADER}\n{GOOD}\nO2,1,2024-01-01 10:00:00,,1,1.0,SALE\n")
+    project.sales_source()
+    project.ingest()  # files_loaded and rows_quarantined: two entries
+    assert summarize_warehouse(project.warehouse).governance == [
+        "audit log: 2 entries; not verified yet (sme-platform audit verify)"
+    ]
+    with connect(project.warehouse) as con:
+        verified = CheckOutcome("audit_chain_intact", True, "error", "audit chain intact: 2")
+        record_check_results(con, "governance/audit_log", [verified], "r1")
+        owned = CatalogEntry("raw/x", "ingestion", "X.", ["team:data"], checks=["c"])
+        write_catalog(con, [owned, CatalogEntry("y", None, None, [])], "r1")
+    assert summarize_warehouse(project.warehouse).governance == [
+        "audit log: 2 entries; audit chain intact: 2",
+        "catalog: 2 assets, 1 lacking an owner, a description or a check",
+    ]
