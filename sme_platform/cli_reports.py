@@ -32,6 +32,7 @@ def add_report_commands(
         controls and the audit chain's verification over a period, as a printable HTML file;
         exit status 1 if the audit chain or the access controls are not as they must be."""
         from sme_platform.cli_runs import materialize, warehouse_turn
+        from sme_platform.lib.compliance.pdf import NO_BROWSER
         from sme_platform.lib.compliance.report import report_path
         from sme_platform.lib.warehouse import connect
 
@@ -65,6 +66,8 @@ def add_report_commands(
                 [f"{first}_{last}"],
             ).fetchone()
         console.print(f"Compliance report {first} to {last}: {path}", markup=False)
+        pdf = path.with_suffix(".pdf")
+        console.print(f"Printed: {pdf}" if pdf.exists() else f"No PDF: {NO_BROWSER}", markup=False)
         console.print(summary[0], markup=False)
         if not summary[1]:
             print_line("access controls: paths open to others (see the report)", "red")

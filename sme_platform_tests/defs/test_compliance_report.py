@@ -100,6 +100,8 @@ def test_the_page_says_the_same_and_opens_in_a_browser_without_errors(reported, 
     assert "Audit trail verified: audit chain intact" in text
     assert "<script" not in text and "http" not in text.split("<body>")[0]
     chromium()  # skipped without it, failed in CI
+    # printed to PDF by the same browser, beside the page
+    assert page.with_suffix(".pdf").read_bytes().startswith(b"%PDF-")
     dom, errors = open_page(page, tmp_path / "profile")
     assert re.findall(r'<section id="([a-z-]+)"', dom) == list(SECTIONS)
     assert not errors, "\n".join(errors)

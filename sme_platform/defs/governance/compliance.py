@@ -15,6 +15,7 @@ from sme_platform.defs.resources import ProjectResource
 from sme_platform.lib.access import inspect
 from sme_platform.lib.code_version import modules_hash
 from sme_platform.lib.compliance import figures, render, report
+from sme_platform.lib.compliance.pdf import NO_BROWSER
 from sme_platform.lib.compliance.report import make_report
 from sme_platform.lib.governance import DEFAULT_OWNER, CheckOutcome
 
@@ -93,6 +94,7 @@ def compliance_report(
     yield dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(made.path)),
+            "pdf": str(made.pdf) if made.pdf else NO_BROWSER,
             "period": f"{start} to {end}",
             "seconds": round(made.seconds, 2),
             "audit_chain_intact": verification.intact,

@@ -15,6 +15,7 @@ import polars as pl
 from sme_platform.lib.access import AccessState
 from sme_platform.lib.audit.chain import Verification
 from sme_platform.lib.compliance.figures import Figures, compute
+from sme_platform.lib.compliance.pdf import print_pdf
 from sme_platform.lib.compliance.render import render
 from sme_platform.lib.warehouse import transaction
 
@@ -39,6 +40,7 @@ class ComplianceReport:
     verification: Verification
     access: list[AccessState]
     seconds: float
+    pdf: Path | None = None  # None: no Chromium here (pdf.NO_BROWSER)
 
 
 def report_path(reports_dir: Path, start: date, end: date) -> Path:
@@ -60,8 +62,9 @@ def make_report(
     report_id = f"{start}_{end}"
     path = render(figures, verification, access, report_path(reports_dir, start, end), company)
     _store(con, report_id, figures, verification, access, path, run_id)
+    seconds = time.perf_counter() - started
     return ComplianceReport(
-        report_id, path, figures, verification, access, time.perf_counter() - started
+        report_id, path, figures, verification, access, seconds, print_pdf(path)
     )
 
 
