@@ -4,7 +4,6 @@ UI's), written to data/reports/compliance_<from>_<to>.html and reports.complianc
 
 # No `from __future__ import annotations`: typer reads the commands' annotations.
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,18 +31,20 @@ def add_report_commands(
         controls and the audit chain's verification over a period, as a printable HTML file;
         exit status 1 if the audit chain or the access controls are not as they must be."""
         from sme_platform.cli_runs import materialize, warehouse_turn
+        from sme_platform.defs.governance.compliance import ComplianceConfig
         from sme_platform.lib.compliance.pdf import NO_BROWSER
         from sme_platform.lib.compliance.report import report_path
         from sme_platform.lib.warehouse import connect
 
+        # The job's own rule for a period, asked before a run is started for it.
         try:
-            first, last = date.fromisoformat(start), date.fromisoformat(end)
+            first, last = ComplianceConfig(period_start=start, period_end=end).period()
         except ValueError as error:
-            print_line(f"--from {start} --to {end}: {error} (expected YYYY-MM-DD)", "red")
+            print_line(
+                f"--from {start} --to {end}: {error} (dates YYYY-MM-DD, --to not before --from)",
+                "red",
+            )
             raise typer.Exit(2) from None
-        if last < first:
-            print_line(f"--to {last} is before --from {first}", "red")
-            raise typer.Exit(2)
         paths = activate(project_dir)
         if not paths.warehouse.exists():
             print_line(f"{paths.warehouse} does not exist yet: nothing to report on", "red")

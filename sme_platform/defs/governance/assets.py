@@ -27,6 +27,14 @@ from sme_platform.lib.governance import DEFAULT_OWNER, CheckOutcome
 from sme_platform.lib.sql_models.graph import ModelGraph
 
 ANALYST_DATABASE_KEY = dg.AssetKey(["governance", "analyst_database"])
+
+
+def after_every_stage(graph: ModelGraph, *more: dg.AssetKey) -> list[dg.AssetKey]:
+    """Every SQL model, the forecasts and their monitoring (and `more`): a governance step
+    depending on them runs after the stages that write what it reads."""
+    return [model_key(name) for name in graph.order] + [DEMAND_FORECAST_KEY, MONITORING_KEY, *more]
+
+
 CHECKS = ("pii_masked", "published_rows_match_warehouse")
 
 
@@ -42,12 +50,7 @@ def build_analyst_database_asset(graph: ModelGraph = MODEL_GRAPH) -> dg.AssetsDe
             "any time, also during a run. "
             "Grain: one snapshot per successful run."
         ),
-        deps=[model_key(name) for name in graph.order]
-        + [
-            DEMAND_FORECAST_KEY,
-            MONITORING_KEY,
-            CATALOG_KEY,  # published with it
-        ],
+        deps=after_every_stage(graph, CATALOG_KEY),  # the catalog is published with it
         code_version="2",  # 2: verified before it is renamed into place
         kinds={"duckdb"},
         tags={"stage": "governance"},
@@ -99,7 +102,7 @@ def build_audit_log_asset(graph: ModelGraph = MODEL_GRAPH) -> dg.AssetsDefinitio
             "head it left as an observation. Grain: one row per event."
         ),
         # After the stages that append to it, so a whole-graph run verifies what it wrote.
-        deps=[model_key(name) for name in graph.order] + [DEMAND_FORECAST_KEY, MONITORING_KEY],
+        deps=after_every_stage(graph),
         check_specs=[
             dg.AssetCheckSpec(
                 "audit_chain_intact",
@@ -148,10 +151,7 @@ def build_audit_log_asset(graph: ModelGraph = MODEL_GRAPH) -> dg.AssetsDefinitio
 
 
 GOVERNANCE_ASSETS = [
-    build_catalog_asset(
-        [model_key(name) for name in MODEL_GRAPH.order]
-        + [DEMAND_FORECAST_KEY, MONITORING_KEY, KPI_DASHBOARD_KEY]
-    ),
+    build_catalog_asset(after_every_stage(MODEL_GRAPH, KPI_DASHBOARD_KEY)),
     build_analyst_database_asset(),
     build_audit_log_asset(),
 ]

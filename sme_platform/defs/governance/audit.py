@@ -19,7 +19,7 @@ PAGE = 1000
 
 def record_head(
     instance: dg.DagsterInstance, con, run_id: str, head_at_start: tuple[int, str] | None
-) -> tuple[int, str] | None:
+) -> None:
     """Record the chain's head in the instance's event log if it moved during the run."""
     head = chain_head(con)
     if head is not None and head != head_at_start:
@@ -30,7 +30,6 @@ def record_head(
                 metadata={HEAD_ID: head[0], HEAD_HASH: head[1], "run_id": run_id},
             )
         )
-    return head
 
 
 def recorded_heads(instance: dg.DagsterInstance) -> list[RecordedHead]:

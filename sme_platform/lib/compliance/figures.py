@@ -17,6 +17,7 @@ from datetime import date
 import duckdb
 import polars as pl
 
+from sme_platform.lib.access import AccessState
 from sme_platform.lib.audit.log import MODEL_EVENTS, redact_values
 from sme_platform.lib.canonical import CANONICAL_TABLES
 from sme_platform.lib.warehouse import table_exists
@@ -40,6 +41,26 @@ class Figures:
     def model_counts(self) -> dict[str, int]:
         counts = dict(self.model_events.group_by("event").len().iter_rows())
         return {event: counts.get(event, 0) for event in MODEL_DECISIONS}
+
+
+def access_frame(access: list[AccessState]) -> pl.DataFrame:
+    """Each protected path's mode now (None: absent) against the one it must have."""
+    return pl.DataFrame(
+        {
+            "path": [str(s.rule.path) for s in access],
+            "what": [s.rule.what for s in access],
+            "mode": [None if s.actual is None else f"{s.actual:04o}" for s in access],
+            "required": [f"{s.rule.mode:04o}" for s in access],
+            "ok": [s.ok for s in access],
+        },
+        schema={
+            "path": pl.String,
+            "what": pl.String,
+            "mode": pl.String,
+            "required": pl.String,
+            "ok": pl.Boolean,
+        },
+    )
 
 
 def compute(con: duckdb.DuckDBPyConnection, start: date, end: date) -> Figures:

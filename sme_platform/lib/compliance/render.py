@@ -11,7 +11,7 @@ import polars as pl
 
 from sme_platform.lib.access import AccessState
 from sme_platform.lib.audit.chain import Verification
-from sme_platform.lib.compliance.figures import Figures
+from sme_platform.lib.compliance.figures import Figures, access_frame
 from sme_platform.lib.dashboard.render import write_page
 
 SECTIONS = (
@@ -82,14 +82,12 @@ def render(
         + "".join(f'<tr><th>{_e(a)}</th><td class="{c}">{_e(b)}</td></tr>' for a, b, c in lines)
         + "</table>"
     )
-    access_rows = pl.DataFrame(
-        {
-            "path": [str(s.rule.path) for s in access],
-            "what": [s.rule.what for s in access],
-            "mode": ["absent" if s.actual is None else f"{s.actual:04o}" for s in access],
-            "required": [f"{s.rule.mode:04o}" for s in access],
-            "state": ["ok" if s.ok else "OPEN TO OTHERS" for s in access],
-        }
+    access_rows = access_frame(access).select(
+        "path",
+        "what",
+        pl.col("mode").fill_null("absent"),
+        "required",
+        pl.when("ok").then(pl.lit("ok")).otherwise(pl.lit("OPEN TO OTHERS")).alias("state"),
     )
     findings = pl.DataFrame(
         {

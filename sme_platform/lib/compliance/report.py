@@ -14,7 +14,7 @@ import polars as pl
 
 from sme_platform.lib.access import AccessState
 from sme_platform.lib.audit.chain import Verification
-from sme_platform.lib.compliance.figures import Figures, compute
+from sme_platform.lib.compliance.figures import Figures, access_frame, compute
 from sme_platform.lib.compliance.pdf import print_pdf
 from sme_platform.lib.compliance.render import render
 from sme_platform.lib.warehouse import transaction
@@ -83,26 +83,10 @@ def _store(con, report_id, figures: Figures, verification, access, path, run_id)
             "html_path": [str(path)],
         }
     )
-    access_rows = pl.DataFrame(
-        {
-            "path": [str(s.rule.path) for s in access],
-            "what": [s.rule.what for s in access],
-            "mode": [None if s.actual is None else f"{s.actual:04o}" for s in access],
-            "required": [f"{s.rule.mode:04o}" for s in access],
-            "ok": [s.ok for s in access],
-        },
-        schema={
-            "path": pl.String,
-            "what": pl.String,
-            "mode": pl.String,
-            "required": pl.String,
-            "ok": pl.Boolean,
-        },
-    )
     frames = {
         **{table: getattr(figures, name) for name, table in TABLES.items()},
         REPORTS_TABLE: summary,
-        ACCESS_TABLE: access_rows,
+        ACCESS_TABLE: access_frame(access),
     }
     with transaction(con):
         for table, frame in frames.items():
