@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from sme_platform.cli_audit import add_audit_commands
+from sme_platform.cli_erase import add_erase_commands
 from sme_platform.cli_models import add_model_commands
 from sme_platform.cli_output import console, print_access, print_summary, progress_bar
 from sme_platform.cli_reports import add_report_commands
@@ -339,6 +340,7 @@ def ui(
 add_model_commands(app, ProjectDir, _activate, _stop_on_configuration_problems)
 add_audit_commands(app, ProjectDir, _activate)
 add_report_commands(app, ProjectDir, _activate)
+add_erase_commands(app, ProjectDir, _activate)
 
 if __name__ == "__main__":
     app()

@@ -21,12 +21,14 @@ from sme_platform.defs.alerts import ALERT_SENSORS
 from sme_platform.defs.features.assets import FEATURE_ASSETS
 from sme_platform.defs.governance.assets import GOVERNANCE_ASSETS
 from sme_platform.defs.governance.compliance import compliance_report
+from sme_platform.defs.governance.erasure import erasures
 from sme_platform.defs.governance.retention import purge_expired_job, purge_schedule_for
 from sme_platform.defs.ingestion.assets import INGESTION_ASSETS
 from sme_platform.defs.ingestion.source_details import with_source_details
 from sme_platform.defs.jobs import (
     all_assets_job,
     compliance_report_job,
+    erase_customer_job,
     ingestion_job,
     retrain_demand_forecast_job,
 )
@@ -87,12 +89,14 @@ def build_definitions(automation: AutomationConfig) -> dg.Definitions:
             *REPORT_ASSETS,
             *GOVERNANCE_ASSETS,
             compliance_report,
+            erasures,
         ],
         jobs=[
             all_assets_job,
             ingestion_job,
             retrain_demand_forecast_job,
             compliance_report_job,
+            erase_customer_job,
             purge_expired_job,
             *RELEASE_JOBS,
         ],

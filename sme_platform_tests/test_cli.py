@@ -21,7 +21,7 @@ def run_cli(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize(
-    "command", ["generate", "run", "retrain", "demo", "check", "summary", "ui"]
+    "command", ["generate", "run", "retrain", "demo", "check", "summary", "ui", "erase"]
 )
 def test_every_subcommand_has_help(command):
     completed = run_cli(command, "--help")

@@ -2,21 +2,29 @@
 
 import dagster as dg
 
-# On demand, for a period (its own job, with config): not part of the nightly graph.
+# On demand, each its own job with config: not part of the nightly graph.
 COMPLIANCE_REPORT_KEY = dg.AssetKey(["reports", "compliance_report"])
-ON_DEMAND = dg.AssetSelection.assets(COMPLIANCE_REPORT_KEY)
+ERASURES_KEY = dg.AssetKey(["governance", "erasures"])
+ON_DEMAND = dg.AssetSelection.assets(COMPLIANCE_REPORT_KEY, ERASURES_KEY)
 
 all_assets_job = dg.define_asset_job(
     "materialize_all",
     selection=dg.AssetSelection.all() - ON_DEMAND,
     description="Materialize the whole graph: ingestion and every stage after it, with checks "
-    "(not the compliance report, which is made on demand for a period).",
+    "(not the compliance report nor erasures, which are on demand).",
 )
 compliance_report_job = dg.define_asset_job(
     "compliance_report",
-    selection=ON_DEMAND,
+    selection=dg.AssetSelection.assets(COMPLIANCE_REPORT_KEY),
     description="Write the compliance report for a period (config: period_start, period_end; "
     "sme-platform report compliance --from DATE --to DATE).",
+)
+erase_customer_job = dg.define_asset_job(
+    "erase_customer",
+    selection=dg.AssetSelection.assets(ERASURES_KEY),
+    description="Erase one customer's personal data everywhere the platform keeps it, their "
+    "sales and tickets kept under a pseudonym; audited (config: customer_id, requested_by, "
+    "reason; sme-platform erase customer ID --by NAME --reason TEXT).",
 )
 ingestion_job = dg.define_asset_job(
     "ingest_new_files",

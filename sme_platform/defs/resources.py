@@ -17,7 +17,7 @@ from sme_platform.lib.monitoring.drift_worker import DriftWorker, plans_drift
 from sme_platform.lib.project import ProjectPaths
 from sme_platform.lib.run_lock import WarehouseLock, WarehouseLockError
 from sme_platform.lib.sources import SourcesConfig, load_sources
-from sme_platform.lib.warehouse import connect, hold_open
+from sme_platform.lib.warehouse import connect, hold_open, rewrite_database
 
 
 class ProjectResource(dg.ConfigurableResource):
@@ -89,6 +89,20 @@ class ProjectResource(dg.ConfigurableResource):
         if self._turn is not None:
             self._turn.release()
             self._turn = None
+
+    def rewrite_warehouse(self) -> int:
+        """Write the warehouse anew (warehouse.rewrite_database) in the middle of a run: the
+        run's held connection is closed for it and opened again on the new file. The caller
+        holds no connection of its own at this point. Returns the new size in bytes."""
+        if self._turn is None or self._held is None:
+            raise WarehouseLockError(
+                f"{self.paths.warehouse} is rewritten by a run only, holding its turn"
+            )
+        self._held.close()
+        try:
+            return rewrite_database(self.paths.warehouse)
+        finally:
+            self._held = hold_open(self.paths.warehouse)
 
     @contextmanager
     def warehouse(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -99,17 +99,23 @@ def masked_expression(column: str, data_type: str, mask: str | None) -> str:
 
 
 def publish_analyst_database(
-    con: duckdb.DuckDBPyConnection, graph: ModelGraph, target: Path, run_id: str
+    con: duckdb.DuckDBPyConnection,
+    graph: ModelGraph,
+    target: Path,
+    run_id: str,
+    *,
+    fresh: bool = False,
 ) -> PublishResult:
     """Copy every built model into a fresh file, masked, verify the file, and rename it over
     `target` only if the verification passed; otherwise delete it and leave `target` as it was.
     The fresh file starts as a copy of `target`, and only the tables whose source changed since
-    are copied again (analyst_refresh.py)."""
+    are copied again (analyst_refresh.py). `fresh`: every table copied into an empty file, none
+    of the published one kept (after an erasure: its free blocks may hold erased values)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     building = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.building")
     result = PublishResult(path=target)
     try:
-        _write_snapshot(con, graph, building, target, run_id, result)
+        _write_snapshot(con, graph, building, target if not fresh else None, run_id, result)
         result.checks = verify_snapshot(con, graph, building)
     except BaseException:
         building.unlink(missing_ok=True)
@@ -135,12 +141,13 @@ def publish_analyst_database(
 
 
 def _write_snapshot(
-    con, graph: ModelGraph, building: Path, target: Path, run_id: str, result: PublishResult
+    con, graph: ModelGraph, building: Path, target: Path | None, run_id: str, result: PublishResult
 ) -> None:
+    """`target`: the published file to start from, or None to start from an empty one."""
     alias = "analyst_snapshot"
     masks = declared_masks(con, graph)
     sources = model_sources(con, graph, masks)
-    previous = previous_catalog(target)
+    previous = previous_catalog(target) if target is not None else {}
     if previous:
         shutil.copyfile(target, building)
     skipped = (

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,6 +66,33 @@ def hold_open(database: Path | str) -> duckdb.DuckDBPyConnection:
     Path(database).parent.mkdir(parents=True, exist_ok=True)
     # The same configuration as `connect`: DuckDB refuses a second one for an open file.
     return duckdb.connect(str(database), config={"memory_limit": DEFAULT_MEMORY_LIMIT})
+
+
+def rewrite_database(database: Path) -> int:
+    """Write the database anew and rename the new file over it; returns the new size in bytes.
+
+    An UPDATE or DELETE leaves the old row versions in blocks DuckDB marks free but does not
+    overwrite: a file edited to erase a value may still hold it. A copy holds only what the
+    tables hold now. Every connection to `database` in this process must be closed first."""
+    database = Path(database)
+    fresh = database.with_name(f".{database.name}.{uuid.uuid4().hex[:8]}.rewriting")
+    try:
+        with duckdb.connect(":memory:") as con:
+            for statement in SESSION_SETTINGS:
+                con.execute(statement)
+            con.execute(f"attach {quote_literal(str(database))} as old_file (read_only)")
+            con.execute(f"attach {quote_literal(str(fresh))} as new_file")
+            con.execute("copy from database old_file to new_file")
+            con.execute("detach new_file")  # checkpoints: no WAL beside the new file
+            con.execute("detach old_file")
+        os.chmod(fresh, stat.S_IMODE(database.stat().st_mode))
+        os.replace(fresh, database)
+    except BaseException:
+        fresh.unlink(missing_ok=True)
+        Path(f"{fresh}.wal").unlink(missing_ok=True)
+        raise
+    Path(f"{database}.wal").unlink(missing_ok=True)  # the old file's, if it had one left
+    return database.stat().st_size
 
 
 @contextmanager

@@ -42,7 +42,7 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
         + SQL_MODELS
         + ML_ASSETS
         + ["governance/analyst_database", "governance/audit_log", "governance/catalog"]
-        + ["reports/compliance_report"]
+        + ["reports/compliance_report", "governance/erasures"]
     )
     checks = sorted((key.asset_key.to_user_string(), key.name) for key in graph.asset_check_keys)
     ingestion_checks = [c for c in checks if c[0].startswith("raw/")]
@@ -52,6 +52,7 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
         ("governance/analyst_database", "published_rows_match_warehouse"),
         ("governance/audit_log", "audit_chain_intact"),
         ("governance/catalog", "catalog_complete"),
+        ("governance/erasures", "no_trace_left"),
     ]
     assert [
         c
@@ -69,7 +70,8 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
         ("training/demand_forecast_model", "interval_coverage"),
     ]
     # the tests in the SQL models' headers, and one Great Expectations suite on each mart
-    assert len(checks) - len(ingestion_checks) - 4 - 9 - 2 == 60 + 5  # 2: the reports'
+    governance = 5  # the analyst database (2), audit log, catalog, erasures
+    assert len(checks) - len(ingestion_checks) - governance - 9 - 2 == 60 + 5  # 2: the reports
     assert len([c for c in checks if c[1] == "great_expectations_suite"]) == 5
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
     assert {k: g for k, g in groups.items() if not k.startswith("raw/")} == {
@@ -89,6 +91,7 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
         "monitoring/demand_forecast_monitoring": "monitoring",
         "reports/kpi_dashboard": "reports",
         "reports/compliance_report": "governance",  # on demand: no nightly freshness
+        "governance/erasures": "governance",
     }
     assert {
         k.to_user_string() for k in graph.get(dg.AssetKey(["marts", "sales_daily"])).parent_keys
@@ -110,6 +113,7 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
     ) == [
         "approve_model_job",
         "compliance_report",
+        "erase_customer",
         "ingest_new_files",
         "materialize_all",
         "purge_expired_job",

@@ -1,0 +1,133 @@
+"""Scrubbing one person out of texts, records and files, each kind of file and of awkward
+value: ids inside longer ids, names with regex characters, other people's mentions, malformed
+rows, binary files."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import polars as pl
+import pytest
+
+from sme_platform.lib.erasure.files import erase_files
+from sme_platform.lib.erasure.person import ERASED, ErasureError, Person
+
+FIELDS = frozenset({"name", "email", "phone", "subject", "body", "customer_name"})
+PERSON = Person(
+    "C-17",
+    "ERASED-abc123",
+    ("Ana O'Brien (Jr.)", "ana+shop@example.com", "+1 (555) 010-2030"),
+    FIELDS,
+)
+
+
+def test_text_loses_the_id_but_not_longer_ids_and_every_value_in_any_case():
+    text = "C-17,C-17;C-170 XC-17 ana+SHOP@example.com, ANA O'BRIEN (JR.) +1 (555) 010-2030."
+    assert PERSON.scrub_text(text) == (
+        f"ERASED-abc123,ERASED-abc123;C-170 XC-17 {ERASED}, {ERASED} {ERASED}."
+    )
+    assert not PERSON.mentioned_in("C-170 and Ana O'Briens")
+
+
+def test_their_record_loses_every_personal_field_another_only_the_mention():
+    theirs = {"customer_no": "C-17", "subject": "Refund", "body": "Thanks, Ana", "qty": 2}
+    assert PERSON.scrub_record(theirs) == {
+        "customer_no": "ERASED-abc123",
+        "subject": None,
+        "body": None,
+        "qty": 2,
+    }
+    other = {"customer_no": "C-18", "body": "my friend ana+shop@example.com sent me", "qty": 1}
+    assert PERSON.scrub_record(other) == {
+        "customer_no": "C-18",
+        "body": f"my friend {ERASED} sent me",
+        "qty": 1,
+    }
+
+
+@pytest.fixture
+def data(tmp_path):
+    root = tmp_path / "data"
+    (root / "quarantine" / "files").mkdir(parents=True)
+    (root / "exports").mkdir()
+    return root
+
+
+def erase(data, skip=()):
+    return erase_files(data, PERSON, skip=set(skip), deletable=data / "quarantine" / "files")
+
+
+def test_a_csv_keeps_its_delimiter_and_other_rows_and_rewrites_malformed_rows_as_text(data):
+    path = data / "exports" / "customers.csv"
+    path.write_text(
+        "customer_no;name;email;city\r\n"
+        "C-16;Bo;bo@example.com;Oslo\r\n"
+        "C-17;Ana O'Brien (Jr.);ana+shop@example.com;Bergen\r\n"
+        "C-17;broken row with ana+shop@example.com\r\n",
+        encoding="utf-8",
+    )
+    path.chmod(0o640)
+    erased = erase(data)
+    assert list(erased.rewritten) == [str(path)]
+    assert path.read_bytes().decode("utf-8") == (
+        "customer_no;name;email;city\r\n"
+        "C-16;Bo;bo@example.com;Oslo\r\n"
+        "ERASED-abc123;;;Bergen\r\n"
+        f"ERASED-abc123;broken row with {ERASED}\r\n"
+    )
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_json_lines_untouched_lines_stay_byte_for_byte(data):
+    path = data / "exports" / "tickets.jsonl"
+    other = '{"customer_no":"C-16",  "body":"hi"}\n'
+    path.write_text(
+        other + json.dumps({"customer_no": "C-17", "body": "Ana here", "team": "A"}) + "\n",
+        encoding="utf-8",
+    )
+    erase(data)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert lines[0] == other
+    assert json.loads(lines[1]) == {"customer_no": "ERASED-abc123", "body": None, "team": "A"}
+
+
+def test_parquet_and_gzip_are_rewritten_in_their_format(data):
+    parquet = data / "exports" / "sales.parquet"
+    pl.DataFrame(
+        {"order": ["O1", "O2"], "customer_no": ["C-17", "C-170"], "qty": [1.5, 2.0]}
+    ).write_parquet(parquet)
+    gz = data / "exports" / "sales.csv.gz"
+    gz.write_bytes(gzip.compress(b"order,customer_no\nO3,C-17\n"))
+    erased = erase(data)
+    assert set(erased.rewritten) == {str(parquet), str(gz)}
+    assert pl.read_parquet(parquet).to_dicts() == [
+        {"order": "O1", "customer_no": "ERASED-abc123", "qty": 1.5},
+        {"order": "O2", "customer_no": "C-170", "qty": 2.0},
+    ]
+    assert gzip.decompress(gz.read_bytes()) == b"order,customer_no\nO3,ERASED-abc123\n"
+
+
+def test_an_unrewritable_rejected_copy_is_deleted_any_other_file_refuses_the_request(data):
+    copy = data / "quarantine" / "files" / "abc-sales.xlsx"
+    copy.write_bytes(b"PK\x00\x03 ana+shop@example.com \x00")
+    untouched = data / "exports" / "notes.txt"
+    untouched.write_text("nothing about anyone", encoding="utf-8")
+    assert erase(data).deleted == [str(copy)]
+    assert not copy.exists() and untouched.read_text(encoding="utf-8") == "nothing about anyone"
+    elsewhere = data / "exports" / "dump.bin"
+    elsewhere.write_bytes(b"\x00\x01C-17\x00")
+    with pytest.raises(ErasureError, match=r"dump\.bin mentions the person"):
+        erase(data)
+    assert elsewhere.read_bytes() == b"\x00\x01C-17\x00"
+
+
+def test_a_database_file_not_the_platforms_refuses_the_request(data):
+    own = data / "warehouse.duckdb"
+    own.write_bytes(b"C-17 in the platform's own file: rewritten whole by the caller")
+    stray = data / "copy_of_warehouse.duckdb"
+    stray.write_bytes(b"... ana+shop@example.com ...")
+    with pytest.raises(ErasureError, match=r"copy_of_warehouse\.duckdb: a database file"):
+        erase(data, skip=[own])
+    stray.unlink()
+    assert erase(data, skip=[own]).rewritten == {}
