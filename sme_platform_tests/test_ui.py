@@ -118,7 +118,7 @@ def test_the_ui_serves_every_asset_check_job_and_schedule(ui):
         + SQL_MODELS
         + ML_ASSETS
         + ["governance/analyst_database", "governance/audit_log", "governance/catalog"]
-        + ["reports/compliance_report"]
+        + ["reports/compliance_report", "governance/erasures"]
     )
     assert assets["release/demand_forecast_release"] == ["promotion_gate"]
     assert assets["monitoring/demand_forecast_monitoring"] == [

@@ -37,6 +37,7 @@ class ProjectResource(dg.ConfigurableResource):
     _held: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
     _drift_worker: DriftWorker | None = PrivateAttr(default=None)
     _audit_head: tuple[int, str] | None = PrivateAttr(default=None)
+    _rewrite_at_end: bool = PrivateAttr(default=False)
 
     @property
     def paths(self) -> ProjectPaths:
@@ -86,9 +87,17 @@ class ProjectResource(dg.ConfigurableResource):
                 record_head(context.instance, self._held, context.run.run_id, self._audit_head)
             self._held.close()
             self._held = None
+            if self._rewrite_at_end:
+                rewrite_database(self.paths.warehouse)
+                self._rewrite_at_end = False
         if self._turn is not None:
             self._turn.release()
             self._turn = None
+
+    def rewrite_warehouse_at_end(self) -> None:
+        """Write the warehouse anew when the run ends (warehouse.rewrite_database), after its
+        last step: a step that erased values asks for it."""
+        self._rewrite_at_end = True
 
     def rewrite_warehouse(self) -> int:
         """Write the warehouse anew (warehouse.rewrite_database) in the middle of a run: the

@@ -2,9 +2,8 @@
 
 DuckDB lets one process write a file, and a reader in another process fails while it does. So
 analysts never open the warehouse: each successful run writes a fresh file next to it and
-renames it into place (atomic on one filesystem). A reader that opened the old file keeps
-reading it; the next connection sees the new one; no one sees a lock error or a half-written
-table.
+renames it into place (atomic on one filesystem). A reader keeps the file it opened, the next
+connection sees the new one: no one sees a lock error or a half-written table.
 
 PII columns are masked as the models' headers say: `hash` keeps joins and counts working (same
 input, same 16 hex characters), `redact` removes the value. A header's decision follows the
@@ -99,18 +98,12 @@ def masked_expression(column: str, data_type: str, mask: str | None) -> str:
 
 
 def publish_analyst_database(
-    con: duckdb.DuckDBPyConnection,
-    graph: ModelGraph,
-    target: Path,
-    run_id: str,
-    *,
-    fresh: bool = False,
+    con: duckdb.DuckDBPyConnection, graph: ModelGraph, target: Path, run_id: str, fresh=False
 ) -> PublishResult:
     """Copy every built model into a fresh file, masked, verify the file, and rename it over
     `target` only if the verification passed; otherwise delete it and leave `target` as it was.
     The fresh file starts as a copy of `target`, and only the tables whose source changed since
-    are copied again (analyst_refresh.py). `fresh`: every table copied into an empty file, none
-    of the published one kept (after an erasure: its free blocks may hold erased values)."""
+    are copied again (analyst_refresh.py); `fresh`: into an empty file (after an erasure)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     building = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.building")
     result = PublishResult(path=target)

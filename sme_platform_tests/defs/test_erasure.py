@@ -73,6 +73,7 @@ def erased(tmp_path_factory):
     broken.write_text(f"customer_email;who;total\n{email};{name};5\n", encoding="utf-8")
     assert run(root, instance).success
     before = {
+        "customers_export": (exports / "crm" / "customers.jsonl").read_bytes(),
         "facts": facts(root, customer_id),
         "files": traces_in_files(root, [name, email, phone]),
         "sales_lines": query(root, "select count(*) from raw_store.sales_lines")[0][0],
@@ -214,3 +215,29 @@ def test_the_compliance_report_lists_the_erasure_served(erased):
         "Dana Officer",
         "request DSR-42",
     )
+
+
+def test_an_export_bringing_them_back_is_erased_again_by_the_load(erased):
+    """The source system still had them: its next export of customers (replacing the one the
+    erasure rewrote) carries their id, name and email again; the load erases them again, under
+    the same pseudonym, audited as the run's doing, before any model reads them."""
+    root, instance, (customer_id, name, email, phone), before, _ = erased
+    export = root / "data" / "demo" / "exports" / "crm" / "customers.jsonl"
+    export.write_bytes(before["customers_export"])
+    result = run(root, instance)
+    assert result.success
+    pseudonyms = query(root, "select pseudonym, requested_by from governance.erasures")
+    assert len(pseudonyms) == 2 and pseudonyms[0][0] == pseudonyms[1][0]
+    assert pseudonyms[1][1] == f"run:{result.run_id}"
+    assert traces_in_files(root, [name, email, phone]) == []
+    assert facts(root, customer_id)[0] == 0
+    assert query(
+        root, "select count(*), count(email) from marts.customers where customer_id = ?",
+        [pseudonyms[0][0]],
+    ) == [(1, 0)]  # fmt: skip
+    (entry,) = query(
+        root,
+        "select actor, reason from governance.audit_log where event = 'erased' and run_id = ?",
+        [result.run_id],
+    )
+    assert entry[0] == f"run:{result.run_id}" and "back in a new export of customers" in entry[1]

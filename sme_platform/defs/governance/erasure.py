@@ -13,8 +13,9 @@ from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.sql_models.assets import MODEL_GRAPH
 from sme_platform.lib.analyst_database import publish_analyst_database
 from sme_platform.lib.code_version import modules_hash
-from sme_platform.lib.erasure import files, person, register, rows, traces
+from sme_platform.lib.erasure import files, person, register, rows, serve, traces
 from sme_platform.lib.erasure.person import ErasureError
+from sme_platform.lib.erasure.serve import Places, erase_customer
 from sme_platform.lib.governance import DEFAULT_OWNER
 
 
@@ -31,7 +32,7 @@ class ErasureConfig(dg.Config):
     key=ERASURES_KEY,
     group_name="governance",
     owners=[DEFAULT_OWNER],
-    code_version=modules_hash(files, person, register, rows, traces),
+    code_version=modules_hash(files, person, register, rows, serve, traces),
     description=(
         "governance.erasures: the erasure requests served. Each removes one customer's personal "
         "data everywhere the platform keeps it (raw, quarantine with original values, staging, "
@@ -53,17 +54,14 @@ class ErasureConfig(dg.Config):
 def erasures(context: dg.AssetExecutionContext, config: ErasureConfig, project: ProjectResource):
     paths = project.paths
     run_id = context.run.run_id
-    own_files = {paths.warehouse, paths.analyst_database, paths.warehouse_lock}
     with project.warehouse() as con:
         try:
-            erasure = register.erase_customer(
+            erasure = erase_customer(
                 con,
                 customer_id=config.customer_id,
                 requested_by=config.requested_by,
                 reason=config.reason,
-                data_dir=paths.data_dir,
-                skip_files=own_files,
-                deletable_files=paths.rejected_files,
+                places=Places.of(paths),
                 sources=project.sources(),
                 run_id=run_id,
             )

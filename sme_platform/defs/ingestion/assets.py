@@ -15,6 +15,7 @@ from sme_platform.defs.governance.checks import report_checks
 from sme_platform.defs.ingestion.metadata import materialization_metadata
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.lib.canonical import CANONICAL_TABLES, CanonicalTable
+from sme_platform.lib.erasure.serve import Places, erase_returning
 from sme_platform.lib.governance import DEFAULT_OWNER
 from sme_platform.lib.ingestion import LoadStatus, ingest_table, table_data_version
 from sme_platform.lib.ingestion.checks import (
@@ -74,7 +75,8 @@ def build_ingestion_asset(table: CanonicalTable) -> dg.AssetsDefinition:
         op_tags={"dagster/priority": str(_load_priority(table))},
     )
     def ingest(context: dg.AssetExecutionContext, project: ProjectResource):
-        source = project.sources().get(table.name)
+        source_config = project.sources()
+        source = source_config.get(table.name)
         with project.warehouse() as con:
             if source is None:
                 yield from _absent(context, con, "sources.yaml has no source for it")
@@ -90,6 +92,15 @@ def build_ingestion_asset(table: CanonicalTable) -> dg.AssetsDefinition:
                 return
             for rejected in result.rejected_files:
                 context.log.error(rejected.message)
+            places = Places.of(project.paths)
+            run_id = context.run.run_id
+            for erasure in erase_returning(
+                con, table.name, result.load_id, places=places, sources=source_config, run_id=run_id
+            ):
+                context.log.warning(
+                    f"an erased customer is back in raw/{table.name}: {erasure.summary()}"
+                )
+                project.rewrite_warehouse_at_end()  # no erased value left in its free blocks
             yield dg.MaterializeResult(
                 asset_key=key,
                 metadata=materialization_metadata(con, source, result),
