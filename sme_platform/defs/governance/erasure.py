@@ -4,6 +4,8 @@ graph. One request: the person erased from the warehouse's tables and the files 
 (lib/erasure), the analyst database published afresh, then the warehouse written anew, so no
 file keeps an erased value in its free blocks. Its check looks for any trace left."""
 
+import time
+
 import dagster as dg
 from pydantic import Field
 
@@ -54,6 +56,8 @@ class ErasureConfig(dg.Config):
 def erasures(context: dg.AssetExecutionContext, config: ErasureConfig, project: ProjectResource):
     paths = project.paths
     run_id = context.run.run_id
+    seconds = {}
+    started = time.perf_counter()
     with project.warehouse() as con:
         try:
             erasure = erase_customer(
@@ -68,14 +72,18 @@ def erasures(context: dg.AssetExecutionContext, config: ErasureConfig, project: 
         except ErasureError as error:
             raise dg.Failure(description=f"erasure refused: {error}") from None
         context.log.info(erasure.summary())
+        started = _lap(seconds, "tables_and_files", started)
         published = publish_analyst_database(
             con, MODEL_GRAPH, paths.analyst_database, run_id, fresh=True
         )
+        started = _lap(seconds, "analyst_database", started)
     size = project.rewrite_warehouse()
+    started = _lap(seconds, "warehouse_rewrite", started)
     with project.warehouse() as con:
         found = traces.find_traces(erasure.person, paths.data_dir, paths.analyst_database, con)
         outcome = traces.outcome(found)
         results = report_checks(con, ERASURES_KEY, [outcome], run_id)
+    _lap(seconds, "trace_check", started)
     yield dg.MaterializeResult(
         metadata={
             "pseudonym": erasure.person.pseudonym,
@@ -86,6 +94,13 @@ def erasures(context: dg.AssetExecutionContext, config: ErasureConfig, project: 
             "files_deleted": erasure.files.deleted,
             "analyst_database_published": published.published,
             "warehouse_rewritten_mib": round(size / 2**20, 1),
+            "seconds": seconds,
         }
     )
     yield from results
+
+
+def _lap(seconds: dict[str, float], phase: str, started: float) -> float:
+    now = time.perf_counter()
+    seconds[phase] = round(now - started, 2)
+    return now

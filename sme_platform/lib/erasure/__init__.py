@@ -5,5 +5,8 @@ it, their business facts kept under a pseudonym.
   for it) and how a text or a record is scrubbed of them;
 - rows.py: the warehouse's tables (raw, quarantine, staging, marts, features, governance);
 - files.py: the files under data/ (the kept copies of rejected files, exports kept there);
-- register.py: governance.erasures, the register of requests served (no personal data).
+- register.py: governance.erasures, the register of requests served (no personal data);
+- serve.py: a request served, and a returning person (a new export bringing them back) erased
+  again by the load;
+- traces.py: the check that nothing of them is left.
 """
