@@ -152,7 +152,7 @@ def _scrub_csv(text: str, person: Person) -> str:
     writer = csv.writer(out, delimiter=delimiter, lineterminator=terminator)
     writer.writerow([person.scrub_text(name) for name in header])
     for row in rows[1:]:
-        if not any(person.mentioned_in(cell) for cell in row):
+        if not person.mentioned_in("\n".join(row)):
             writer.writerow(row)
         elif len(row) == len(header):
             record = person.scrub_record(dict(zip(header, row, strict=True)))
