@@ -13,6 +13,7 @@ where "personal" is a canonical PII column or the source field sources.yaml maps
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -140,8 +141,19 @@ def id_digest(customer_id: str) -> str:
     return hashlib.sha256(customer_id.strip().encode()).hexdigest()
 
 
-def new_pseudonym() -> str:
-    return PSEUDONYM_PREFIX + secrets.token_hex(6)
+def pseudonym_for(con: duckdb.DuckDBPyConnection, customer_id: str) -> str:
+    """The person's pseudonym: a keyed hash of their id, so a request interrupted after some
+    files were rewritten gives, asked again, the same pseudonym to the rest. The key is the
+    project's own (governance.erasure_key, made at the first erasure and committed at once): a
+    pseudonym says nothing about the id without it."""
+    con.execute("create schema if not exists governance")
+    con.execute("create table if not exists governance.erasure_key (key varchar not null)")
+    row = con.execute("select key from governance.erasure_key").fetchone()
+    if row is None:
+        row = (secrets.token_hex(32),)
+        con.execute("insert into governance.erasure_key values (?)", row)
+    keyed = hmac.new(bytes.fromhex(row[0]), customer_id.strip().encode(), hashlib.sha256)
+    return PSEUDONYM_PREFIX + keyed.hexdigest()[:12]
 
 
 def personal_fields(sources: SourcesConfig | None) -> frozenset[str]:
@@ -192,7 +204,7 @@ def find_person(
             "raw_store.sales_lines or raw_store.tickets (check the id; an erased person's id "
             "is gone, see governance.erasures)"
         )
-    return Person(customer_id, new_pseudonym(), tuple(sorted(values)), fields)
+    return Person(customer_id, pseudonym_for(con, customer_id), tuple(sorted(values)), fields)
 
 
 def _contact_values(original: str, fields: frozenset[str]) -> set[str]:

@@ -5,7 +5,7 @@ be asked again (the person is still found in the tables)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -84,8 +84,6 @@ def erase_customer(
             "phone: the audit log keeps it for ever, so say why without them (e.g. the ticket "
             "number of the request)"
         )
-    if before is not None:  # back in a replaced export since: the same pseudonym again
-        person = replace(person, pseudonym=before[0])
     return _serve(con, person, requested_by, reason, places, run_id)
 
 
@@ -109,9 +107,9 @@ def erase_returning(
         [load_id],
     )
     served = []
-    for customer_id, pseudonym in returning:
+    for customer_id, _ in returning:
         _, erased_at, by = register.served_before(con, customer_id)
-        person = replace(find_person(con, customer_id, sources), pseudonym=pseudonym)
+        person = find_person(con, customer_id, sources)  # the same pseudonym: a keyed hash
         reason = (
             f"back in a new export of {table}: erased again, as {by} asked on {erased_at:%Y-%m-%d}"
         )
