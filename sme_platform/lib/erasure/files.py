@@ -38,31 +38,42 @@ class FilesErased:
 
 def erase_files(data_dir: Path, person: Person, *, skip: set[Path], deletable: Path) -> FilesErased:
     """Rewrite (or, under `deletable`, delete) every file under data_dir that mentions the
-    person, except `skip` (the DuckDB files, rewritten whole by the caller)."""
-    erased = FilesErased()
-    for path in sorted(p for p in data_dir.rglob("*") if p.is_file() and p not in skip):
-        if path.suffix in {".wal", ".lock"} or path.name.endswith(".duckdb"):
-            _refuse_database(path, person, skip)
-            continue
-        before = path.read_bytes()
-        rewritten = _rewrite(path, before, person)
-        if rewritten is None:
-            continue
-        if rewritten is UNREWRITABLE:
-            if deletable in path.parents:
-                path.unlink()
-                erased.deleted.append(str(path))
+    person, except `skip` (the DuckDB files, rewritten whole by the caller). Every new file is
+    written beside its original first, and renamed into place only when all could be: a file
+    that refuses the request leaves every file as it was."""
+    staged: list[tuple[Path, Path, str, str]] = []  # file, its new version, old and new sha256
+    deletions: list[Path] = []
+    try:
+        for path in sorted(p for p in data_dir.rglob("*") if p.is_file() and p not in skip):
+            if path.suffix in {".wal", ".lock"} or path.name.endswith(".duckdb"):
+                _refuse_database(path, person, skip)
                 continue
-            raise ErasureError(
-                f"{path} mentions the person and is not a format erasure can rewrite (CSV, JSON "
-                "lines, Parquet, text, gzip of them): nothing was changed; remove it or "
-                "rewrite it by hand, then ask again"
-            )
-        _replace(path, rewritten)
-        erased.rewritten[str(path)] = (
-            hashlib.sha256(before).hexdigest(),
-            hashlib.sha256(rewritten).hexdigest(),
-        )
+            before = path.read_bytes()
+            rewritten = _rewrite(path, before, person)
+            if rewritten is None:
+                continue
+            if rewritten is UNREWRITABLE:
+                if deletable not in path.parents:
+                    raise ErasureError(
+                        f"{path} mentions the person and is not a format erasure can rewrite "
+                        "(CSV, JSON lines, Parquet, text, gzip of them): nothing was changed; "
+                        "remove it or rewrite it by hand, then ask again"
+                    )
+                deletions.append(path)
+                continue
+            old, new = hashlib.sha256(before).hexdigest(), hashlib.sha256(rewritten).hexdigest()
+            staged.append((path, _stage(path, rewritten), old, new))
+    except BaseException:
+        for _, new_version, _, _ in staged:
+            new_version.unlink(missing_ok=True)
+        raise
+    erased = FilesErased()
+    for path, new_version, old, new in staged:
+        os.replace(new_version, path)
+        erased.rewritten[str(path)] = (old, new)
+    for path in deletions:
+        path.unlink()
+        erased.deleted.append(str(path))
     return erased
 
 
@@ -186,16 +197,15 @@ def _rewrite_parquet(data: bytes, person: Person) -> bytes | object | None:
     return out.getvalue()
 
 
-def _replace(path: Path, data: bytes) -> None:
-    mode = path.stat().st_mode & 0o7777
-    handle, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".erasing"
-    )
+def _stage(path: Path, data: bytes) -> Path:
+    """The new version, written beside the file with its mode, to be renamed over it."""
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".erasing")
+    staged = Path(name)
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
+        os.chmod(staged, path.stat().st_mode & 0o7777)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        staged.unlink(missing_ok=True)
         raise
+    return staged

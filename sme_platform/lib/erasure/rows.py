@@ -42,13 +42,29 @@ def erase_rows(con: duckdb.DuckDBPyConnection, person: Person) -> RowsErased:
             if (schema, table) == ("governance", "audit_log"):
                 erased.left_in_audit_log = _mentions(con, relation, _searched(columns), person)
             continue
-        if "customer_id" in columns:
+        if columns.get("customer_id") == "VARCHAR":
             count = _pseudonymize(con, relation, columns, person)
             if count:
                 erased.pseudonymized[f"{schema}.{table}"] = count
         for column, count in _scrub_mentions(con, relation, columns, person).items():
             erased.scrubbed[f"{schema}.{table}.{column}"] = count
     return erased
+
+
+def check_rewritable(con: duckdb.DuckDBPyConnection, person: Person) -> None:
+    """ErasureError, before anything is changed, if the person is mentioned where erase_rows
+    cannot rewrite: a list or struct column, or a customer_id that is not text."""
+    for schema, table in _base_tables(con):
+        if (schema, table) in UNTOUCHABLE:
+            continue
+        relation = f"{quote_identifier(schema)}.{quote_identifier(table)}"
+        columns = _columns(con, schema, table)
+        for column in _searched(columns):
+            if columns[column] not in TEXT_TYPES and _mentions(con, relation, [column], person):
+                _refuse(f"{schema}.{table}", column, columns[column])
+        id_type = columns.get("customer_id")
+        if id_type not in (None, "VARCHAR") and _mentions(con, relation, ["customer_id"], person):
+            _refuse(f"{schema}.{table}", "customer_id", id_type)
 
 
 def table_mentions(con: duckdb.DuckDBPyConnection, person: Person) -> list[str]:
@@ -126,8 +142,8 @@ def _scrub_mentions(con, relation: str, columns: dict[str, str], person: Person)
         for column, value in zip(searched, values, strict=True):
             if value is None or not person.mentioned_in(value):
                 continue
-            if columns[column] not in TEXT_TYPES:
-                raise_unrewritable(relation, column, columns[column])
+            if columns[column] not in TEXT_TYPES:  # check_rewritable refused it before
+                _refuse(relation.replace('"', ""), column, columns[column])
             con.execute(
                 f"update {relation} set {quote_identifier(column)} = ? where rowid = ?",
                 [person.scrub_serialized(value), rowid],
@@ -136,8 +152,8 @@ def _scrub_mentions(con, relation: str, columns: dict[str, str], person: Person)
     return counts
 
 
-def raise_unrewritable(relation: str, column: str, data_type: str) -> None:
+def _refuse(table: str, column: str, data_type: str) -> None:
     raise ErasureError(
-        f"{relation}.{column} ({data_type}) mentions the person, and erasure rewrites text "
+        f"{table}.{column} ({data_type}) mentions the person, and erasure rewrites text "
         "columns only: nothing was changed; tell the platform's maintainers"
     )

@@ -14,7 +14,7 @@ from sme_platform.lib.audit.log import record_event, run_actor
 from sme_platform.lib.erasure import register
 from sme_platform.lib.erasure.files import FilesErased, erase_files
 from sme_platform.lib.erasure.person import ErasureError, Person, find_person
-from sme_platform.lib.erasure.rows import RowsErased, erase_rows
+from sme_platform.lib.erasure.rows import RowsErased, check_rewritable, erase_rows
 from sme_platform.lib.project import ProjectPaths
 from sme_platform.lib.sources import SourcesConfig
 from sme_platform.lib.warehouse import table_exists, transaction
@@ -130,6 +130,7 @@ def _has_customer_id(con: duckdb.DuckDBPyConnection, table: str) -> bool:
 def _serve(
     con, person: Person, requested_by: str, reason: str, places: Places, run_id: str | None
 ) -> Erasure:
+    check_rewritable(con, person)  # a refusal before any file or row is changed
     files = erase_files(
         places.data_dir, person, skip=set(places.databases), deletable=places.deletable
     )

@@ -117,9 +117,18 @@ def test_an_unrewritable_rejected_copy_is_deleted_any_other_file_refuses_the_req
     assert not copy.exists() and untouched.read_text(encoding="utf-8") == "nothing about anyone"
     elsewhere = data / "exports" / "dump.bin"
     elsewhere.write_bytes(b"\x00\x01C-17\x00")
+    rewritable = data / "exports" / "a_sales.csv"  # before dump.bin in the order files are seen
+    rewritable.write_text("order,customer\nO1,C-17\n", encoding="utf-8")
     with pytest.raises(ErasureError, match=r"dump\.bin mentions the person"):
         erase(data)
+    # nothing changed: not the binary, nor the file that could be rewritten, and no leftovers
     assert elsewhere.read_bytes() == b"\x00\x01C-17\x00"
+    assert rewritable.read_text(encoding="utf-8") == "order,customer\nO1,C-17\n"
+    assert sorted(p.name for p in (data / "exports").iterdir()) == [
+        "a_sales.csv",
+        "dump.bin",
+        "notes.txt",
+    ]
 
 
 def test_a_database_file_not_the_platforms_refuses_the_request(data):

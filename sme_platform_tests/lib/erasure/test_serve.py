@@ -73,3 +73,16 @@ def test_an_interrupted_request_asked_again_uses_the_same_pseudonym(project, mon
         ErasureError, match=f"already erased on .* by Dana, as {erasure.person.pseudonym}"
     ):
         ask(con, places)
+
+
+def test_a_mention_in_a_column_erasure_cannot_rewrite_refuses_before_any_change(project):
+    con, places = project
+    con.execute("create table raw_store.notes as select ['called ana@example.com'] as lines")
+    with pytest.raises(ErasureError, match=r"notes\.lines \(VARCHAR\[\]\) mentions the person"):
+        ask(con, places)
+    assert (places.data_dir / "exports" / "sales.csv").read_text(encoding="utf-8") == (
+        "order,customer\nO1,C-17\nO2,C-18\n"
+    )
+    assert con.execute(
+        "select count(*) from raw_store.sales_lines where customer_id = 'C-17'"
+    ).fetchone() == (1,)
