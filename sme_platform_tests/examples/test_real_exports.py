@@ -446,6 +446,49 @@ def test_retail_the_whole_graph_runs_green_without_inventory_locations_or_ticket
     assert (months, stock_out) == (13, 0)  # Dec 2010 to Dec 2011; stock unknown, not zero
     assert daily_rows == event_days
     assert revenue == pytest.approx(float(expected), rel=1e-9)
+    erase_a_numeric_customer(tmp_path, revenue)
+
+
+def erase_a_numeric_customer(folder: Path, revenue: float) -> None:
+    """The busiest customer erased: their 5-digit id is a whole field only (a model artifact
+    with the same number between commas is left alone), the company's export outside data/ is
+    not touched, and the KPIs do not move."""
+    import hashlib
+
+    import dagster as dg
+
+    from sme_platform.defs.governance.erasure import erasures
+    from sme_platform.defs.resources import ProjectResource
+
+    with connect(folder / "data" / "warehouse.duckdb", read_only=True) as con:
+        customer_id, lines = con.execute(
+            "select customer_id, count(*) from staging.sales_lines where customer_id is not null "
+            "group by all order by 2 desc limit 1"
+        ).fetchone()
+    model = folder / "data" / "models" / "demand_forecast" / "v1" / "model.txt"
+    model.parent.mkdir(parents=True)
+    model.write_text(f"leaf_count=3,{customer_id},5\n", encoding="utf-8")
+    export_sha = hashlib.sha256(RETAIL_FILE.read_bytes()).hexdigest()
+    config = {"customer_id": customer_id, "requested_by": "Dana Officer", "reason": "DSR-9"}
+    result = dg.materialize(
+        [erasures],
+        resources={"project": ProjectResource(project_dir=str(folder))},
+        run_config={"ops": {"governance__erasures": {"config": config}}},
+    )
+    assert result.success
+    (check,) = result.get_asset_check_evaluations()
+    assert check.passed, check.description
+    assert model.read_text(encoding="utf-8") == f"leaf_count=3,{customer_id},5\n"
+    assert hashlib.sha256(RETAIL_FILE.read_bytes()).hexdigest() == export_sha
+    with connect(folder / "data" / "analytics.duckdb", read_only=True) as con:
+        assert con.execute(
+            "select count(*) filter (where customer_id = ?), "
+            "count(*) filter (where customer_id like 'ERASED-%') from staging.sales_lines",
+            [customer_id],
+        ).fetchone() == (0, lines)
+        assert con.execute("select sum(revenue) from reports.sales_kpis_monthly").fetchone()[
+            0
+        ] == pytest.approx(revenue, rel=1e-12)
 
 
 def test_itsm_the_whole_graph_runs_green_with_tickets_only(tmp_path, monkeypatch):

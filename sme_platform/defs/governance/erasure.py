@@ -80,7 +80,10 @@ def erasures(context: dg.AssetExecutionContext, config: ErasureConfig, project: 
     size = project.rewrite_warehouse()
     started = _lap(seconds, "warehouse_rewrite", started)
     with project.warehouse() as con:
-        found = traces.find_traces(erasure.person, paths.data_dir, paths.analyst_database, con)
+        generated = Places.of(paths).generated
+        found = traces.find_traces(
+            erasure.person, paths.data_dir, paths.analyst_database, con, generated
+        )
         outcome = traces.outcome(found)
         results = report_checks(con, ERASURES_KEY, [outcome], run_id)
     _lap(seconds, "trace_check", started)

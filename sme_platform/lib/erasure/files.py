@@ -36,15 +36,26 @@ class FilesErased:
     deleted: list[str] = field(default_factory=list)
 
 
-def erase_files(data_dir: Path, person: Person, *, skip: set[Path], deletable: Path) -> FilesErased:
+def erase_files(
+    data_dir: Path,
+    person: Person,
+    *,
+    skip: set[Path],
+    deletable: Path,
+    generated: frozenset[Path] = frozenset(),
+) -> FilesErased:
     """Rewrite (or, under `deletable`, delete) every file under data_dir that mentions the
-    person, except `skip` (the DuckDB files, rewritten whole by the caller). Every new file is
-    written beside its original first, and renamed into place only when all could be: a file
-    that refuses the request leaves every file as it was."""
+    person, except `skip` (the DuckDB files, rewritten whole by the caller) and the folders of
+    `generated` artifacts (models, reports: made from features and aggregates, they hold no
+    one's data, and a model rewritten would fail its checksum; traces.py still looks in them).
+    Every new file is written beside its original first, and renamed into place only when all
+    could be: a file that refuses the request leaves every file as it was."""
     staged: list[tuple[Path, Path, str, str]] = []  # file, its new version, old and new sha256
     deletions: list[Path] = []
     try:
         for path in sorted(p for p in data_dir.rglob("*") if p.is_file() and p not in skip):
+            if any(folder in path.parents for folder in generated):
+                continue
             if path.suffix in {".wal", ".lock"} or path.name.endswith(".duckdb"):
                 _refuse_database(path, person, skip)
                 continue
@@ -113,11 +124,12 @@ def _rewrite(path: Path, data: bytes, person: Person) -> bytes | object | None:
     return new_text.encode("utf-8" if encoding == "utf-8-sig" else encoding)
 
 
-def mentions_bytes(data: bytes, person: Person) -> bool:
-    """A fast test on the raw bytes, in the encodings exports use."""
+def mentions_bytes(data: bytes, person: Person, *, values_only: bool = False) -> bool:
+    """A fast, loose test on the raw bytes, in the encodings exports use."""
     lowered = data.lower()
+    searched = person.values if values_only else (person.customer_id, *person.values)
     for encoding in ("utf-8", "cp1252", "utf-16-le"):
-        for value in (person.customer_id, *person.values):
+        for value in searched:
             try:
                 needle = value.lower().encode(encoding)
             except UnicodeEncodeError:

@@ -32,6 +32,10 @@ PSEUDONYM_PREFIX = "ERASED-"
 CONTACT_COLUMNS = ("customer_name", "email", "phone")
 # Characters that continue an id: C0001 must not match inside C00012 or XC0001.
 ID_CHARACTERS = "A-Za-z0-9_"
+# A numeric id (Online Retail's 17841) is a number like any other in a text: it is the person's
+# only as a whole field, between a quote, a delimiter or a line's ends ("17841.0" too, as float
+# exports write it), never inside a sentence, a JSON count or a model file.
+FIELD_EDGE = "[\"',;\t|\r\n]"
 MIN_VALUE = 3  # shorter "names" (initials, a stray "-") would match everywhere
 SOURCE_FIELD = re.compile(r'"([^"]+)"|([A-Za-z_][A-Za-z0-9_]*)')
 
@@ -46,14 +50,23 @@ class Person:
     pseudonym: str
     values: tuple[str, ...]  # names, emails, phones: erased wherever they appear
     personal_fields: frozenset[str]  # canonical PII columns and the source fields mapped on them
+    id_fields: frozenset[str] = frozenset()  # customer_id and the source fields mapped on it
 
     @property
     def id_sha256(self) -> str:
         return id_digest(self.customer_id)
 
+    @property
+    def numeric_id(self) -> bool:
+        return self.customer_id.isdigit()
+
     def id_pattern(self) -> str:
-        """RE2 (DuckDB) and Python alike: the id, not inside a longer id."""
-        return f"(^|[^{ID_CHARACTERS}])({re.escape(self.customer_id)})([^{ID_CHARACTERS}]|$)"
+        """RE2 (DuckDB) and Python alike: the id, not inside a longer id; groups 1 and 4 are
+        what stands before and after it."""
+        escaped = re.escape(self.customer_id)
+        if self.numeric_id:
+            return f"(^|{FIELD_EDGE})({escaped})((?:\\.0+)?)({FIELD_EDGE}|$)"
+        return f"(^|[^{ID_CHARACTERS}])({escaped})()([^{ID_CHARACTERS}]|$)"
 
     def values_pattern(self) -> str | None:
         """Any of the person's values, as a whole word (a name "Li" is not in "Living")."""
@@ -88,43 +101,77 @@ class Person:
     def mentioned_in(self, text: str) -> bool:
         return self._any_regex.search(text) is not None
 
+    def values_mentioned_in(self, text: str) -> bool:
+        """A name, email or phone of theirs (not the id) in the text."""
+        return self._values_regex is not None and self._values_regex.search(text) is not None
+
     def scrub_text(self, text: str) -> str:
         """The id replaced by the pseudonym, every name, email and phone by [erased]."""
         if not self.mentioned_in(text):
             return text
         # twice: "C1,C1" shares the comma between two matches, so one pass replaces the first only
         for _ in range(2):
-            text = self._id_regex.sub(lambda m: f"{m[1]}{self.pseudonym}{m[3]}", text)
+            text = self._id_regex.sub(lambda m: f"{m[1]}{self.pseudonym}{m[4]}", text)
+        return self._erase_values(text)
+
+    def _erase_values(self, text: str) -> str:
         if self._values_regex is not None:
-            for _ in range(2):
+            for _ in range(2):  # as for the id: neighbours share the character between them
                 text = self._values_regex.sub(lambda m: f"{m[1]}{ERASED}{m[3]}", text)
         return text
 
     def owns(self, record: dict[str, Any]) -> bool:
-        return any(isinstance(v, str) and self._is_theirs(v) for v in record.values())
+        id_keys = self._id_keys(record)
+        return any(
+            isinstance(v, str) and (self._is_id(v.strip()) if k in id_keys else self._is_value(v))
+            for k, v in record.items()
+        )
 
-    def _is_theirs(self, value: str) -> bool:
-        """A field holding exactly their id, name, email or phone (a mention in another's
-        text is scrubbed, but does not make the record theirs)."""
-        value = value.strip()
-        return value == self.customer_id or value.lower() in self._lowered_values
+    def _id_keys(self, record: dict[str, Any]) -> set[str]:
+        """The record's fields that may hold the id: its id fields, or any when it has none."""
+        known = {key for key in record if key in self.id_fields or "cust" in key.lower()}
+        return known or set(record)
+
+    def _is_value(self, value: str) -> bool:
+        """A field holding exactly their name, email or phone (a mention in another's text is
+        scrubbed, but does not make the record theirs)."""
+        return value.strip().lower() in self._lowered_values
+
+    def _is_id(self, value: str) -> bool:
+        if value == self.customer_id:
+            return True
+        return (
+            self.numeric_id
+            and value.startswith(self.customer_id + ".")
+            and not value[len(self.customer_id) + 1 :].strip("0")
+        )
 
     def scrub_record(self, record: dict[str, Any]) -> dict[str, Any]:
         """The person's record with the id pseudonymized and every personal field emptied;
-        another's record with any mention of the person scrubbed."""
+        another's record with any mention of the person scrubbed. Where the record names its
+        id field, only that holds a numeric id: a quantity of 17841 stays a quantity."""
+        id_keys = self._id_keys(record)
         if not self.owns(record):
-            return {k: self.scrub_text(v) if isinstance(v, str) else v for k, v in record.items()}
+            return {
+                k: self._scrub_field(v, k in id_keys) if isinstance(v, str) else v
+                for k, v in record.items()
+            }
         scrubbed: dict[str, Any] = {}
         for key, value in record.items():
             if not isinstance(value, str):
                 scrubbed[key] = None if key in self.personal_fields else value
-            elif value.strip() == self.customer_id:
+            elif key in id_keys and self._is_id(value.strip()):
                 scrubbed[key] = self.pseudonym
             elif key in self.personal_fields:
                 scrubbed[key] = None
             else:
-                scrubbed[key] = self.scrub_text(value)
+                scrubbed[key] = self._scrub_field(value, key in id_keys)
         return scrubbed
+
+    def _scrub_field(self, value: str, may_hold_id: bool) -> str:
+        if may_hold_id or not self.numeric_id:
+            return self.scrub_text(value)
+        return self._erase_values(value)
 
     def scrub_serialized(self, text: str) -> str:
         """A stored source row: a JSON object scrubbed as a record, anything else as text."""
@@ -160,11 +207,22 @@ def personal_fields(sources: SourcesConfig | None) -> frozenset[str]:
     """The canonical PII columns, and every source field sources.yaml maps onto one."""
     fields = {c for table in CANONICAL_TABLES.values() for c in table.pii_columns}
     for spec in sources.sources.values() if sources else ():
-        for column in spec.canonical.pii_columns:
-            expression = spec.columns.get(column)
-            if expression:
-                fields |= {quoted or bare for quoted, bare in SOURCE_FIELD.findall(expression)}
+        fields |= _mapped_fields(spec.columns, spec.canonical.pii_columns)
     return frozenset(fields)
+
+
+def id_fields(sources: SourcesConfig | None) -> frozenset[str]:
+    """customer_id, and every source field sources.yaml maps onto it."""
+    fields = {"customer_id"}
+    for spec in sources.sources.values() if sources else ():
+        fields |= _mapped_fields(spec.columns, ("customer_id",))
+    return frozenset(fields)
+
+
+def _mapped_fields(columns: dict[str, str], canonical: tuple[str, ...]) -> set[str]:
+    """The source fields the mapping expressions of these canonical columns name."""
+    expressions = [columns[c] for c in canonical if columns.get(c)]
+    return {quoted or bare for e in expressions for quoted, bare in SOURCE_FIELD.findall(e)}
 
 
 def find_person(
@@ -204,7 +262,8 @@ def find_person(
             "raw_store.sales_lines or raw_store.tickets (check the id; an erased person's id "
             "is gone, see governance.erasures)"
         )
-    return Person(customer_id, pseudonym_for(con, customer_id), tuple(sorted(values)), fields)
+    pseudonym = pseudonym_for(con, customer_id)
+    return Person(customer_id, pseudonym, tuple(sorted(values)), fields, id_fields(sources))
 
 
 def _contact_values(original: str, fields: frozenset[str]) -> set[str]:

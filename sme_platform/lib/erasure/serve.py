@@ -22,18 +22,21 @@ from sme_platform.lib.warehouse import table_exists, transaction
 
 @dataclass(frozen=True)
 class Places:
-    """Where a project keeps files: all of data/ is searched, but the DuckDB files (written anew
-    whole), and rejected-file copies erasure cannot rewrite may be deleted."""
+    """Where a project keeps files: all of data/ is searched but the DuckDB files (written anew
+    whole) and the generated artifacts; rejected-file copies erasure cannot rewrite may be
+    deleted."""
 
     data_dir: Path
     databases: frozenset[Path]
     deletable: Path
+    generated: frozenset[Path] = frozenset()  # model artifacts and reports: not rewritten
 
     @classmethod
     def of(cls, paths: ProjectPaths) -> Places:
         databases = {paths.warehouse, paths.analyst_database}
         databases |= {db.with_name(f"{db.name}.wal") for db in databases} | {paths.warehouse_lock}
-        return cls(paths.data_dir, frozenset(databases), paths.rejected_files)
+        generated = frozenset({paths.models_dir, paths.reports_dir})
+        return cls(paths.data_dir, frozenset(databases), paths.rejected_files, generated)
 
 
 @dataclass
@@ -132,7 +135,11 @@ def _serve(
 ) -> Erasure:
     check_rewritable(con, person)  # a refusal before any file or row is changed
     files = erase_files(
-        places.data_dir, person, skip=set(places.databases), deletable=places.deletable
+        places.data_dir,
+        person,
+        skip=set(places.databases),
+        deletable=places.deletable,
+        generated=places.generated,
     )
     with transaction(con):
         rows = erase_rows(con, person)

@@ -140,3 +140,28 @@ def test_a_database_file_not_the_platforms_refuses_the_request(data):
         erase(data, skip=[own])
     stray.unlink()
     assert erase(data, skip=[own]).rewritten == {}
+
+
+def test_a_numeric_id_is_theirs_only_as_a_whole_field_and_artifacts_are_left_alone(data):
+    numeric = Person("17841", "ERASED-n", ("Ana Berg",), FIELDS)
+    assert numeric.scrub_text('{"CustomerID":"17841.0","rows": 17841}') == (
+        '{"CustomerID":"ERASED-n","rows": 17841}'
+    )
+    assert not numeric.mentioned_in("leaf_count=17841 2 178410,3 1.17841")
+    sales = data / "exports" / "sales.csv"
+    sales.write_text("Invoice,Quantity,CustomerID\n536365,17841,17841.0\n", encoding="utf-8")
+    model = data / "models" / "demand_forecast" / "v1" / "model.txt"
+    model.parent.mkdir(parents=True)
+    model.write_text("leaf_count=3,17841,5\n", encoding="utf-8")
+    erased = erase_files(
+        data,
+        numeric,
+        skip=set(),
+        deletable=data / "quarantine" / "files",
+        generated=frozenset({data / "models"}),
+    )
+    assert list(erased.rewritten) == [str(sales)]
+    assert (
+        sales.read_text(encoding="utf-8") == "Invoice,Quantity,CustomerID\n536365,17841,ERASED-n\n"
+    )
+    assert model.read_text(encoding="utf-8") == "leaf_count=3,17841,5\n"
