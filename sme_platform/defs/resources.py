@@ -13,6 +13,7 @@ from sme_platform.defs.governance.audit import record_head
 from sme_platform.defs.runs import take_turn
 from sme_platform.lib.access import enforce as enforce_access
 from sme_platform.lib.audit.log import chain_head, migrate_audit_log
+from sme_platform.lib.erasure import register as erasure_register
 from sme_platform.lib.monitoring.drift_worker import DriftWorker, plans_drift
 from sme_platform.lib.project import ProjectPaths
 from sme_platform.lib.run_lock import WarehouseLock, WarehouseLockError
@@ -62,6 +63,8 @@ class ProjectResource(dg.ConfigurableResource):
             # the head at the start tells the teardown whether the run moved it.
             migrate_audit_log(self._held)
             self._audit_head = chain_head(self._held)
+            # An erasure whose warehouse rewrite failed or was left to a run's end: this one's.
+            self._rewrite_at_end = erasure_register.pending(self._held, "warehouse_rewritten")
         except BaseException:
             if self._held is not None:
                 self._held.close()
@@ -81,18 +84,22 @@ class ProjectResource(dg.ConfigurableResource):
         if self._drift_worker is not None:
             self._drift_worker.close()
             self._drift_worker = None
-        # Closed before the turn is given up: the last close checkpoints the file.
-        if self._held is not None:
-            if context.instance is not None and context.run is not None:
-                record_head(context.instance, self._held, context.run.run_id, self._audit_head)
-            self._held.close()
-            self._held = None
-            if self._rewrite_at_end:
-                rewrite_database(self.paths.warehouse)
-                self._rewrite_at_end = False
-        if self._turn is not None:
-            self._turn.release()
-            self._turn = None
+        try:
+            # Closed before the turn is given up: the last close checkpoints the file.
+            if self._held is not None:
+                if context.instance is not None and context.run is not None:
+                    record_head(context.instance, self._held, context.run.run_id, self._audit_head)
+                self._held.close()
+                self._held = None
+                if self._rewrite_at_end:
+                    self._rewrite_at_end = False
+                    rewrite_database(self.paths.warehouse)  # failed: the next run's end tries
+                    with connect(self.paths.warehouse) as con:
+                        erasure_register.mark_done(con, "warehouse_rewritten")
+        finally:
+            if self._turn is not None:
+                self._turn.release()
+                self._turn = None
 
     def rewrite_warehouse_at_end(self) -> None:
         """Write the warehouse anew when the run ends (warehouse.rewrite_database), after its

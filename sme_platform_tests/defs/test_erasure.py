@@ -192,13 +192,27 @@ def test_a_second_request_and_a_reason_naming_the_person_are_refused(erased):
 
 def test_the_next_night_loads_nothing_again_and_the_person_stays_erased(erased):
     root, instance, (customer_id, *_), before, _ = erased
+    done = "select analyst_published, warehouse_rewritten from governance.erasures"
+    assert query(root, done) == [(True, True)]
+    # As if the erasure's own publication had failed: the next night publishes from scratch.
+    with connect(root / "data" / "warehouse.duckdb") as con:
+        con.execute("update governance.erasures set analyst_published = false")
     loads_before = query(root, "select count(*) from raw.file_loads where status = 'loaded'")
-    assert run(root, instance).success
+    night = run(root, instance)
+    assert night.success
     assert (
         query(root, "select count(*) from raw.file_loads where status = 'loaded'") == loads_before
     )
     assert facts(root, customer_id)[0] == 0
     assert query(root, "select count(*) from raw_store.sales_lines")[0][0] == before["sales_lines"]
+    assert query(root, done) == [(True, True)]
+    ((copied,),) = query(
+        root,
+        "select details->'copied' from governance.audit_log "
+        "where event = 'published' and run_id = ?",
+        [night.run_id],
+    )
+    assert "marts.sales_daily" in copied  # unchanged since, yet copied: a fresh file
 
 
 def test_the_compliance_report_lists_the_erasure_served(erased):
@@ -226,9 +240,13 @@ def test_an_export_bringing_them_back_is_erased_again_by_the_load(erased):
     export.write_bytes(before["customers_export"])
     result = run(root, instance)
     assert result.success
-    pseudonyms = query(root, "select pseudonym, requested_by from governance.erasures")
+    pseudonyms = query(
+        root,
+        "select pseudonym, requested_by, analyst_published and warehouse_rewritten "
+        "from governance.erasures order by erased_at",
+    )
     assert len(pseudonyms) == 2 and pseudonyms[0][0] == pseudonyms[1][0]
-    assert pseudonyms[1][1] == f"run:{result.run_id}"
+    assert pseudonyms[1][1:] == (f"run:{result.run_id}", True)
     assert traces_in_files(root, [name, email, phone]) == []
     assert facts(root, customer_id)[0] == 0
     assert query(

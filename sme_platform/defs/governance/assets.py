@@ -23,6 +23,7 @@ from sme_platform.defs.reports.assets import KPI_DASHBOARD_KEY
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.sql_models.assets import MODEL_GRAPH, model_key
 from sme_platform.lib.analyst_database import publish_analyst_database
+from sme_platform.lib.erasure import register as erasure_register
 from sme_platform.lib.governance import DEFAULT_OWNER, CheckOutcome
 from sme_platform.lib.sql_models.graph import ModelGraph
 
@@ -61,7 +62,11 @@ def build_analyst_database_asset(graph: ModelGraph = MODEL_GRAPH) -> dg.AssetsDe
     def analyst_database(context: dg.AssetExecutionContext, project: ProjectResource):
         target = project.paths.analyst_database
         with project.warehouse() as con:
-            published = publish_analyst_database(con, graph, target, context.run.run_id)
+            # after an erasure, from an empty file: the last snapshot's free blocks hold its values
+            fresh = erasure_register.pending(con, "analyst_published")
+            published = publish_analyst_database(con, graph, target, context.run.run_id, fresh)
+            if published.published and fresh:
+                erasure_register.mark_done(con, "analyst_published")
             check_results = report_checks(
                 con, ANALYST_DATABASE_KEY, published.checks, context.run.run_id
             )

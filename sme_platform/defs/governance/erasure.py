@@ -76,10 +76,13 @@ def erasures(context: dg.AssetExecutionContext, config: ErasureConfig, project: 
         published = publish_analyst_database(
             con, MODEL_GRAPH, paths.analyst_database, run_id, fresh=True
         )
+        if published.published:
+            register.mark_done(con, "analyst_published")
         started = _lap(seconds, "analyst_database", started)
     size = project.rewrite_warehouse()
     started = _lap(seconds, "warehouse_rewrite", started)
     with project.warehouse() as con:
+        register.mark_done(con, "warehouse_rewritten")
         generated = Places.of(paths).generated
         found = traces.find_traces(
             erasure.person, paths.data_dir, paths.analyst_database, con, generated
@@ -101,6 +104,12 @@ def erasures(context: dg.AssetExecutionContext, config: ErasureConfig, project: 
         }
     )
     yield from results
+    if not published.published:
+        raise dg.Failure(
+            description=f"erased from the warehouse and the files, but the analyst database "
+            f"was not published afresh: {published.refusal}. The next run publishes it afresh "
+            "(governance.erasures.analyst_published stays false until then)."
+        )
 
 
 def _lap(seconds: dict[str, float], phase: str, started: float) -> float:

@@ -95,7 +95,7 @@ def build_ingestion_asset(table: CanonicalTable) -> dg.AssetsDefinition:
             places = Places.of(project.paths)
             run_id = context.run.run_id
             for erasure in erase_returning(
-                con, table.name, result.load_id, places=places, sources=source_config, run_id=run_id
+                con, table.name, places=places, sources=source_config, run_id=run_id
             ):
                 context.log.warning(
                     f"an erased customer is back in raw/{table.name}: {erasure.summary()}"

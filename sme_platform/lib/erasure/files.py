@@ -10,6 +10,7 @@ The DuckDB files are not here: the warehouse and the analyst database are writte
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import hashlib
@@ -26,8 +27,9 @@ from sme_platform.lib.erasure.person import ErasureError, Person
 
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 JSON_LINE_SUFFIXES = {".jsonl", ".ndjson"}
-ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
+ENCODINGS = ("utf-8", "cp1252", "latin-1")
 UNREWRITABLE = object()  # a file mentioning the person in a form erasure cannot rewrite
+csv.field_size_limit(2**31 - 1)  # a rejected file's one huge field is still read
 
 
 @dataclass
@@ -61,7 +63,7 @@ def erase_files(
                 continue
             before = path.read_bytes()
             rewritten = _rewrite(path, before, person)
-            if rewritten is None:
+            if rewritten is None or rewritten == before:
                 continue
             if rewritten is UNREWRITABLE:
                 if deletable not in path.parents:
@@ -112,34 +114,52 @@ def _rewrite(path: Path, data: bytes, person: Person) -> bytes | object | None:
         return _rewrite_parquet(data, person)
     if not mentions_bytes(data, person):
         return None
-    if b"\x00" in data:
+    decoded = _decode(data)
+    if decoded is None:
         return UNREWRITABLE
-    text, encoding = _decode(data)
-    if path.suffix in JSON_LINE_SUFFIXES:
-        new_text = "".join(_scrub_json_line(line, person) for line in text.splitlines(True))
-    elif path.suffix in CSV_SUFFIXES:
-        new_text = _scrub_csv(text, person)
-    else:
-        new_text = person.scrub_text(text)
-    return new_text.encode("utf-8" if encoding == "utf-8-sig" else encoding)
+    text, encoding = decoded
+    try:
+        if path.suffix in JSON_LINE_SUFFIXES:
+            new_text = "".join(_scrub_json_line(line, person) for line in text.splitlines(True))
+        elif path.suffix in CSV_SUFFIXES:
+            new_text = _scrub_csv(text, person)
+        else:
+            new_text = person.scrub_text(text)
+    except csv.Error:  # an unclosed quote swallowing the rest of a rejected file, say
+        return UNREWRITABLE
+    return new_text.encode(encoding)  # utf-8-sig and utf-16 write their byte-order mark back
 
 
 def mentions_bytes(data: bytes, person: Person, *, values_only: bool = False) -> bool:
-    """A fast, loose test on the raw bytes, in the encodings exports use."""
+    """A fast, loose test on the raw bytes, in the encodings exports use, and as JSON writes
+    them escaped ("M\\u00fcller"); a value with other than ASCII letters also in the text
+    lower-cased (bytes.lower() leaves "Ü" as it is)."""
     lowered = data.lower()
     searched = person.values if values_only else (person.customer_id, *person.values)
+    needles = {json.dumps(value.lower())[1:-1].encode() for value in searched}
     for encoding in ("utf-8", "cp1252", "utf-16-le"):
         for value in searched:
             try:
-                needle = value.lower().encode(encoding)
+                needles.add(value.lower().encode(encoding))
             except UnicodeEncodeError:
                 continue
-            if needle in lowered:
-                return True
-    return False
+    if any(needle in lowered for needle in needles):
+        return True
+    unusual = [value.lower() for value in searched if not value.isascii()]
+    if not unusual:
+        return False
+    text = data.decode("utf-8", errors="ignore").lower()
+    return any(value in text for value in unusual)
 
 
-def _decode(data: bytes) -> tuple[str, str]:
+def _decode(data: bytes) -> tuple[str, str] | None:
+    """The text and its encoding; None for a binary file (NUL bytes without a UTF-16 BOM)."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16"), "utf-16"
+    if data.startswith(codecs.BOM_UTF8):
+        return data.decode("utf-8-sig"), "utf-8-sig"
+    if b"\x00" in data:
+        return None
     for encoding in ENCODINGS:
         try:
             return data.decode(encoding), encoding
@@ -149,10 +169,10 @@ def _decode(data: bytes) -> tuple[str, str]:
 
 
 def _scrub_json_line(line: str, person: Person) -> str:
-    if not person.mentioned_in(line):
-        return line
-    ending = line[len(line.rstrip("\r\n")) :]
     body = line.rstrip("\r\n")
+    ending = line[len(body) :]
+    if not person.mentioned_in(line) and not _mentioned_escaped(body, person):
+        return line
     try:
         record = json.loads(body)
     except ValueError:
@@ -160,6 +180,16 @@ def _scrub_json_line(line: str, person: Person) -> str:
     if not isinstance(record, dict):
         return person.scrub_text(body) + ending
     return json.dumps(person.scrub_record(record), ensure_ascii=False) + ending
+
+
+def _mentioned_escaped(body: str, person: Person) -> bool:
+    """Mentioned once JSON's \\u escapes are read ("M\\u00fcller")."""
+    if "\\u" not in body:
+        return False
+    try:
+        return person.mentioned_in(json.dumps(json.loads(body), ensure_ascii=False))
+    except ValueError:
+        return False
 
 
 def _scrub_csv(text: str, person: Person) -> str:
@@ -174,10 +204,11 @@ def _scrub_csv(text: str, person: Person) -> str:
     header, out = rows[0], io.StringIO()
     writer = csv.writer(out, delimiter=delimiter, lineterminator=terminator)
     writer.writerow([person.scrub_text(name) for name in header])
+    as_records = len(set(header)) == len(header)  # a repeated name cannot key a record
     for row in rows[1:]:
         if not person.mentioned_in("\n".join(row)):
             writer.writerow(row)
-        elif len(row) == len(header):
+        elif as_records and len(row) == len(header):
             record = person.scrub_record(dict(zip(header, row, strict=True)))
             writer.writerow(["" if record[name] is None else record[name] for name in header])
         else:  # a malformed row (why the file was rejected, perhaps): its cells as text

@@ -17,7 +17,7 @@ import hmac
 import json
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
@@ -25,7 +25,7 @@ import duckdb
 
 from sme_platform.lib.canonical import CANONICAL_TABLES
 from sme_platform.lib.sources import SourcesConfig
-from sme_platform.lib.warehouse import table_exists
+from sme_platform.lib.warehouse import quote_identifier, table_exists
 
 ERASED = "[erased]"
 PSEUDONYM_PREFIX = "ERASED-"
@@ -51,10 +51,6 @@ class Person:
     values: tuple[str, ...]  # names, emails, phones: erased wherever they appear
     personal_fields: frozenset[str]  # canonical PII columns and the source fields mapped on them
     id_fields: frozenset[str] = frozenset()  # customer_id and the source fields mapped on it
-
-    @property
-    def id_sha256(self) -> str:
-        return id_digest(self.customer_id)
 
     @property
     def numeric_id(self) -> bool:
@@ -179,13 +175,9 @@ class Person:
             record = json.loads(text)
         except ValueError:
             return self.scrub_text(text)
-        if not isinstance(record, dict):
-            return self.scrub_text(text)
+        if not isinstance(record, dict):  # "42" in an order_id column is not customer 42
+            return self._scrub_field(text, may_hold_id=not self.numeric_id)
         return json.dumps(self.scrub_record(record), ensure_ascii=False, separators=(",", ":"))
-
-
-def id_digest(customer_id: str) -> str:
-    return hashlib.sha256(customer_id.strip().encode()).hexdigest()
 
 
 def pseudonym_for(con: duckdb.DuckDBPyConnection, customer_id: str) -> str:
@@ -228,14 +220,15 @@ def _mapped_fields(columns: dict[str, str], canonical: tuple[str, ...]) -> set[s
 def find_person(
     con: duckdb.DuckDBPyConnection, customer_id: str, sources: SourcesConfig | None
 ) -> Person:
-    """The person with this customer id, with every name, email and phone recorded for them.
-    ErasureError if no table knows the id."""
+    """The person with this customer id, with every name, email and phone recorded for them
+    that no other customer shares (a namesake, a family's email or a placeholder like "n/a"
+    would erase others). ErasureError if no table knows the id."""
     customer_id = customer_id.strip()
     if not customer_id:
         raise ErasureError("no customer id given")
     if customer_id.startswith(PSEUDONYM_PREFIX):
         raise ErasureError(f"{customer_id} is the pseudonym of a person already erased")
-    fields = personal_fields(sources)
+    probe = Person(customer_id, "", (), personal_fields(sources), id_fields(sources))
     values: set[str] = set()
     found = False
     if table_exists(con, "raw_store", "customers"):
@@ -245,39 +238,65 @@ def find_person(
             [customer_id],
         ).fetchall()
         found = bool(rows)
-        values |= {v.strip() for row in rows for v in row if v and len(v.strip()) >= MIN_VALUE}
-    probe = Person(customer_id, "", (), fields)
-    if table_exists(con, "quarantine", "customers"):
-        for (original,) in con.execute(
-            "select original_values from quarantine.customers "
-            "where regexp_matches(original_values, ?)",
-            [probe.id_pattern()],
-        ).fetchall():
-            found = True
-            values |= _contact_values(original, fields)
+        values |= {v.strip() for row in rows for v in row if v}
+    for record in _quarantined_records(con, probe):
+        found = True
+        if probe.owns(record):  # their own row, not another's that mentions the id
+            values |= {
+                value.strip()
+                for key, value in record.items()
+                if key in probe.personal_fields and isinstance(value, str)
+            }
     found = found or _referenced(con, probe)
     if not found:
         raise ErasureError(
-            f"customer {customer_id}: not found in raw_store.customers, quarantine.customers, "
-            "raw_store.sales_lines or raw_store.tickets (check the id; an erased person's id "
-            "is gone, see governance.erasures)"
+            f"customer {customer_id}: not found in raw_store.customers, sales_lines, tickets "
+            "or any quarantined row (check the id; an erased person's id is gone, see "
+            "governance.erasures)"
         )
+    distinctive = _distinctive(con, customer_id, values)
     pseudonym = pseudonym_for(con, customer_id)
-    return Person(customer_id, pseudonym, tuple(sorted(values)), fields, id_fields(sources))
+    return replace(probe, pseudonym=pseudonym, values=tuple(sorted(distinctive)))
 
 
-def _contact_values(original: str, fields: frozenset[str]) -> set[str]:
-    try:
-        record = json.loads(original)
-    except ValueError:
-        return set()
-    if not isinstance(record, dict):
-        return set()
-    return {
-        value.strip()
-        for key, value in record.items()
-        if key in fields and isinstance(value, str) and len(value.strip()) >= MIN_VALUE
+def _quarantined_records(con: duckdb.DuckDBPyConnection, probe: Person) -> list[dict]:
+    """The quarantined rows of every table that mention the id, as records."""
+    records = []
+    tables = con.execute(
+        "select table_name from duckdb_columns() where database_name = current_database() "
+        "and schema_name = 'quarantine' and column_name = 'original_values'"
+    ).fetchall()
+    for (table,) in tables:
+        for (original,) in con.execute(
+            f"select original_values from quarantine.{quote_identifier(table)} "
+            "where regexp_matches(original_values, ?)",
+            [probe.id_pattern()],
+        ).fetchall():
+            try:
+                record = json.loads(original)
+            except ValueError:
+                record = {"line": original}
+            records.append(record if isinstance(record, dict) else {"line": original})
+    return records
+
+
+def _distinctive(con: duckdb.DuckDBPyConnection, customer_id: str, values: set[str]) -> set[str]:
+    """The values worth erasing wherever they appear: long enough to mean something, with a
+    letter or digit, and recorded for no other customer."""
+    candidates = {v for v in values if len(v) >= MIN_VALUE and any(c.isalnum() for c in v)}
+    if not candidates or not table_exists(con, "raw_store", "customers"):
+        return candidates
+    shared = {
+        value
+        for (value,) in con.execute(
+            f"""select distinct lower(trim(v)) from (
+                    select unnest([{", ".join(CONTACT_COLUMNS)}]) as v
+                    from raw_store.customers where trim(customer_id) <> ?
+                ) where lower(trim(v)) in (select unnest(?::varchar[]))""",
+            [customer_id, sorted(v.lower() for v in candidates)],
+        ).fetchall()
     }
+    return {v for v in candidates if v.lower() not in shared}
 
 
 def _referenced(con: duckdb.DuckDBPyConnection, probe: Person) -> bool:

@@ -1,7 +1,13 @@
-"""governance.erasures: each erasure served, and the one place its subject is known again: by
-the sha256 of their old customer id (so a second request for the same id is answered, and a
-new export bringing them back is erased again under the same pseudonym), never by a name,
-email or phone."""
+"""governance.erasures: each erasure served, known by its pseudonym only (a keyed hash of the
+old customer id: the id asked about again gives the same one, so a second request is answered
+and a new export bringing the person back is caught), never by a name, email or phone.
+
+Two steps of an erasure happen after its rows are committed, and each is marked done in its
+row: the analyst database published afresh (`analyst_published`) and the warehouse written
+anew (`warehouse_rewritten`). A step that failed, or an erasure made by a load, leaves its mark
+unset, and the next run does it: the nightly publication starts from an empty file, and the
+run's end writes the warehouse anew.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,12 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from sme_platform.lib.erasure.person import id_digest
+from sme_platform.lib.erasure.person import pseudonym_for
 from sme_platform.lib.warehouse import table_exists
 
 REGISTER = "governance.erasures"
+CHECKED = "governance.erasure_checks"  # per table: the last file whose rows were looked at
+PENDING_STEPS = ("analyst_published", "warehouse_rewritten")
 
 
 def ensure_register(con: duckdb.DuckDBPyConnection) -> None:
@@ -21,7 +29,6 @@ def ensure_register(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"""create table if not exists {REGISTER} (
             pseudonym varchar not null,
-            customer_id_sha256 varchar not null,
             erased_at timestamp not null,
             requested_by varchar not null,
             reason varchar not null,
@@ -30,7 +37,9 @@ def ensure_register(con: duckdb.DuckDBPyConnection) -> None:
             mentions_scrubbed bigint not null,
             files_rewritten bigint not null,
             files_deleted bigint not null,
-            details json not null
+            details json not null,
+            analyst_published boolean not null default false,
+            warehouse_rewritten boolean not null default false
         )"""
     )
 
@@ -41,33 +50,15 @@ def served_before(con: duckdb.DuckDBPyConnection, customer_id: str) -> tuple | N
         return None
     return con.execute(
         f"""select pseudonym, erased_at, requested_by from {REGISTER}
-            where customer_id_sha256 = ? order by erased_at desc limit 1""",
-        [id_digest(customer_id)],
+            where pseudonym = ? order by erased_at desc limit 1""",
+        [pseudonym_for(con, customer_id)],
     ).fetchone()
-
-
-def erased_ids_among(
-    con: duckdb.DuckDBPyConnection, relation: str, where: str, params: list
-) -> list[tuple[str, str]]:
-    """(customer id, pseudonym) of each erased person whose id is in these rows again."""
-    if not table_exists(con, "governance", "erasures"):
-        return []
-    return con.execute(
-        f"""select distinct trim(r.customer_id), e.pseudonym
-            from {relation} r
-            join (select customer_id_sha256, arg_max(pseudonym, erased_at) as pseudonym
-                  from {REGISTER} group by all) e
-              on sha256(trim(r.customer_id)) = e.customer_id_sha256
-            where {where} order by 1""",
-        params,
-    ).fetchall()
 
 
 def register(
     con: duckdb.DuckDBPyConnection,
     *,
     pseudonym: str,
-    id_sha256: str,
     requested_by: str,
     reason: str,
     run_id: str | None,
@@ -76,10 +67,9 @@ def register(
 ) -> None:
     ensure_register(con)
     con.execute(
-        f"insert into {REGISTER} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"insert into {REGISTER} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, false, false)",
         [
             pseudonym,
-            id_sha256,
             datetime.now(UTC).replace(tzinfo=None),
             requested_by,
             reason,
@@ -87,4 +77,41 @@ def register(
             *counts,
             json.dumps(details, sort_keys=True),
         ],
+    )
+
+
+def pending(con: duckdb.DuckDBPyConnection, step: str) -> bool:
+    """Whether an erasure still waits for this step (analyst_published, warehouse_rewritten)."""
+    assert step in PENDING_STEPS
+    if not table_exists(con, "governance", "erasures"):
+        return False
+    return con.execute(f"select count(*) from {REGISTER} where not {step}").fetchone()[0] > 0
+
+
+def mark_done(con: duckdb.DuckDBPyConnection, step: str) -> None:
+    assert step in PENDING_STEPS
+    if table_exists(con, "governance", "erasures"):
+        con.execute(f"update {REGISTER} set {step} = true where not {step}")
+
+
+def erased_pseudonyms(con: duckdb.DuckDBPyConnection) -> set[str]:
+    if not table_exists(con, "governance", "erasures"):
+        return set()
+    return {p for (p,) in con.execute(f"select distinct pseudonym from {REGISTER}").fetchall()}
+
+
+def last_checked_file(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    con.execute(
+        f"create table if not exists {CHECKED} (table_name varchar primary key, "
+        "last_file_id bigint not null)"
+    )
+    row = con.execute(f"select last_file_id from {CHECKED} where table_name = ?", [table])
+    found = row.fetchone()
+    return found[0] if found else -1
+
+
+def note_checked(con: duckdb.DuckDBPyConnection, table: str, file_id: int) -> None:
+    con.execute(
+        f"insert or replace into {CHECKED} values (?, ?)",
+        [table, file_id],
     )

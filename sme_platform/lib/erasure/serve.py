@@ -13,7 +13,13 @@ import duckdb
 from sme_platform.lib.audit.log import record_event, run_actor
 from sme_platform.lib.erasure import register
 from sme_platform.lib.erasure.files import FilesErased, erase_files
-from sme_platform.lib.erasure.person import ErasureError, Person, find_person
+from sme_platform.lib.erasure.person import (
+    ErasureError,
+    Person,
+    find_person,
+    id_fields,
+    pseudonym_for,
+)
 from sme_platform.lib.erasure.rows import RowsErased, check_rewritable, erase_rows
 from sme_platform.lib.project import ProjectPaths
 from sme_platform.lib.sources import SourcesConfig
@@ -33,10 +39,17 @@ class Places:
 
     @classmethod
     def of(cls, paths: ProjectPaths) -> Places:
-        databases = {paths.warehouse, paths.analyst_database}
-        databases |= {db.with_name(f"{db.name}.wal") for db in databases} | {paths.warehouse_lock}
-        generated = frozenset({paths.models_dir, paths.reports_dir})
-        return cls(paths.data_dir, frozenset(databases), paths.rejected_files, generated)
+        # resolved, as sources.yaml's paths are in raw.file_loads (a data/ behind a symlink)
+        data = paths.data_dir.resolve()
+
+        def inside(path: Path) -> Path:
+            return data / path.relative_to(paths.data_dir)
+
+        databases = {inside(paths.warehouse), inside(paths.analyst_database)}
+        databases |= {db.with_name(f"{db.name}.wal") for db in databases}
+        databases.add(inside(paths.warehouse_lock))
+        generated = frozenset({inside(paths.models_dir), inside(paths.reports_dir)})
+        return cls(data, frozenset(databases), inside(paths.rejected_files), generated)
 
 
 @dataclass
@@ -77,9 +90,11 @@ def erase_customer(
         if before is None:
             raise
         pseudonym, erased_at, by = before
+        waiting = [s for s in register.PENDING_STEPS if register.pending(con, s)]
         raise ErasureError(
             f"customer {customer_id.strip()}: already erased on {erased_at:%Y-%m-%d %H:%M} UTC "
             f"by {by}, as {pseudonym}; nothing of them is left to erase"
+            + (f" (still to do, by the next run: {', '.join(waiting)})" if waiting else "")
         ) from None
     if person.mentioned_in(reason) or person.mentioned_in(requested_by):
         raise ErasureError(
@@ -93,39 +108,84 @@ def erase_customer(
 def erase_returning(
     con: duckdb.DuckDBPyConnection,
     table: str,
-    load_id: str,
     *,
     places: Places,
     sources: SourcesConfig | None,
     run_id: str,
 ) -> list[Erasure]:
-    """Erase again, under their pseudonym, each erased person whose id the load `load_id` of
-    raw_store.<table> brought back; audited as the run's doing."""
-    if not table_exists(con, "raw_store", table) or not _has_customer_id(con, table):
+    """Erase again, under their pseudonym, each erased person whose id came back in the rows
+    of <table> loaded since the last look (raw_store's, and the quarantined rows' original
+    values); audited as the run's doing. The look moves on only when every return was served:
+    a failure is retried by the next load, whatever it brings."""
+    erased = register.erased_pseudonyms(con)
+    if not erased or not table_exists(con, "raw_store", table):
         return []
-    returning = register.erased_ids_among(
-        con,
-        f"raw_store.{table}",
-        "r._file_id in (select file_id from raw.file_loads where load_id = ?)",
-        [load_id],
+    since = register.last_checked_file(con, table)
+    newest = con.execute(
+        "select max(file_id) from raw.file_loads where table_name = ? and status = 'loaded'",
+        [table],
+    ).fetchone()[0]
+    if newest is None or newest <= since:
+        return []
+    returning = sorted(
+        customer_id
+        for customer_id in _ids_loaded(con, table, since, newest, id_fields(sources))
+        if pseudonym_for(con, customer_id) in erased
     )
     served = []
-    for customer_id, _ in returning:
+    for customer_id in returning:
         _, erased_at, by = register.served_before(con, customer_id)
         person = find_person(con, customer_id, sources)  # the same pseudonym: a keyed hash
         reason = (
             f"back in a new export of {table}: erased again, as {by} asked on {erased_at:%Y-%m-%d}"
         )
         served.append(_serve(con, person, run_actor(run_id), reason, places, run_id))
+    register.note_checked(con, table, newest)
     return served
 
 
-def _has_customer_id(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+def _ids_loaded(
+    con: duckdb.DuckDBPyConnection, table: str, since: int, newest: int, fields: frozenset[str]
+) -> set[str]:
+    """The customer ids in the rows of files since..newest: stored, and quarantined (from the
+    original values' customer fields; a float export's "17841.0" as 17841)."""
+    ids: set[str] = set()
+    if _has_column(con, "raw_store", table, "customer_id"):
+        ids |= {
+            i
+            for (i,) in con.execute(
+                f"""select distinct trim(customer_id) from raw_store.{table}
+                    where _file_id > ? and _file_id <= ? and customer_id is not null""",
+                [since, newest],
+            ).fetchall()
+        }
+    if _has_column(con, "quarantine", table, "original_values"):
+        # the customer fields of each quarantined row: mapped on customer_id, or named so
+        ids |= {
+            v.strip().removesuffix(".0")
+            for (v,) in con.execute(
+                f"""with q as (
+                        select original_values as j, unnest(json_keys(original_values)) as k
+                        from quarantine.{table}
+                        where _load_id in (select load_id from raw.file_loads
+                                           where table_name = ? and file_id > ? and file_id <= ?)
+                          and json_valid(original_values)
+                          and json_type(original_values) = 'OBJECT')
+                    select distinct json_extract_string(j, '$."' || replace(k, '"', '\\"') || '"')
+                    from q where (list_contains(?, k) or k ilike '%cust%')""",
+                [table, since, newest, sorted(fields)],
+            ).fetchall()
+            if v is not None
+        }
+    return ids
+
+
+def _has_column(con: duckdb.DuckDBPyConnection, schema: str, table: str, column: str) -> bool:
     return bool(
         con.execute(
             "select count(*) from duckdb_columns() where database_name = current_database() "
-            "and schema_name = 'raw_store' and table_name = ? and column_name = 'customer_id'",
-            [table],
+            "and schema_name = ? and table_name = ? and column_name = ?",
+            [schema, table, column],
         ).fetchone()[0]
     )
 
@@ -142,14 +202,16 @@ def _serve(
         generated=places.generated,
     )
     with transaction(con):
+        _note_rewritten_exports(con, files)  # before the rows pass scrubs a path naming the id
         rows = erase_rows(con, person)
-        _note_rewritten_exports(con, files)
         erasure = Erasure(person, rows, files)
         details = {
             "rows_pseudonymized": rows.pseudonymized,
             "mentions_scrubbed": rows.scrubbed,
-            "files_rewritten": {path: new for path, (_, new) in files.rewritten.items()},
-            "files_deleted": files.deleted,
+            "files_rewritten": {
+                person.scrub_text(path): new for path, (_, new) in files.rewritten.items()
+            },
+            "files_deleted": [person.scrub_text(path) for path in files.deleted],
             "audit_log_entries_mentioning": rows.left_in_audit_log,
         }
         counts = (
@@ -161,7 +223,6 @@ def _serve(
         register.register(
             con,
             pseudonym=person.pseudonym,
-            id_sha256=person.id_sha256,
             requested_by=requested_by,
             reason=reason,
             run_id=run_id,

@@ -165,3 +165,22 @@ def test_a_numeric_id_is_theirs_only_as_a_whole_field_and_artifacts_are_left_alo
         sales.read_text(encoding="utf-8") == "Invoice,Quantity,CustomerID\n536365,17841,ERASED-n\n"
     )
     assert model.read_text(encoding="utf-8") == "leaf_count=3,17841,5\n"
+
+
+def test_awkward_exports_keep_their_encoding_and_a_huge_broken_field_is_read(data):
+    person = Person("C-17", "ERASED-u", ("Jürgen Müller",), FIELDS)
+    bom = data / "exports" / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbfcustomer,amount,amount\nC-17,10,20\n")
+    utf16 = data / "exports" / "utf16.csv"
+    utf16.write_bytes("customer,name\nC-17,JÜRGEN MÜLLER\n".encode("utf-16"))
+    escaped = data / "exports" / "tickets.jsonl"
+    escaped.write_text('{"customer": "C-18", "body": "J\\u00fcrgen M\\u00fcller called"}\n')
+    huge = data / "quarantine" / "files" / "abc-sales.csv"
+    huge.write_text('customer,note\nC-17,"' + "x" * 200_000 + "\n", encoding="utf-8")
+    erased = erase_files(data, person, skip=set(), deletable=data / "quarantine" / "files")
+    assert sorted(erased.rewritten) == sorted(map(str, (bom, escaped, huge, utf16)))
+    assert erased.deleted == [] and b"C-17" not in huge.read_bytes()
+    # the byte-order mark kept, and two columns of one name rewritten as cells, not a record
+    assert bom.read_bytes() == b"\xef\xbb\xbfcustomer,amount,amount\nERASED-u,10,20\n"
+    assert utf16.read_bytes().decode("utf-16") == "customer,name\nERASED-u,\n"
+    assert json.loads(escaped.read_text()) == {"customer": "C-18", "body": f"{ERASED} called"}

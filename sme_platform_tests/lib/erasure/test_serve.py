@@ -86,3 +86,85 @@ def test_a_mention_in_a_column_erasure_cannot_rewrite_refuses_before_any_change(
     assert con.execute(
         "select count(*) from raw_store.sales_lines where customer_id = 'C-17'"
     ).fetchone() == (1,)
+
+
+def test_values_others_share_are_not_theirs_to_erase(project):
+    """A family's shared email and a placeholder phone: the person's rows lose them, another
+    customer's rows and texts keep them."""
+    con, places = project
+    con.execute(
+        "update raw_store.customers set email = 'family@example.com', phone = 'n/a' "
+        "where customer_id in ('C-17', 'C-18')"
+    )
+    con.execute("create table raw_store.notes as select 'write to family@example.com' as note")
+    erasure = ask(con, places)
+    assert set(erasure.person.values) == {"Ana Berg"}
+    assert con.execute(
+        "select customer_id, customer_name, email, phone from raw_store.customers order by 1"
+    ).fetchall() == [
+        ("C-18", "Bo Lund", "family@example.com", "n/a"),
+        (erasure.person.pseudonym, None, None, None),
+    ]
+    assert con.execute("select note from raw_store.notes").fetchall() == [
+        ("write to family@example.com",)
+    ]
+
+
+def test_a_numeric_id_in_another_column_or_customer_is_left_alone(tmp_path):
+    data = tmp_path / "data"
+    (data / "exports").mkdir(parents=True)
+    sales = data / "exports" / "sales.csv"
+    sales.write_text(
+        "Invoice,Quantity,Price,CustomerID\n42,42,42.00,42.0\n43,42,1.50,77.0\n",
+        encoding="utf-8",
+    )
+    con = duckdb.connect(str(data / "warehouse.duckdb"))
+    con.execute("create schema raw_store")
+    con.execute(
+        "create table raw_store.sales_lines as select * from (values "
+        "('42', '42'), ('43', '77')) t(order_id, customer_id)"
+    )
+    con.execute("create table raw_store.log as select '42 rows failed; 3.42 ratio' as message")
+    own = frozenset({data / "warehouse.duckdb", data / "warehouse.duckdb.wal"})
+    erasure = ask(con, Places(data, own, data / "quarantine"), customer_id="42")
+    pseudonym = erasure.person.pseudonym
+    assert sales.read_text(encoding="utf-8") == (
+        f"Invoice,Quantity,Price,CustomerID\n42,42,42.00,{pseudonym}\n43,42,1.50,77.0\n"
+    )
+    assert con.execute("select * from raw_store.sales_lines order by 1").fetchall() == [
+        ("42", pseudonym),
+        ("43", "77"),
+    ]
+    assert con.execute("select message from raw_store.log").fetchall() == [
+        ("42 rows failed; 3.42 ratio",)
+    ]
+    con.close()
+
+
+def test_a_load_bringing_them_back_in_quarantine_is_caught_and_the_look_moves_on(project):
+    """Their id again, only in a quarantined row of a later load (a float export's 'C-17' is
+    still 'C-17'): erased again; the next look starts after that load."""
+    from sme_platform.lib.erasure.register import last_checked_file
+    from sme_platform.lib.erasure.serve import erase_returning
+
+    con, places = project
+    erasure = ask(con, places)
+    con.execute("create schema raw")
+    con.execute(
+        "create table raw.file_loads as select * from (values "
+        "('sales_lines', 1, 'load-1', 'loaded'), ('sales_lines', 2, 'load-2', 'loaded')) "
+        "t(table_name, file_id, load_id, status)"
+    )
+    con.execute("alter table raw_store.sales_lines add column _file_id bigint default 1")
+    con.execute("create schema quarantine")
+    con.execute(
+        "create table quarantine.sales_lines as select 'load-2' as _load_id, "
+        """'{"order":"O9","customer":"C-17","qty":"-5"}' as original_values"""
+    )
+    served = erase_returning(con, "sales_lines", places=places, sources=None, run_id="r2")
+    assert [e.person.pseudonym for e in served] == [erasure.person.pseudonym]
+    assert con.execute("select original_values from quarantine.sales_lines").fetchone()[0] == (
+        f'{{"order":"O9","customer":"{erasure.person.pseudonym}","qty":"-5"}}'
+    )
+    assert last_checked_file(con, "sales_lines") == 2
+    assert erase_returning(con, "sales_lines", places=places, sources=None, run_id="r3") == []
