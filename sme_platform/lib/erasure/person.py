@@ -185,13 +185,21 @@ def pseudonym_for(con: duckdb.DuckDBPyConnection, customer_id: str) -> str:
     files were rewritten gives, asked again, the same pseudonym to the rest. The key is the
     project's own (governance.erasure_key, made at the first erasure and committed at once): a
     pseudonym says nothing about the id without it."""
+    return pseudonym_with(erasure_key(con), customer_id)
+
+
+def erasure_key(con: duckdb.DuckDBPyConnection) -> bytes:
     con.execute("create schema if not exists governance")
     con.execute("create table if not exists governance.erasure_key (key varchar not null)")
     row = con.execute("select key from governance.erasure_key").fetchone()
     if row is None:
         row = (secrets.token_hex(32),)
         con.execute("insert into governance.erasure_key values (?)", row)
-    keyed = hmac.new(bytes.fromhex(row[0]), customer_id.strip().encode(), hashlib.sha256)
+    return bytes.fromhex(row[0])
+
+
+def pseudonym_with(key: bytes, customer_id: str) -> str:
+    keyed = hmac.new(key, customer_id.strip().encode(), hashlib.sha256)
     return PSEUDONYM_PREFIX + keyed.hexdigest()[:12]
 
 

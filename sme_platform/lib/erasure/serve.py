@@ -16,9 +16,10 @@ from sme_platform.lib.erasure.files import FilesErased, erase_files
 from sme_platform.lib.erasure.person import (
     ErasureError,
     Person,
+    erasure_key,
     find_person,
     id_fields,
-    pseudonym_for,
+    pseudonym_with,
 )
 from sme_platform.lib.erasure.rows import RowsErased, check_rewritable, erase_rows
 from sme_platform.lib.project import ProjectPaths
@@ -127,10 +128,11 @@ def erase_returning(
     ).fetchone()[0]
     if newest is None or newest <= since:
         return []
+    key = erasure_key(con)
     returning = sorted(
         customer_id
         for customer_id in _ids_loaded(con, table, since, newest, id_fields(sources))
-        if pseudonym_for(con, customer_id) in erased
+        if pseudonym_with(key, customer_id) in erased
     )
     served = []
     for customer_id in returning:
