@@ -24,7 +24,24 @@ CHECKED = "governance.erasure_checks"  # per table: the last file whose rows wer
 PENDING_STEPS = ("analyst_published", "warehouse_rewritten")
 
 
+COLUMNS = (
+    "pseudonym",
+    "erased_at",
+    "requested_by",
+    "reason",
+    "run_id",
+    "rows_pseudonymized",
+    "mentions_scrubbed",
+    "files_rewritten",
+    "files_deleted",
+    "details",
+)
+
+
 def ensure_register(con: duckdb.DuckDBPyConnection) -> None:
+    if table_exists(con, "governance", "erasures"):
+        _migrate(con)
+        return
     con.execute("create schema if not exists governance")
     con.execute(
         f"""create table if not exists {REGISTER} (
@@ -42,6 +59,25 @@ def ensure_register(con: duckdb.DuckDBPyConnection) -> None:
             warehouse_rewritten boolean not null default false
         )"""
     )
+
+
+def _migrate(con: duckdb.DuckDBPyConnection) -> None:
+    """A register from before the pending steps (its erasures did both steps at once) and
+    with the unkeyed sha256 of each id (dropped: an id of a million possible values is found
+    from it at once)."""
+    columns = {
+        name
+        for (name,) in con.execute(
+            "select column_name from duckdb_columns() where database_name = current_database() "
+            "and schema_name = 'governance' and table_name = 'erasures'"
+        ).fetchall()
+    }
+    for step in PENDING_STEPS:
+        if step not in columns:
+            con.execute(f"alter table {REGISTER} add column {step} boolean default true")
+            con.execute(f"alter table {REGISTER} alter column {step} set default false")
+    if "customer_id_sha256" in columns:
+        con.execute(f"alter table {REGISTER} drop column customer_id_sha256")
 
 
 def served_before(con: duckdb.DuckDBPyConnection, customer_id: str) -> tuple | None:
@@ -67,7 +103,7 @@ def register(
 ) -> None:
     ensure_register(con)
     con.execute(
-        f"insert into {REGISTER} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, false, false)",
+        f"insert into {REGISTER} ({', '.join(COLUMNS)}) values ({', '.join('?' * len(COLUMNS))})",
         [
             pseudonym,
             datetime.now(UTC).replace(tzinfo=None),
@@ -85,12 +121,14 @@ def pending(con: duckdb.DuckDBPyConnection, step: str) -> bool:
     assert step in PENDING_STEPS
     if not table_exists(con, "governance", "erasures"):
         return False
+    ensure_register(con)
     return con.execute(f"select count(*) from {REGISTER} where not {step}").fetchone()[0] > 0
 
 
 def mark_done(con: duckdb.DuckDBPyConnection, step: str) -> None:
     assert step in PENDING_STEPS
     if table_exists(con, "governance", "erasures"):
+        ensure_register(con)
         con.execute(f"update {REGISTER} set {step} = true where not {step}")
 
 

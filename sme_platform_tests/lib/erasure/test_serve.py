@@ -168,3 +168,30 @@ def test_a_load_bringing_them_back_in_quarantine_is_caught_and_the_look_moves_on
     )
     assert last_checked_file(con, "sales_lines") == 2
     assert erase_returning(con, "sales_lines", places=places, sources=None, run_id="r3") == []
+
+
+def test_a_register_from_before_the_pending_steps_is_migrated(project):
+    from sme_platform.lib.erasure.register import pending
+
+    con, places = project
+    con.execute("create schema governance")
+    con.execute(
+        "create table governance.erasures (pseudonym varchar, customer_id_sha256 varchar, "
+        "erased_at timestamp, requested_by varchar, reason varchar, run_id varchar, "
+        "rows_pseudonymized bigint, mentions_scrubbed bigint, files_rewritten bigint, "
+        "files_deleted bigint, details json)"
+    )
+    con.execute(
+        "insert into governance.erasures values ('ERASED-old', 'ab', now(), 'Eve', 'DSR-0', "
+        "'r0', 1, 0, 0, 0, '{}')"
+    )
+    assert not pending(con, "analyst_published")  # the old erasure did both steps at once
+    ask(con, places)
+    assert pending(con, "analyst_published") and pending(con, "warehouse_rewritten")
+    assert con.execute(
+        "select pseudonym like 'ERASED-%', analyst_published from governance.erasures "
+        "order by erased_at"
+    ).fetchall() == [(True, True), (True, False)]
+    assert "customer_id_sha256" not in [
+        c[0] for c in con.execute("describe governance.erasures").fetchall()
+    ]
