@@ -34,8 +34,24 @@ csv.field_size_limit(2**31 - 1)  # a rejected file's one huge field is still rea
 
 @dataclass
 class FilesErased:
+    """The files erasure changes: staged (their new versions written beside them) until
+    `apply` renames them into place and deletes the rest, or `discard` drops the new versions."""
+
     rewritten: dict[str, tuple[str, str]] = field(default_factory=dict)  # path -> old, new sha
     deleted: list[str] = field(default_factory=list)
+    staged: dict[str, Path] = field(default_factory=dict)  # path -> its new version, beside it
+
+    def apply(self) -> None:
+        for path, new_version in self.staged.items():
+            os.replace(new_version, path)
+        self.staged = {}
+        for path in self.deleted:
+            Path(path).unlink(missing_ok=True)
+
+    def discard(self) -> None:
+        for new_version in self.staged.values():
+            new_version.unlink(missing_ok=True)
+        self.staged = {}
 
 
 def erase_files(
@@ -46,14 +62,14 @@ def erase_files(
     deletable: Path,
     generated: frozenset[Path] = frozenset(),
 ) -> FilesErased:
-    """Rewrite (or, under `deletable`, delete) every file under data_dir that mentions the
-    person, except `skip` (the DuckDB files, rewritten whole by the caller) and the folders of
-    `generated` artifacts (models, reports: made from features and aggregates, they hold no
-    one's data, and a model rewritten would fail its checksum; traces.py still looks in them).
-    Every new file is written beside its original first, and renamed into place only when all
-    could be: a file that refuses the request leaves every file as it was."""
-    staged: list[tuple[Path, Path, str, str]] = []  # file, its new version, old and new sha256
-    deletions: list[Path] = []
+    """Stage the rewriting (or, under `deletable`, the deletion) of every file under data_dir
+    that mentions the person, except `skip` (the DuckDB files, rewritten whole by the caller)
+    and the folders of `generated` artifacts (models, reports: made from features and
+    aggregates, they hold no one's data, and a model rewritten would fail its checksum;
+    traces.py still looks in them).
+    Every new file is written beside its original, for the caller to `apply` once its tables
+    are committed: a file that refuses the request leaves every file as it was."""
+    erased = FilesErased()
     try:
         for path in sorted(p for p in data_dir.rglob("*") if p.is_file() and p not in skip):
             if any(folder in path.parents for folder in generated):
@@ -72,21 +88,14 @@ def erase_files(
                         "(CSV, JSON lines, Parquet, text, gzip of them): nothing was changed; "
                         "remove it or rewrite it by hand, then ask again"
                     )
-                deletions.append(path)
+                erased.deleted.append(str(path))
                 continue
             old, new = hashlib.sha256(before).hexdigest(), hashlib.sha256(rewritten).hexdigest()
-            staged.append((path, _stage(path, rewritten), old, new))
+            erased.staged[str(path)] = _stage(path, rewritten)
+            erased.rewritten[str(path)] = (old, new)
     except BaseException:
-        for _, new_version, _, _ in staged:
-            new_version.unlink(missing_ok=True)
+        erased.discard()
         raise
-    erased = FilesErased()
-    for path, new_version, old, new in staged:
-        os.replace(new_version, path)
-        erased.rewritten[str(path)] = (old, new)
-    for path in deletions:
-        path.unlink()
-        erased.deleted.append(str(path))
     return erased
 
 

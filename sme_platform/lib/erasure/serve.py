@@ -1,7 +1,8 @@
 """Serving an erasure: a person's request (erase_customer), and a person erased before who is
-back in a newly loaded export (erase_returning: the source system still had them). Files first,
-then the tables in one transaction, registered and audited: a request that fails part way can
-be asked again (the person is still found in the tables)."""
+back in a newly loaded export (erase_returning: the source system still had them). The files'
+new versions are staged, then the tables changed, registered and audited in one transaction,
+then the files renamed into place: a request refused or failed before the commit changed
+nothing and can be asked again."""
 
 from __future__ import annotations
 
@@ -203,6 +204,20 @@ def _serve(
         deletable=places.deletable,
         generated=places.generated,
     )
+    try:
+        erasure = _commit(con, person, requested_by, reason, files, run_id)
+    except BaseException:
+        files.discard()
+        raise
+    # After the commit: a failure now leaves old files whose fingerprints the warehouse no
+    # longer knows; the next load reads them as new versions, and erases the person again.
+    files.apply()
+    return erasure
+
+
+def _commit(
+    con, person: Person, requested_by: str, reason: str, files: FilesErased, run_id: str | None
+) -> Erasure:
     with transaction(con):
         _note_rewritten_exports(con, files)  # before the rows pass scrubs a path naming the id
         rows = erase_rows(con, person)
@@ -254,5 +269,5 @@ def _note_rewritten_exports(con: duckdb.DuckDBPyConnection, files: FilesErased) 
         con.execute(
             """update raw.file_loads set sha256 = ?, size_bytes = ?
                where source_file = ? and sha256 = ?""",
-            [new, Path(path).stat().st_size, path, old],
+            [new, files.staged[path].stat().st_size, path, old],
         )

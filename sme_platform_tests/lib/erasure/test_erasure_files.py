@@ -55,7 +55,9 @@ def data(tmp_path):
 
 
 def erase(data, skip=()):
-    return erase_files(data, PERSON, skip=set(skip), deletable=data / "quarantine" / "files")
+    erased = erase_files(data, PERSON, skip=set(skip), deletable=data / "quarantine" / "files")
+    erased.apply()
+    return erased
 
 
 def test_a_csv_keeps_its_delimiter_and_other_rows_and_rewrites_malformed_rows_as_text(data):
@@ -160,6 +162,7 @@ def test_a_numeric_id_is_theirs_only_as_a_whole_field_and_artifacts_are_left_alo
         deletable=data / "quarantine" / "files",
         generated=frozenset({data / "models"}),
     )
+    erased.apply()
     assert list(erased.rewritten) == [str(sales)]
     assert (
         sales.read_text(encoding="utf-8") == "Invoice,Quantity,CustomerID\n536365,17841,ERASED-n\n"
@@ -178,6 +181,7 @@ def test_awkward_exports_keep_their_encoding_and_a_huge_broken_field_is_read(dat
     huge = data / "quarantine" / "files" / "abc-sales.csv"
     huge.write_text('customer,note\nC-17,"' + "x" * 200_000 + "\n", encoding="utf-8")
     erased = erase_files(data, person, skip=set(), deletable=data / "quarantine" / "files")
+    erased.apply()
     assert sorted(erased.rewritten) == sorted(map(str, (bom, escaped, huge, utf16)))
     assert erased.deleted == [] and b"C-17" not in huge.read_bytes()
     # the byte-order mark kept, and two columns of one name rewritten as cells, not a record
