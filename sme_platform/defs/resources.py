@@ -38,7 +38,6 @@ class ProjectResource(dg.ConfigurableResource):
     _held: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
     _drift_worker: DriftWorker | None = PrivateAttr(default=None)
     _audit_head: tuple[int, str] | None = PrivateAttr(default=None)
-    _rewrite_at_end: bool = PrivateAttr(default=False)
 
     @property
     def paths(self) -> ProjectPaths:
@@ -63,8 +62,6 @@ class ProjectResource(dg.ConfigurableResource):
             # the head at the start tells the teardown whether the run moved it.
             migrate_audit_log(self._held)
             self._audit_head = chain_head(self._held)
-            # An erasure whose warehouse rewrite failed or was left to a run's end: this one's.
-            self._rewrite_at_end = erasure_register.pending(self._held, "warehouse_rewritten")
         except BaseException:
             if self._held is not None:
                 self._held.close()
@@ -89,10 +86,12 @@ class ProjectResource(dg.ConfigurableResource):
             if self._held is not None:
                 if context.instance is not None and context.run is not None:
                     record_head(context.instance, self._held, context.run.run_id, self._audit_head)
+                # An erasure this run's load made, or one whose own rewrite failed: the file
+                # may hold erased values in its free blocks until it is written anew.
+                rewrite = erasure_register.pending(self._held, "warehouse_rewritten")
                 self._held.close()
                 self._held = None
-                if self._rewrite_at_end:
-                    self._rewrite_at_end = False
+                if rewrite:
                     rewrite_database(self.paths.warehouse)  # failed: the next run's end tries
                     with connect(self.paths.warehouse) as con:
                         erasure_register.mark_done(con, "warehouse_rewritten")
@@ -100,11 +99,6 @@ class ProjectResource(dg.ConfigurableResource):
             if self._turn is not None:
                 self._turn.release()
                 self._turn = None
-
-    def rewrite_warehouse_at_end(self) -> None:
-        """Write the warehouse anew when the run ends (warehouse.rewrite_database), after its
-        last step: a step that erased values asks for it."""
-        self._rewrite_at_end = True
 
     def rewrite_warehouse(self) -> int:
         """Write the warehouse anew (warehouse.rewrite_database) in the middle of a run: the

@@ -160,6 +160,20 @@ def table_exists(
     )
 
 
+def column_types(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> dict[str, str]:
+    """Column name -> DuckDB type (VARCHAR, JSON, VARCHAR[], ...) of a table or view of the
+    connection's own database, in order; empty if there is none (duckdb_columns(), for the
+    reason table_exists gives)."""
+    return dict(
+        con.execute(
+            """select column_name, data_type from duckdb_columns()
+               where database_name = current_database() and schema_name = ? and table_name = ?
+               order by column_index""",
+            [schema, table],
+        ).fetchall()
+    )
+
+
 class WarehouseMigrationError(RuntimeError):
     """A warehouse written by an earlier version cannot be brought to the current layout."""
 

@@ -55,6 +55,7 @@ class ErasureConfig(dg.Config):
 )
 def erasures(context: dg.AssetExecutionContext, config: ErasureConfig, project: ProjectResource):
     paths = project.paths
+    places = Places.of(paths)
     run_id = context.run.run_id
     seconds = {}
     started = time.perf_counter()
@@ -65,7 +66,7 @@ def erasures(context: dg.AssetExecutionContext, config: ErasureConfig, project: 
                 customer_id=config.customer_id,
                 requested_by=config.requested_by,
                 reason=config.reason,
-                places=Places.of(paths),
+                places=places,
                 sources=project.sources(),
                 run_id=run_id,
             )
@@ -83,9 +84,8 @@ def erasures(context: dg.AssetExecutionContext, config: ErasureConfig, project: 
     started = _lap(seconds, "warehouse_rewrite", started)
     with project.warehouse() as con:
         register.mark_done(con, "warehouse_rewritten")
-        generated = Places.of(paths).generated
         found = traces.find_traces(
-            erasure.person, paths.data_dir, paths.analyst_database, con, generated
+            erasure.person, places.data_dir, paths.analyst_database, con, places.generated
         )
         outcome = traces.outcome(found)
         results = report_checks(con, ERASURES_KEY, [outcome], run_id)

@@ -27,7 +27,8 @@ from sme_platform.lib.erasure.person import ErasureError, Person
 
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 JSON_LINE_SUFFIXES = {".jsonl", ".ndjson"}
-ENCODINGS = ("utf-8", "cp1252", "latin-1")
+ENCODINGS = ("utf-8", "cp1252", "latin-1")  # tried in turn to read a text file
+SEARCHED_ENCODINGS = ("utf-8", "cp1252", "utf-16-le")  # a value's bytes looked for in each
 UNREWRITABLE = object()  # a file mentioning the person in a form erasure cannot rewrite
 csv.field_size_limit(2**31 - 1)  # a rejected file's one huge field is still read
 
@@ -146,7 +147,7 @@ def mentions_bytes(data: bytes, person: Person, *, values_only: bool = False) ->
     lowered = data.lower()
     searched = person.values if values_only else (person.customer_id, *person.values)
     needles = {json.dumps(value.lower())[1:-1].encode() for value in searched}
-    for encoding in ("utf-8", "cp1252", "utf-16-le"):
+    for encoding in SEARCHED_ENCODINGS:
         for value in searched:
             try:
                 needles.add(value.lower().encode(encoding))

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from sme_platform.lib.erasure.person import pseudonym_for
-from sme_platform.lib.warehouse import table_exists
+from sme_platform.lib.warehouse import column_types, table_exists
 
 REGISTER = "governance.erasures"
 CHECKED = "governance.erasure_checks"  # per table: the last file whose rows were looked at
@@ -65,13 +65,7 @@ def _migrate(con: duckdb.DuckDBPyConnection) -> None:
     """A register from before the pending steps (its erasures did both steps at once) and
     with the unkeyed sha256 of each id (dropped: an id of a million possible values is found
     from it at once)."""
-    columns = {
-        name
-        for (name,) in con.execute(
-            "select column_name from duckdb_columns() where database_name = current_database() "
-            "and schema_name = 'governance' and table_name = 'erasures'"
-        ).fetchall()
-    }
+    columns = column_types(con, "governance", "erasures")
     for step in PENDING_STEPS:
         if step not in columns:
             con.execute(f"alter table {REGISTER} add column {step} boolean default true")

@@ -25,7 +25,7 @@ from sme_platform.lib.erasure.person import (
 from sme_platform.lib.erasure.rows import RowsErased, check_rewritable, erase_rows
 from sme_platform.lib.project import ProjectPaths
 from sme_platform.lib.sources import SourcesConfig
-from sme_platform.lib.warehouse import table_exists, transaction
+from sme_platform.lib.warehouse import column_types, table_exists, transaction
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def _ids_loaded(
     """The customer ids in the rows of files since..newest: stored, and quarantined (from the
     original values' customer fields; a float export's "17841.0" as 17841)."""
     ids: set[str] = set()
-    if _has_column(con, "raw_store", table, "customer_id"):
+    if "customer_id" in column_types(con, "raw_store", table):
         ids |= {
             i
             for (i,) in con.execute(
@@ -162,7 +162,7 @@ def _ids_loaded(
                 [since, newest],
             ).fetchall()
         }
-    if _has_column(con, "quarantine", table, "original_values"):
+    if "original_values" in column_types(con, "quarantine", table):
         # the customer fields of each quarantined row: mapped on customer_id, or named so
         ids |= {
             v.strip().removesuffix(".0")
@@ -181,16 +181,6 @@ def _ids_loaded(
             if v is not None
         }
     return ids
-
-
-def _has_column(con: duckdb.DuckDBPyConnection, schema: str, table: str, column: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from duckdb_columns() where database_name = current_database() "
-            "and schema_name = ? and table_name = ? and column_name = ?",
-            [schema, table, column],
-        ).fetchone()[0]
-    )
 
 
 def _serve(

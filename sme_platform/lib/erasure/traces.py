@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from sme_platform.lib.erasure.files import mentions_bytes
+from sme_platform.lib.erasure.files import SEARCHED_ENCODINGS, mentions_bytes
 from sme_platform.lib.erasure.person import Person
 from sme_platform.lib.erasure.rows import table_mentions
 from sme_platform.lib.governance import CheckOutcome
@@ -45,10 +45,7 @@ def _file_mentions(path: Path, person: Person, *, values_only: bool) -> bool:
         return False
     # the byte test is loose (a longer id containing this one): the text decides
     mentioned = person.values_mentioned_in if values_only else person.mentioned_in
-    return any(
-        mentioned(data.decode(encoding, errors="ignore"))
-        for encoding in ("utf-8", "cp1252", "utf-16-le")
-    )
+    return any(mentioned(data.decode(encoding, errors="ignore")) for encoding in SEARCHED_ENCODINGS)
 
 
 def outcome(found: list[str]) -> CheckOutcome:
