@@ -147,15 +147,18 @@ def run(
     ] = False,
 ) -> None:
     """Materialize the whole graph (or a selection) through the project's Dagster instance."""
+    from sme_platform.lib.monitoring.drift_worker import started_early
     from sme_platform.lib.sql_models.up_to_date import FULL_REFRESH_TAG
 
-    paths = _activate(project_dir)
-    _stop_on_configuration_problems(paths)
-    tags = {FULL_REFRESH_TAG: "true"} if full_refresh else {}
-    # The summary reads the warehouse too: the turn lasts until it is printed.
-    with warehouse_turn(paths) as run_id:
-        success = materialize(select, run_id, tags=tags)
-        print_summary(paths)
+    # The whole graph measures drift: its Evidently worker imports while this process starts.
+    with started_early(wanted=select is None):
+        paths = _activate(project_dir)
+        _stop_on_configuration_problems(paths)
+        tags = {FULL_REFRESH_TAG: "true"} if full_refresh else {}
+        # The summary reads the warehouse too: the turn lasts until it is printed.
+        with warehouse_turn(paths) as run_id:
+            success = materialize(select, run_id, tags=tags)
+            print_summary(paths)
     if not success:
         raise typer.Exit(1)
 

@@ -14,7 +14,7 @@ from sme_platform.defs.runs import take_turn
 from sme_platform.lib.access import enforce as enforce_access
 from sme_platform.lib.audit.log import chain_head, migrate_audit_log
 from sme_platform.lib.erasure import register as erasure_register
-from sme_platform.lib.monitoring.drift_worker import DriftWorker, plans_drift
+from sme_platform.lib.monitoring.drift_worker import DriftWorker, plans_drift, take_worker
 from sme_platform.lib.project import ProjectPaths
 from sme_platform.lib.run_lock import WarehouseLock, WarehouseLockError
 from sme_platform.lib.sources import SourcesConfig, load_sources
@@ -38,13 +38,21 @@ class ProjectResource(dg.ConfigurableResource):
     _held: duckdb.DuckDBPyConnection | None = PrivateAttr(default=None)
     _drift_worker: DriftWorker | None = PrivateAttr(default=None)
     _audit_head: tuple[int, str] | None = PrivateAttr(default=None)
+    _run_sources: SourcesConfig | None = PrivateAttr(default=None)
 
     @property
     def paths(self) -> ProjectPaths:
         return ProjectPaths.at(self.project_dir)
 
     def sources(self) -> SourcesConfig:
-        return load_sources(self.paths.root)
+        """sources.yaml as this run read it first: every step of a run maps the same files
+        (an edit while it runs counts from the next run), and parsing it per step cost a small
+        night about 0.3 s. Outside a run (sensors), read each time."""
+        if self._turn is None:
+            return load_sources(self.paths.root)
+        if self._run_sources is None:
+            self._run_sources = load_sources(self.paths.root)
+        return self._run_sources
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Sensors and schedules are evaluated with this resource outside any run: they read
@@ -70,7 +78,7 @@ class ProjectResource(dg.ConfigurableResource):
             self._turn = None
             raise
         if plans_drift(context.instance, context.run):
-            self._drift_worker = DriftWorker()
+            self._drift_worker = take_worker()
 
     @property
     def drift_worker(self) -> DriftWorker | None:
@@ -96,6 +104,7 @@ class ProjectResource(dg.ConfigurableResource):
                     with connect(self.paths.warehouse) as con:
                         erasure_register.mark_done(con, "warehouse_rewritten")
         finally:
+            self._run_sources = None
             if self._turn is not None:
                 self._turn.release()
                 self._turn = None

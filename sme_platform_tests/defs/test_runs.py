@@ -14,9 +14,10 @@ import yaml
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.runs import PID_TAG, TAGGED_RUN_TAG, mark_dead_runs_failed
 from sme_platform.defs.sensors import new_export_files
-from sme_platform.lib.monitoring.drift_worker import MEASURING_STEP, DriftWorker
+from sme_platform.lib.monitoring.drift_worker import MEASURING_STEP, DriftWorker, started_early
 from sme_platform.lib.project import ProjectPaths
 from sme_platform.lib.run_lock import LOCK_TIMEOUT_ENV, WarehouseLockError
+from sme_platform.lib.sources import SourcesConfigError
 from sme_platform_tests.conftest import SALES_HEADER
 from sme_platform_tests.lib.test_run_lock import OtherProcess
 
@@ -167,7 +168,7 @@ def test_only_a_run_whose_plan_measures_drift_starts_the_evidently_worker(projec
             super().__init__()
             started.append(self)
 
-    monkeypatch.setattr("sme_platform.defs.resources.DriftWorker", CountedWorker)
+    monkeypatch.setattr("sme_platform.lib.monitoring.drift_worker.DriftWorker", CountedWorker)
     resources = {"project": ProjectResource(project_dir=str(project.root))}
     instance = dg.DagsterInstance.ephemeral()
     assets = [writes_the_warehouse, measures_drift]
@@ -178,3 +179,27 @@ def test_only_a_run_whose_plan_measures_drift_starts_the_evidently_worker(projec
     dg.materialize(assets, resources=resources, instance=instance)
     (worker,) = started
     assert worker._process.poll() is not None  # ended with the run
+    # A worker this process started before the run (the CLI does) is the one the run takes.
+    with started_early():
+        (early,) = started[1:]
+        dg.materialize(assets, resources=resources, instance=instance)
+        assert len(started) == 2, "the run took the early worker instead of starting one"
+        assert early._process.poll() is not None  # ended with the run
+
+
+@dg.asset(key=["test", "reads_the_mapping"])
+def reads_the_mapping(project: ProjectResource) -> dict:
+    first = project.sources()
+    project.paths.sources_file.write_text("sources: [not, a, mapping", encoding="utf-8")
+    assert project.sources() is first, "a run maps the files as it first read sources.yaml"
+    return {"tables": sorted(first.sources)}
+
+
+def test_a_run_reads_sources_yaml_once_and_an_edit_counts_from_the_next_run(project):
+    project.sales_source()
+    resource = ProjectResource(project_dir=str(project.root))
+    result = dg.materialize([reads_the_mapping], resources={"project": resource})
+    assert result.success
+    assert result.output_for_node("test__reads_the_mapping") == {"tables": ["sales_lines"]}
+    with pytest.raises(SourcesConfigError, match="not valid YAML"):
+        resource.sources()  # outside a run: read again, with the edit

@@ -9,7 +9,12 @@ import signal
 import pytest
 
 from sme_platform.lib.monitoring.drift import measure_drift, start_drift
-from sme_platform.lib.monitoring.drift_worker import DriftWorker, DriftWorkerError
+from sme_platform.lib.monitoring.drift_worker import (
+    DriftWorker,
+    DriftWorkerError,
+    started_early,
+    take_worker,
+)
 from sme_platform_tests.lib.monitoring.test_drift import frames
 
 
@@ -83,3 +88,46 @@ def test_a_report_handed_over_early_is_read_later_or_made_here_if_the_worker_die
     assert result.measured_in.startswith("this process (the worker did not answer")
     assert result.columns.equals(ready.columns)
     assert list((worker._stderr_path.parent).glob("*.arrow")) == []  # the frames handed over
+
+
+def test_a_worker_started_early_is_the_one_the_run_takes_and_is_ended_if_nobody_does():
+    with started_early():
+        taken = take_worker()
+        try:
+            reference, current = frames(shift=2.0)
+            result = measure_drift(reference, current, ["mean_28"], worker=taken)
+            assert result.measured_in == f"worker process {taken.pid}"
+            second = take_worker()  # taken already: a new one
+            assert second.pid != taken.pid
+            second.close()
+        finally:
+            taken.close()
+    assert taken._process.poll() is not None
+    with started_early():
+        untaken = take_worker.__globals__["_early"]
+        assert untaken is not None and untaken.alive
+    assert untaken._process.poll() is not None  # nobody took it: ended with the context
+    assert take_worker.__globals__["_early"] is None
+    with started_early(wanted=False):
+        assert take_worker.__globals__["_early"] is None
+
+
+def test_an_early_worker_that_died_is_replaced_when_taken():
+    with started_early():
+        early = take_worker.__globals__["_early"]
+        os.kill(early.pid, signal.SIGKILL)
+        early._process.wait()
+        taken = take_worker()
+        try:
+            assert taken.pid != early.pid and taken.alive
+            assert early._process.poll() is not None
+        finally:
+            taken.close()
+
+
+def test_closing_a_worker_ends_its_process_whatever_it_is_doing(worker):
+    reference, current = frames(shift=2.0)
+    start_drift(reference, current, reference.columns, worker=worker)  # never read
+    worker.close()
+    assert worker._process.poll() is not None
+    assert not worker._stderr_path.parent.exists()  # its folder of frames removed
