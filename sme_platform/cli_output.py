@@ -125,9 +125,15 @@ def print_forecasting(forecasting) -> None:
     """The demand model: who serves, its holdout figures beside every baseline's and peer's,
     and the money its forecasts would have saved against the best of them."""
     serving = forecasting.champion or "none yet"
+    served_by = (
+        f" from the fallback {forecasting.fallback.removeprefix('fallback:')} (the cheaper "
+        "baseline of the backtest, until a version passes the gate)"
+        if forecasting.fallback
+        else ""
+    )
     console.print(
         f"Demand forecast: champion {serving}; {forecasting.forecast_rows:,} forecast rows in "
-        "ml.demand_forecast"
+        f"ml.demand_forecast{served_by}"
     )
     if forecasting.methods:
         table = Table(

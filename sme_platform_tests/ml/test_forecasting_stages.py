@@ -8,10 +8,12 @@ import json
 import dagster as dg
 import pytest
 
+from sme_platform.cli_output import console, print_forecasting
 from sme_platform.defs.features.assets import demand_features
 from sme_platform.defs.release.assets import demand_forecast, demand_forecast_release
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.training.assets import demand_forecast_model
+from sme_platform.lib.training.forecast_summary import summarize_forecasting
 from sme_platform.lib.training.retraining import RETRAIN_TRIGGER_TAG
 from sme_platform.lib.warehouse import connect
 from sme_platform_tests.ml.synthetic_company import (
@@ -176,12 +178,86 @@ def test_a_model_that_cannot_beat_the_baselines_is_refused(tmp_path, instance):
         project, "select reason from governance.audit_log where event = 'gate_refused'"
     )[0]
     assert "business cost" in reason or "bias" in reason
-    # Nothing to publish, said so; the run still succeeds.
-    assert not query(
+    # Meanwhile the cheaper of the platform's baselines in that backtest serves, said so.
+    ((cheaper,),) = query(
         project,
-        "select * from information_schema.tables where table_name = 'demand_forecast'",
+        """select arg_min(model, cost) from (
+               select model, sum(business_cost) as cost from ml.backtest_results
+               where model in ('seasonal_naive', 'moving_average_28')
+                 and segment_type = 'overall' and fold <> 'calibration' group by model)""",
     )
-    assert "no champion" in checks(result)["forecast_complete"][2]
+    published = query(
+        project,
+        """select model_version, role, count(*), count(distinct (sku, location_id)),
+                  count(distinct horizon), min(origin_date),
+                  bool_and(interval_low <= interval_high), bool_and(interval_low >= 0)
+           from ml.demand_forecast group by all""",
+    )
+    ((version, role, rows, series, horizons, origin, ordered, non_negative),) = published
+    assert (version, role, horizons, ordered, non_negative) == (
+        f"fallback:{cheaper}",
+        "fallback",
+        14,
+        True,
+        True,
+    )
+    assert (
+        rows == series * 14
+        and series
+        == query(
+            project,
+            "select count(distinct (sku, location_id)) from features.demand_features "
+            "where for_scoring",
+        )[0][0]
+    )
+    # The baseline's own definition, recomputed from the daily sales for every series.
+    source_day = (
+        "f.origin_date - (((f.horizon - 1) // 7 + 1) * 7 - f.horizon + 1)"
+        if cheaper == "seasonal_naive"
+        else None
+    )
+    expected = (
+        f"""select f.sku, f.location_id, f.horizon, coalesce(sum(s.quantity), 0) as units
+            from ml.demand_forecast f left join staging.sales_lines s
+              on s.sku = f.sku and s.location_id = f.location_id
+             and s.order_date = {source_day}
+            group by all"""
+        if source_day
+        else """select f.sku, f.location_id, f.horizon, coalesce(sum(s.quantity), 0) / 28 as units
+            from ml.demand_forecast f left join staging.sales_lines s
+              on s.sku = f.sku and s.location_id = f.location_id
+             and s.order_date >= f.origin_date - 28 and s.order_date < f.origin_date
+            group by all"""
+    )
+    (mismatches,) = query(
+        project,
+        f"""select count(*) from ml.demand_forecast f join ({expected}) e using (sku, location_id,
+            horizon) where abs(f.prediction - e.units) > 1e-9""",
+    )[0]
+    assert mismatches == 0
+    assert origin == query(project, "select max(order_date) + 1 from staging.sales_lines")[0][0]
+    passed, _, description = checks(result)["forecast_complete"]
+    assert passed and description.endswith(": complete")
+    (audited,) = query(
+        project,
+        "select reason from governance.audit_log where event = 'published' "
+        "and model_version like 'fallback:%'",
+    )[0]
+    assert f"serving {cheaper}, the cheaper baseline in v1's backtest" in audited
+    assert "no version of demand_forecast has passed the gate" in audited
+    with connect(project / "data" / "warehouse.duckdb", read_only=True) as con:
+        summary = summarize_forecasting(con, "demand_forecast")
+    assert (summary.champion, summary.fallback, summary.forecast_rows) == (
+        None,
+        f"fallback:{cheaper}",
+        rows,
+    )
+    with console.capture() as printed:
+        print_forecasting(summary)
+    assert (
+        f"Demand forecast: champion none yet; {rows:,} forecast rows in ml.demand_forecast from "
+        f"the fallback {cheaper} (the cheaper baseline of the backtest"
+    ) in " ".join(printed.get().split())
 
 
 def test_a_better_model_goes_through_a_canary_and_can_be_rolled_back(tmp_path, instance):

@@ -14,6 +14,7 @@ from sme_platform.lib.code_version import modules_hash
 from sme_platform.lib.features.store import stored_version
 from sme_platform.lib.release import (
     canary,
+    fallback,
     flow,
     forecast_check,
     forecasts,
@@ -22,6 +23,7 @@ from sme_platform.lib.release import (
     promotion,
     recipe,
 )
+from sme_platform.lib.release.fallback import choose_fallback, publish_fallback
 from sme_platform.lib.release.flow import (
     canary_challenger,
     judge_canary,
@@ -38,7 +40,7 @@ from sme_platform.lib.training.pipeline import NOMINAL_COVERAGE
 from sme_platform.lib.warehouse import table_exists
 
 RELEASE_KEY = dg.AssetKey(["release", "demand_forecast_release"])
-FORECAST_CODE_VERSION = modules_hash(forecasts, forecast_check, scoring)
+FORECAST_CODE_VERSION = modules_hash(forecasts, forecast_check, scoring, fallback)
 
 
 @dg.multi_asset(
@@ -137,7 +139,9 @@ def demand_forecast_release(context: dg.AssetExecutionContext, project: ProjectR
                 "ml.demand_forecast: the next 14 days of demand per active series (SKU x "
                 "location) with an 80 % prediction interval, from the champion (and from the "
                 "canary challenger on its share of the series), the model and feature set "
-                "versions on every row; published to the analyst database. "
+                "versions on every row; while no version has passed the gate, from the cheaper "
+                "baseline of the newest backtest (role fallback); published to the analyst "
+                "database. "
                 "Grain: one row per SKU, location and forecast day."
             ),
             deps=[RELEASE_KEY, DEMAND_FEATURES_KEY],
@@ -163,9 +167,13 @@ def demand_forecast(context: dg.AssetExecutionContext, project: ProjectResource)
     with project.warehouse() as con:
         feature_set = stored_version(con, feature_version) if feature_version else None
         serving = champion(con, MODEL_NAME)
-        if feature_set is None or serving is None:
-            reason = "no feature set or no champion model: nothing to forecast with"
+        choice = choose_fallback(con, MODEL_NAME) if serving is None else None
+        if feature_set is None or (serving is None and choice is None):
+            reason = "no feature set or no backtested model: nothing to forecast with"
             yield from skipped(context, con, DEMAND_FORECAST_KEY, ["forecast_complete"], reason)
+            return
+        if serving is None:
+            yield from _publish_fallback(context, con, choice, feature_set, run_id)
             return
         challenger = canary_challenger(con, MODEL_NAME)
         inputs = inputs_key(
@@ -212,3 +220,32 @@ def demand_forecast(context: dg.AssetExecutionContext, project: ProjectResource)
 
 
 RELEASE_ASSETS = [demand_forecast_release, demand_forecast]
+
+
+def _publish_fallback(context, con, choice, feature_set, run_id):
+    """No version has passed the gate: the cheaper baseline of its backtest serves meanwhile."""
+    rows = publish_fallback(
+        con,
+        choice,
+        feature_set.version,
+        feature_set.calendar.horizon_days,
+        run_id,
+        forecasts.FORECAST_TABLE,
+        forecasts.PUBLISHED_COLUMNS,
+    )
+    context.log.warning(choice.reason)
+    results = report_checks(
+        con, DEMAND_FORECAST_KEY, [forecast_complete(con, feature_set.version, rows.height)], run_id
+    )
+    yield dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": rows.height,
+            "series": rows.select("sku", "location_id").n_unique(),
+            "champion": "none",
+            "fallback": choice.model_version,
+            "fallback_reason": choice.reason,
+            "feature_set_version": feature_set.version,
+        },
+        data_version=dg.DataVersion(f"{choice.model_version}:{feature_set.version}"),
+    )
+    yield from results

@@ -32,6 +32,7 @@ class ForecastSummary:
     methods: list[MethodFigures] = field(default_factory=list)
     last_decision: str | None = None  # the latest audit event, one line
     forecast_rows: int = 0
+    fallback: str | None = None  # the baseline served while no version has passed the gate
     # Per method, its business cost summed over every backtest window (the folds and the
     # holdout): what the gate compares with the baselines under `baseline_window: all_folds`.
     window_costs: dict[str, float] = field(default_factory=dict)
@@ -105,7 +106,10 @@ def summarize_forecasting(
         if event:
             summary.last_decision = f"{event[1]} {event[0]}: {event[2]}"
     if table_exists(con, "ml", "demand_forecast"):
-        summary.forecast_rows = con.execute("select count(*) from ml.demand_forecast").fetchone()[0]
+        summary.forecast_rows, summary.fallback = con.execute(
+            "select count(*), any_value(model_version) filter (where role = 'fallback') "
+            "from ml.demand_forecast"
+        ).fetchone()
     if summary.champion:
         summary.monitoring = monitoring_lines(con, model_name, summary.champion)
     return summary

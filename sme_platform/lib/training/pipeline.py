@@ -20,7 +20,12 @@ from sme_platform.lib.features.demand import LOOKBACK_DAYS
 from sme_platform.lib.features.origins import CALIBRATION, ForecastCalendar
 from sme_platform.lib.features.settings import ForecastSettings
 from sme_platform.lib.training.backtest import LIGHTGBM, ModelBacktest, backtest_model
-from sme_platform.lib.training.baselines import moving_average, seasonal_naive
+from sme_platform.lib.training.baselines import (
+    MOVING_AVERAGE,
+    SEASONAL_NAIVE,
+    moving_average,
+    seasonal_naive,
+)
 from sme_platform.lib.training.business import BusinessAssumptions, fit_protection_quantiles
 from sme_platform.lib.training.conformal import apply_intervals, fit_residual_quantiles
 from sme_platform.lib.training.evaluate import evaluate
@@ -43,6 +48,10 @@ class TrainingOutcome:
     # model's over every fold.
     protection_quantiles: dict = field(default_factory=dict)
     final_protection_quantile: float | None = None
+    # The baselines' interval quantiles from the calibration fold, per method (QUANTILE_COLUMNS
+    # rows): what a fallback forecast is served with while no version passes the gate
+    # (lib/release/fallback.py).
+    baseline_quantiles: dict = field(default_factory=dict)
 
 
 def evaluation_history(con: duckdb.DuckDBPyConnection, version: str) -> pl.DataFrame:
@@ -191,6 +200,15 @@ def run_training(
     scoring = apply_intervals(
         backtest.scoring_frame.with_columns(pl.lit(LIGHTGBM).alias("model")), final_quantiles
     )
+    baseline_rows = everything.filter(
+        (pl.col("fold") == CALIBRATION) & pl.col("model").is_in([SEASONAL_NAIVE, MOVING_AVERAGE])
+    )
+    baseline_quantiles = {
+        method: rows.to_dicts()
+        for (method,), rows in fit_residual_quantiles(baseline_rows, NOMINAL_COVERAGE).group_by(
+            ["model"]
+        )
+    }
     seconds["intervals_and_evaluation"] = round(time.perf_counter() - started, 2)
     return TrainingOutcome(
         backtest,
@@ -202,4 +220,5 @@ def run_training(
         seconds,
         protection_quantiles,
         final_protection_quantile,
+        baseline_quantiles,
     )

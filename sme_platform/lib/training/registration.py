@@ -42,6 +42,10 @@ SUMMARY_COLUMNS = [
 ]
 
 
+# Where a version keeps its baselines' interval quantiles.
+FALLBACK_INTERVALS_KEY = "fallback_intervals"
+
+
 def training_code_version() -> str:
     """Hash of the code that trains and judges: a new hash is a new way of training."""
     from sme_platform.lib.training import baselines, business, conformal, evaluate, peers
@@ -134,6 +138,9 @@ def register_candidate(
             # Every method's, from the calibration fold: the live ROI orders for the baselines
             # with the safety stock the backtest gave them (lib/monitoring/live_roi.py).
             "method_protection_quantiles": outcome.protection_quantiles,
+            # The baselines' intervals (calibration fold), for the fallback forecast served
+            # while no version has passed the gate (lib/release/fallback.py).
+            FALLBACK_INTERVALS_KEY: outcome.baseline_quantiles,
             "horizon_days": config.demand_forecast.horizon_days,
             "holiday_country": holiday_country,
             "training_rows": outcome.backtest.training_rows,

@@ -1,0 +1,227 @@
+"""Forecasts while no version has passed the gate: the cheaper of the platform's own baselines.
+
+A company whose model is refused (on the long-tail demo the gate finds the trees no cheaper
+than a naive method) still needs a forecast every night to reorder from. Until a version is
+champion, `ml.demand_forecast` serves the baseline that cost least in the newest version's
+backtest (four folds and the holdout, the gate's own money), with its conformal interval from
+that backtest's calibration fold: the method the gate said the model could not beat. Each row
+says so (role `fallback`, model_version `fallback:<method>`), and the publication is audited
+with the reason. The first champion's forecasts replace it.
+
+Only the two baselines the platform computes itself (no statsforecast at scoring time), at the
+scoring origin of the feature set, exactly as the backtest defined them (lib/training/baselines):
+- seasonal_naive: target day D = origin + h - 1 gets the units recorded on D - 7k, k the
+  smallest with D - 7k before the origin (a censored day's units as recorded);
+- moving_average_28: the mean units of the uncensored days among the 28 before the origin (a
+  day without an event sold nothing), flat; 0 when none of them is known.
+The rows are kept in `ml.fallback_forecast` (replaced at each publication; not logged in
+`ml.forecast_log`, whose rows are the registered versions' and drive the canary, the live
+accuracy and the current period's money).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import duckdb
+import polars as pl
+
+from sme_platform.lib.audit.log import record_event, run_actor
+from sme_platform.lib.features.events import EVENTS_TABLE
+from sme_platform.lib.release.registry import ModelVersion, list_versions
+from sme_platform.lib.training.baselines import MOVING_AVERAGE, SEASONAL_NAIVE
+from sme_platform.lib.training.conformal import apply_intervals
+from sme_platform.lib.training.registration import FALLBACK_INTERVALS_KEY
+from sme_platform.lib.warehouse import table_exists, transaction
+
+FALLBACK_TABLE = "ml.fallback_forecast"
+FALLBACK_ROLE = "fallback"
+FALLBACK_METHODS = (SEASONAL_NAIVE, MOVING_AVERAGE)
+WINDOW_DAYS = 28
+
+
+@dataclass(frozen=True)
+class FallbackChoice:
+    method: str
+    version: ModelVersion  # the newest version, whose backtest chose the method
+    cost: float  # the method's business cost over the folds and the holdout
+    model_cost: float | None  # the version's own, for the reason
+
+    @property
+    def model_version(self) -> str:
+        return f"fallback:{self.method}"
+
+    @property
+    def reason(self) -> str:
+        model = f"{self.model_cost:,.0f}" if self.model_cost is not None else "unknown"
+        return (
+            f"no version of {self.version.model_name} has passed the gate; serving "
+            f"{self.method}, the cheaper baseline in {self.version.version}'s backtest (business "
+            f"cost {self.cost:,.0f} over the folds and the holdout; "
+            f"{self.version.version}: {model})"
+        )
+
+
+def choose_fallback(con: duckdb.DuckDBPyConnection, model_name: str) -> FallbackChoice | None:
+    """The baseline to serve from the newest registered version's backtest, or None when there
+    is no version, or it predates the stored baseline intervals."""
+    versions = list_versions(con, model_name)
+    if not versions:
+        return None
+    newest = max(versions, key=lambda v: v.number)
+    intervals = newest.parameters.get(FALLBACK_INTERVALS_KEY) or {}
+    costs = dict(
+        con.execute(
+            """select model, sum(business_cost) from ml.backtest_results
+               where model_name = ? and model_version = ? and segment_type = 'overall'
+                 and fold <> 'calibration'
+               group by model""",
+            [model_name, newest.version],
+        ).fetchall()
+    )
+    candidates = [m for m in FALLBACK_METHODS if m in intervals and costs.get(m) is not None]
+    if not candidates:
+        return None
+    method = min(candidates, key=lambda m: (costs[m], m))
+    return FallbackChoice(method, newest, float(costs[method]), costs.get("lightgbm"))
+
+
+def fallback_forecast(
+    con: duckdb.DuckDBPyConnection,
+    choice: FallbackChoice,
+    feature_set_version: str,
+    horizon_days: int,
+) -> pl.DataFrame:
+    """The chosen baseline's forecast of every series the feature set scores, with its interval:
+    sku, location_id, origin_date, target_date, horizon, prediction, low, high."""
+    series = con.execute(
+        """select distinct sku, location_id, origin_date from features.demand_features
+           where feature_set_version = ? and for_scoring""",
+        [feature_set_version],
+    ).pl()
+    if series.is_empty():
+        return _empty()
+    origin: date = series["origin_date"].max()
+    con.register("_fallback_series", series.select("sku", "location_id").to_arrow())
+    try:
+        events = con.execute(
+            # One row per series and day, as features.demand_targets sums them.
+            f"""select e.sku, e.location_id, (? - e.date)::bigint as age,
+                       sum(e.units)::double as units, bool_and(e.censored) as censored
+                from {EVENTS_TABLE} e
+                semi join _fallback_series s using (sku, location_id)
+                where e.date >= ? and e.date < ?
+                group by all""",
+            [origin, origin - timedelta(days=WINDOW_DAYS), origin],
+        ).pl()
+    finally:
+        con.unregister("_fallback_series")
+    horizons = pl.DataFrame(
+        {"horizon": list(range(1, horizon_days + 1))}, schema={"horizon": pl.Int64}
+    )
+    frame = series.join(horizons, how="cross").with_columns(
+        target_date=pl.col("origin_date") + pl.duration(days=pl.col("horizon") - 1)
+    )
+    if choice.method == SEASONAL_NAIVE:
+        # Source day D - 7k, k = 1 for horizons 1-7, 2 for 8-14: its age before the origin.
+        frame = frame.with_columns(
+            age=(((pl.col("horizon") - 1) // 7 + 1) * 7 - pl.col("horizon") + 1).cast(pl.Int64)
+        ).join(
+            events.select("sku", "location_id", pl.col("age").cast(pl.Int64), "units"),
+            on=["sku", "location_id", "age"],
+            how="left",
+        )
+        frame = frame.with_columns(prediction=pl.col("units").fill_null(0.0))
+    else:
+        window = events.group_by("sku", "location_id").agg(
+            sold=pl.col("units").filter(~pl.col("censored")).sum(),
+            censored_days=pl.col("censored").sum(),
+        )
+        frame = frame.join(window, on=["sku", "location_id"], how="left").with_columns(
+            known=WINDOW_DAYS - pl.col("censored_days").fill_null(0)
+        )
+        frame = frame.with_columns(
+            prediction=pl.when(pl.col("known") > 0)
+            .then(pl.col("sold").fill_null(0.0) / pl.col("known"))
+            .otherwise(0.0)
+        )
+    quantiles = pl.DataFrame(choice.version.parameters[FALLBACK_INTERVALS_KEY][choice.method])
+    judged = apply_intervals(
+        frame.with_columns(pl.lit(choice.method).alias("model")), quantiles, scaled=True
+    )
+    return judged.select(
+        "sku", "location_id", "origin_date", "target_date", "horizon", "prediction", "low", "high"
+    ).sort("sku", "location_id", "horizon")
+
+
+def publish_fallback(
+    con: duckdb.DuckDBPyConnection,
+    choice: FallbackChoice,
+    feature_set_version: str,
+    horizon_days: int,
+    run_id: str,
+    forecast_table: str,
+    published_columns: list[str],
+) -> pl.DataFrame:
+    """The fallback forecast written to ml.fallback_forecast, `forecast_table` (a view) pointed
+    at it, the publication audited; returns the published rows."""
+    forecast = fallback_forecast(con, choice, feature_set_version, horizon_days)
+    scored_at = datetime.now(UTC).replace(tzinfo=None)
+    rows = forecast.select(
+        "sku",
+        "location_id",
+        "origin_date",
+        pl.col("target_date").alias("date"),
+        "horizon",
+        "prediction",
+        pl.col("low").alias("interval_low"),
+        pl.col("high").alias("interval_high"),
+        pl.lit(choice.version.model_name).alias("model_name"),
+        pl.lit(choice.model_version).alias("model_version"),
+        pl.lit(FALLBACK_ROLE).alias("role"),
+        pl.lit(feature_set_version).alias("feature_set_version"),
+        pl.lit(run_id).alias("run_id"),
+        pl.lit(scored_at).alias("scored_at"),
+    ).select(published_columns)
+    schema, _ = forecast_table.split(".")
+    con.execute(f"create schema if not exists {schema}")
+    con.register("_fallback_rows", rows.to_arrow())
+    try:
+        with transaction(con):
+            con.execute(f"create or replace table {FALLBACK_TABLE} as select * from _fallback_rows")
+            if table_exists(con, schema, forecast_table.split(".")[1], base_table_only=True):
+                con.execute(f"drop table {forecast_table}")
+            con.execute(
+                f"create or replace view {forecast_table} as select * from {FALLBACK_TABLE}"
+            )
+            record_event(
+                con,
+                event="published",
+                subject="asset:ml/demand_forecast",
+                actor=run_actor(run_id),
+                run_id=run_id,
+                model_name=choice.version.model_name,
+                model_version=choice.model_version,
+                reason=f"{rows.height:,} fallback forecast rows for "
+                f"{rows.select('sku', 'location_id').n_unique():,} series: {choice.reason}",
+                details={"feature_set_version": feature_set_version, "method": choice.method},
+            )
+    finally:
+        con.unregister("_fallback_rows")
+    return rows
+
+
+def _empty() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "sku": pl.Utf8,
+            "location_id": pl.Utf8,
+            "origin_date": pl.Date,
+            "target_date": pl.Date,
+            "horizon": pl.Int64,
+            "prediction": pl.Float64,
+            "low": pl.Float64,
+            "high": pl.Float64,
+        }
+    )
