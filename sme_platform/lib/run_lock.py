@@ -249,6 +249,7 @@ class WarehouseLock:
         started = time.monotonic()
         deadline = started + timeout_seconds
         announced: str | None = None
+        nameless_since: float | None = None
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -256,9 +257,17 @@ class WarehouseLock:
             except BlockingIOError:
                 pass
             other = self._describe_holder(fd)
-            # A holder writes its name right after taking the lock: a nameless holder is
-            # announced only if it stays nameless (a process that locks without naming itself).
-            nameless_instant = other == UNNAMED_HOLDER and time.monotonic() - started < 1.0
+            # A holder writes its name right after taking the lock and empties the file right
+            # before letting it go: a nameless holder is announced only if it stays nameless
+            # for a second (a process that locks without naming itself), however long the
+            # wait has lasted.
+            if other != UNNAMED_HOLDER:
+                nameless_since = None
+            elif nameless_since is None:
+                nameless_since = time.monotonic()
+            nameless_instant = (
+                nameless_since is not None and time.monotonic() - nameless_since < 1.0
+            )
             if other != announced and not nameless_instant:
                 announced = other
                 if on_wait is not None:

@@ -4,6 +4,7 @@ that dies (SIGKILL) holds nothing."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -116,6 +117,26 @@ def test_a_waiter_takes_its_turn_when_the_holder_releases(lock):
         assert lock.current_holder().pid == os.getpid()
     assert 0.8 <= waited < 10
     assert len(lines) == 1 and lines[0].startswith("waiting for run feedface")
+
+
+def test_a_holder_emptying_the_file_as_it_leaves_is_not_announced_as_a_nameless_one(lock):
+    """The holder empties the file just before it unlocks: a waiter that polls in between,
+    however long it has waited already, must not announce "another process"."""
+    lock.lock_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock.lock_file, os.O_RDWR | os.O_CREAT, 0o644)  # another holder, by hand
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.pwrite(fd, LockHolder.for_this_process(OTHER_RUN, "from the UI").to_json().encode(), 0)
+
+    def leave() -> None:
+        os.ftruncate(fd, 0)  # nameless from now...
+        time.sleep(0.6)  # ...for several of the waiter's polls...
+        os.close(fd)  # ...then unlocked
+
+    threading.Timer(1.5, leave).start()  # after the waiter's first second
+    lines: list[str] = []
+    lock.acquire(me(), timeout_seconds=30, on_wait=lines.append, poll_seconds=0.05)
+    lock.release()
+    assert len(lines) == 1 and lines[0].startswith("waiting for run feedface"), lines
 
 
 def test_a_killed_holder_holds_nothing(lock):
