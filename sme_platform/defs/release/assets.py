@@ -225,13 +225,7 @@ RELEASE_ASSETS = [demand_forecast_release, demand_forecast]
 def _publish_fallback(context, con, choice, feature_set, run_id):
     """No version has passed the gate: the cheaper baseline of its backtest serves meanwhile."""
     rows = publish_fallback(
-        con,
-        choice,
-        feature_set.version,
-        feature_set.calendar.horizon_days,
-        run_id,
-        forecasts.FORECAST_TABLE,
-        forecasts.PUBLISHED_COLUMNS,
+        con, choice, feature_set.version, feature_set.calendar.horizon_days, run_id
     )
     context.log.warning(choice.reason)
     results = report_checks(

@@ -27,8 +27,13 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 import polars as pl
 
-from sme_platform.lib.audit.log import record_event, run_actor
 from sme_platform.lib.features.events import EVENTS_TABLE
+from sme_platform.lib.release.forecasts import (
+    FORECAST_TABLE,
+    PUBLISHED_COLUMNS,
+    audit_publication,
+    published_rows,
+)
 from sme_platform.lib.release.registry import ModelVersion, list_versions
 from sme_platform.lib.training.baselines import MOVING_AVERAGE, SEASONAL_NAIVE
 from sme_platform.lib.training.conformal import apply_intervals
@@ -161,51 +166,45 @@ def publish_fallback(
     feature_set_version: str,
     horizon_days: int,
     run_id: str,
-    forecast_table: str,
-    published_columns: list[str],
 ) -> pl.DataFrame:
-    """The fallback forecast written to ml.fallback_forecast, `forecast_table` (a view) pointed
-    at it, the publication audited; returns the published rows."""
+    """The fallback forecast written to ml.fallback_forecast, ml.demand_forecast (a view)
+    pointed at it, the publication audited; returns the published rows."""
     forecast = fallback_forecast(con, choice, feature_set_version, horizon_days)
     scored_at = datetime.now(UTC).replace(tzinfo=None)
-    rows = forecast.select(
-        "sku",
-        "location_id",
-        "origin_date",
-        pl.col("target_date").alias("date"),
-        "horizon",
-        "prediction",
-        pl.col("low").alias("interval_low"),
-        pl.col("high").alias("interval_high"),
-        pl.lit(choice.version.model_name).alias("model_name"),
-        pl.lit(choice.model_version).alias("model_version"),
-        pl.lit(FALLBACK_ROLE).alias("role"),
-        pl.lit(feature_set_version).alias("feature_set_version"),
-        pl.lit(run_id).alias("run_id"),
-        pl.lit(scored_at).alias("scored_at"),
-    ).select(published_columns)
-    schema, _ = forecast_table.split(".")
+    rows = (
+        published_rows(forecast, choice.model_version, FALLBACK_ROLE)
+        .with_columns(
+            pl.lit(choice.version.model_name).alias("model_name"),
+            pl.lit(feature_set_version).alias("feature_set_version"),
+            pl.lit(run_id).alias("run_id"),
+            pl.lit(scored_at).alias("scored_at"),
+        )
+        .select(PUBLISHED_COLUMNS)
+    )
+    schema, table = FORECAST_TABLE.split(".")
     con.execute(f"create schema if not exists {schema}")
     con.register("_fallback_rows", rows.to_arrow())
     try:
         with transaction(con):
             con.execute(f"create or replace table {FALLBACK_TABLE} as select * from _fallback_rows")
-            if table_exists(con, schema, forecast_table.split(".")[1], base_table_only=True):
-                con.execute(f"drop table {forecast_table}")
+            if table_exists(con, schema, table, base_table_only=True):
+                con.execute(f"drop table {FORECAST_TABLE}")
             con.execute(
-                f"create or replace view {forecast_table} as select * from {FALLBACK_TABLE}"
+                f"create or replace view {FORECAST_TABLE} as select * from {FALLBACK_TABLE}"
             )
-            record_event(
+            audit_publication(
                 con,
-                event="published",
-                subject="asset:ml/demand_forecast",
-                actor=run_actor(run_id),
-                run_id=run_id,
-                model_name=choice.version.model_name,
-                model_version=choice.model_version,
-                reason=f"{rows.height:,} fallback forecast rows for "
-                f"{rows.select('sku', 'location_id').n_unique():,} series: {choice.reason}",
-                details={"feature_set_version": feature_set_version, "method": choice.method},
+                run_id,
+                {
+                    "model_name": choice.version.model_name,
+                    "model_version": choice.model_version,
+                    "reason": f"{rows.height:,} fallback forecast rows for "
+                    f"{rows.select('sku', 'location_id').n_unique():,} series: {choice.reason}",
+                    "details": {
+                        "feature_set_version": feature_set_version,
+                        "method": choice.method,
+                    },
+                },
             )
     finally:
         con.unregister("_fallback_rows")

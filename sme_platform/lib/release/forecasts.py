@@ -73,7 +73,7 @@ def publish_forecasts(
             "nothing to publish (see the promotion_gate check of release/demand_forecast_release)"
         )
     batches = {current.version: _score(con, models_dir, current, feature_set_version, years)}
-    published = _published(batches[current.version].forecast, current.version, "champion")
+    published = published_rows(batches[current.version].forecast, current.version, "champion")
     logged = published
     challenger = canary_challenger(con, model_name)
     canary = published.head(0).select("sku", "location_id")
@@ -90,7 +90,7 @@ def publish_forecasts(
         batches[challenger.version] = _score(
             con, models_dir, challenger, feature_set_version, years
         )
-        canary_rows = _published(
+        canary_rows = published_rows(
             batches[challenger.version].forecast, challenger.version, "canary"
         ).join(canary, on=SERIES, how="semi")
         # The champion's forecast of a canary series is logged beside the challenger's, so the
@@ -139,7 +139,22 @@ def _score(con, models_dir: Path, version: ModelVersion, feature_set_version: st
     return score(con, loaded, feature_set_version, "for_scoring", years)
 
 
-def _published(forecast: pl.DataFrame, version: str, role: str) -> pl.DataFrame:
+def audit_publication(con: duckdb.DuckDBPyConnection, run_id: str, event: dict) -> None:
+    """The audit entry of a publication of ml.demand_forecast: `event` holds model_name,
+    model_version, reason and details."""
+    record_event(
+        con,
+        event="published",
+        subject="asset:ml/demand_forecast",
+        actor=run_actor(run_id),
+        run_id=run_id,
+        **event,
+    )
+
+
+def published_rows(forecast: pl.DataFrame, version: str, role: str) -> pl.DataFrame:
+    """A scoring's forecast frame (target_date, low, high) in the published columns, without the
+    run's identity."""
     return forecast.select(
         "sku",
         "location_id",
@@ -191,14 +206,7 @@ def _replace_and_log(
                     and scored_at = timestamp '{scored_at:%Y-%m-%d %H:%M:%S.%f}'
                     and role <> 'champion_shadow'"""
             )
-            record_event(
-                con,
-                event="published",
-                subject="asset:ml/demand_forecast",
-                actor=run_actor(run_id),
-                run_id=run_id,
-                **published_event,
-            )
+            audit_publication(con, run_id, published_event)
     finally:
         for name in ("_logged", "_canary"):
             con.unregister(name)
