@@ -3,7 +3,7 @@ backtest defines it, at the scoring origin, with its stored interval; the cheape
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from types import SimpleNamespace
 
 import duckdb
@@ -146,3 +146,44 @@ def test_the_cheaper_baseline_of_the_newest_version_is_chosen(con, monkeypatch):
     assert choose_fallback(con, "demand_forecast") is None
     monkeypatch.setattr("sme_platform.lib.release.fallback.list_versions", lambda *_: [])
     assert choose_fallback(con, "demand_forecast") is None
+
+
+def test_the_fallback_is_published_audited_and_replaced_by_the_first_champions_forecast(con):
+    from sme_platform.lib.release import forecasts
+    from sme_platform.lib.release.fallback import FALLBACK_TABLE, publish_fallback
+
+    rows = publish_fallback(con, choice("seasonal_naive"), "fs1", 14, "run-1")
+    published = con.execute(
+        "select model_version, role, count(*), min(run_id) from ml.demand_forecast group by all"
+    ).fetchall()
+    assert published == [("fallback:seasonal_naive", "fallback", 42, "run-1")] and rows.height == 42
+    assert con.execute(f"select count(*) from {FALLBACK_TABLE}").fetchone()[0] == 42
+    (reason,) = con.execute(
+        "select reason from governance.audit_log where event = 'published' "
+        "and model_version = 'fallback:seasonal_naive'"
+    ).fetchone()
+    assert reason.startswith("42 fallback forecast rows for 3 series: no version of")
+    # Published again (the next night): replaced, not added to.
+    publish_fallback(con, choice("moving_average_28"), "fs1", 14, "run-2")
+    assert con.execute(
+        "select model_version, count(*) from ml.demand_forecast group by all"
+    ).fetchall() == [("fallback:moving_average_28", 42)]
+    # The first champion's publication points ml.demand_forecast at the log instead.
+    champions = rows.with_columns(
+        pl.lit("v4").alias("model_version"), pl.lit("champion").alias("role")
+    ).head(14)
+    scored_at = datetime(2024, 3, 1, 6, 0)
+    logged = champions.with_columns(
+        pl.lit("run-3").alias("run_id"), pl.lit(scored_at).alias("scored_at")
+    )
+    forecasts._replace_and_log(
+        con,
+        logged,
+        champions.head(0).select("sku", "location_id"),
+        "run-3",
+        scored_at,
+        {"model_name": "demand_forecast", "model_version": "v4", "reason": "14 rows"},
+    )
+    assert con.execute(
+        "select model_version, role, count(*) from ml.demand_forecast group by all"
+    ).fetchall() == [("v4", "champion", 14)]
