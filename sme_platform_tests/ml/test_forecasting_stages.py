@@ -13,6 +13,8 @@ from sme_platform.defs.features.assets import demand_features
 from sme_platform.defs.release.assets import demand_forecast, demand_forecast_release
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.training.assets import demand_forecast_model
+from sme_platform.lib.dashboard.data import collect
+from sme_platform.lib.dashboard.render import render
 from sme_platform.lib.training.forecast_summary import summarize_forecasting
 from sme_platform.lib.training.retraining import RETRAIN_TRIGGER_TAG
 from sme_platform.lib.warehouse import connect
@@ -245,8 +247,23 @@ def test_a_model_that_cannot_beat_the_baselines_is_refused(tmp_path, instance):
     )[0]
     assert f"serving {cheaper}, the cheaper baseline in v1's backtest" in audited
     assert "no version of demand_forecast has passed the gate" in audited
-    with connect(project / "data" / "warehouse.duckdb", read_only=True) as con:
+    with connect(project / "data" / "warehouse.duckdb") as con:
         summary = summarize_forecasting(con, "demand_forecast")
+        # The KPI dashboard says what its forecast line is (its sales from the mart the stages
+        # here do not build: made from the staged lines).
+        con.execute(
+            """create schema if not exists marts;
+               create table marts.sales_daily as select order_date as sales_date,
+                   sum(quantity)::double as units_sold from staging.sales_lines group by all"""
+        )
+        dashboard = collect(con)
+    note = (
+        f"The forecast is the fallback {cheaper}, the cheaper baseline of the model's backtest: "
+        "no version of the model has passed the promotion gate yet."
+    )
+    assert dashboard.sales_and_forecast.note == note
+    page = render(dashboard, tmp_path / "kpi.html", {}, "Noise Ltd").read_text(encoding="utf-8")
+    assert f"<p>{note.replace(chr(39), '&#x27;')}</p>" in page
     assert (summary.champion, summary.fallback, summary.forecast_rows) == (
         None,
         f"fallback:{cheaper}",

@@ -71,8 +71,19 @@ def collect(con: duckdb.DuckDBPyConnection, model_name: str = DEMAND_MODEL_NAME)
                       sum(interval_high) as interval_high
                from ml.demand_forecast group by all order by 1""",
         )
+        (fallback,) = con.execute(
+            "select any_value(model_version) filter (where role = 'fallback') "
+            "from ml.demand_forecast"
+        ).fetchone()
         sales = Section(
-            sales.frame.join(forecast, on="date", how="full", coalesce=True).sort("date"), None
+            sales.frame.join(forecast, on="date", how="full", coalesce=True).sort("date"),
+            None,
+            # Say what the line is when it is not the model's (lib/release/fallback.py).
+            f"The forecast is the fallback {fallback.removeprefix('fallback:')}, the cheaper "
+            "baseline of the model's backtest: no version of the model has passed the "
+            "promotion gate yet."
+            if fallback
+            else None,
         )
     return DashboardData(
         sales_and_forecast=sales,

@@ -94,7 +94,8 @@ def _sales_and_forecast(section: Section) -> str:
     sold = frame.filter(pl.col("units_sold").is_not_null())
     figure.add_trace(go.Scatter(x=sold["date"], y=sold["units_sold"], name="units sold"))
     figure.update_layout(yaxis_title="units per day (all series)")
-    return _figure(figure)
+    note = f"<p>{html.escape(section.note)}</p>" if section.note else ""
+    return _figure(figure) + note
 
 
 def _stock(section: Section) -> str:
