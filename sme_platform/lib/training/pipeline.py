@@ -129,17 +129,17 @@ def history_shortfall(
 
 def judge_methods(
     everything: pl.DataFrame, assumptions: BusinessAssumptions
-) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, float]]:
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, float], pl.DataFrame]:
     """How every method is judged, the same for all: its interval and its protection quantile
     from its residuals on the calibration fold, then its results (ml.backtest_results rows) on
-    the later folds. Returns the judged forecasts, the results and the protection quantiles
-    (the forecasting benchmark judges its extra methods with this too)."""
+    the later folds. Returns the judged forecasts, the results, the protection quantiles and
+    the interval quantiles (the forecasting benchmark judges its extra methods with this too)."""
     calibration = everything.filter(pl.col("fold") == CALIBRATION)
     quantiles = fit_residual_quantiles(calibration, NOMINAL_COVERAGE)
     protection_quantiles = fit_protection_quantiles(calibration, assumptions)
     judged = apply_intervals(everything.filter(pl.col("fold") != CALIBRATION), quantiles)
     results = evaluate([judged], assumptions, NOMINAL_COVERAGE, protection_quantiles)
-    return judged, results, protection_quantiles
+    return judged, results, protection_quantiles, quantiles
 
 
 def run_training(
@@ -193,21 +193,20 @@ def run_training(
 
     started = time.perf_counter()
     everything = pl.concat([backtest.forecasts, *other_methods], how="diagonal_relaxed")
-    judged, results, protection_quantiles = judge_methods(everything, assumptions)
+    judged, results, protection_quantiles, interval_quantiles = judge_methods(
+        everything, assumptions
+    )
     lightgbm_rows = everything.filter(pl.col("model") == LIGHTGBM)
     final_quantiles = fit_residual_quantiles(lightgbm_rows, NOMINAL_COVERAGE)
     final_protection_quantile = fit_protection_quantiles(lightgbm_rows, assumptions)[LIGHTGBM]
     scoring = apply_intervals(
         backtest.scoring_frame.with_columns(pl.lit(LIGHTGBM).alias("model")), final_quantiles
     )
-    baseline_rows = everything.filter(
-        (pl.col("fold") == CALIBRATION) & pl.col("model").is_in([SEASONAL_NAIVE, MOVING_AVERAGE])
-    )
     baseline_quantiles = {
         method: rows.to_dicts()
-        for (method,), rows in fit_residual_quantiles(baseline_rows, NOMINAL_COVERAGE).group_by(
-            ["model"]
-        )
+        for (method,), rows in interval_quantiles.filter(
+            pl.col("model").is_in([SEASONAL_NAIVE, MOVING_AVERAGE])
+        ).group_by(["model"])
     }
     seconds["intervals_and_evaluation"] = round(time.perf_counter() - started, 2)
     return TrainingOutcome(
