@@ -126,7 +126,7 @@ def print_forecasting(forecasting) -> None:
     and the money its forecasts would have saved against the best of them."""
     serving = forecasting.champion or "none yet"
     served_by = (
-        f" from the fallback {forecasting.fallback.removeprefix('fallback:')} (the cheaper "
+        f" from the fallback {forecasting.fallback} (the cheaper "
         "baseline of the backtest, until a version passes the gate)"
         if forecasting.fallback
         else ""

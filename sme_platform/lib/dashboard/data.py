@@ -9,7 +9,7 @@ import duckdb
 import polars as pl
 
 from sme_platform.lib.monitoring.live_roi import latest_impact
-from sme_platform.lib.training.forecast_summary import DEMAND_MODEL_NAME
+from sme_platform.lib.training.forecast_summary import DEMAND_MODEL_NAME, served_fallback
 from sme_platform.lib.warehouse import table_exists
 
 HISTORY_DAYS = 90  # days of sales drawn before the forecast
@@ -71,15 +71,12 @@ def collect(con: duckdb.DuckDBPyConnection, model_name: str = DEMAND_MODEL_NAME)
                       sum(interval_high) as interval_high
                from ml.demand_forecast group by all order by 1""",
         )
-        (fallback,) = con.execute(
-            "select any_value(model_version) filter (where role = 'fallback') "
-            "from ml.demand_forecast"
-        ).fetchone()
+        fallback = served_fallback(con)
         sales = Section(
             sales.frame.join(forecast, on="date", how="full", coalesce=True).sort("date"),
             None,
             # Say what the line is when it is not the model's (lib/release/fallback.py).
-            f"The forecast is the fallback {fallback.removeprefix('fallback:')}, the cheaper "
+            f"The forecast is the fallback {fallback}, the cheaper "
             "baseline of the model's backtest: no version of the model has passed the "
             "promotion gate yet."
             if fallback

@@ -37,11 +37,11 @@ from sme_platform.lib.release.forecasts import (
 from sme_platform.lib.release.registry import ModelVersion, list_versions
 from sme_platform.lib.training.baselines import MOVING_AVERAGE, SEASONAL_NAIVE
 from sme_platform.lib.training.conformal import apply_intervals
+from sme_platform.lib.training.forecast_summary import FALLBACK_ROLE
 from sme_platform.lib.training.registration import FALLBACK_INTERVALS_KEY
 from sme_platform.lib.warehouse import table_exists, transaction
 
 FALLBACK_TABLE = "ml.fallback_forecast"
-FALLBACK_ROLE = "fallback"
 FALLBACK_METHODS = (SEASONAL_NAIVE, MOVING_AVERAGE)
 WINDOW_DAYS = 28
 
@@ -55,7 +55,7 @@ class FallbackChoice:
 
     @property
     def model_version(self) -> str:
-        return f"fallback:{self.method}"
+        return f"{FALLBACK_ROLE}:{self.method}"
 
     @property
     def reason(self) -> str:

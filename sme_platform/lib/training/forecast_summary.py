@@ -11,6 +11,8 @@ from sme_platform.lib.warehouse import table_exists
 
 HOLDOUT = "holdout"
 DEMAND_MODEL_NAME = "demand_forecast"
+# The role of the rows a fallback baseline publishes while no version has passed the gate.
+FALLBACK_ROLE = "fallback"
 
 
 @dataclass
@@ -33,6 +35,7 @@ class ForecastSummary:
     last_decision: str | None = None  # the latest audit event, one line
     forecast_rows: int = 0
     fallback: str | None = None  # the baseline served while no version has passed the gate
+    # (a method name: lib/release/fallback.served_fallback)
     # Per method, its business cost summed over every backtest window (the folds and the
     # holdout): what the gate compares with the baselines under `baseline_window: all_folds`.
     window_costs: dict[str, float] = field(default_factory=dict)
@@ -57,6 +60,18 @@ class ForecastSummary:
             return None
         best = min(others, key=lambda m: (others[m], m))
         return best, others[best] - self.window_costs["lightgbm"]
+
+
+def served_fallback(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The baseline ml.demand_forecast serves now (a method name: lib/release/fallback.py), or
+    None when a registered version's forecasts are published, or none are."""
+    if not table_exists(con, "ml", "demand_forecast"):
+        return None
+    (version,) = con.execute(
+        "select any_value(model_version) filter (where role = $role) from ml.demand_forecast",
+        {"role": FALLBACK_ROLE},
+    ).fetchone()
+    return version.removeprefix(f"{FALLBACK_ROLE}:") if version else None
 
 
 def summarize_forecasting(
@@ -106,10 +121,8 @@ def summarize_forecasting(
         if event:
             summary.last_decision = f"{event[1]} {event[0]}: {event[2]}"
     if table_exists(con, "ml", "demand_forecast"):
-        summary.forecast_rows, summary.fallback = con.execute(
-            "select count(*), any_value(model_version) filter (where role = 'fallback') "
-            "from ml.demand_forecast"
-        ).fetchone()
+        summary.forecast_rows = con.execute("select count(*) from ml.demand_forecast").fetchone()[0]
+        summary.fallback = served_fallback(con)
     if summary.champion:
         summary.monitoring = monitoring_lines(con, model_name, summary.champion)
     return summary
