@@ -20,6 +20,7 @@ GROUND_TRUTH = "ground_truth.expected_demand"
 
 FLOOR = """
 from datetime import timedelta
+import json
 import polars as pl
 from sme_platform.lib.demo_data.ground_truth import expected_units
 from sme_platform.lib.features.store import stored_version
@@ -37,10 +38,12 @@ with connect(database, read_only=True) as con:
 horizon = feature_set.calendar.horizon_days
 origins = feature_set.calendar.fold_origins()
 started = time.perf_counter()
+evaluated = pl.concat([s.select(SERIES_KEYS) for s in series_by_fold.values()]).unique()
 truth = expected_units(
     json.loads(manifest_path.read_text(encoding="utf-8")),
     min(origins.values()),
     max(origins.values()) + timedelta(days=horizon - 1),
+    series=evaluated,
 ).rename({"date": "target_date", "expected_units": "prediction"})
 frames, targets_total, matched = [], 0, 0
 for fold, origin in origins.items():

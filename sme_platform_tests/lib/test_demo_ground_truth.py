@@ -90,3 +90,15 @@ def test_a_manifest_not_from_the_generator_or_days_outside_it_are_refused(record
         expected_units({"generator": "someone else"}, START, START)
     with pytest.raises(GroundTruthError, match=r"2024-03-25\.\.2024-04-05 are not within"):
         expected_units(manifest, date(2024, 3, 25), date(2024, 4, 5))
+
+
+def test_the_ground_truth_can_be_kept_to_the_evaluated_series(recorded_run):
+    _, manifest, _ = recorded_run
+    day = date(2024, 3, 1)
+    everything = expected_units(manifest, day, day)
+    evaluated = everything.select("sku", "location_id").sample(5, seed=1)
+    asked = pl.concat([evaluated, pl.DataFrame({"sku": ["NO-SUCH-SKU"], "location_id": ["X"]})])
+    kept = expected_units(manifest, day, day, series=asked)
+    assert kept.sort("sku", "location_id").equals(
+        everything.join(evaluated, on=["sku", "location_id"]).sort("sku", "location_id")
+    )

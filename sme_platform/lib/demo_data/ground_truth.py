@@ -31,6 +31,7 @@ from sme_platform.lib.demo_data.pricing import PriceBook
 from sme_platform.lib.demo_data.sales import RETURN_PROBABILITY
 from sme_platform.lib.demo_data.scales import SCALES
 
+GROUND_TRUTH_KEYS = {"sku": pl.Utf8, "location_id": pl.Utf8}
 GROUND_TRUTH_COLUMNS = {
     "sku": pl.Utf8,
     "location_id": pl.Utf8,
@@ -43,10 +44,13 @@ class GroundTruthError(ValueError):
     """The manifest does not describe a generated demo (or the days lie outside its period)."""
 
 
-def expected_units(manifest: dict, first_day: date, last_day: date) -> pl.DataFrame:
+def expected_units(
+    manifest: dict, first_day: date, last_day: date, series: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Per SKU x location pair on sale and day in first_day..last_day: the expected units sold
     (net of returns) by the generator's demand model. `manifest` is the generator's
-    `_manifest.json` (its "arguments" replay the run)."""
+    `_manifest.json` (its "arguments" replay the run); `series` (sku, location_id), if given,
+    keeps only those pairs (the long-tail catalogue has 150,000 pairs a day)."""
     arguments = manifest.get("arguments")
     if manifest.get("generator") != "sme_platform.lib.demo_data" or not arguments:
         raise GroundTruthError("the manifest is not one written by sme_platform's demo generator")
@@ -68,6 +72,14 @@ def expected_units(manifest: dict, first_day: date, last_day: date) -> pl.DataFr
     net_units_per_line = pairs.mean_units_per_line * (1.0 - RETURN_PROBABILITY[pairs.location_type])
     skus = np.asarray(catalog.products.codes, dtype=object)[pairs.sku]
     locations = np.asarray(catalog.locations.codes, dtype=object)[pairs.location]
+    wanted = np.ones(len(pairs), dtype=bool)
+    if series is not None:
+        keys = pl.DataFrame({"sku": skus, "location_id": locations}, schema=GROUND_TRUTH_KEYS)
+        kept = keys.with_row_index("pair").join(
+            series.select(list(GROUND_TRUTH_KEYS)).unique(), on=list(GROUND_TRUTH_KEYS), how="semi"
+        )
+        wanted = np.zeros(len(pairs), dtype=bool)
+        wanted[kept["pair"].to_numpy()] = True
     days = []
     for day_index in range((last_day - start).days + 1):
         day = start + timedelta(days=day_index)
@@ -77,7 +89,7 @@ def expected_units(manifest: dict, first_day: date, last_day: date) -> pl.DataFr
             continue
         active = demand.active(day_index)
         lines = demand.expected_lines(day_index, day, prices.promo_pct, active)
-        on_sale = np.flatnonzero(active)
+        on_sale = np.flatnonzero(active & wanted)
         days.append(
             pl.DataFrame(
                 {
