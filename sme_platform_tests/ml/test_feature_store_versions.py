@@ -12,7 +12,7 @@ import polars as pl
 from sme_platform.lib.features.settings import ForecastSettings
 from sme_platform.lib.features.store import KEEP_VERSIONS, materialize_feature_set, prune_versions
 from sme_platform.lib.training.frames import expand
-from sme_platform.lib.training.model import RECENT_MEAN_WEIGHT, load, train
+from sme_platform.lib.training.model import RECENT_MEAN_WEIGHT, RECENT_MEAN_WINDOWS, load, train
 from sme_platform.lib.warehouse import connect
 from sme_platform_tests.ml.synthetic_company import add_days, write_company
 
@@ -86,7 +86,7 @@ def test_training_twice_gives_the_same_model_bytes(tmp_path):
     assert frame.filter(pl.col("censored")).height == 0
 
 
-def test_forecast_leans_on_the_recent_mean_and_old_versions_stay_pure_lightgbm(tmp_path):
+def test_forecast_leans_on_the_recent_level_and_old_versions_score_as_trained(tmp_path):
     project = tmp_path / "company"
     write_company(project, days=300, pattern="learnable")
     with connect(project / "data" / "warehouse.duckdb") as con:
@@ -94,13 +94,23 @@ def test_forecast_leans_on_the_recent_mean_and_old_versions_stay_pure_lightgbm(t
         frame = expand(con, version, "for_training", 14, [])
     model = train(frame, seed=42)
     assert model.recent_mean_weight == RECENT_MEAN_WEIGHT > 0
+    assert model.recent_mean_windows == RECENT_MEAN_WINDOWS == (28, 182)
     model.level_factor = 1.1
     lightgbm_alone = model.raw_predict(frame)
-    recent_mean = frame["mean_28"].to_numpy()
-    expected = ((1 - RECENT_MEAN_WEIGHT) * lightgbm_alone + RECENT_MEAN_WEIGHT * recent_mean) * 1.1
+    weight = RECENT_MEAN_WEIGHT
+    # The level: the mean of the 28-day and the 182-day means (they differ on this company).
+    level = (frame["mean_28"].to_numpy() + frame["mean_182"].to_numpy()) / 2
+    assert not np.allclose(level, frame["mean_28"].to_numpy())
+    expected = ((1 - weight) * lightgbm_alone + weight * level) * 1.1
     assert np.allclose(model.predict(frame), expected)
     assert not np.allclose(model.predict(frame), lightgbm_alone * 1.1)
-    # A version registered before the blend has no weight recorded: pure LightGBM, as trained.
+    # A version registered with the weight but before the windows were recorded: the 28-day mean.
+    former = load(model.text(), model.categories, model.parameters, 1.1, weight)
+    recent_mean = frame["mean_28"].to_numpy()
+    assert np.allclose(
+        former.predict(frame), ((1 - weight) * lightgbm_alone + weight * recent_mean) * 1.1
+    )
+    # One registered before the blend has no weight recorded: pure LightGBM, as trained.
     old = load(model.text(), model.categories, model.parameters, level_factor=1.1)
     assert np.allclose(old.predict(frame), lightgbm_alone * 1.1)
 

@@ -23,6 +23,7 @@ RECIPE_KEYS = (
     "lightgbm",
     "num_boost_round",
     "recent_mean_weight",
+    "recent_mean_windows",
     "settings",
     "horizon_days",
     "holiday_country",

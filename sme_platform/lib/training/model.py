@@ -7,13 +7,21 @@ forecast the median (near zero on intermittent series: a "better" WAPE from empt
 Tweedie (power 1.2) gave a 5 % lower WAPE on the demo but forecast 15 to 25 % too few units on
 every fold, so fewer units on the shelf; Poisson's bias was about a third of that.
 
-The forecast leans partly on the series' own 28-day mean (censored days left out, the feature
-`mean_28`): (1 - w) * LightGBM + w * mean_28, w = RECENT_MEAN_WEIGHT. Trees fit to a sample of
-noisy intermittent series chase that noise; the combination is steadier. Measured over the four
-folds and the holdout (business cost, the same simulation and level correction for both): 3 %
-cheaper than LightGBM alone on the demo, 11 % on Online Retail; weights 0.3 to 0.5 were within
-4 % of each other on both. A version registered before the combination has no weight recorded
-and is scored as it was trained: LightGBM alone.
+The forecast leans partly on the series' own recent level (censored days left out): (1 - w) *
+LightGBM + w * level, w = RECENT_MEAN_WEIGHT, the level being the mean of the features
+`mean_28` and `mean_182` (RECENT_MEAN_WINDOWS). Trees fit to a sample of noisy intermittent
+series chase that noise; the combination is steadier. Measured over the four folds and the
+holdout (business cost, the same simulation and level correction for both): with the 28-day mean
+alone, 3 % cheaper than LightGBM alone on the demo, 11 % on Online Retail; weights 0.3 to 0.5
+were within 4 % of each other on both. The 28-day mean alone is a poor level for intermittent
+series: one that sold nothing in the last 28 days got 0.6 x LightGBM (on the demo 1,628 units
+forecast where the generator's true mean was 2,932), and the series selected as active have a
+28-day mean 56 % above their true mean on the long-tail shape (a lucky month is why they were
+selected). Averaging it with the steadier 182-day mean: business cost 3.3 % lower on the demo
+and 5.8 % on the long tail, 1.2 % higher on Online Retail (still 4.8 % below its cheapest peer),
+WAPE lower on all three (1.432 -> 1.429, 1.110 -> 1.098, 1.827 -> 1.793). Versions keep the
+windows they were trained with: one registered before records none and is scored with the 28-day
+mean (or, before the combination, with no weight: LightGBM alone).
 
 Reproducible: the same rows, parameters and seed give the same model text, byte for byte
 (deterministic histogram construction, seeded bagging, and one thread: a different thread
@@ -50,6 +58,9 @@ PARAMETERS = {
 NUM_ROUNDS = 150
 PREDICTION_THREADS = max(1, min(4, os.cpu_count() or 1))
 RECENT_MEAN_WEIGHT = 0.4
+RECENT_MEAN_WINDOWS = (28, 182)
+# What a version registered before the windows were recorded was trained with.
+FORMER_RECENT_MEAN_WINDOWS = (28,)
 
 
 @dataclass
@@ -60,18 +71,26 @@ class DemandModel:
     # Out-of-sample level correction (units sold / units forecast on earlier folds): see backtest.
     level_factor: float = 1.0
     recent_mean_weight: float = 0.0
+    recent_mean_windows: tuple[int, ...] = FORMER_RECENT_MEAN_WINDOWS
 
     def predict(self, frame: pl.DataFrame) -> np.ndarray:
         return self.uncorrected_predict(frame) * self.level_factor
 
     def uncorrected_predict(self, frame: pl.DataFrame) -> np.ndarray:
-        """The combination with the 28-day mean, before the level correction."""
+        """The combination with the series' recent level, before the level correction."""
         weight = self.recent_mean_weight
         lightgbm_alone = self.raw_predict(frame)
         if weight == 0:
             return lightgbm_alone
-        recent_mean = frame["mean_28"].fill_null(0.0).to_numpy().astype(np.float64)
-        return (1 - weight) * lightgbm_alone + weight * recent_mean
+        return (1 - weight) * lightgbm_alone + weight * self.recent_level(frame)
+
+    def recent_level(self, frame: pl.DataFrame) -> np.ndarray:
+        """The mean of the series' means over `recent_mean_windows` days (a missing one: 0)."""
+        means = [
+            frame[f"mean_{days}"].fill_null(0.0).to_numpy().astype(np.float64)
+            for days in self.recent_mean_windows
+        ]
+        return np.mean(means, axis=0)
 
     def raw_predict(self, frame: pl.DataFrame) -> np.ndarray:
         coded, _ = categorical_codes(frame, self.categories)
@@ -111,7 +130,13 @@ def train(frame: pl.DataFrame, seed: int, rounds: int = NUM_ROUNDS) -> DemandMod
         free_raw_data=True,
     )
     booster = lgb.train(parameters, dataset, num_boost_round=rounds)
-    return DemandModel(booster, categories, parameters, recent_mean_weight=RECENT_MEAN_WEIGHT)
+    return DemandModel(
+        booster,
+        categories,
+        parameters,
+        recent_mean_weight=RECENT_MEAN_WEIGHT,
+        recent_mean_windows=RECENT_MEAN_WINDOWS,
+    )
 
 
 def load(
@@ -120,7 +145,13 @@ def load(
     parameters: dict,
     level_factor: float = 1.0,
     recent_mean_weight: float = 0.0,
+    recent_mean_windows: tuple[int, ...] = FORMER_RECENT_MEAN_WINDOWS,
 ) -> DemandModel:
     return DemandModel(
-        lgb.Booster(model_str=text), categories, parameters, level_factor, recent_mean_weight
+        lgb.Booster(model_str=text),
+        categories,
+        parameters,
+        level_factor,
+        recent_mean_weight,
+        tuple(recent_mean_windows),
     )

@@ -124,6 +124,7 @@ def register_candidate(
             "lightgbm": final.parameters,
             "level_factor": final.level_factor,
             "recent_mean_weight": final.recent_mean_weight,
+            "recent_mean_windows": list(final.recent_mean_windows),
             "num_boost_round": final.booster.current_iteration(),
             "categories": final.categories,
             "interval": {

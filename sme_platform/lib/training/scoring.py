@@ -14,7 +14,7 @@ from sme_platform.lib.release.registry import ModelVersion, get_version, load_mo
 from sme_platform.lib.training.backtest import LIGHTGBM
 from sme_platform.lib.training.conformal import apply_intervals
 from sme_platform.lib.training.frames import expand, holiday_dates
-from sme_platform.lib.training.model import DemandModel, load
+from sme_platform.lib.training.model import FORMER_RECENT_MEAN_WINDOWS, DemandModel, load
 
 
 @dataclass
@@ -40,6 +40,7 @@ def load_registered(
         parameters["lightgbm"],
         parameters.get("level_factor", 1.0),
         parameters.get("recent_mean_weight", 0.0),
+        parameters.get("recent_mean_windows", FORMER_RECENT_MEAN_WINDOWS),
     )
     quantiles = pl.DataFrame(parameters["interval"]["quantiles"])
     return LoadedModel(

@@ -12,6 +12,7 @@ PARAMETERS = {
     "lightgbm": {"objective": "poisson", "seed": 42},
     "num_boost_round": 150,
     "recent_mean_weight": 0.4,
+    "recent_mean_windows": [28, 182],
     "settings": {"active_days": 56},
     "horizon_days": 14,
     "holiday_country": "DE",
@@ -53,6 +54,7 @@ def test_the_holdout_judges_a_champion_that_never_saw_it_or_another_recipe():
     for key, value in [
         ("lightgbm", {"objective": "tweedie", "seed": 42}),
         ("recent_mean_weight", 0.0),
+        ("recent_mean_windows", [28]),
         ("settings", {"active_days": 28}),
         ("holiday_country", "GB"),
     ]:
