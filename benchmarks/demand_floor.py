@@ -63,7 +63,7 @@ results = judge_methods(pl.concat(frames), config.business)[1]
 columns = ["model", "fold", "series", "wape", "bias", "interval_coverage", "business_cost"]
 rows = results.filter(pl.col("segment_type") == "overall").select(columns).to_dicts()
 report(seconds=time.perf_counter() - started, results=rows,
-       target_days=targets_total, matched=matched)
+       ground_truth={"target_days": targets_total, "matched": matched})
 """
 
 
@@ -74,8 +74,8 @@ def demo_manifest(project: Path) -> Path | None:
 
 
 def floor_results(project: Path, database: Path, version: str, run_child) -> dict | None:
-    """The ground truth's rows for the dataset's results and how many target days it covered,
-    or None for a project without a demo manifest."""
+    """The ground truth's rows for the dataset's results ("results") and how many target days it
+    covered ("ground_truth"), or None for a project without a demo manifest."""
     manifest = demo_manifest(project)
     if manifest is None:
         return None

@@ -334,7 +334,7 @@ def accuracy(label: str, project: Path, env: dict, with_mlforecast: bool) -> dic
     if floor is not None:
         print(f"[{label}] the generator's true expected demand on the same folds and series")
         dataset["results"] += floor["results"]
-        dataset["ground_truth"] = {"target_days": floor["target_days"], "matched": floor["matched"]}
+        dataset["ground_truth"] = floor["ground_truth"]
     print(f"[{label}] timing the training step (run_training)")
     training = run_child(TRAIN, project, database, version, env=env)
     dataset["training"] = {
@@ -576,7 +576,7 @@ def bench_long_tail(workdir: Path, days: int, keep: bool, env: dict) -> tuple[di
         "status": stored["status"],
         "feature_set_version": stored["feature_set_version"],
         "results": stored["results"] + (floor["results"] if floor else []),
-        **({"ground_truth": {k: floor[k] for k in ("target_days", "matched")}} if floor else {}),
+        **({"ground_truth": floor["ground_truth"]} if floor else {}),
         "rows": rows,
         "run_status": steps["status"],
         "slowest_steps": steps["steps"],

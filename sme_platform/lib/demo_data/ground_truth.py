@@ -33,8 +33,7 @@ from sme_platform.lib.demo_data.scales import SCALES
 
 GROUND_TRUTH_KEYS = {"sku": pl.Utf8, "location_id": pl.Utf8}
 GROUND_TRUTH_COLUMNS = {
-    "sku": pl.Utf8,
-    "location_id": pl.Utf8,
+    **GROUND_TRUTH_KEYS,
     "date": pl.Date,
     "expected_units": pl.Float64,
 }

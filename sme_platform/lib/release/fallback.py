@@ -44,6 +44,17 @@ from sme_platform.lib.warehouse import table_exists, transaction
 FALLBACK_TABLE = "ml.fallback_forecast"
 FALLBACK_METHODS = (SEASONAL_NAIVE, MOVING_AVERAGE)
 WINDOW_DAYS = 28
+# The columns fallback_forecast returns.
+FALLBACK_FORECAST_SCHEMA = {
+    "sku": pl.Utf8,
+    "location_id": pl.Utf8,
+    "origin_date": pl.Date,
+    "target_date": pl.Date,
+    "horizon": pl.Int64,
+    "prediction": pl.Float64,
+    "low": pl.Float64,
+    "high": pl.Float64,
+}
 
 
 @dataclass(frozen=True)
@@ -106,7 +117,7 @@ def fallback_forecast(
         [feature_set_version],
     ).pl()
     if series.is_empty():
-        return _empty()
+        return pl.DataFrame(schema=FALLBACK_FORECAST_SCHEMA)
     origin: date = series["origin_date"].max()
     con.register("_fallback_series", series.select("sku", "location_id").to_arrow())
     try:
@@ -155,9 +166,7 @@ def fallback_forecast(
     judged = apply_intervals(
         frame.with_columns(pl.lit(choice.method).alias("model")), quantiles, scaled=True
     )
-    return judged.select(
-        "sku", "location_id", "origin_date", "target_date", "horizon", "prediction", "low", "high"
-    ).sort("sku", "location_id", "horizon")
+    return judged.select(list(FALLBACK_FORECAST_SCHEMA)).sort("sku", "location_id", "horizon")
 
 
 def publish_fallback(
@@ -209,18 +218,3 @@ def publish_fallback(
     finally:
         con.unregister("_fallback_rows")
     return rows
-
-
-def _empty() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={
-            "sku": pl.Utf8,
-            "location_id": pl.Utf8,
-            "origin_date": pl.Date,
-            "target_date": pl.Date,
-            "horizon": pl.Int64,
-            "prediction": pl.Float64,
-            "low": pl.Float64,
-            "high": pl.Float64,
-        }
-    )
