@@ -26,6 +26,7 @@ from sme_platform.lib.demo_data.ground_truth import expected_units
 from sme_platform.lib.features.store import stored_version
 from sme_platform.lib.training.config import load_forecasting_config
 from sme_platform.lib.training.history import SERIES_KEYS, as_forecast_frame, target_days
+from sme_platform.lib.training.metrics import wape_at_zero_bias
 from sme_platform.lib.training.pipeline import evaluation_history, fold_series, judge_methods
 from sme_platform.lib.warehouse import connect
 project, database, version, manifest_path = (
@@ -59,9 +60,13 @@ for fold, origin in origins.items():
     # A pair the generator had not on sale that day: its true mean is 0.
     frames.append(as_forecast_frame(frame.with_columns(pl.col("prediction").fill_null(0.0)),
                                     sys.argv[5]))
-results = judge_methods(pl.concat(frames), config.business)[1]
-columns = ["model", "fold", "series", "wape", "bias", "interval_coverage", "business_cost"]
-rows = results.filter(pl.col("segment_type") == "overall").select(columns).to_dicts()
+forecasts = pl.concat(frames)
+results = judge_methods(forecasts, config.business)[1]
+columns = ["model", "fold", "series", "wape", "bias", "interval_coverage", "business_cost",
+           "wape_at_zero_bias"]
+rows = (results.filter(pl.col("segment_type") == "overall")
+        .join(wape_at_zero_bias(forecasts), on=["model", "fold"], how="left")
+        .select(columns).to_dicts())
 report(seconds=time.perf_counter() - started, results=rows,
        ground_truth={"target_days": targets_total, "matched": matched})
 """

@@ -147,3 +147,33 @@ def summary(results: pl.DataFrame, segment_type: str = "overall") -> pl.DataFram
         .with_columns(pl.col("folds").cast(pl.Int64))
         .sort("model", "segment", "period")
     )
+
+
+def wape_at_zero_bias(forecasts: pl.DataFrame) -> pl.DataFrame:
+    """Per model and fold (overall), the WAPE of its forecasts rescaled so that they sum to the
+    units sold: a judge of how a method spreads its units over series and days, at equal bias.
+
+    WAPE alone can be bought with bias: on intermittent demand a forecast scaled down by 5 %
+    has a WAPE about 2.5 % lower (on the demo's folds), and a median forecast a far lower one.
+    Comparing methods after this rescaling, which uses the fold's own actuals and so is only for
+    judging, never for forecasting, takes that lever away. Null where the fold sold nothing or
+    the method forecast nothing. Censored rows are left out, as everywhere."""
+    require_columns(
+        forecasts, ["model", "fold", "actual", "prediction", "censored"], "wape_at_zero_bias"
+    )
+    evaluated = forecasts.filter(~pl.col("censored"))
+    totals = evaluated.group_by("model", "fold").agg(
+        sold=pl.col("actual").sum(), forecast=pl.col("prediction").sum()
+    )
+    scale = pl.col("sold") / pl.col("forecast")
+    return (
+        evaluated.join(totals, on=["model", "fold"])
+        .group_by("model", "fold")
+        .agg(
+            pl.when((pl.col("sold").first() > 0) & (pl.col("forecast").first() > 0))
+            .then((pl.col("prediction") * scale - pl.col("actual")).abs().sum() / pl.col("sold"))
+            .first()
+            .alias("wape_at_zero_bias")
+        )
+        .sort("model", "fold")
+    )

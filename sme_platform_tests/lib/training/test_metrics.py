@@ -7,7 +7,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from sme_platform.lib.training.metrics import accuracy_by_segment, summary
+from sme_platform.lib.training.metrics import accuracy_by_segment, summary, wape_at_zero_bias
 from sme_platform_tests.lib.training.synthetic import START
 
 DAY_1, DAY_2, DAY_3 = (START + dt.timedelta(days=offset) for offset in range(3))
@@ -78,3 +78,37 @@ def test_summary_means_the_backtest_folds_and_keeps_the_holdout_apart():
         ("m", "backtest_mean", 2, pytest.approx(0.5)),
         ("m", "holdout", 1, 0.7),
     ]
+
+
+def test_wape_at_zero_bias_rescales_each_fold_to_the_units_sold():
+    # Uncensored: sold 2 + 4 + 0 + 0 = 6, forecast 3 + 3 + 1 + 0 = 7, so each forecast x 6/7:
+    # |18/7 - 2| + |18/7 - 4| + |6/7 - 0| + 0 = 20/7 over 6 sold (plain WAPE: 3/6).
+    result = wape_at_zero_bias(forecast_rows())
+    assert result.to_dicts() == [
+        {"model": "m", "fold": "holdout", "wape_at_zero_bias": pytest.approx(20 / 42)}
+    ]
+
+
+def test_wape_at_zero_bias_cannot_be_bought_with_bias():
+    exact = forecast_rows()
+    # Scaled down by a fifth (bias -6.7 %): a lower plain WAPE, 2.8 / 6 against 3 / 6.
+    lowered = exact.with_columns(pl.col("prediction") * 0.8, model=pl.lit("lowered"))
+    both = pl.concat([exact, lowered])
+    plain = accuracy_by_segment(both).filter(pl.col("segment_type") == "overall")
+    assert plain.sort("model")["wape"].to_list() == pytest.approx([2.8 / 6, 0.5])
+    rescaled = wape_at_zero_bias(both).sort("model")["wape_at_zero_bias"].to_list()
+    assert rescaled == pytest.approx([20 / 42, 20 / 42])
+
+
+def test_wape_at_zero_bias_is_null_without_units_sold_or_forecast():
+    rows = forecast_rows()
+    nothing_forecast = rows.with_columns(prediction=pl.lit(0.0), fold=pl.lit("fold_1"))
+    nothing_sold = rows.with_columns(actual=pl.lit(0.0), fold=pl.lit("fold_2"))
+    result = wape_at_zero_bias(pl.concat([nothing_forecast, nothing_sold]))
+    assert result["fold"].to_list() == ["fold_1", "fold_2"]
+    assert result["wape_at_zero_bias"].to_list() == [None, None]
+
+
+def test_wape_at_zero_bias_names_a_missing_column():
+    with pytest.raises(Exception, match="censored"):
+        wape_at_zero_bias(forecast_rows().drop("censored"))
