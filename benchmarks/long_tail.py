@@ -2,14 +2,14 @@
 
     .venv/bin/python benchmarks/long_tail.py [--days 730] [--workdir D] [--keep]
 
-In a fresh project folder: the demo mapping without what the company does not export (what
-`sme-platform demo --catalog long-tail` writes), then `sme-platform generate --catalog long-tail`
-and `sme-platform run`, each in its own process under /usr/bin/time -v (wall time and peak
-resident memory, DuckDB included). Then, from the warehouse: the rows of raw.sales_lines against
-marts.sales_daily, and the rows a table zero-filled from each pair's first activity to the last
-day would have had (what marts.sales_daily was before it became sparse), and the slowest steps
-of the run from the project's Dagster instance. The project folder is deleted afterwards unless
---keep.
+In a fresh project folder: the demo mapping without what the company does not export and the
+demo's forecasting.yaml (what `sme-platform demo --catalog long-tail` writes), then
+`sme-platform generate --catalog long-tail` and `sme-platform run`, each in its own process
+under /usr/bin/time -v (wall time and peak resident memory, DuckDB included). Then, from the
+warehouse: the rows of raw.sales_lines against marts.sales_daily, and the rows a table
+zero-filled from each pair's first activity to the last day would have had (what
+marts.sales_daily was before it became sparse), and the slowest steps of the run from the
+project's Dagster instance. The project folder is deleted afterwards unless --keep.
 """
 
 from __future__ import annotations
@@ -39,7 +39,12 @@ repo, project = Path(sys.argv[1]), Path(sys.argv[2])
 target = project / "sources.yaml"
 mapping = demo_mapping("long-tail", (repo / "sources.yaml").read_text(encoding="utf-8"))
 target.write_text(with_schema_modeline(mapping, target), encoding="utf-8")
-print("RESULT " + json.dumps({"mapping": str(target)}))
+# The demo company's forecasting settings (its holiday calendar, the gate's margins), as
+# `sme-platform demo` copies them: without them the model knew no holiday and the gate ran on
+# the defaults, not what a user of the long-tail demo gets.
+settings = project / "forecasting.yaml"
+settings.write_text((repo / "forecasting.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+print("RESULT " + json.dumps({"mapping": str(target), "settings": str(settings)}))
 """
 
 COUNT_ROWS = """
