@@ -525,7 +525,7 @@ def verdict(dataset: dict) -> list[str]:
             f"{wape / best_wape - 1:+.1%} (target <= -3 %: "
             f"{'met' if wape <= 0.97 * best_wape else 'NOT met'})"
         )
-    at_zero_bias = equal_bias_line(own, others)
+    at_zero_bias = equal_bias_line(own, others, methods.get(GROUND_TRUTH))
     if at_zero_bias is not None:
         lines.append(at_zero_bias)
     floor = floor_line(methods, best_wape)
@@ -545,9 +545,12 @@ def verdict(dataset: dict) -> list[str]:
     return lines
 
 
-def equal_bias_line(own: dict[str, dict], others: dict[str, dict[str, dict]]) -> str | None:
+def equal_bias_line(
+    own: dict[str, dict], others: dict[str, dict[str, dict]], truth: dict | None
+) -> str | None:
     """The WAPE target read at equal bias: every method's fold forecasts rescaled to the units
-    sold (lib/training/metrics.wape_at_zero_bias), so no method's WAPE is bought with bias."""
+    sold (lib/training/metrics.wape_at_zero_bias), so no method's WAPE is bought with bias; with
+    the data's floor read the same way where the dataset has one."""
     wape = own["mean"].get("wape_at_zero_bias")
     rescaled = [
         (folds["mean"]["wape_at_zero_bias"], name)
@@ -557,11 +560,15 @@ def equal_bias_line(own: dict[str, dict], others: dict[str, dict[str, dict]]) ->
     if wape is None or not rescaled:
         return None
     best_wape, best = min(rescaled)
-    return (
+    line = (
         f"mean WAPE at zero bias {wape:.3f} vs best other {best} {best_wape:.3f}: "
         f"{wape / best_wape - 1:+.1%} (the WAPE target read at equal bias: "
         f"{'met' if wape <= 0.97 * best_wape else 'NOT met'})"
     )
+    floor = (truth or {}).get("mean", {}).get("wape_at_zero_bias")
+    if floor is not None:
+        line += f"; the floor at zero bias {floor:.3f}, {floor / best_wape - 1:+.1%}"
+    return line
 
 
 def print_timings(timings: list[dict]) -> None:
