@@ -154,25 +154,20 @@ def wape_at_zero_bias(forecasts: pl.DataFrame) -> pl.DataFrame:
     units sold: a judge of how a method spreads its units over series and days, at equal bias.
 
     WAPE alone can be bought with bias: on intermittent demand a forecast scaled down by 5 %
-    has a WAPE about 2.5 % lower (on the demo's folds), and a median forecast a far lower one.
+    has a WAPE 1.7 % lower (on the demo's folds), and a median forecast a far lower one.
     Comparing methods after this rescaling, which uses the fold's own actuals and so is only for
     judging, never for forecasting, takes that lever away. Null where the fold sold nothing or
     the method forecast nothing. Censored rows are left out, as everywhere."""
     require_columns(
         forecasts, ["model", "fold", "actual", "prediction", "censored"], "wape_at_zero_bias"
     )
-    evaluated = forecasts.filter(~pl.col("censored"))
-    totals = evaluated.group_by("model", "fold").agg(
-        sold=pl.col("actual").sum(), forecast=pl.col("prediction").sum()
-    )
-    scale = pl.col("sold") / pl.col("forecast")
+    sold, forecast = pl.col("actual").sum(), pl.col("prediction").sum()
     return (
-        evaluated.join(totals, on=["model", "fold"])
+        forecasts.filter(~pl.col("censored"))
         .group_by("model", "fold")
         .agg(
-            pl.when((pl.col("sold").first() > 0) & (pl.col("forecast").first() > 0))
-            .then((pl.col("prediction") * scale - pl.col("actual")).abs().sum() / pl.col("sold"))
-            .first()
+            pl.when((sold > 0) & (forecast > 0))
+            .then((pl.col("prediction") * (sold / forecast) - pl.col("actual")).abs().sum() / sold)
             .alias("wape_at_zero_bias")
         )
         .sort("model", "fold")
