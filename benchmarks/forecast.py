@@ -70,6 +70,7 @@ WHOLE_GRAPH_TARGET_SECONDS = 300
 WHOLE_GRAPH_TARGET_MIB = 4096
 MLFORECAST_MISSING = "mlforecast not installed: pip install -e '.[bench]'"
 MLFORECAST_OBJECTIVES = ("l2", "tweedie", "l1")
+TRAINING_PHASE = "training step (run_training)"
 
 # The newest registered version of the demand model and its stored results (overall segment).
 READ_RESULTS = """
@@ -346,16 +347,25 @@ def accuracy(label: str, project: Path, env: dict, with_mlforecast: bool) -> dic
         print(f"[{label}] the generator's true expected demand on the same folds and series")
         dataset["results"] += floor["results"]
         dataset["ground_truth"] = floor["ground_truth"]
-    print(f"[{label}] timing the training step (run_training)")
+    dataset["training"], remade = training_step(label, project, database, version, env)
+    add_zero_bias(dataset, remade)
+    return dataset
+
+
+def training_step(
+    label: str, project: Path, database: Path, version: str, env: dict
+) -> tuple[dict, list[dict]]:
+    """The training step re-made on the stored feature set version: its time and memory, and
+    its results' overall WAPE and WAPE at zero bias per method and fold (for add_zero_bias)."""
+    print(f"[{label}] timing the {TRAINING_PHASE}")
     training = run_child(TRAIN, project, database, version, env=env)
-    add_zero_bias(dataset, training["zero_bias"])
-    dataset["training"] = {
+    timing = {
         "seconds": round(training["seconds"], 1),
         "peak_mib": training["peak_mib"],
         "training_rows": training["training_rows"],
         "steps": training["steps"],
     }
-    return dataset
+    return timing, training["zero_bias"]
 
 
 def add_zero_bias(dataset: dict, remade_rows: list[dict]) -> None:
@@ -628,21 +638,12 @@ def bench_long_tail(workdir: Path, days: int, keep: bool, env: dict) -> tuple[di
         except RuntimeError as error:  # the run trained no model: its time is still measured
             stored = {"model_version": None, "feature_set_version": None, "results": []}
             stored["status"] = f"no model: {str(error)[-300:]}"
-        floor = training = None
-        if stored["feature_set_version"] is not None:
-            floor = floor_results(
-                project, database, stored["feature_set_version"], lambda *a: run_child(*a, env=env)
-            )
-            print("[long-tail] timing the training step (run_training)")
-            training = run_child(TRAIN, project, database, stored["feature_set_version"], env=env)
-            phases.append(
-                {
-                    "phase": "training step (run_training)",
-                    "seconds": round(training["seconds"], 1),
-                    "peak_mib": training["peak_mib"],
-                    "training_rows": training["training_rows"],
-                }
-            )
+        floor = remade = None
+        version = stored["feature_set_version"]
+        if version is not None:
+            floor = floor_results(project, database, version, lambda *a: run_child(*a, env=env))
+            timing, remade = training_step("long-tail", project, database, version, env)
+            phases.append({"phase": TRAINING_PHASE, **timing})
     finally:
         if not keep:
             shutil.rmtree(project)
@@ -661,8 +662,8 @@ def bench_long_tail(workdir: Path, days: int, keep: bool, env: dict) -> tuple[di
         "run_status": steps["status"],
         "slowest_steps": steps["steps"],
     }
-    if training is not None:
-        add_zero_bias(dataset, training["zero_bias"])
+    if remade is not None:
+        add_zero_bias(dataset, remade)
     return dataset, [{"dataset": "long-tail", **phase} for phase in phases]
 
 
@@ -754,7 +755,7 @@ def main() -> None:
 
 def phase_rows(label: str, dataset: dict) -> list[dict]:
     """The training step's and mlforecast's time and memory, as rows of the timing table."""
-    rows = [{"dataset": label, "phase": "training step (run_training)", **dataset["training"]}]
+    rows = [{"dataset": label, "phase": TRAINING_PHASE, **dataset["training"]}]
     if "mlforecast" in dataset:
         folds = len(dataset["mlforecast"]["series_per_fold"])
         rows.append(
