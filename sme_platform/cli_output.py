@@ -166,6 +166,8 @@ def print_forecasting(forecasting) -> None:
                 f"{'save' if money > 0 else 'cost'} {abs(money):,.0f} in lost margin and holding "
                 f"cost against {method}, the cheapest alternative there"
             )
+    if forecasting.service_level_note:
+        console.print(forecasting.service_level_note, markup=False)
     if forecasting.last_decision:
         console.print(f"Last release decision: {forecasting.last_decision}")
     for line in forecasting.monitoring:

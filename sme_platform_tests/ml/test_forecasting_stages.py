@@ -265,12 +265,18 @@ def test_a_model_that_cannot_beat_the_baselines_is_refused(tmp_path, instance):
     page = render(dashboard, tmp_path / "kpi.html", {}, "Noise Ltd").read_text(encoding="utf-8")
     assert f"<p>{note.replace(chr(39), '&#x27;')}</p>" in page
     assert (summary.champion, summary.fallback, summary.forecast_rows) == (None, cheaper, rows)
+    # The bakery's stock costs 500 % a year: at price 10 and cost 6 the cheapest service level
+    # is 4 / (4 + 6 * 5 * 7 / 365), below the agreed 0.9, as the version recorded and says.
+    assert summary.service_level == 0.9
+    assert summary.cost_optimal_service_level == pytest.approx(4 / (4 + 6 * 5 * 7 / 365))
     with console.capture() as printed:
         print_forecasting(summary)
+    said = " ".join(printed.get().split())
     assert (
         f"Demand forecast: champion none yet; {rows:,} forecast rows in ml.demand_forecast from "
         f"the fallback {cheaper} (the cheaper baseline of the backtest"
-    ) in " ".join(printed.get().split())
+    ) in said
+    assert "service level 0.90 is above 0.874" in said and "holding costs dominate" in said
 
 
 def test_a_better_model_goes_through_a_canary_and_can_be_rolled_back(tmp_path, instance):

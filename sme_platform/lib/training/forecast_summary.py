@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import duckdb
@@ -13,6 +14,8 @@ HOLDOUT = "holdout"
 DEMAND_MODEL_NAME = "demand_forecast"
 # The role of the rows a fallback baseline publishes while no version has passed the gate.
 FALLBACK_ROLE = "fallback"
+# How far the agreed service level may be from the cost-optimal one before the summary says so.
+SERVICE_LEVEL_TOLERANCE = 0.02
 
 
 @dataclass
@@ -41,6 +44,29 @@ class ForecastSummary:
     window_costs: dict[str, float] = field(default_factory=dict)
     windows: int = 0
     monitoring: list[str] = field(default_factory=list)  # drift and live accuracy, one line each
+    # The reorder simulation's agreed service level, and the one its money makes cheapest
+    # (business.cost_optimal_service_level), as the shown version recorded them.
+    service_level: float | None = None
+    cost_optimal_service_level: float | None = None
+
+    @property
+    def service_level_note(self) -> str | None:
+        """What the simulated costs reward when the agreed service level is far from the
+        cost-optimal one, or None."""
+        agreed, optimal = self.service_level, self.cost_optimal_service_level
+        if agreed is None or optimal is None or abs(optimal - agreed) < SERVICE_LEVEL_TOLERANCE:
+            return None
+        if agreed < optimal:
+            relation, dominant, rewarded = "below", "units short", "more (the extra stock)"
+        else:
+            relation, dominant, rewarded = "above", "holding costs", "less (the stock not held)"
+        return (
+            f"The reorder simulation's service level {agreed:.2f} is {relation} {optimal:.3f}, "
+            "the cost-optimal one for the stated margins and holding cost (critical ratio, "
+            f"median series): {dominant} dominate every method's simulated cost, and a method "
+            f"that forecasts {rewarded} looks cheaper for it, not for forecasting better. Set "
+            "business.service_level in forecasting.yaml to what the business means to hold."
+        )
 
     @property
     def saving_against_best_alternative(self) -> tuple[str, float] | None:
@@ -90,6 +116,10 @@ def summarize_forecasting(
     ).fetchone()[0]
     shown = row[0] if row else latest
     summary = ForecastSummary(model_name, row[0] if row else None, row[1] if row else None)
+    if shown:
+        summary.service_level, summary.cost_optimal_service_level = recorded_service_levels(
+            con, model_name, shown
+        )
     if shown and table_exists(con, "ml", "backtest_results"):
         rows = con.execute(
             """select model, business_cost, wape, bias, interval_coverage, days, series
@@ -126,3 +156,17 @@ def summarize_forecasting(
     if summary.champion:
         summary.monitoring = monitoring_lines(con, model_name, summary.champion)
     return summary
+
+
+def recorded_service_levels(
+    con: duckdb.DuckDBPyConnection, model_name: str, version: str
+) -> tuple[float | None, float | None]:
+    """(agreed, cost-optimal) service level as the version recorded them (a version registered
+    before the cost-optimal one was recorded: None for it)."""
+    (business,) = con.execute(
+        "select business from ml.model_registry where model_name = ? and version = ?",
+        [model_name, version],
+    ).fetchone()
+    recorded = json.loads(business) if isinstance(business, str) else (business or {})
+    agreed = (recorded.get("assumptions") or {}).get("service_level")
+    return agreed, recorded.get("cost_optimal_service_level")

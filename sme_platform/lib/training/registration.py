@@ -20,6 +20,7 @@ from sme_platform.lib.release.registry import (
 )
 from sme_platform.lib.training import backtest, frames, model, pipeline
 from sme_platform.lib.training.backtest import LIGHTGBM
+from sme_platform.lib.training.business import cost_optimal_service_level
 from sme_platform.lib.training.config import MODEL_NAME, ForecastingConfig
 from sme_platform.lib.training.metrics import HOLDOUT_FOLD
 from sme_platform.lib.training.pipeline import TrainingOutcome
@@ -156,6 +157,14 @@ def register_candidate(
         },
         business={
             "assumptions": config.business.model_dump(),
+            # Beside the agreed service level, the one its money makes cheapest (the run
+            # summary says when they are far apart: lib/training/forecast_summary.py).
+            "cost_optimal_service_level": cost_optimal_service_level(
+                outcome.forecasts.filter(
+                    (pl.col("model") == LIGHTGBM) & (pl.col("fold") == HOLDOUT_FOLD)
+                ),
+                config.business,
+            ),
             "holdout": {
                 row["model"]: {
                     k: row[k]

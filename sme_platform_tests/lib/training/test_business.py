@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from sme_platform.lib.training.business import (
     BusinessAssumptions,
     business_by_segment,
+    cost_optimal_service_level,
     simulate_series,
 )
 from sme_platform.lib.training.history import TrainingInputError
@@ -202,3 +203,28 @@ def test_a_calibrated_protection_quantile_sets_the_safety_stock():
     # Without calibration the order falls back to the daily interval read as normal days.
     fallback = simulate_series(frame, assumptions, 0.8).row(0, named=True)
     assert fallback["order"] < 4.0
+
+
+def test_the_cost_optimal_service_level_is_the_critical_ratio_of_the_median_series():
+    # Stated defaults: price 10, cost 6.5 -> a unit short loses 3.5; a unit left over is held a
+    # review period (7 days) at 25 % a year of 6.5.
+    assumed = one_series([0] * 14)
+    held = 6.5 * 0.25 * 7 / 365
+    assert cost_optimal_service_level(assumed, BusinessAssumptions()) == pytest.approx(
+        3.5 / (3.5 + held)
+    )
+    # Three series: the median one's ratio, whatever the others' (a thin-margin one, a rich one).
+    thin = one_series([0] * 14, unit_price=10.0, unit_cost=9.99, sku="b")
+    rich = one_series([0] * 14, unit_price=20.0, unit_cost=12.0, sku="c")
+    level = cost_optimal_service_level(pl.concat([assumed, thin, rich]), BusinessAssumptions())
+    assert level == pytest.approx(3.5 / (3.5 + held))
+    # Holding dear enough that a leftover week costs a quarter of its cost: 3.5 / (3.5 + 1.625).
+    yearly = BusinessAssumptions(holding_cost_rate_per_year=0.25 * 365 / 7)
+    assert cost_optimal_service_level(assumed, yearly) == pytest.approx(3.5 / (3.5 + 6.5 * 0.25))
+
+
+def test_no_series_or_no_money_at_stake_has_no_cost_optimal_service_level():
+    assert cost_optimal_service_level(one_series([0] * 14).head(0), BusinessAssumptions()) is None
+    free = one_series([0] * 14, unit_price=5.0, unit_cost=5.0)
+    no_holding = BusinessAssumptions(holding_cost_rate_per_year=0.0)
+    assert cost_optimal_service_level(free, no_holding) is None

@@ -37,3 +37,28 @@ def test_a_model_dearer_over_the_windows_shows_a_negative_saving_and_one_window_
         is None
     )
     assert summary({}).saving_over_windows is None
+
+
+def test_a_service_level_far_below_the_cost_optimal_one_is_said_with_what_it_rewards():
+    figures = summary({})
+    figures.service_level, figures.cost_optimal_service_level = 0.9, 0.9912
+    note = figures.service_level_note
+    assert "service level 0.90 is below 0.991" in note
+    assert "units short dominate" in note and "forecasts more" in note
+    assert "business.service_level" in note
+
+
+def test_a_service_level_far_above_the_cost_optimal_one_says_holding_dominates():
+    figures = summary({})
+    figures.service_level, figures.cost_optimal_service_level = 0.98, 0.6
+    note = figures.service_level_note
+    assert "0.98 is above 0.600" in note and "holding costs dominate" in note
+    assert "forecasts less" in note
+
+
+def test_no_note_near_the_cost_optimal_level_or_for_a_version_that_recorded_none():
+    figures = summary({})
+    figures.service_level, figures.cost_optimal_service_level = 0.97, 0.985
+    assert figures.service_level_note is None
+    figures.cost_optimal_service_level = None  # registered before it was recorded
+    assert figures.service_level_note is None
