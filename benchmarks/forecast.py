@@ -33,6 +33,12 @@ WAPE is never read alone (an L1 model forecasting the median of intermittent dem
 WAPE and empties the shelves, which its bias shows). Beside it, each method's WAPE at zero bias
 (its forecasts of a fold rescaled to the units sold, lib/training/metrics.wape_at_zero_bias:
 judging only), and the WAPE target read that way: a WAPE bought with bias does not count.
+And the money at other service levels (OTHER_SERVICE_LEVELS, beside the configured one and the
+cost-optimal one the prices and costs imply: lib/training/business.cost_optimal_service_level):
+every method's forecasts from the re-made training step judged again, the model's cost over
+every window and on the holdout against the cheapest other method's: how far the methods are
+apart depends on the service level, and far below the cost-optimal one a method that forecasts
+more looks cheaper for the stock it orders.
 
 Time and peak memory (max RSS of a fresh process, DuckDB included):
 - the training step: lib/training/pipeline.run_training on the stored feature set version
@@ -71,6 +77,9 @@ WHOLE_GRAPH_TARGET_MIB = 4096
 MLFORECAST_MISSING = "mlforecast not installed: pip install -e '.[bench]'"
 MLFORECAST_OBJECTIVES = ("l2", "tweedie", "l1")
 TRAINING_PHASE = "training step (run_training)"
+# Service levels every method is judged at besides the configured one (judging only): the
+# simulated cost ranks the methods, and how far they are apart depends on it.
+OTHER_SERVICE_LEVELS = (0.95, 0.99)
 
 # The newest registered version of the demand model and its stored results (overall segment).
 READ_RESULTS = """
@@ -93,30 +102,57 @@ report(seconds=0, model_version=version, feature_set_version=feature_set_version
        status=status, results=rows)
 """
 
-# run_training as the training asset calls it, on the stored feature set version.
+# run_training as the training asset calls it, on the stored feature set version. Then every
+# method judged again at other service levels (judging only: the same forecasts, calibration
+# fold included, as the training step judged them; the step's own judging is wrapped to keep
+# that frame, which its outcome does not hold).
 TRAIN = """
 import polars as pl
 from sme_platform.lib.features.store import stored_version
+from sme_platform.lib.training import pipeline
+from sme_platform.lib.training.business import cost_optimal_service_level
 from sme_platform.lib.training.config import load_forecasting_config
 from sme_platform.lib.training.frames import holiday_country, holiday_dates
-from sme_platform.lib.training.metrics import wape_at_zero_bias
-from sme_platform.lib.training.pipeline import run_training
+from sme_platform.lib.training.metrics import HOLDOUT_FOLD, wape_at_zero_bias
 from sme_platform.lib.warehouse import connect
 project, database, version = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+levels = [float(level) for level in sys.argv[4].split(",")]
 config = load_forecasting_config(project)
+judged_frames = []
+judge = pipeline.judge_methods
+def judge_and_keep(everything, assumptions):
+    judged_frames.append(everything)
+    return judge(everything, assumptions)
+pipeline.judge_methods = judge_and_keep
 with connect(database, read_only=True) as con:
     feature_set = stored_version(con, version)
     country = holiday_country(con, config.demand_forecast.holiday_country)
     holidays_on = holiday_dates(country, feature_set.calendar.holiday_years)
     started = time.perf_counter()
-    outcome = run_training(con, version, config.demand_forecast, feature_set.calendar,
-                           holidays_on, config.business, config.autoets_series)
+    outcome = pipeline.run_training(con, version, config.demand_forecast, feature_set.calendar,
+                                    holidays_on, config.business, config.autoets_series)
     seconds = time.perf_counter() - started
-report(seconds=seconds, training_rows=outcome.backtest.training_rows,
-       forecast_rows=outcome.forecasts.height, steps=outcome.seconds,
-       zero_bias=outcome.results.filter(pl.col("segment_type") == "overall")
-       .select("model", "fold", "wape")
-       .join(wape_at_zero_bias(outcome.forecasts), on=["model", "fold"]).to_dicts())
+zero_bias = (outcome.results.filter(pl.col("segment_type") == "overall")
+             .select("model", "fold", "wape")
+             .join(wape_at_zero_bias(outcome.forecasts), on=["model", "fold"]).to_dicts())
+holdout = outcome.forecasts.filter(
+    (pl.col("model") == "lightgbm") & (pl.col("fold") == HOLDOUT_FOLD))
+optimal = cost_optimal_service_level(holdout, config.business)
+training_rows, forecast_rows, steps = (
+    outcome.backtest.training_rows, outcome.forecasts.height, outcome.seconds)
+del outcome, holdout  # judged again below: not beside the step's own outcome (peak memory)
+costs = []
+for level in sorted({config.business.service_level, *levels}):
+    assumptions = config.business.model_copy(update={"service_level": level})
+    overall = judge(judged_frames[0], assumptions)[1].filter(pl.col("segment_type") == "overall")
+    costs += overall.group_by("model").agg(
+        windows=pl.col("business_cost").sum(),
+        holdout=pl.col("business_cost").filter(pl.col("fold") == HOLDOUT_FOLD).sum(),
+    ).with_columns(service_level=pl.lit(level)).to_dicts()
+report(seconds=seconds, training_rows=training_rows, forecast_rows=forecast_rows, steps=steps,
+       zero_bias=zero_bias,
+       service_levels={"configured": config.business.service_level, "cost_optimal": optimal,
+                       "costs": costs})
 """
 
 # mlforecast on the platform's folds and series, judged like the platform's methods.
@@ -347,7 +383,9 @@ def accuracy(label: str, project: Path, env: dict, with_mlforecast: bool) -> dic
         print(f"[{label}] the generator's true expected demand on the same folds and series")
         dataset["results"] += floor["results"]
         dataset["ground_truth"] = floor["ground_truth"]
-    dataset["training"], remade = training_step(label, project, database, version, env)
+    dataset["training"], remade, dataset["service_levels"] = training_step(
+        label, project, database, version, env
+    )
     add_zero_bias(dataset, remade)
     return dataset
 
@@ -358,14 +396,15 @@ def training_step(
     """The training step re-made on the stored feature set version: its time and memory, and
     its results' overall WAPE and WAPE at zero bias per method and fold (for add_zero_bias)."""
     print(f"[{label}] timing the {TRAINING_PHASE}")
-    training = run_child(TRAIN, project, database, version, env=env)
+    levels = ",".join(str(level) for level in OTHER_SERVICE_LEVELS)
+    training = run_child(TRAIN, project, database, version, levels, env=env)
     timing = {
         "seconds": round(training["seconds"], 1),
         "peak_mib": training["peak_mib"],
         "training_rows": training["training_rows"],
         "steps": training["steps"],
     }
-    return timing, training["zero_bias"]
+    return timing, training["zero_bias"], training["service_levels"]
 
 
 def add_zero_bias(dataset: dict, remade_rows: list[dict]) -> None:
@@ -552,6 +591,38 @@ def verdict(dataset: dict) -> list[str]:
             f"mean interval coverage {coverage:.2f} (target 0.75-0.85: "
             f"{'met' if abs(coverage - 0.8) <= 0.05 else 'NOT met'})"
         )
+    return lines + service_level_lines(dataset.get("service_levels"))
+
+
+def service_level_lines(levels: dict | None) -> list[str]:
+    """The model's cost against the cheapest other method at each service level judged (from
+    the re-made training step: the same forecasts, judged again), over every window and on the
+    holdout alone."""
+    if not levels or not levels["costs"]:
+        return []
+    optimal = levels["cost_optimal"]
+    lines = [
+        f"service level configured {levels['configured']:.2f}, cost-optimal "
+        + ("-" if optimal is None else f"{optimal:.3f}")
+        + " (critical ratio, median series); the same forecasts judged at:"
+    ]
+    for level in sorted({row["service_level"] for row in levels["costs"]}):
+        rows = {r["model"]: r for r in levels["costs"] if r["service_level"] == level}
+        own = rows.pop("lightgbm", None)
+        others = {m: r for m, r in rows.items() if m != "champion"}
+        if own is None or not others:
+            continue
+        parts = []
+        for window in ("windows", "holdout"):
+            best = min(others, key=lambda m: (others[m][window], m))
+            theirs = others[best][window]
+            parts.append(
+                f"{'every window' if window == 'windows' else 'holdout'} {own[window]:,.0f} vs "
+                f"{best} {theirs:,.0f} ({own[window] / theirs - 1:+.1%})"
+                if theirs
+                else f"{window}: -"
+            )
+        lines.append(f"  {level:.2f}: " + "; ".join(parts))
     return lines
 
 
@@ -638,11 +709,13 @@ def bench_long_tail(workdir: Path, days: int, keep: bool, env: dict) -> tuple[di
         except RuntimeError as error:  # the run trained no model: its time is still measured
             stored = {"model_version": None, "feature_set_version": None, "results": []}
             stored["status"] = f"no model: {str(error)[-300:]}"
-        floor = remade = None
+        floor = remade = service_levels = None
         version = stored["feature_set_version"]
         if version is not None:
             floor = floor_results(project, database, version, lambda *a: run_child(*a, env=env))
-            timing, remade = training_step("long-tail", project, database, version, env)
+            timing, remade, service_levels = training_step(
+                "long-tail", project, database, version, env
+            )
             phases.append({"phase": TRAINING_PHASE, **timing})
     finally:
         if not keep:
@@ -664,6 +737,7 @@ def bench_long_tail(workdir: Path, days: int, keep: bool, env: dict) -> tuple[di
     }
     if remade is not None:
         add_zero_bias(dataset, remade)
+        dataset["service_levels"] = service_levels
     return dataset, [{"dataset": "long-tail", **phase} for phase in phases]
 
 
