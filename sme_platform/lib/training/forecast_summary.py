@@ -57,15 +57,17 @@ class ForecastSummary:
         if agreed is None or optimal is None or abs(optimal - agreed) < SERVICE_LEVEL_TOLERANCE:
             return None
         if agreed < optimal:
-            relation, dominant, rewarded = "below", "units short", "more (the extra stock)"
+            relation, dominant = "below", "units short"
+            rewarded = "more looks cheaper for the extra stock it orders"
         else:
-            relation, dominant, rewarded = "above", "holding costs", "less (the stock not held)"
+            relation, dominant = "above", "holding costs"
+            rewarded = "less looks cheaper for the stock it does not hold"
         return (
             f"The reorder simulation's service level {agreed:.2f} is {relation} {optimal:.3f}, "
             "the cost-optimal one for the stated margins and holding cost (critical ratio, "
             f"median series): {dominant} dominate every method's simulated cost, and a method "
-            f"that forecasts {rewarded} looks cheaper for it, not for forecasting better. Set "
-            "business.service_level in forecasting.yaml to what the business means to hold."
+            f"that forecasts {rewarded}, not for forecasting better. Set business.service_level "
+            "in forecasting.yaml to what the business means to hold."
         )
 
     @property
