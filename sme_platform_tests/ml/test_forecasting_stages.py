@@ -176,10 +176,16 @@ def test_a_model_that_cannot_beat_the_baselines_is_refused(tmp_path, instance):
     assert not passed and severity == "WARN"
     assert "refused" in description and "no champion serves" in description
     assert query(project, "select status from ml.model_registry") == [("archived",)]
-    (reason,) = query(
-        project, "select reason from governance.audit_log where event = 'gate_refused'"
+    (reason, details) = query(
+        project,
+        "select reason, details::varchar from governance.audit_log where event = 'gate_refused'",
     )[0]
     assert "business cost" in reason or "bias" in reason
+    # The decision keeps the service level its costs were simulated at, beside the one the
+    # bakery's money makes cheapest (4 / (4 + 6 * 5 * 7 / 365): see the summary below).
+    held = json.loads(details)["figures"]["service_level"]
+    assert held["agreed"] == 0.9
+    assert held["cost_optimal"] == pytest.approx(4 / (4 + 6 * 5 * 7 / 365))
     # Meanwhile the cheaper of the platform's baselines in that backtest serves, said so.
     ((cheaper,),) = query(
         project,

@@ -138,6 +138,14 @@ def release_candidate(
         approved=candidate.approved_by is not None,
         champion_judged_live=judged_live,
     )
+    # What the costs were simulated with, for whoever reads the decision later (the gate
+    # check's metadata, the audit log): the service level held, and the one the prices and
+    # costs make cheapest (business.cost_optimal_service_level; None for a version registered
+    # before it was recorded).
+    decision.figures["service_level"] = {
+        "agreed": assumptions.service_level,
+        "cost_optimal": candidate.business.get("cost_optimal_service_level"),
+    }
     running = canary_challenger(con, model_name)
     if decision.outcome == "start_canary" and running is not None:
         notes.append(f"canary of {running.version} replaced by {candidate.version}")
