@@ -613,14 +613,14 @@ def service_level_lines(levels: dict | None) -> list[str]:
         if own is None or not others:
             continue
         parts = []
-        for window in ("windows", "holdout"):
+        for window, label in (("windows", "every window"), ("holdout", "holdout")):
             best = min(others, key=lambda m: (others[m][window], m))
             theirs = others[best][window]
             parts.append(
-                f"{'every window' if window == 'windows' else 'holdout'} {own[window]:,.0f} vs "
-                f"{best} {theirs:,.0f} ({own[window] / theirs - 1:+.1%})"
+                f"{label} {own[window]:,.0f} vs {best} {theirs:,.0f} "
+                f"({own[window] / theirs - 1:+.1%})"
                 if theirs
-                else f"{window}: -"
+                else f"{label}: -"
             )
         lines.append(f"  {level:.2f}: " + "; ".join(parts))
     return lines

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import duckdb
 
 from sme_platform.lib.monitoring.summary_lines import monitoring_lines
+from sme_platform.lib.release.registry import get_version
 from sme_platform.lib.warehouse import table_exists
 
 HOLDOUT = "holdout"
@@ -119,9 +119,10 @@ def summarize_forecasting(
     shown = row[0] if row else latest
     summary = ForecastSummary(model_name, row[0] if row else None, row[1] if row else None)
     if shown:
-        summary.service_level, summary.cost_optimal_service_level = recorded_service_levels(
-            con, model_name, shown
-        )
+        # As the version recorded them (one registered before the cost-optimal level was: None).
+        business = get_version(con, model_name, shown).business
+        summary.service_level = business.get("assumptions", {}).get("service_level")
+        summary.cost_optimal_service_level = business.get("cost_optimal_service_level")
     if shown and table_exists(con, "ml", "backtest_results"):
         rows = con.execute(
             """select model, business_cost, wape, bias, interval_coverage, days, series
@@ -158,17 +159,3 @@ def summarize_forecasting(
     if summary.champion:
         summary.monitoring = monitoring_lines(con, model_name, summary.champion)
     return summary
-
-
-def recorded_service_levels(
-    con: duckdb.DuckDBPyConnection, model_name: str, version: str
-) -> tuple[float | None, float | None]:
-    """(agreed, cost-optimal) service level as the version recorded them (a version registered
-    before the cost-optimal one was recorded: None for it)."""
-    (business,) = con.execute(
-        "select business from ml.model_registry where model_name = ? and version = ?",
-        [model_name, version],
-    ).fetchone()
-    recorded = json.loads(business) if isinstance(business, str) else (business or {})
-    agreed = (recorded.get("assumptions") or {}).get("service_level")
-    return agreed, recorded.get("cost_optimal_service_level")
