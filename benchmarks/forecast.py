@@ -113,6 +113,7 @@ from sme_platform.lib.training import pipeline
 from sme_platform.lib.training.business import cost_optimal_service_level
 from sme_platform.lib.training.config import load_forecasting_config
 from sme_platform.lib.training.frames import holiday_country, holiday_dates
+from sme_platform.lib.training.level_correction import level_corrected
 from sme_platform.lib.training.metrics import HOLDOUT_FOLD, wape_at_zero_bias
 from sme_platform.lib.warehouse import connect
 project, database, version = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
@@ -141,18 +142,26 @@ optimal = cost_optimal_service_level(holdout, config.business)
 training_rows, forecast_rows, steps = (
     outcome.backtest.training_rows, outcome.forecasts.height, outcome.seconds)
 del outcome, holdout  # judged again below: not beside the step's own outcome (peak memory)
-costs = []
-for level in sorted({config.business.service_level, *levels}):
-    assumptions = config.business.model_copy(update={"service_level": level})
-    overall = judge(judged_frames[0], assumptions)[1].filter(pl.col("segment_type") == "overall")
-    costs += overall.group_by("model").agg(
-        windows=pl.col("business_cost").sum(),
-        holdout=pl.col("business_cost").filter(pl.col("fold") == HOLDOUT_FOLD).sum(),
-    ).with_columns(service_level=pl.lit(level)).to_dicts()
+# The other methods as they forecast, and with the model's out-of-sample level correction.
+everything = judged_frames[0]
+others = sorted(set(everything["model"].unique()) - {"lightgbm", "champion"})
+frames = {"as forecast": everything, "level-corrected": level_corrected(everything, others)}
+costs, corrected_accuracy = [], []
+for others_are, frame in frames.items():
+    for level in sorted({config.business.service_level, *levels}):
+        assumptions = config.business.model_copy(update={"service_level": level})
+        overall = judge(frame, assumptions)[1].filter(pl.col("segment_type") == "overall")
+        costs += overall.group_by("model").agg(
+            windows=pl.col("business_cost").sum(),
+            holdout=pl.col("business_cost").filter(pl.col("fold") == HOLDOUT_FOLD).sum(),
+        ).with_columns(service_level=pl.lit(level), others=pl.lit(others_are)).to_dicts()
+        if others_are == "level-corrected" and level == config.business.service_level:
+            corrected_accuracy = overall.filter(pl.col("fold").str.starts_with("fold_")).group_by(
+                "model").agg(pl.col("wape").mean(), pl.col("bias").mean()).to_dicts()
 report(seconds=seconds, training_rows=training_rows, forecast_rows=forecast_rows, steps=steps,
        zero_bias=zero_bias,
        service_levels={"configured": config.business.service_level, "cost_optimal": optimal,
-                       "costs": costs})
+                       "costs": costs, "level_corrected_accuracy": corrected_accuracy})
 """
 
 # mlforecast on the platform's folds and series, judged like the platform's methods.
@@ -597,7 +606,8 @@ def verdict(dataset: dict) -> list[str]:
 def service_level_lines(levels: dict | None) -> list[str]:
     """The model's cost against the cheapest other method at each service level judged (from
     the re-made training step: the same forecasts, judged again), over every window and on the
-    holdout alone."""
+    holdout alone; then the same with every other method given the model's out-of-sample level
+    correction (lib/training/level_correction), and the WAPE target read that way."""
     if not levels or not levels["costs"]:
         return []
     optimal = levels["cost_optimal"]
@@ -607,23 +617,53 @@ def service_level_lines(levels: dict | None) -> list[str]:
         + " (critical ratio, median series); the same forecasts judged at:"
     ]
     for level in sorted({row["service_level"] for row in levels["costs"]}):
-        rows = {r["model"]: r for r in levels["costs"] if r["service_level"] == level}
-        own = rows.pop("lightgbm", None)
-        others = {m: r for m, r in rows.items() if m != "champion"}
-        if own is None or not others:
-            continue
-        parts = []
-        for window, label in (("windows", "every window"), ("holdout", "holdout")):
-            best = min(others, key=lambda m: (others[m][window], m))
-            theirs = others[best][window]
-            parts.append(
-                f"{label} {own[window]:,.0f} vs {best} {theirs:,.0f} "
-                f"({own[window] / theirs - 1:+.1%})"
-                if theirs
-                else f"{label}: -"
-            )
-        lines.append(f"  {level:.2f}: " + "; ".join(parts))
+        for others_are in ("as forecast", "level-corrected"):
+            rows = {
+                r["model"]: r
+                for r in levels["costs"]
+                if r["service_level"] == level and r.get("others", "as forecast") == others_are
+            }
+            line = cost_comparison(rows)
+            if line is None:
+                continue
+            if others_are == "as forecast":
+                lines.append(f"  {level:.2f}: {line}")
+            else:
+                lines.append(f"        the others level-corrected as the model is: {line}")
+    accuracy = {row["model"]: row for row in levels.get("level_corrected_accuracy") or []}
+    own = accuracy.pop("lightgbm", None)
+    accuracy.pop("champion", None)
+    unbiased = [
+        (row["wape"], name)
+        for name, row in accuracy.items()
+        if row["bias"] is not None and abs(row["bias"]) <= 0.10 and row["wape"] is not None
+    ]
+    if own is not None and unbiased:
+        best_wape, best = min(unbiased)
+        lines.append(
+            f"the others level-corrected as the model is: mean WAPE {own['wape']:.3f} vs best "
+            f"other with |bias| <= 10 % {best} {best_wape:.3f} (bias "
+            f"{accuracy[best]['bias']:+.1%}): {own['wape'] / best_wape - 1:+.1%}"
+        )
     return lines
+
+
+def cost_comparison(rows: dict[str, dict]) -> str | None:
+    """The model's cost over every window and on the holdout against the cheapest other's."""
+    own = rows.pop("lightgbm", None)
+    others = {m: r for m, r in rows.items() if m != "champion"}
+    if own is None or not others:
+        return None
+    parts = []
+    for window, label in (("windows", "every window"), ("holdout", "holdout")):
+        best = min(others, key=lambda m: (others[m][window], m))
+        theirs = others[best][window]
+        parts.append(
+            f"{label} {own[window]:,.0f} vs {best} {theirs:,.0f} ({own[window] / theirs - 1:+.1%})"
+            if theirs
+            else f"{label}: -"
+        )
+    return "; ".join(parts)
 
 
 def equal_bias_line(

@@ -6,13 +6,11 @@ whose target day is before the fold's origin (and whose origins lie in the train
 before it), then forecasts the fold's series from the fold's origin. The final model learns from
 every training row and forecasts the scoring origin.
 
-Level correction: on every fold of the demo the raw model forecast 5 to 20 % fewer units than
-sold (the mean of a sample of series, shrunk by regularization). Each fold's forecasts are
-scaled by the units sold over the units forecast on the folds before it (out of sample: never
-its own actuals), and the final model by that ratio over all folds; the ratio is bounded to
-0.5..2, shrunk toward 1 (raised to LEVEL_CORRECTION_STRENGTH: one season's surprise should move
-the next forecast only part of the way; in full, Online Retail's ratios of 1.09 to 1.34 made
-its forecasts 13 % too high over the folds, 8 % with the shrinkage) and recorded with the model.
+Level correction (lib/training/level_correction): each fold's forecasts are scaled by the units
+sold over the units forecast on the folds before it (out of sample: never its own actuals),
+bounded and shrunk toward 1; the final model by that ratio over all folds, recorded with the
+model. On every fold of the demo the raw model forecast 5 to 20 % fewer units than sold (the mean
+of a sample of series, shrunk by regularization).
 """
 
 from __future__ import annotations
@@ -28,10 +26,10 @@ from sme_platform.lib.features.origins import ForecastCalendar
 from sme_platform.lib.features.settings import ForecastSettings
 from sme_platform.lib.training.frames import expand
 from sme_platform.lib.training.history import as_forecast_frame
+from sme_platform.lib.training.level_correction import level_factor
 from sme_platform.lib.training.model import DemandModel, train
 
 LIGHTGBM = "lightgbm"
-LEVEL_CORRECTION_STRENGTH = 0.75
 
 
 @dataclass
@@ -99,9 +97,3 @@ def backtest_model(
     return ModelBacktest(
         pl.concat(forecasts), final_model, scoring, training.height, seconds, factors
     )
-
-
-def level_factor(sold: float, forecast: float) -> float:
-    if sold <= 0 or forecast <= 0:
-        return 1.0
-    return min(max(sold / forecast, 0.5), 2.0) ** LEVEL_CORRECTION_STRENGTH
