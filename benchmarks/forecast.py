@@ -38,7 +38,10 @@ cost-optimal one the prices and costs imply: lib/training/business.cost_optimal_
 every method's forecasts from the re-made training step judged again, the model's cost over
 every window and on the holdout against the cheapest other method's: how far the methods are
 apart depends on the service level, and far below the cost-optimal one a method that forecasts
-more looks cheaper for the stock it orders.
+more looks cheaper for the stock it orders. So each level is judged a second time with every
+other method given the model's out-of-sample level correction (lib/training/level_correction;
+judging only), with the WAPE target read that way: what of the model's lead is its correction,
+which any method could have.
 
 Time and peak memory (max RSS of a fresh process, DuckDB included):
 - the training step: lib/training/pipeline.run_training on the stored feature set version
