@@ -48,7 +48,7 @@ QUANTILE_COLUMNS = [
 ]
 
 
-def _size_edges(predictions: np.ndarray, size_buckets: int, min_rows: int) -> list[float]:
+def size_edges(predictions: np.ndarray, size_buckets: int, min_rows: int) -> list[float]:
     """Lower edges of the prediction-size buckets (the first is -inf), each bucket >= min_rows."""
     ordered = np.sort(predictions)
     cuts = [ordered[(len(ordered) * k) // size_buckets] for k in range(1, size_buckets)]
@@ -117,7 +117,7 @@ def fit_residual_quantiles(
         ["model", "horizon_from"], maintain_order=True
     ):
         predictions = group.get_column("prediction").to_numpy()
-        edges = _size_edges(predictions, size_buckets, min_rows_per_bucket)
+        edges = size_edges(predictions, size_buckets, min_rows_per_bucket)
         bucketed = group.with_columns(
             size_from=pl.Series(
                 np.asarray(edges)[np.searchsorted(edges, predictions, side="right") - 1]

@@ -10,6 +10,7 @@ import polars as pl
 from sme_platform.lib.training.business import (
     BUSINESS_COLUMNS,
     BusinessAssumptions,
+    ProtectionQuantile,
     business_by_segment,
 )
 from sme_platform.lib.training.history import (
@@ -77,7 +78,7 @@ def evaluate(
     forecast_frames: list[pl.DataFrame],
     assumptions: BusinessAssumptions | None = None,
     nominal: float = 0.8,
-    protection_quantiles: dict[str, float] | None = None,
+    protection_quantiles: dict[str, ProtectionQuantile] | None = None,
 ) -> pl.DataFrame:
     """One row per model, fold and segment: accuracy (lib/training/metrics) joined with the
     reorder simulation (lib/training/business), intervals as filled in the frames."""

@@ -26,7 +26,11 @@ from sme_platform.lib.training.baselines import (
     moving_average,
     seasonal_naive,
 )
-from sme_platform.lib.training.business import BusinessAssumptions, fit_protection_quantiles
+from sme_platform.lib.training.business import (
+    BusinessAssumptions,
+    ProtectionQuantile,
+    fit_protection_quantiles,
+)
 from sme_platform.lib.training.conformal import apply_intervals, fit_residual_quantiles
 from sme_platform.lib.training.evaluate import evaluate
 from sme_platform.lib.training.peers import statsforecast_peers
@@ -47,7 +51,7 @@ class TrainingOutcome:
     # the calibration fold), which the reorder simulation orders safety stock from; the final
     # model's over every fold.
     protection_quantiles: dict = field(default_factory=dict)
-    final_protection_quantile: float | None = None
+    final_protection_quantile: ProtectionQuantile | None = None
     # The baselines' interval quantiles from the calibration fold, per method (QUANTILE_COLUMNS
     # rows): what a fallback forecast is served with while no version passes the gate
     # (lib/release/fallback.py).

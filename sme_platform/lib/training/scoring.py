@@ -12,6 +12,7 @@ import polars as pl
 
 from sme_platform.lib.release.registry import ModelVersion, get_version, load_model_text
 from sme_platform.lib.training.backtest import LIGHTGBM
+from sme_platform.lib.training.business import ProtectionQuantile
 from sme_platform.lib.training.conformal import apply_intervals
 from sme_platform.lib.training.frames import expand, holiday_dates
 from sme_platform.lib.training.model import FORMER_RECENT_MEAN_WINDOWS, DemandModel, load
@@ -25,7 +26,7 @@ class LoadedModel:
     holiday_country: str | None
     horizon_days: int
     scaled_intervals: bool
-    protection_quantile: float | None = None
+    protection_quantile: ProtectionQuantile | None = None
 
 
 def load_registered(

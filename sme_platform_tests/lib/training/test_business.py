@@ -181,7 +181,9 @@ def test_a_calibrated_protection_quantile_sets_the_safety_stock():
                 }
             )
     quantiles = fit_protection_quantiles(pl.DataFrame(rows), assumptions)
-    assert quantiles == {"m": pytest.approx(4.0)}  # the 90th percentile, "higher": the outlier
+    # Ten series are too few for size buckets: one quantile, the 90th percentile ("higher": the
+    # outlier).
+    assert quantiles == {"m": {"edges": [], "quantiles": [pytest.approx(4.0)]}}
 
     day = {
         "model": "m",
@@ -228,3 +230,78 @@ def test_no_series_or_no_money_at_stake_has_no_cost_optimal_service_level():
     free = one_series([0] * 14, unit_price=5.0, unit_cost=5.0)
     no_holding = BusinessAssumptions(holding_cost_rate_per_year=0.0)
     assert cost_optimal_service_level(free, no_holding) is None
+
+
+def calibration_window(series: int, forecast_per_day: float, sold_per_day, sku_prefix: str):
+    """Calibration rows of `series` series over a 3-day protection interval, each forecast
+    `forecast_per_day`; series i sells sold_per_day(i) a day."""
+    return [
+        {
+            "model": "m",
+            "fold": "calibration",
+            "sku": f"{sku_prefix}{index}",
+            "location_id": "L",
+            "horizon": horizon,
+            "actual": float(sold_per_day(index)),
+            "censored": False,
+            "prediction": forecast_per_day,
+        }
+        for index in range(series)
+        for horizon in (1, 2, 3)
+    ]
+
+
+def test_the_protection_quantile_is_calibrated_per_forecast_size():
+    from sme_platform.lib.training.business import fit_protection_quantiles, simulate_series
+
+    assumptions = BusinessAssumptions(lead_time_days=1, review_period_days=2, service_level=0.9)
+    # 400 slow series forecast 3 over the interval: every tenth sells 6 (miss 3 / sqrt(4) = 1.5).
+    # 400 fast series forecast 30: every tenth sells 90 (miss 60 / sqrt(31) = 10.78). One
+    # quantile for both would give the slow ones the fast ones' safety stock.
+    rows = calibration_window(400, 1.0, lambda i: 2 if i % 10 == 0 else 1, "slow")
+    rows += calibration_window(400, 10.0, lambda i: 30 if i % 10 == 0 else 10, "fast")
+    fitted = fit_protection_quantiles(pl.DataFrame(rows), assumptions)["m"]
+    # 200 rows a bucket at least (20 misses beyond the 90th percentile): the two sizes part.
+    assert fitted["edges"] == [30.0]
+    assert fitted["quantiles"] == [pytest.approx(1.5), pytest.approx(60 / 31**0.5)]
+
+    def order(forecast_per_day: float, quantile) -> float:
+        frame = pl.DataFrame(
+            [
+                {
+                    "model": "m",
+                    "fold": "holdout",
+                    "sku": "a",
+                    "location_id": "L",
+                    "category": "c",
+                    "horizon": horizon,
+                    "actual": 0.0,
+                    "censored": False,
+                    "prediction": forecast_per_day,
+                    "high": forecast_per_day,
+                    "unit_price": 10.0,
+                    "unit_cost": 6.0,
+                }
+                for horizon in (1, 2, 3)
+            ]
+        )
+        return simulate_series(frame, assumptions, 0.8, {"m": quantile}).row(0, named=True)["order"]
+
+    # Level = forecast over days 1-3 + the bucket's quantile x sqrt(forecast + 1); nothing on
+    # the shelf (no demand on day 1).
+    assert order(1.0, fitted) == pytest.approx(3 + 1.5 * 2)
+    assert order(10.0, fitted) == pytest.approx(30 + 60 / 31**0.5 * 31**0.5)
+    # A version registered before the buckets kept one number: used for every size.
+    assert order(10.0, 1.5) == pytest.approx(order(10.0, {"edges": [], "quantiles": [1.5]}))
+    assert order(10.0, 1.5) == pytest.approx(30 + 1.5 * 31**0.5)
+
+
+def test_too_few_misses_beyond_the_service_level_keep_one_bucket():
+    from sme_platform.lib.training.business import fit_protection_quantiles
+
+    # The same 800 series at 0.99: 2,000 rows a bucket would be needed for 20 misses beyond.
+    assumptions = BusinessAssumptions(lead_time_days=1, review_period_days=2, service_level=0.99)
+    rows = calibration_window(400, 1.0, lambda i: 2 if i % 10 == 0 else 1, "slow")
+    rows += calibration_window(400, 10.0, lambda i: 30 if i % 10 == 0 else 10, "fast")
+    fitted = fit_protection_quantiles(pl.DataFrame(rows), assumptions)["m"]
+    assert fitted == {"edges": [], "quantiles": [pytest.approx(60 / 31**0.5)]}
