@@ -146,6 +146,36 @@ def test_rollback_reinstates_the_previous_champion_and_says_how_to_rescore(proje
     )
 
 
+def test_a_rollback_to_a_changed_artifact_is_refused_with_nothing_changed(project):
+    import hashlib
+
+    with connect(ProjectPaths.at(project).warehouse, read_only=True) as con:
+        v1 = next(v for v in list_versions(con, NAME) if v.version == "v1")
+        events_before = len(read_events(con, NAME))
+    artifact = ProjectPaths.at(project).models_dir / v1.artifact_path
+    artifact.write_text(artifact.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    changed = hashlib.sha256(artifact.read_bytes()).hexdigest()
+
+    result = invoke(
+        "rollback", NAME, "--by", "Ana Ruiz", "--reason", "x", "--project-dir", str(project)
+    )
+    assert result.exit_code == 1, result.output
+    output = " ".join(result.output.split())  # rich wraps long lines
+    assert "rollback of demand_forecast to v1: refused, nothing was changed" in output
+    assert "(v2 stays champion)" in output
+    for named in (str(artifact), v1.artifact_sha256, changed):
+        assert named in result.output.replace("\n", "")
+    # No status moved and nothing was audited; the forecasts were not re-scored.
+    assert statuses(project) == {
+        "v1": ("archived", None),
+        "v2": ("champion", None),
+        "v3": ("challenger", None),
+    }
+    with connect(ProjectPaths.at(project).warehouse, read_only=True) as con:
+        assert len(read_events(con, NAME)) == events_before
+    assert runs(project) == [("rollback_model_job", False)]
+
+
 def test_rollback_rescores_the_forecasts_in_a_run_of_its_own_when_the_graph_has_them(
     project, monkeypatch
 ):

@@ -68,6 +68,7 @@ def rollback_model(
             by=config.by,
             reason=config.reason,
             run_id=context.run_id,
+            models_dir=project.paths.models_dir,
         )
     ended = f"; the canary of {result.ended_canary} ended" if result.ended_canary else ""
     context.log.info(

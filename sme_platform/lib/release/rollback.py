@@ -7,17 +7,20 @@ re-scored with the reinstated version; the Dagster wiring requests that run
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
 from sme_platform.lib.audit.log import read_events
 from sme_platform.lib.release.flow import canary_challenger
 from sme_platform.lib.release.registry import (
+    ArtifactIntegrityError,
     RegistryError,
     champion,
     ensure_registry,
     get_version,
     list_versions,
+    load_model_text,
     normalize_version,
 )
 from sme_platform.lib.release.status import change_status
@@ -44,9 +47,15 @@ def rollback(
     by: str,
     reason: str,
     run_id: str | None = None,
+    models_dir: Path | None = None,
 ) -> RollbackResult:
     """The current champion becomes rolled_back and `to_version` (default: the champion it
-    replaced) champion again, both audited, in one transaction."""
+    replaced) champion again, both audited, in one transaction.
+
+    With `models_dir`, the reinstated version's artifact is checked against its recorded sha256
+    first: a rollback to a model that cannot be loaded would leave the registry naming a
+    champion whose forecasts the re-scoring then refuses, while the rolled-back version's keep
+    being served. Refused with nothing changed instead."""
     by, reason = (by or "").strip(), (reason or "").strip()
     if not by:
         raise RollbackError(f"rollback of {model_name}: name the person rolling back (--by NAME)")
@@ -79,6 +88,14 @@ def rollback(
             f"rollback of {model_name} to {target.version}: only an archived former champion "
             f"can be reinstated; {target.version} is {was}"
         )
+    if models_dir is not None:
+        try:
+            load_model_text(con, models_dir, model_name, target.version)
+        except ArtifactIntegrityError as error:
+            raise RollbackError(
+                f"rollback of {model_name} to {target.version}: refused, nothing was changed "
+                f"({current.version} stays champion): {error}"
+            ) from None  # the message holds the path and both hashes: shown as it is
     canary = canary_challenger(con, model_name)
     with transaction(con):
         if canary is not None:
