@@ -119,7 +119,33 @@ def run_retraining(paths: ProjectPaths, tags: dict[str, str]) -> bool:
     with warehouse_turn(paths) as run_id:
         success = materialize(None, run_id, job_name=retrain_demand_forecast_job.name, tags=tags)
         print_summary(paths)
-    return success
+    not_retrained = success and model_reused_in(run_id)
+    if not_retrained:
+        print_line(
+            f"Not retrained: {not_retrained}. Training is reproducible: the same data and code "
+            "give the same model, so there is nothing new to learn. Retrain once new data is "
+            "loaded (or forecasting.yaml's demand_forecast settings change).",
+            "yellow",
+        )
+    return success and not not_retrained
+
+
+def model_reused_in(run_id: str) -> str | None:
+    """Why the run's training step named a standing version instead of training one (its
+    materialization's `reused` metadata), or None when it trained one or did not run."""
+    import dagster as dg
+
+    from sme_platform.defs.training.assets import DEMAND_MODEL_KEY
+
+    records = dg.DagsterInstance.get().get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    for record in records:
+        materialization = record.event_log_entry.asset_materialization
+        if materialization is not None and materialization.asset_key == DEMAND_MODEL_KEY:
+            reused = materialization.metadata.get("reused")
+            return None if reused is None else str(reused.value)
+    return None
 
 
 class RunWatcher:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 
 from sme_platform_tests.conftest import REPO_ROOT
@@ -65,6 +66,22 @@ def test_demo_in_an_empty_folder_runs_through_a_persistent_instance(tmp_path):
         runs = instance.get_runs()
         assert len(runs) == 2 and runs[0].is_success
         assert runs[0].asset_selection == {dg.AssetKey(["raw", "sales_lines"])}
+
+    # Retraining on the same data: the same model (training is reproducible), so the command
+    # says so and fails rather than succeed having done nothing.
+    retrained = run_cli(
+        "retrain", "--by", "Ana Ruiz", "--reason", "review", "--project-dir", str(project)
+    )
+    assert retrained.returncode == 1, retrained.stdout[-3000:]
+    said = " ".join(retrained.stdout.split())
+    assert "Not retrained: v1 was trained on feature set" in said
+    assert "the same data and code give the same model" in said
+    with duckdb.connect(str(project / "data" / "warehouse.duckdb"), read_only=True) as con:
+        versions = con.execute("select version from ml.model_registry").fetchall()
+        triggered = con.execute(
+            "select count(*) from governance.audit_log where event = 'retraining_triggered'"
+        ).fetchone()[0]
+    assert versions == [("v1",)] and triggered == 0
 
 
 def test_the_release_story_refuses_a_project_that_already_has_a_warehouse(tmp_path):
