@@ -71,11 +71,20 @@ def add_model_commands(
         project_dir: project_dir_option = REPO_ROOT,
     ) -> None:
         """Approve a challenger (required for a high-impact model before its release)."""
-        from sme_platform.defs.release.jobs import approve_model_job, approve_run_config
+        from sme_platform.defs.release.jobs import (
+            ANALYST_DATABASE_KEY,
+            RESCORED_BY_LAUNCHER_TAG,
+            approve_model_job,
+            approve_run_config,
+        )
 
         paths = activate(project_dir)
         config = approve_run_config(model, version, by, note)
-        if not run_release_job(approve_model_job, config, paths):
+        publish = _graph_has(ANALYST_DATABASE_KEY)
+        # When this command publishes, the sensor (which publishes after approvals launched
+        # from the UI) must not do it a second time.
+        tags = {RESCORED_BY_LAUNCHER_TAG: "true"} if publish else {}
+        if not run_release_job(approve_model_job, config, paths, tags):
             raise typer.Exit(1)
         from sme_platform.lib.release.registry import normalize_version
 
@@ -83,6 +92,8 @@ def add_model_commands(
             f"{model} {normalize_version(version)} approved by {by.strip()}: {note.strip()}",
             markup=False,
         )
+        if publish and not publish_analyst_database(paths):
+            raise typer.Exit(1)
 
     @app.command()
     def rollback(
@@ -189,6 +200,7 @@ def run_release_job(job, run_config: dict, paths: ProjectPaths, tags: dict | Non
 
 def run_rollback(paths: ProjectPaths, model: str, to: str | None, by: str, reason: str) -> int:
     from sme_platform.defs.release.jobs import (
+        ANALYST_DATABASE_KEY,
         DEMAND_FORECAST_KEY,
         RESCORED_BY_LAUNCHER_TAG,
         rollback_model_job,
@@ -221,10 +233,27 @@ def run_rollback(paths: ProjectPaths, model: str, to: str | None, by: str, reaso
         return 0
     from sme_platform.cli_runs import materialize, warehouse_turn
 
-    console.print("Re-scoring the forecasts with the reinstated champion:")
+    console.print(
+        "Re-scoring the forecasts with the reinstated champion and publishing the analyst database:"
+    )
     with warehouse_turn(paths) as run_id:
-        success = materialize(f'key:"{DEMAND_FORECAST_KEY.to_user_string()}"', run_id)
+        success = materialize(
+            f'key:"{DEMAND_FORECAST_KEY.to_user_string()}" or '
+            f'key:"{ANALYST_DATABASE_KEY.to_user_string()}"',
+            run_id,
+        )
     return 0 if success else 1
+
+
+def publish_analyst_database(paths: ProjectPaths) -> bool:
+    """The analyst database published again in a run of its own (after an approval, so that
+    analysts see the registry and the audit log as they are)."""
+    from sme_platform.cli_runs import materialize, warehouse_turn
+    from sme_platform.defs.release.jobs import ANALYST_DATABASE_KEY
+
+    console.print("Publishing the analyst database:")
+    with warehouse_turn(paths) as run_id:
+        return materialize(f'key:"{ANALYST_DATABASE_KEY.to_user_string()}"', run_id)
 
 
 def _graph_has(key) -> bool:

@@ -137,9 +137,11 @@ def model_reused_in(run_id: str) -> str | None:
 
     from sme_platform.defs.training.assets import DEMAND_MODEL_KEY
 
-    records = dg.DagsterInstance.get().get_records_for_run(
-        run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
-    ).records
+    records = (
+        dg.DagsterInstance.get()
+        .get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+        .records
+    )
     for record in records:
         materialization = record.event_log_entry.asset_materialization
         if materialization is not None and materialization.asset_key == DEMAND_MODEL_KEY:

@@ -79,7 +79,12 @@ def test_approve_records_the_approval_as_a_run_of_the_project(project):
     assert result.exit_code == 0, result.output
     assert "demand_forecast v3 approved by Ana Ruiz: reviewed the dairy segment" in result.output
     assert statuses(project)["v3"] == ("challenger", "Ana Ruiz")
-    assert runs(project) == [("approve_model_job", True)]
+    # The analyst database is published again in a run of its own: analysts see the approval.
+    assert runs(project) == [("approve_model_job", True), ("materialize_all", True)]
+    with connect(ProjectPaths.at(project).analyst_database, read_only=True) as con:
+        assert con.execute(
+            "select approved_by from ml.model_registry where version = 'v3'"
+        ).fetchall() == [("Ana Ruiz",)]
     listed = invoke("models", NAME, "--project-dir", str(project))
     assert "Ana Ruiz" in next(line for line in listed.output.splitlines() if "v3" in line)
 
@@ -91,7 +96,11 @@ def test_approve_records_the_approval_as_a_run_of_the_project(project):
         "approve_model_job failed: approval of demand_forecast v2: only a challenger "
         "(a version that passed the gate) can be approved; v2 is champion"
     ) in again.output.replace("\n", " ")
-    assert runs(project) == [("approve_model_job", True), ("approve_model_job", False)]
+    assert runs(project) == [
+        ("approve_model_job", True),
+        ("materialize_all", True),
+        ("approve_model_job", False),
+    ]
 
 
 def test_rollback_reinstates_the_previous_champion_and_says_how_to_rescore(project):
@@ -125,8 +134,12 @@ def test_rollback_reinstates_the_previous_champion_and_says_how_to_rescore(proje
         ("promoted", "v1", "Ana Ruiz"),
     ]
     # the rollback, then the re-scoring (which finds no feature set in this registry-only
-    # project and says so)
+    # project and says so) and the analyst database, which shows the reinstated champion
     assert sorted(runs(project)) == [("materialize_all", True), ("rollback_model_job", True)]
+    with connect(ProjectPaths.at(project).analyst_database, read_only=True) as con:
+        assert con.execute(
+            "select version, status from ml.model_registry order by version"
+        ).fetchall() == [("v1", "champion"), ("v2", "rolled_back"), ("v3", "challenger")]
 
     nothing = invoke(
         "rollback",
@@ -206,7 +219,8 @@ def test_rollback_rescores_the_forecasts_in_a_run_of_its_own_when_the_graph_has_
     assert result.exit_code == 0, result.output
     assert "Re-scoring the forecasts with the reinstated champion" in result.output
     ((select, run_id, holds_turn),) = materialized
-    assert select == 'key:"ml/demand_forecast"' and holds_turn
+    assert select == 'key:"ml/demand_forecast" or key:"governance/analyst_database"'
+    assert holds_turn
     with dg.DagsterInstance.from_config(str(project / ".dagster_home")) as instance:
         (rollback_run,) = instance.get_runs()
         # the CLI re-scores itself, so the sensor must not do it again

@@ -146,6 +146,7 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
         "alert_on_run_failure",
         "mark_dead_runs_failed",
         "new_export_files",
+        "publish_after_approval",
         "rescore_forecasts_after_rollback",
         "retrain_demand_forecast_on_drift",
     ]

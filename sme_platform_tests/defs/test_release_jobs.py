@@ -5,12 +5,14 @@ import dagster as dg
 import pytest
 
 from sme_platform.defs.release.jobs import (
+    ANALYST_DATABASE_KEY,
     DEMAND_FORECAST_KEY,
     RELEASE_JOBS,
     RELEASE_SENSORS,
     RESCORED_BY_LAUNCHER_TAG,
     approve_model_job,
     approve_run_config,
+    publish_after_approval,
     rescore_forecasts_after_rollback,
     rollback_model_job,
     rollback_run_config,
@@ -58,8 +60,12 @@ def registry_state(root):
 
 def test_the_approve_job_records_the_approval_under_its_run(tmp_path):
     make_registry(tmp_path)
+    instance = dg.DagsterInstance.ephemeral()
     result = execute(
-        approve_model_job, tmp_path, approve_run_config(NAME, "v3", "Ana Ruiz", "reviewed")
+        approve_model_job,
+        tmp_path,
+        approve_run_config(NAME, "v3", "Ana Ruiz", "reviewed"),
+        instance=instance,
     )
     assert result.success
     versions, events = registry_state(tmp_path)
@@ -67,6 +73,22 @@ def test_the_approve_job_records_the_approval_under_its_run(tmp_path):
     assert events[-1] == ("approved", "v3", "Ana Ruiz", result.run_id)
     # the turn was taken and given back
     assert ProjectPaths.at(tmp_path).warehouse_lock.read_text(encoding="utf-8") == ""
+    # launched from the UI: the sensor asks for the analyst database to be published again
+    request = evaluate_sensor(instance, result, publish_after_approval)
+    assert isinstance(request, dg.RunRequest)
+    assert request.asset_selection == [ANALYST_DATABASE_KEY]
+    assert request.run_key == f"publish-after-{result.run_id}"
+    # the CLI publishes it itself and tags its run: the sensor leaves it alone
+    make_registry(tmp_path / "other")
+    tagged = execute(
+        approve_model_job,
+        tmp_path / "other",
+        approve_run_config(NAME, "v3", "Ana Ruiz", "reviewed"),
+        instance=instance,
+        tags={RESCORED_BY_LAUNCHER_TAG: "true"},
+    )
+    assert tagged.success
+    assert isinstance(evaluate_sensor(instance, tagged, publish_after_approval), dg.SkipReason)
 
 
 def test_a_refused_approval_fails_the_run_with_the_reason(tmp_path):
@@ -105,7 +127,7 @@ def test_the_rollback_job_reinstates_and_the_sensor_asks_for_new_forecasts(tmp_p
 
     request = evaluate_sensor(instance, result)
     assert isinstance(request, dg.RunRequest)
-    assert request.asset_selection == [DEMAND_FORECAST_KEY]
+    assert request.asset_selection == [DEMAND_FORECAST_KEY, ANALYST_DATABASE_KEY]
     assert request.run_key == f"rescore-after-{result.run_id}"
 
     # a launcher that re-scores itself (the CLI) tags its run: the sensor leaves it alone
@@ -121,16 +143,16 @@ def test_the_rollback_job_reinstates_and_the_sensor_asks_for_new_forecasts(tmp_p
     assert isinstance(evaluate_sensor(instance, tagged), dg.SkipReason)
 
 
-def evaluate_sensor(instance, result):
+def evaluate_sensor(instance, result, sensor=rescore_forecasts_after_rollback):
     run = instance.get_run_by_id(result.run_id)
     (success,) = [e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_SUCCESS]
     context = dg.build_run_status_sensor_context(
-        sensor_name=rescore_forecasts_after_rollback.name,
+        sensor_name=sensor.name,
         dagster_event=success,
         dagster_instance=instance,
         dagster_run=run,
     )
-    return rescore_forecasts_after_rollback(context)
+    return sensor(context)
 
 
 def test_a_failed_rollback_changes_nothing(tmp_path):

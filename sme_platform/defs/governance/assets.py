@@ -18,7 +18,7 @@ from sme_platform.defs.governance.audit import (
 from sme_platform.defs.governance.catalog import CATALOG_KEY, build_catalog_asset
 from sme_platform.defs.governance.checks import report_checks
 from sme_platform.defs.monitoring.assets import MONITORING_KEY
-from sme_platform.defs.release.jobs import DEMAND_FORECAST_KEY
+from sme_platform.defs.release.jobs import ANALYST_DATABASE_KEY, DEMAND_FORECAST_KEY
 from sme_platform.defs.reports.assets import KPI_DASHBOARD_KEY
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.sql_models.assets import MODEL_GRAPH, model_key
@@ -26,8 +26,6 @@ from sme_platform.lib.analyst_database import publish_analyst_database
 from sme_platform.lib.erasure import register as erasure_register
 from sme_platform.lib.governance import DEFAULT_OWNER, CheckOutcome
 from sme_platform.lib.sql_models.graph import ModelGraph
-
-ANALYST_DATABASE_KEY = dg.AssetKey(["governance", "analyst_database"])
 
 
 def after_every_stage(graph: ModelGraph, *more: dg.AssetKey) -> list[dg.AssetKey]:

@@ -15,8 +15,12 @@ from sme_platform.lib.release.rollback import rollback
 # The batch forecasts, defined with the training stage: after a rollback they are scored again
 # by the reinstated champion.
 DEMAND_FORECAST_KEY = dg.AssetKey(["ml", "demand_forecast"])
-# A rollback run carrying this tag has its re-scoring run started by whoever launched it (the
-# CLI does it in the same command), so the sensor leaves it alone.
+# The analyst database (defs/governance/assets.py), which holds the registry, the audit log and
+# the forecasts: published again after an approval or a rollback so analysts see them.
+ANALYST_DATABASE_KEY = dg.AssetKey(["governance", "analyst_database"])
+# A rollback or approval run carrying this tag has its follow-up run (re-scoring, publishing)
+# started by whoever launched it (the CLI does it in the same command), so the sensors leave it
+# alone.
 RESCORED_BY_LAUNCHER_TAG = "sme_platform/rescored_by_launcher"
 
 
@@ -99,7 +103,7 @@ def rollback_model_job() -> None:
     request_job=all_assets_job,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="After a successful rollback, scores the forecasts again with the reinstated "
-    "champion.",
+    "champion and publishes the analyst database.",
 )
 def rescore_forecasts_after_rollback(context: dg.RunStatusSensorContext):
     run = context.dagster_run
@@ -107,13 +111,31 @@ def rescore_forecasts_after_rollback(context: dg.RunStatusSensorContext):
         return dg.SkipReason(f"run {run.run_id}: its launcher re-scores the forecasts itself")
     return dg.RunRequest(
         run_key=f"rescore-after-{run.run_id}",
-        asset_selection=[DEMAND_FORECAST_KEY],
+        asset_selection=[DEMAND_FORECAST_KEY, ANALYST_DATABASE_KEY],
         tags={"trigger": "rollback", "rollback_run": run.run_id},
     )
 
 
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[approve_model_job],
+    request_job=all_assets_job,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="After an approval, publishes the analyst database (its registry and audit log).",
+)
+def publish_after_approval(context: dg.RunStatusSensorContext):
+    run = context.dagster_run
+    if run.tags.get(RESCORED_BY_LAUNCHER_TAG) == "true":
+        return dg.SkipReason(f"run {run.run_id}: its launcher publishes the analyst database")
+    return dg.RunRequest(
+        run_key=f"publish-after-{run.run_id}",
+        asset_selection=[ANALYST_DATABASE_KEY],
+        tags={"trigger": "approval", "approval_run": run.run_id},
+    )
+
+
 RELEASE_JOBS = [approve_model_job, rollback_model_job]
-RELEASE_SENSORS = [rescore_forecasts_after_rollback]
+RELEASE_SENSORS = [rescore_forecasts_after_rollback, publish_after_approval]
 
 
 def approve_run_config(model_name: str, version: str, by: str, note: str) -> dict:
