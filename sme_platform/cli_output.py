@@ -168,8 +168,10 @@ def print_forecasting(forecasting) -> None:
             )
     if forecasting.service_level_note:
         console.print(forecasting.service_level_note, markup=False)
-    if forecasting.last_decision:
-        console.print(f"Last release decision: {forecasting.last_decision}")
+    if forecasting.last_run_events:
+        console.print("The model's decisions in the last run that made any:")
+        for line in forecasting.last_run_events:
+            console.print(f"  {line}", markup=False)
     for line in forecasting.monitoring:
         console.print(line, markup=False)
 

@@ -283,6 +283,10 @@ def test_a_model_that_cannot_beat_the_baselines_is_refused(tmp_path, instance):
         f"the fallback {cheaper} (the cheaper baseline of the backtest"
     ) in said
     assert "service level 0.90 is above 0.874" in said and "holding costs dominate" in said
+    # What the run decided, in order, not only the newest event (the fallback's publication).
+    decisions = said[said.index("The model's decisions in the last run that made any:") :]
+    assert decisions.index("v1 trained: ") < decisions.index("v1 gate_refused: ")
+    assert decisions.index("v1 gate_refused: ") < decisions.index(f"fallback:{cheaper} published:")
 
 
 def test_a_better_model_goes_through_a_canary_and_can_be_rolled_back(tmp_path, instance):

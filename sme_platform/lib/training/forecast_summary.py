@@ -35,7 +35,9 @@ class ForecastSummary:
     holdout_days: int = 0
     holdout_series: int = 0
     methods: list[MethodFigures] = field(default_factory=list)
-    last_decision: str | None = None  # the latest audit event, one line
+    # The model's audit events of the newest run that recorded any (trained, the gate's
+    # decision, a canary started or judged, approved, rolled back, published), one line each.
+    last_run_events: list[str] = field(default_factory=list)
     forecast_rows: int = 0
     fallback: str | None = None  # the baseline served while no version has passed the gate
     # (a method name: lib/release/fallback.served_fallback)
@@ -146,13 +148,17 @@ def summarize_forecasting(
             summary.holdout_days = max(r[5] or 0 for r in rows)
             summary.holdout_series = max(r[6] or 0 for r in rows)
     if table_exists(con, "governance", "audit_log"):
-        event = con.execute(
-            "select event, model_version, reason from governance.audit_log "
-            "where model_name = ? order by event_id desc limit 1",
-            [model_name],
-        ).fetchone()
-        if event:
-            summary.last_decision = f"{event[1]} {event[0]}: {event[2]}"
+        events = con.execute(
+            """select event, model_version, reason from governance.audit_log
+               where model_name = ? and run_id is not distinct from (
+                   select max_by(run_id, event_id) from governance.audit_log
+                   where model_name = ?)
+               order by event_id""",
+            [model_name, model_name],
+        ).fetchall()
+        summary.last_run_events = [
+            f"{version} {event}: {reason}" for event, version, reason in events
+        ]
     if table_exists(con, "ml", "demand_forecast"):
         summary.forecast_rows = con.execute("select count(*) from ml.demand_forecast").fetchone()[0]
         summary.fallback = served_fallback(con)
