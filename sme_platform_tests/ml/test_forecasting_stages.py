@@ -99,12 +99,13 @@ def test_a_learnable_demand_is_trained_promoted_and_published(tmp_path, instance
         "statsforecast.CrostonOptimized",
         "statsforecast.AutoETS",
     }
-    # The forecast: every series x 14 days, from v1, with intervals the right way round.
+    # The forecast: every series x 14 days, from v1, with intervals the right way round and
+    # holding the forecast itself.
     rows = query(
         project,
         """select count(*), count(distinct (sku, location_id)), min(horizon), max(horizon),
                   any_value(model_version), bool_and(0 <= interval_low
-                  and interval_low <= interval_high), min(date)
+                  and interval_low <= prediction and prediction <= interval_high), min(date)
            from ml.demand_forecast""",
     )[0]
     assert rows[:6] == (SERIES * 14, SERIES, 1, 14, "v1", True)

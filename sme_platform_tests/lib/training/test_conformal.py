@@ -47,12 +47,21 @@ def test_residual_quantiles_by_hand_and_intervals_clipped_at_zero():
     frame = pl.DataFrame({"model": ["m", "m"], "horizon": [3, 5], "prediction": [1.0, 0.0]})
     # With residual_low -5 the lower bound would be negative: clipped at 0.
     wide = quantiles.with_columns(residual_low=pl.lit(-5.0))
-    # A forecast of 1 gets the residuals back as they were; one of 0 (scale 1) narrower.
+    # A forecast of 1 gets the residuals back as they were (high 1 + 6); one of 0 (scale 1)
+    # narrower (high 6 / sqrt(2)). Both lower bounds (1 + 2, 0 + 2 / sqrt(2)) lie above the
+    # forecast: the interval is widened down to it, so it always holds the forecast.
     assert apply_intervals(frame, quantiles).select("low", "high").rows() == [
-        (pytest.approx(3.0), pytest.approx(7.0)),
-        (pytest.approx(2 / SQRT2), pytest.approx(6 / SQRT2)),
+        (pytest.approx(1.0), pytest.approx(7.0)),
+        (pytest.approx(0.0), pytest.approx(6 / SQRT2)),
     ]
     assert apply_intervals(frame, wide).get_column("low").to_list() == [0.0, 0.0]
+    # Both upper bounds below the forecast (a slow series that mostly sells nothing): widened
+    # up to it; the lower bound clipped at 0.
+    below = quantiles.with_columns(residual_low=pl.lit(-3.0), residual_high=pl.lit(-0.5))
+    assert apply_intervals(frame, below).select("low", "high").rows() == [
+        (0.0, pytest.approx(1.0)),
+        (0.0, 0.0),
+    ]
 
 
 def test_size_buckets_separate_slow_from_fast_series_and_merge_empty_buckets():
@@ -118,8 +127,9 @@ def test_with_conformal_intervals_calibrates_on_the_calibration_fold_only():
     frame = with_conformal_intervals(
         pl.concat([calibration, holdout]), nominal=0.5, min_rows_per_bucket=1
     )
+    # high 1 + 6 from the calibration residuals alone (low: widened down to the forecast, 1)
     assert frame.filter(pl.col("fold") == "holdout").select("low", "high").unique().rows() == [
-        (3.0, 7.0)
+        (1.0, 7.0)
     ]
     with pytest.raises(TrainingInputError, match="no 'calibration' fold"):
         with_conformal_intervals(holdout)
