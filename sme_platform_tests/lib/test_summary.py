@@ -91,11 +91,21 @@ def test_summary_says_the_audit_logs_size_its_last_verification_and_the_catalogs
         "audit log: 2 entries; not verified yet (sme-platform audit verify)"
     ]
     with connect(project.warehouse) as con:
-        verified = CheckOutcome("audit_chain_intact", True, "error", "audit chain intact: 2")
+        verified = CheckOutcome(
+            "audit_chain_intact", True, "error", "audit chain intact: 2", {"entries": 2}
+        )
         record_check_results(con, "governance/audit_log", [verified], "r1")
         owned = CatalogEntry("raw/x", "ingestion", "X.", ["team:data"], checks=["c"])
         write_catalog(con, [owned, CatalogEntry("y", None, None, [])], "r1")
     assert summarize_warehouse(project.warehouse).governance == [
-        "audit log: 2 entries; audit chain intact: 2",
+        "audit log: 2 entries; when the run verified it, audit chain intact: 2",
         "catalog: 2 assets, 1 lacking an owner, a description or a check",
     ]
+    # An entry written after the run verified the chain is said to be, not left to look unchained.
+    project.write("sales_2.csv", f"{SALES_HEADER}\nO3,1,2024-01-02 10:00:00,C1,1,1.0,SALE\n")
+    project.ingest()
+    (audit_line, _) = summarize_warehouse(project.warehouse).governance
+    assert audit_line == (
+        "audit log: 3 entries; when the run verified it, audit chain intact: 2; 1 entry written "
+        "after that (`sme-platform audit verify` checks every entry)"
+    )
