@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from sme_platform.cli_output import console, print_line
+from sme_platform.cli_output import console, innermost_message, print_line
 from sme_platform.lib.project import REPO_ROOT, ProjectPaths
 
 # A refused approval or rollback is an answer, not a crash: its one line is printed here,
@@ -191,9 +191,8 @@ def run_release_job(job, run_config: dict, paths: ProjectPaths, tags: dict | Non
     if not result.success:
         for event in result.all_events:
             if event.is_step_failure:
-                print_line(
-                    f"{job.name} failed: {_innermost(event.event_specific_data.error)}", "red"
-                )
+                error = innermost_message(event.event_specific_data.error)
+                print_line(f"{job.name} failed: {error}", "red")
         print_line(f"run {run_id} failed; nothing was changed", "red")
     return result.success
 
@@ -260,16 +259,6 @@ def _graph_has(key) -> bool:
     from sme_platform.definitions import defs
 
     return key in defs.resolve_asset_graph().get_all_asset_keys()
-
-
-def _innermost(error) -> str:
-    """The library's message, not Dagster's "error occurred while executing op" around it."""
-    while error.cause is not None:
-        error = error.cause
-    message = error.message.strip()
-    # Dagster's message starts with the exception's module and class: "pkg.mod.Error: text".
-    prefix, separator, text = message.partition(f"{error.cls_name}: ")
-    return text if separator and " " not in prefix else message
 
 
 def _number(value: Any, pattern: str) -> str:

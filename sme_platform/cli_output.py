@@ -187,3 +187,13 @@ def print_access(paths: ProjectPaths) -> None:
     if not open_to_others:
         present = sum(1 for state in states if state.actual is not None)
         console.print(f"access OK: {present} protected path(s) as they must be")
+
+
+def innermost_message(error) -> str:
+    """The library's message, not Dagster's "error occurred while executing op" around it."""
+    while error.cause is not None:
+        error = error.cause
+    message = error.message.strip()
+    # Dagster's message starts with the exception's module and class: "pkg.mod.Error: text".
+    prefix, separator, text = message.partition(f"{error.cls_name}: ")
+    return text if separator and " " not in prefix else message

@@ -10,10 +10,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress
 
 from sme_platform.cli_output import (
     console,
+    innermost_message,
     print_failed_checks,
     print_line,
     print_summary,
@@ -106,7 +108,10 @@ def materialize(
     for event in result.all_events:
         if event.is_step_failure:
             error = event.event_specific_data.error
-            console.print(f"[red]step {event.step_key} failed[/red]: {error.message.strip()}")
+            # escaped: a message may hold [brackets] rich would read as markup
+            console.print(
+                f"[red]step {event.step_key} failed[/red]: {escape(innermost_message(error))}"
+            )
     print_failed_checks(result)
     return result.success
 

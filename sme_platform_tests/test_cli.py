@@ -236,3 +236,26 @@ def test_summary_while_a_run_writes_says_so_instead_of_a_lock_error(tmp_path):
     out = " ".join(completed.stdout.split())
     assert f"{warehouse} is being written by another process" in out
     assert "data/analytics.duckdb" in out  # where analysts read meanwhile
+
+
+def test_a_failed_step_is_reported_with_the_librarys_message_not_dagsters_wrapper():
+    from dagster._utils.error import SerializableErrorInfo
+
+    from sme_platform.cli_output import innermost_message
+
+    cause = SerializableErrorInfo(
+        "sme_platform.lib.release.registry.ArtifactIntegrityError: /p/model.txt: refused to "
+        "load: the registry recorded sha256 aa, but its sha256 is bb.\n",
+        [],
+        "ArtifactIntegrityError",
+    )
+    wrapper = SerializableErrorInfo(
+        "dagster._core.errors.DagsterExecutionStepExecutionError: Error occurred while "
+        'executing op "demand_forecast":\n',
+        [],
+        "DagsterExecutionStepExecutionError",
+        cause,
+    )
+    assert innermost_message(wrapper) == (
+        "/p/model.txt: refused to load: the registry recorded sha256 aa, but its sha256 is bb."
+    )
