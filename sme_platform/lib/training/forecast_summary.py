@@ -15,6 +15,7 @@ DEMAND_MODEL_NAME = "demand_forecast"
 # The role of the rows a fallback baseline publishes while no version has passed the gate.
 FALLBACK_ROLE = "fallback"
 # How far the agreed service level may be from the cost-optimal one before the summary says so.
+MAX_RUN_EVENTS = 8
 SERVICE_LEVEL_TOLERANCE = 0.02
 
 
@@ -150,15 +151,17 @@ def summarize_forecasting(
     if table_exists(con, "governance", "audit_log"):
         events = con.execute(
             """select event, model_version, reason from governance.audit_log
-               where model_name = ? and run_id is not distinct from (
+               where model_name = ? and run_id = (
                    select max_by(run_id, event_id) from governance.audit_log
-                   where model_name = ?)
+                   where model_name = ? and run_id is not null)
                order by event_id""",
             [model_name, model_name],
         ).fetchall()
-        summary.last_run_events = [
-            f"{version} {event}: {reason}" for event, version, reason in events
-        ]
+        lines = [f"{version} {event}: {reason}" for event, version, reason in events]
+        if len(lines) > MAX_RUN_EVENTS:
+            earlier = len(lines) - MAX_RUN_EVENTS
+            lines = [f"... {earlier} earlier", *lines[-MAX_RUN_EVENTS:]]
+        summary.last_run_events = lines
     if table_exists(con, "ml", "demand_forecast"):
         summary.forecast_rows = con.execute("select count(*) from ml.demand_forecast").fetchone()[0]
         summary.fallback = served_fallback(con)

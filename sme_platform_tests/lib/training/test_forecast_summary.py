@@ -62,3 +62,58 @@ def test_no_note_near_the_cost_optimal_level_or_for_a_version_that_recorded_none
     assert figures.service_level_note is None
     figures.cost_optimal_service_level = None  # registered before it was recorded
     assert figures.service_level_note is None
+
+
+def test_the_last_runs_decisions_in_order_and_at_most_a_screenful(tmp_path):
+    from sme_platform.lib.audit.log import record_event
+    from sme_platform.lib.training.forecast_summary import MAX_RUN_EVENTS, summarize_forecasting
+    from sme_platform.lib.warehouse import connect
+    from sme_platform_tests.lib.release.conftest import register
+
+    with connect(tmp_path / "warehouse.duckdb") as con:
+        register(con, tmp_path / "models", run_id="night-1")  # audits v1 trained in night-1
+        for event, reason in [
+            ("trained", "night 2"),
+            ("gate_passed", "cheaper"),
+            ("canary_started", "20 %"),
+            ("published", "rows"),
+        ]:
+            record_event(
+                con,
+                event=event,
+                actor="run",
+                reason=reason,
+                model_name="demand_forecast",
+                model_version="v2",
+                run_id="night-2",
+            )
+        events = summarize_forecasting(con, "demand_forecast").last_run_events
+        assert events == [
+            "v2 trained: night 2",
+            "v2 gate_passed: cheaper",
+            "v2 canary_started: 20 %",
+            "v2 published: rows",
+        ]
+        # An event written outside any run (no run id) is not a run's decision; a long run
+        # shows its newest few.
+        record_event(
+            con,
+            event="approved",
+            actor="Ana",
+            reason="by hand",
+            model_name="demand_forecast",
+            model_version="v2",
+        )
+        for index in range(MAX_RUN_EVENTS + 3):
+            record_event(
+                con,
+                event="approved",
+                actor="Ana",
+                reason=f"note {index}",
+                model_name="demand_forecast",
+                model_version="v2",
+                run_id="night-3",
+            )
+        events = summarize_forecasting(con, "demand_forecast").last_run_events
+    assert events[0] == "... 3 earlier" and len(events) == MAX_RUN_EVENTS + 1
+    assert events[-1] == f"v2 approved: note {MAX_RUN_EVENTS + 2}"
