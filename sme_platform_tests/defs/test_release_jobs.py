@@ -80,15 +80,10 @@ def test_the_approve_job_records_the_approval_under_its_run(tmp_path):
     assert request.run_key == f"publish-after-{result.run_id}"
     # the CLI publishes it itself and tags its run: the sensor leaves it alone
     make_registry(tmp_path / "other")
-    tagged = execute(
-        approve_model_job,
-        tmp_path / "other",
-        approve_run_config(NAME, "v3", "Ana Ruiz", "reviewed"),
-        instance=instance,
-        tags={RESCORED_BY_LAUNCHER_TAG: "true"},
+    config = approve_run_config(NAME, "v3", "Ana Ruiz", "reviewed")
+    assert_a_tagged_run_is_left_alone(
+        approve_model_job, tmp_path / "other", config, instance, publish_after_approval
     )
-    assert tagged.success
-    assert isinstance(evaluate_sensor(instance, tagged, publish_after_approval), dg.SkipReason)
 
 
 def test_a_refused_approval_fails_the_run_with_the_reason(tmp_path):
@@ -132,15 +127,18 @@ def test_the_rollback_job_reinstates_and_the_sensor_asks_for_new_forecasts(tmp_p
 
     # a launcher that re-scores itself (the CLI) tags its run: the sensor leaves it alone
     make_registry(tmp_path / "other", challenger=False)
+    config = rollback_run_config(NAME, "v1", "Ana Ruiz", "again")
+    assert_a_tagged_run_is_left_alone(
+        rollback_model_job, tmp_path / "other", config, instance, rescore_forecasts_after_rollback
+    )
+
+
+def assert_a_tagged_run_is_left_alone(job, root, run_config, instance, sensor):
     tagged = execute(
-        rollback_model_job,
-        tmp_path / "other",
-        rollback_run_config(NAME, "v1", "Ana Ruiz", "again"),
-        instance=instance,
-        tags={RESCORED_BY_LAUNCHER_TAG: "true"},
+        job, root, run_config, instance=instance, tags={RESCORED_BY_LAUNCHER_TAG: "true"}
     )
     assert tagged.success
-    assert isinstance(evaluate_sensor(instance, tagged), dg.SkipReason)
+    assert isinstance(evaluate_sensor(instance, tagged, sensor), dg.SkipReason)
 
 
 def evaluate_sensor(instance, result, sensor=rescore_forecasts_after_rollback):

@@ -106,13 +106,12 @@ def rollback_model_job() -> None:
     "champion and publishes the analyst database.",
 )
 def rescore_forecasts_after_rollback(context: dg.RunStatusSensorContext):
-    run = context.dagster_run
-    if run.tags.get(RESCORED_BY_LAUNCHER_TAG) == "true":
-        return dg.SkipReason(f"run {run.run_id}: its launcher re-scores the forecasts itself")
-    return dg.RunRequest(
-        run_key=f"rescore-after-{run.run_id}",
-        asset_selection=[DEMAND_FORECAST_KEY, ANALYST_DATABASE_KEY],
-        tags={"trigger": "rollback", "rollback_run": run.run_id},
+    return _follow_up(
+        context.dagster_run,
+        "rollback",
+        "rescore",
+        [DEMAND_FORECAST_KEY, ANALYST_DATABASE_KEY],
+        "re-scores the forecasts itself",
     )
 
 
@@ -124,13 +123,23 @@ def rescore_forecasts_after_rollback(context: dg.RunStatusSensorContext):
     description="After an approval, publishes the analyst database (its registry and audit log).",
 )
 def publish_after_approval(context: dg.RunStatusSensorContext):
-    run = context.dagster_run
+    return _follow_up(
+        context.dagster_run,
+        "approval",
+        "publish",
+        [ANALYST_DATABASE_KEY],
+        "publishes the analyst database itself",
+    )
+
+
+def _follow_up(run, trigger: str, action: str, assets: list, launcher_does: str):
+    """The run that follows a release job's run, unless its launcher started it already."""
     if run.tags.get(RESCORED_BY_LAUNCHER_TAG) == "true":
-        return dg.SkipReason(f"run {run.run_id}: its launcher publishes the analyst database")
+        return dg.SkipReason(f"run {run.run_id}: its launcher {launcher_does}")
     return dg.RunRequest(
-        run_key=f"publish-after-{run.run_id}",
-        asset_selection=[ANALYST_DATABASE_KEY],
-        tags={"trigger": "approval", "approval_run": run.run_id},
+        run_key=f"{action}-after-{run.run_id}",
+        asset_selection=assets,
+        tags={"trigger": trigger, f"{trigger}_run": run.run_id},
     )
 
 
