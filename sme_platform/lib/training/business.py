@@ -16,14 +16,7 @@ forecast and interval known at the origin):
   in units of sqrt(forecast + 1)): q(service_level, size) * sqrt(forecast over days 1..L+R + 1).
   This reads the tail of the very quantity ordered for, where a daily interval summed as
   independent normal days (the fallback, below) missed the lumpy orders of wholesale customers.
-  Why size buckets (as the daily intervals have, lib/training/conformal): a method's misses do not
-  all grow with the square root of its forecast. The model's 90th-percentile miss grew with its
-  forecast to the power 0.84 on the demo and 0.90 on Online Retail (the peers': 0.59 to 0.83), so
-  one quantile for every size left the series it forecast most short of safety stock and gave the
-  slow ones too much. Buckets are quantiles of the calibration forecasts, merged until each holds
-  MIN_MISSES_PER_BUCKET rows beyond the service level (so at 0.99 and 2,000 series, one bucket).
-  A version registered before the buckets kept one number: it is used for every size. Without
-  calibration:
+  The quantiles and why they are per size: lib/training/safety_stock. Without calibration:
   z(service_level) * sqrt(sum of daily sigma^2), a day's sigma read from the interval as
   (high - prediction) / z((1 + nominal) / 2); no interval: the point forecast.
 - Days 1..L+R are simulated against actual demand with lost sales (no backorders): each day sells
@@ -38,7 +31,6 @@ without a cost price * (1 - default_margin_rate); the outputs count those series
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Literal
@@ -47,9 +39,9 @@ import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sme_platform.lib.training.conformal import size_edges
 from sme_platform.lib.training.history import SERIES_KEYS, TrainingInputError, require_columns
 from sme_platform.lib.training.metrics import RESULT_KEYS, with_segments
+from sme_platform.lib.training.safety_stock import ProtectionQuantile, protection_quantile_of
 
 BUSINESS_COLUMNS = [
     "stock_out_rate",
@@ -63,11 +55,6 @@ BUSINESS_COLUMNS = [
 ]
 MAX_HORIZON = 14
 DAYS_PER_YEAR = 365
-PROTECTION_SIZE_BUCKETS = 4
-MIN_MISSES_PER_BUCKET = 20
-# A model's safety-stock quantile: one number (versions before the size buckets) or
-# {"edges": [...], "quantiles": [...]} (fit_protection_quantiles).
-ProtectionQuantile = float | dict[str, list[float]]
 
 
 class BusinessAssumptions(BaseModel):
@@ -319,54 +306,3 @@ def business_by_segment(
         .select(*RESULT_KEYS, *BUSINESS_COLUMNS)
         .sort(RESULT_KEYS)
     )
-
-
-def fit_protection_quantiles(
-    calibration: pl.DataFrame, assumptions: BusinessAssumptions
-) -> dict[str, ProtectionQuantile]:
-    """Per model, the service-level quantile of (units sold - units forecast) over the protection
-    interval (days 1..L+R from the origin) of each series, in units of sqrt(forecast + 1), per
-    bucket of the forecast over that interval, on the calibration rows: {"edges": the lower
-    edges of the buckets after the first, "quantiles": one per bucket}. Censored days are left
-    out of both sums (their demand is unknown)."""
-    last = assumptions.lead_time_days + assumptions.review_period_days
-    level = assumptions.service_level
-    window = (
-        calibration.filter(pl.col("horizon").is_between(1, last) & ~pl.col("censored"))
-        .group_by("model", "fold", *SERIES_KEYS)
-        .agg(sold=pl.col("actual").sum(), forecast=pl.col("prediction").sum())
-        .with_columns(
-            residual=(pl.col("sold") - pl.col("forecast"))
-            / (pl.col("forecast").clip(lower_bound=0.0) + 1.0).sqrt()
-        )
-    )
-    min_rows = math.ceil(MIN_MISSES_PER_BUCKET / (1 - level))
-    quantiles: dict[str, ProtectionQuantile] = {}
-    for (model,), group in window.group_by(["model"], maintain_order=True):
-        forecast = group.get_column("forecast").to_numpy()
-        residual = group.get_column("residual").to_numpy()
-        edges = size_edges(forecast, PROTECTION_SIZE_BUCKETS, min_rows)[1:]  # without -inf
-        bucket = np.searchsorted(edges, forecast, side="right")
-        quantiles[model] = {
-            "edges": [float(edge) for edge in edges],
-            # "higher": an observed miss, never an interpolated one.
-            "quantiles": [
-                float(np.quantile(residual[bucket == index], level, method="higher"))
-                for index in range(len(edges) + 1)
-            ],
-        }
-    return quantiles
-
-
-def protection_quantile_of(
-    quantile: ProtectionQuantile | None, protected_forecast: np.ndarray
-) -> np.ndarray:
-    """Each series' protection quantile from its forecast over the protection interval: one
-    number for every size (a version registered before the size buckets), or the quantile of
-    the forecast's bucket; None (nothing calibrated): NaN, the daily-interval fallback."""
-    if quantile is None:
-        return np.full(len(protected_forecast), np.nan)
-    if isinstance(quantile, int | float):
-        return np.full(len(protected_forecast), float(quantile))
-    by_bucket = np.asarray(quantile["quantiles"], dtype=np.float64)
-    return by_bucket[np.searchsorted(quantile["edges"], protected_forecast, side="right")]

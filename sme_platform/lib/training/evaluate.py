@@ -10,7 +10,6 @@ import polars as pl
 from sme_platform.lib.training.business import (
     BUSINESS_COLUMNS,
     BusinessAssumptions,
-    ProtectionQuantile,
     business_by_segment,
 )
 from sme_platform.lib.training.history import (
@@ -25,6 +24,7 @@ from sme_platform.lib.training.metrics import (
     RESULT_KEYS,
     accuracy_by_segment,
 )
+from sme_platform.lib.training.safety_stock import ProtectionQuantile
 
 # The columns of ml.backtest_results this module fills, in the table's order.
 RESULT_COLUMNS = [

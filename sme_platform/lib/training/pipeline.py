@@ -28,12 +28,11 @@ from sme_platform.lib.training.baselines import (
 )
 from sme_platform.lib.training.business import (
     BusinessAssumptions,
-    ProtectionQuantile,
-    fit_protection_quantiles,
 )
 from sme_platform.lib.training.conformal import apply_intervals, fit_residual_quantiles
 from sme_platform.lib.training.evaluate import evaluate
 from sme_platform.lib.training.peers import statsforecast_peers
+from sme_platform.lib.training.safety_stock import ProtectionQuantile, fit_protection_quantiles
 
 NOMINAL_COVERAGE = 0.8
 

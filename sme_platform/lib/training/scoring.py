@@ -12,10 +12,10 @@ import polars as pl
 
 from sme_platform.lib.release.registry import ModelVersion, get_version, load_model_text
 from sme_platform.lib.training.backtest import LIGHTGBM
-from sme_platform.lib.training.business import ProtectionQuantile
 from sme_platform.lib.training.conformal import apply_intervals
 from sme_platform.lib.training.frames import expand, holiday_dates
 from sme_platform.lib.training.model import FORMER_RECENT_MEAN_WINDOWS, DemandModel, load
+from sme_platform.lib.training.safety_stock import ProtectionQuantile
 
 
 @dataclass

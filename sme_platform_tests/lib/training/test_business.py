@@ -13,6 +13,7 @@ from sme_platform.lib.training.business import (
     simulate_series,
 )
 from sme_platform.lib.training.history import TrainingInputError
+from sme_platform.lib.training.safety_stock import fit_protection_quantiles
 
 DEMAND = [1, 2, 0, 3, 1, 0, 2, 1, 1, 0, 0, 0, 0, 0]  # 11 units on simulated days 1..9
 HOLDING_PER_UNIT_DAY = 6.5 * 0.25 / 365  # assumed cost 10 * (1 - 0.35), 25 % a year
@@ -159,8 +160,6 @@ def test_row_order_does_not_matter():
 
 
 def test_a_calibrated_protection_quantile_sets_the_safety_stock():
-    from sme_platform.lib.training.business import fit_protection_quantiles, simulate_series
-
     assumptions = BusinessAssumptions(lead_time_days=1, review_period_days=2, service_level=0.9)
     # Calibration: ten series, each forecast 3 units over the protection interval (days 1-3);
     # nine sold 3 (residual 0), one sold 11 (residual 8 / sqrt(3 + 1) = 4).
@@ -252,8 +251,6 @@ def calibration_window(series: int, forecast_per_day: float, sold_per_day, sku_p
 
 
 def test_the_protection_quantile_is_calibrated_per_forecast_size():
-    from sme_platform.lib.training.business import fit_protection_quantiles, simulate_series
-
     assumptions = BusinessAssumptions(lead_time_days=1, review_period_days=2, service_level=0.9)
     # 400 slow series forecast 3 over the interval: every tenth sells 6 (miss 3 / sqrt(4) = 1.5).
     # 400 fast series forecast 30: every tenth sells 90 (miss 60 / sqrt(31) = 10.78). One
@@ -297,8 +294,6 @@ def test_the_protection_quantile_is_calibrated_per_forecast_size():
 
 
 def test_too_few_misses_beyond_the_service_level_keep_one_bucket():
-    from sme_platform.lib.training.business import fit_protection_quantiles
-
     # The same 800 series at 0.99: 2,000 rows a bucket would be needed for 20 misses beyond.
     assumptions = BusinessAssumptions(lead_time_days=1, review_period_days=2, service_level=0.99)
     rows = calibration_window(400, 1.0, lambda i: 2 if i % 10 == 0 else 1, "slow")
