@@ -230,29 +230,30 @@ def run_rollback(paths: ProjectPaths, model: str, to: str | None, by: str, reaso
             markup=False,
         )
         return 0
-    from sme_platform.cli_runs import materialize, warehouse_turn
-
-    console.print(
-        "Re-scoring the forecasts with the reinstated champion and publishing the analyst database:"
+    success = follow_up_run(
+        paths,
+        [DEMAND_FORECAST_KEY, ANALYST_DATABASE_KEY],
+        "Re-scoring the forecasts with the reinstated champion and publishing the analyst "
+        "database:",
     )
-    with warehouse_turn(paths) as run_id:
-        success = materialize(
-            f'key:"{DEMAND_FORECAST_KEY.to_user_string()}" or '
-            f'key:"{ANALYST_DATABASE_KEY.to_user_string()}"',
-            run_id,
-        )
     return 0 if success else 1
 
 
 def publish_analyst_database(paths: ProjectPaths) -> bool:
-    """The analyst database published again in a run of its own (after an approval, so that
-    analysts see the registry and the audit log as they are)."""
-    from sme_platform.cli_runs import materialize, warehouse_turn
+    """The analyst database published again (after an approval, so that analysts see the
+    registry and the audit log as they are)."""
     from sme_platform.defs.release.jobs import ANALYST_DATABASE_KEY
 
-    console.print("Publishing the analyst database:")
+    return follow_up_run(paths, [ANALYST_DATABASE_KEY], "Publishing the analyst database:")
+
+
+def follow_up_run(paths: ProjectPaths, keys: list, saying: str) -> bool:
+    """A release job's follow-up: `keys` materialized in a run of its own, in its turn."""
+    from sme_platform.cli_runs import materialize, warehouse_turn
+
+    console.print(saying)
     with warehouse_turn(paths) as run_id:
-        return materialize(f'key:"{ANALYST_DATABASE_KEY.to_user_string()}"', run_id)
+        return materialize(" or ".join(f'key:"{key.to_user_string()}"' for key in keys), run_id)
 
 
 def _graph_has(key) -> bool:

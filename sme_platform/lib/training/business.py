@@ -144,9 +144,10 @@ def simulate_series(
         values = per_series.get_column(column).list.to_array(days).to_numpy()
         return np.take_along_axis(values, day_order, axis=1)
 
+    demand, prediction = matrix("demand"), matrix("prediction")
     window_quantile = None
     if protection_quantiles:
-        protected_forecast = matrix("prediction").sum(axis=1)
+        protected_forecast = prediction.sum(axis=1)
         models = per_series.get_column("model").to_numpy()
         window_quantile = np.full(len(models), np.nan)
         for model, quantile in protection_quantiles.items():
@@ -155,9 +156,7 @@ def simulate_series(
                 window_quantile[chosen] = protection_quantile_of(
                     quantile, protected_forecast[chosen]
                 )
-    outcome = _simulate_days(
-        matrix("demand"), matrix("prediction"), matrix("sigma"), assumptions, window_quantile
-    )
+    outcome = _simulate_days(demand, prediction, matrix("sigma"), assumptions, window_quantile)
     censored = matrix("censored")
     return (
         per_series.drop("horizon", "horizons", "demand", "censored", "prediction", "sigma")
@@ -166,7 +165,7 @@ def simulate_series(
             # A censored day sells nothing and has no known demand: never a stock-out day.
             stock_out_days=pl.Series((outcome.short > 0).sum(axis=1), dtype=pl.Int64),
             units_short=outcome.short.sum(axis=1),
-            demand=matrix("demand").sum(axis=1),
+            demand=demand.sum(axis=1),
             stock_days=outcome.end_stock.sum(axis=1),
             opening=outcome.opening,
             order=outcome.order,

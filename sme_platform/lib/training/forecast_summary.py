@@ -15,8 +15,9 @@ DEMAND_MODEL_NAME = "demand_forecast"
 # The role of the rows a fallback baseline publishes while no version has passed the gate.
 FALLBACK_ROLE = "fallback"
 # How far the agreed service level may be from the cost-optimal one before the summary says so.
-MAX_RUN_EVENTS = 8
 SERVICE_LEVEL_TOLERANCE = 0.02
+# The most audit events of the last run the summary lists (the newest ones).
+MAX_RUN_EVENTS = 8
 
 
 @dataclass

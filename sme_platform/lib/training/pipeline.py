@@ -26,9 +26,7 @@ from sme_platform.lib.training.baselines import (
     moving_average,
     seasonal_naive,
 )
-from sme_platform.lib.training.business import (
-    BusinessAssumptions,
-)
+from sme_platform.lib.training.business import BusinessAssumptions
 from sme_platform.lib.training.conformal import apply_intervals, fit_residual_quantiles
 from sme_platform.lib.training.evaluate import evaluate
 from sme_platform.lib.training.peers import statsforecast_peers
