@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import duckdb
 import polars as pl
 
-from sme_platform.lib.code_version import modules_hash
+from sme_platform.lib.code_version import imported_modules, modules_hash
 from sme_platform.lib.features.store import FeatureSetVersion
 from sme_platform.lib.project import ProjectPaths
 from sme_platform.lib.release.gate import GateConfig
@@ -18,7 +18,7 @@ from sme_platform.lib.release.registry import (
     list_versions,
     register_version,
 )
-from sme_platform.lib.training import backtest, frames, model, pipeline
+from sme_platform.lib.training import pipeline
 from sme_platform.lib.training.backtest import LIGHTGBM
 from sme_platform.lib.training.business import cost_optimal_service_level
 from sme_platform.lib.training.config import MODEL_NAME, ForecastingConfig
@@ -43,17 +43,15 @@ SUMMARY_COLUMNS = [
 ]
 
 
+TRAINING_PACKAGE = "sme_platform.lib.training"
 # Where a version keeps its baselines' interval quantiles.
 FALLBACK_INTERVALS_KEY = "fallback_intervals"
 
 
 def training_code_version() -> str:
-    """Hash of the code that trains and judges: a new hash is a new way of training."""
-    from sme_platform.lib.training import baselines, business, conformal, evaluate, peers
-
-    return modules_hash(
-        frames, model, backtest, pipeline, baselines, peers, conformal, business, evaluate
-    )
+    """Hash of the code that trains and judges (the training pipeline and every training module
+    it imports): a new hash is a new way of training, so the next run trains and judges again."""
+    return modules_hash(*imported_modules(pipeline, within=TRAINING_PACKAGE))
 
 
 @dataclass(frozen=True)
