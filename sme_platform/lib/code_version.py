@@ -16,7 +16,7 @@ from types import ModuleType
 def modules_hash(*modules: ModuleType) -> str:
     digest = hashlib.sha256()
     for module in modules:
-        digest.update(inspect.getsource(module).encode())
+        digest.update(_source(module).encode())
     return digest.hexdigest()[:16]
 
 
@@ -38,7 +38,7 @@ def imported_modules(*roots: ModuleType, within: str) -> list[ModuleType]:
 def _imports_of(module: ModuleType, within: str) -> set[str]:
     """The modules of `within` that `module` imports at its top level or inside functions."""
     names = set()
-    for node in ast.walk(ast.parse(inspect.getsource(module))):
+    for node in ast.walk(ast.parse(_source(module))):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
@@ -47,6 +47,13 @@ def _imports_of(module: ModuleType, within: str) -> set[str]:
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
     inside = {name for name in names if name.startswith(within + ".")}
     return {name for name in inside if _is_module(name)}
+
+
+def _source(module: ModuleType) -> str:
+    try:
+        return inspect.getsource(module)
+    except OSError:  # an empty module (a package's bare __init__) has no source to show
+        return ""
 
 
 def _is_module(name: str) -> bool:

@@ -60,6 +60,16 @@ def test_a_module_nobody_imports_does_not_change_the_hash(package):
     assert modules_hash(*imported_modules(a, within="toypkg")) == before
 
 
+def test_an_empty_subpackage_is_part_of_the_closure_without_source(package):
+    (package / "sub").mkdir()
+    (package / "sub" / "__init__.py").write_text("")
+    (package / "b.py").write_text("from toypkg import sub\n\nVALUE = 2\n")
+    a = importlib.import_module("toypkg.a")
+    closure = imported_modules(a, within="toypkg")
+    assert "toypkg.sub" in names(closure)
+    assert len(modules_hash(*closure)) == 16
+
+
 def test_the_training_code_version_covers_the_judge_and_the_level_correction():
     covered = {
         m.__name__.rsplit(".", 1)[1] for m in imported_modules(pipeline, within=TRAINING_PACKAGE)
