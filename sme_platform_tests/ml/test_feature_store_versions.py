@@ -11,6 +11,7 @@ import polars as pl
 
 from sme_platform.lib.features.settings import ForecastSettings
 from sme_platform.lib.features.store import KEEP_VERSIONS, materialize_feature_set, prune_versions
+from sme_platform.lib.training.backtest import backtest_model
 from sme_platform.lib.training.frames import expand
 from sme_platform.lib.training.model import RECENT_MEAN_WEIGHT, RECENT_MEAN_WINDOWS, load, train
 from sme_platform.lib.warehouse import connect
@@ -182,3 +183,45 @@ def test_a_night_that_trains_nothing_builds_the_scoring_rows_alone(tmp_path):
         # And it stands for whoever asks next, training or not.
         assert materialize_feature_set(con, SETTINGS, {}, "run-4", trains_on=trains(True)).reused
         assert materialize_feature_set(con, SETTINGS, {}, "run-5").reused
+
+
+def test_a_variant_trains_with_its_own_parameters_and_weight(tmp_path):
+    """benchmarks/model_variants.py: another objective and recent-level weight, as asked."""
+    project = tmp_path / "company"
+    write_company(project, days=300, pattern="learnable")
+    with connect(project / "data" / "warehouse.duckdb") as con:
+        version = materialize_feature_set(con, SETTINGS, {}, "run-1").version
+        frame = expand(con, version, "for_training", 14, [])
+    tweedie = {"objective": "tweedie", "tweedie_variance_power": 1.5}
+    variant = train(frame, seed=42, parameters=tweedie, recent_mean_weight=0.25)
+    assert variant.parameters["objective"] == "tweedie" and variant.parameters["seed"] == 42
+    assert "\nobjective=tweedie\n" in variant.text()
+    assert "[tweedie_variance_power: 1.5]" in variant.text()
+    assert variant.recent_mean_weight == 0.25
+    assert train(frame, seed=42).parameters["objective"] == "poisson"  # the default untouched
+
+
+def test_the_backtest_without_level_correction_forecasts_what_the_model_forecasts(tmp_path):
+    project = tmp_path / "company"
+    write_company(project, days=300, pattern="learnable")
+    with connect(project / "data" / "warehouse.duckdb") as con:
+        feature_set = materialize_feature_set(con, SETTINGS, {}, "run-1")
+        trained = []
+
+        def counting_train(frame, seed):
+            trained.append(frame.height)
+            return train(frame, seed)
+
+        args = (con, feature_set.version, SETTINGS, feature_set.calendar, [])
+        corrected = backtest_model(*args, train_model=counting_train)
+        plain = backtest_model(*args, correct_level=False)
+    folds = list(feature_set.calendar.fold_origins())
+    assert len(trained) == len(folds) + 1  # every fold, then the final model
+    assert set(plain.level_factors.values()) == {1.0}
+    assert plain.final_model.level_factor == 1.0
+    assert any(abs(f - 1.0) > 1e-6 for f in corrected.level_factors.values())
+    keys = ["fold", "sku", "location_id", "target_date"]
+    both = corrected.forecasts.join(plain.forecasts, on=keys, suffix="_plain")
+    assert both.height == plain.forecasts.height > 0
+    factors = pl.Series([corrected.level_factors[f] for f in both["fold"]])
+    assert np.allclose(both["prediction"], both["prediction_plain"] * factors)

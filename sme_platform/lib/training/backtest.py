@@ -16,6 +16,7 @@ of a sample of series, shrunk by regularization).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -61,7 +62,15 @@ def backtest_model(
     settings: ForecastSettings,
     calendar: ForecastCalendar,
     holidays_on: list,
+    train_model: Callable[[pl.DataFrame, int], DemandModel] = train,
+    correct_level: bool = True,
 ) -> ModelBacktest:
+    """`train_model` and `correct_level` let benchmarks/model_variants.py try other models; the
+    platform trains with `train` and corrects the level."""
+
+    def factor(sold: float, forecast: float) -> float:
+        return level_factor(sold, forecast) if correct_level else 1.0
+
     horizon = settings.horizon_days
     seconds: dict[str, float] = {}
     started = time.perf_counter()
@@ -77,8 +86,8 @@ def backtest_model(
         rows = training.filter(
             (pl.col("target_date") < origin) & (pl.col("origin_date") >= window_start)
         )
-        model = train(rows, settings.sample_seed)
-        model.level_factor = factors[fold] = level_factor(sold_so_far, forecast_so_far)
+        model = train_model(rows, settings.sample_seed)
+        model.level_factor = factors[fold] = factor(sold_so_far, forecast_so_far)
         fold_rows = evaluation.filter(pl.col("fold") == fold)
         raw = model.uncorrected_predict(fold_rows)
         uncensored = ~fold_rows["censored"].to_numpy()
@@ -87,8 +96,8 @@ def backtest_model(
         forecasts.append(lightgbm_forecast_frame(fold_rows, fold, raw * model.level_factor))
         seconds[f"train_{fold}"] = time.perf_counter() - started
     started = time.perf_counter()
-    final_model = train(training, settings.sample_seed)
-    final_model.level_factor = factors["final"] = level_factor(sold_so_far, forecast_so_far)
+    final_model = train_model(training, settings.sample_seed)
+    final_model.level_factor = factors["final"] = factor(sold_so_far, forecast_so_far)
     scoring = expand(con, version, "for_scoring", horizon, holidays_on)
     scoring = scoring.with_columns(
         pl.Series("prediction", final_model.predict(scoring), dtype=pl.Float64)

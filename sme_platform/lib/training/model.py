@@ -113,14 +113,21 @@ class DemandModel:
         }
 
 
-def train(frame: pl.DataFrame, seed: int, rounds: int = NUM_ROUNDS) -> DemandModel:
-    """Fit on the uncensored rows of `frame` (a censored day's zero is not demand)."""
+def train(
+    frame: pl.DataFrame,
+    seed: int,
+    rounds: int = NUM_ROUNDS,
+    parameters: dict | None = None,
+    recent_mean_weight: float = RECENT_MEAN_WEIGHT,
+) -> DemandModel:
+    """Fit on the uncensored rows of `frame` (a censored day's zero is not demand).
+    `parameters` overrides PARAMETERS (benchmarks/model_variants.py tries other ones)."""
     usable = frame.filter(~pl.col("censored"))
     if usable.height == 0:
         raise ValueError("no uncensored training rows: nothing to learn from")
     coded, categories = categorical_codes(usable)
     matrix = coded.select(MODEL_INPUTS).to_numpy().astype(np.float64)
-    parameters = {**PARAMETERS, "seed": seed}
+    parameters = {**PARAMETERS, **(parameters or {}), "seed": seed}
     dataset = lgb.Dataset(
         matrix,
         label=coded["actual"].to_numpy(),
@@ -134,7 +141,7 @@ def train(frame: pl.DataFrame, seed: int, rounds: int = NUM_ROUNDS) -> DemandMod
         booster,
         categories,
         parameters,
-        recent_mean_weight=RECENT_MEAN_WEIGHT,
+        recent_mean_weight=recent_mean_weight,
         recent_mean_windows=RECENT_MEAN_WINDOWS,
     )
 
