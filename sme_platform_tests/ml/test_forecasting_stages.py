@@ -123,6 +123,10 @@ def test_a_learnable_demand_is_trained_promoted_and_published(tmp_path, instance
         == query(project, "select version from features.feature_set_versions")[0][0]
     )
 
+    # The synthetic company's locations have no country: the training says it had no holidays.
+    trained = result.asset_materializations_for_node("demand_forecast_model")[0].metadata
+    assert (trained["holiday_country"].value, trained["public_holidays"].value) == ("none", 0)
+
     # A second night with nothing new: nothing retrained, the decision stands.
     again = materialize(project, instance)
     assert query(project, "select count(*) from ml.model_registry") == [(1,)]

@@ -125,12 +125,13 @@ def demand_forecast_model(context: dg.AssetExecutionContext, project: ProjectRes
                 "trained again as a new version, to be judged by forecasting.yaml's gate now"
             )
         country = holiday_country(con, config.demand_forecast.holiday_country)
+        holidays_on = holiday_dates(country, feature_set.calendar.holiday_years)
         outcome = run_training(
             con,
             feature_set.version,
             config.demand_forecast,
             feature_set.calendar,
-            holiday_dates(country, feature_set.calendar.holiday_years),
+            holidays_on,
             config.business,
             config.autoets_series,
         )
@@ -160,6 +161,8 @@ def demand_forecast_model(context: dg.AssetExecutionContext, project: ProjectRes
             "training_rows": outcome.backtest.training_rows,
             "level_factors": outcome.backtest.level_factors,
             "holiday_country": country or "none",
+            # A locations' country the holidays package does not know gives none: said here.
+            "public_holidays": len(holidays_on),
             "peers": outcome.notes,
             "seconds": outcome.seconds,
             "trained_because": decision.reason,

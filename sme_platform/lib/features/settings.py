@@ -7,7 +7,9 @@ so changing one makes a new version rather than silently changing an old one.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from sme_platform.lib.features.holiday_countries import country_problem
 
 
 class ForecastSettings(BaseModel):
@@ -37,9 +39,18 @@ class ForecastSettings(BaseModel):
     backtest_folds: int = Field(4, ge=1, le=12, description="rolling origins before the holdout")
     holiday_country: str | None = Field(
         None,
-        description="ISO country for public holidays; default: the locations' most common country",
+        description="ISO country code (or English name) for public holidays; default: the "
+        "locations' most common country",
     )
     sample_seed: int = Field(42, description="seed of the series sampling and of LightGBM")
+
+    @field_validator("holiday_country")
+    @classmethod
+    def _known_country(cls, value: str | None) -> str | None:
+        problem = None if value is None else country_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @model_validator(mode="after")
     def _window_holds_the_folds(self) -> ForecastSettings:

@@ -19,6 +19,7 @@ import holidays
 import polars as pl
 
 from sme_platform.lib.features.demand import CATEGORICAL_COLUMNS, ORIGIN_FEATURE_COLUMNS
+from sme_platform.lib.features.holiday_countries import country_code
 
 TARGET_FEATURE_COLUMNS = [
     "horizon",
@@ -37,28 +38,28 @@ KEY_COLUMNS = ["sku", "location_id", "origin_date", "target_date", "horizon"]
 
 
 def holiday_dates(country: str | None, years: Iterable[int]) -> list[date]:
-    """Public holidays of `country` (ISO code) from the `holidays` package, offline; none when
-    the country is unknown to it or not given."""
-    if not country:
+    """Public holidays of `country` (ISO code or English name) from the `holidays` package,
+    offline; none when the country is not given or unknown to it (a configured unknown country
+    is refused when forecasting.yaml is read: lib/features/holiday_countries)."""
+    code = country_code(country)
+    if code is None:
         return []
-    try:
-        calendar = holidays.country_holidays(country.upper(), years=list(years))
-    except NotImplementedError:
-        return []
-    return sorted(calendar)
+    return sorted(holidays.country_holidays(code, years=list(years)))
 
 
 def holiday_country(con: duckdb.DuckDBPyConnection, configured: str | None) -> str | None:
-    """The configured country, else the most common country among the locations."""
+    """The configured country, else the most common country among the locations, as its ISO
+    code when the holidays package knows it (a locations export may hold "United Kingdom")."""
     if configured:
-        return configured
+        return country_code(configured) or configured
     try:
         row = con.execute(
             "select mode(country) from staging.locations where country is not null"
         ).fetchone()
     except duckdb.CatalogException:
         return None
-    return row[0] if row else None
+    found = row[0] if row else None
+    return country_code(found) or found
 
 
 def expand(
