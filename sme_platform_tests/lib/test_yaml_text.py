@@ -44,3 +44,17 @@ def test_bad_yaml_raises_yaml_error_with_its_line(text):
 def test_an_unsafe_tag_is_refused():
     with pytest.raises(yaml.constructor.ConstructorError):
         load_yaml("!!python/object/apply:os.system ['true']")
+
+
+def test_a_key_written_twice_is_refused_naming_it_and_both_lines():
+    text = "business:\n  service_level: 0.9\n  lead_time_days: 2\n  service_level: 0.5\n"
+    with pytest.raises(yaml.YAMLError) as raised:
+        load_yaml(text)
+    message = str(raised.value)
+    assert "found the key 'service_level' twice (first on line 2)" in message
+    assert "line 4, column 3" in message
+
+
+def test_the_same_key_in_two_mappings_is_not_a_duplicate():
+    text = "a: {x: 1}\nb: {x: 2}\nc: [{x: 1}, {x: 2}]\n"
+    assert load_yaml(text) == {"a": {"x": 1}, "b": {"x": 2}, "c": [{"x": 1}, {"x": 2}]}
