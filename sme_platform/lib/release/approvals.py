@@ -36,9 +36,14 @@ def approve(
     row = get_version(con, model_name, version)
     label = f"{model_name} {row.version}"
     if not by:
-        raise ApprovalError(f"approval of {label}: name the person approving (--by NAME)")
+        raise ApprovalError(
+            f"approval of {label}: name the person approving "
+            "(--by NAME; `by` in the approve job's config)"
+        )
     if not note:
-        raise ApprovalError(f"approval of {label}: say why it is approved (--note TEXT)")
+        raise ApprovalError(
+            f"approval of {label}: say why it is approved (--note TEXT; `note` in the job's config)"
+        )
     if row.status != "challenger":
         raise ApprovalError(
             f"approval of {label}: only a challenger (a version that passed the gate) can be "

@@ -40,7 +40,7 @@ MODEL_FILE = "model.txt"
 METADATA_FILE = "metadata.json"
 STATUSES = ("candidate", "challenger", "champion", "archived", "rolled_back")
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-_VERSION = re.compile(r"v?([1-9][0-9]*)")
+_VERSION = re.compile(r"[vV]?([1-9][0-9]*)")
 
 
 class RegistryError(ValueError):
@@ -148,7 +148,7 @@ def version_label(number: int) -> str:
 
 
 def version_number(version: str | int) -> int:
-    """3, "3" and "v3" all name version v3."""
+    """3, "3", "v3" and "V3" all name version v3."""
     match = _VERSION.fullmatch(str(version).strip())
     if not match:
         raise RegistryError(f"{version!r} is not a model version (expected v1, v2, ...)")
@@ -281,12 +281,18 @@ def get_version(
     rows = _select(con, "where model_name = ? and version = ?", [model_name, label])
     if not rows:
         known = [row.version for row in list_versions(con, model_name)]
-        listed = ", ".join(known) if known else "none"
+        listed = ", ".join(known) if known else f"none; {registered_models_text(con)}"
         raise UnknownModelVersionError(
             f"{model_name} {label}: no such version in {REGISTRY_TABLE} "
             f"(registered versions of {model_name}: {listed})"
         )
     return rows[0]
+
+
+def registered_models_text(con: duckdb.DuckDBPyConnection) -> str:
+    """ "models in the registry: a, b" (or "the registry is empty"): for a misspelt model name."""
+    names = sorted({v.model_name for v in list_versions(con)})
+    return f"models in the registry: {', '.join(names)}" if names else "the registry is empty"
 
 
 def list_versions(

@@ -22,6 +22,7 @@ from sme_platform.lib.release.registry import (
     list_versions,
     load_model_text,
     normalize_version,
+    registered_models_text,
 )
 from sme_platform.lib.release.status import change_status
 from sme_platform.lib.warehouse import transaction
@@ -58,20 +59,41 @@ def rollback(
     being served. Refused with nothing changed instead."""
     by, reason = (by or "").strip(), (reason or "").strip()
     if not by:
-        raise RollbackError(f"rollback of {model_name}: name the person rolling back (--by NAME)")
+        raise RollbackError(
+            f"rollback of {model_name}: name the person rolling back "
+            "(--by NAME; `by` in the rollback job's config)"
+        )
     if not reason:
-        raise RollbackError(f"rollback of {model_name}: say why (--reason TEXT)")
+        raise RollbackError(
+            f"rollback of {model_name}: say why (--reason TEXT; `reason` in the job's config)"
+        )
     ensure_registry(con)
     current = champion(con, model_name)
     if current is None:
         known = list_versions(con, model_name)
-        status = ", ".join(f"{v.version} {v.status}" for v in known) if known else "no versions"
+        status = (
+            ", ".join(f"{v.version} {v.status}" for v in known)
+            if known
+            else f"no versions; {registered_models_text(con)}"
+        )
         raise RollbackError(f"rollback of {model_name}: there is no champion ({status})")
+    to_version = None if to_version is None or not str(to_version).strip() else to_version
     if to_version is None:
         if current.previous_champion_version is None:
+            former = [
+                v.version
+                for v in list_versions(con, model_name)
+                if v.status == "archived" and _was_champion(con, model_name, v.version)
+            ]
+            hint = (
+                f"name one of the former champions {', '.join(former)} "
+                "(--to VERSION; `to_version` in the job's config)"
+                if former
+                else "no other version ever served, so there is none to reinstate"
+            )
             raise RollbackError(
                 f"rollback of {model_name}: nothing to roll back to; champion "
-                f"{current.version} replaced no earlier champion (name one with --to VERSION)"
+                f"{current.version} replaced no earlier champion; {hint}"
             )
         target = get_version(con, model_name, current.previous_champion_version)
     else:

@@ -46,13 +46,23 @@ def test_a_named_person_approves_a_challenger(con, models_dir):
 def test_an_approval_needs_a_name_a_note_and_a_challenger(con, models_dir):
     challenger(con, models_dir)
     register(con, models_dir)  # v2, a candidate
-    with pytest.raises(ApprovalError, match=r"name the person approving \(--by NAME\)"):
+    with pytest.raises(
+        ApprovalError,
+        match=r"name the person approving \(--by NAME; `by` in the approve job's config\)",
+    ):
         approve(con, "demand_forecast", "v1", by="  ", note="fine")
-    with pytest.raises(ApprovalError, match=r"say why it is approved \(--note TEXT\)"):
+    with pytest.raises(ApprovalError, match=r"say why it is approved \(--note TEXT; `note` in"):
         approve(con, "demand_forecast", "v1", by="Ana", note="")
     with pytest.raises(ApprovalError, match=r"only a challenger .*; v2 is candidate"):
         approve(con, "demand_forecast", "v2", by="Ana", note="fine")
     with pytest.raises(UnknownModelVersionError, match="demand_forecast v3: no such version"):
         approve(con, "demand_forecast", "v3", by="Ana", note="fine")
+    # A misspelt model name: the registry's models are listed.
+    with pytest.raises(
+        UnknownModelVersionError,
+        match=r"registered versions of demand_forcast: none; models in the registry: "
+        r"demand_forecast\)",
+    ):
+        approve(con, "demand_forcast", "V1", by="Ana", note="fine")
     assert get_version(con, "demand_forecast", "v1").approved_by is None
     assert [e.event for e in read_events(con)] == ["trained", "gate_passed", "trained"]

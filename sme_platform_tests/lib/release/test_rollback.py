@@ -65,9 +65,18 @@ def test_rollback_to_a_named_former_champion(con, models_dir):
 
 
 def test_rollback_refusals_are_clear(con, models_dir):
-    with pytest.raises(RollbackError, match="there is no champion \\(no versions\\)"):
+    with pytest.raises(
+        RollbackError, match="there is no champion \\(no versions; the registry is empty\\)"
+    ):
         rollback(con, NAME, by="Ana", reason="x")
     promote(con, models_dir)
+    with pytest.raises(RollbackError, match="no versions; models in the registry: demand_fore"):
+        rollback(con, "demand_forcast", by="Ana", reason="x")
+    # The only champion ever: nothing to name, and the refusal says so (an empty to_version, as
+    # a Launchpad field left blank, asks for the previous champion).
+    for to_version in (None, "", "  "):
+        with pytest.raises(RollbackError, match="no other version ever served, so there is none"):
+            rollback(con, NAME, to_version=to_version, by="Ana", reason="x")
     refused = register(con, models_dir).version  # v2: refused by the gate, never served
     transition(con, NAME, refused, "archived", actor="run:r", reason="x", event="gate_refused")
     promote(con, models_dir)  # v3
@@ -77,9 +86,14 @@ def test_rollback_refusals_are_clear(con, models_dir):
         rollback(con, NAME, to_version="v3", by="Ana", reason="x")
     with pytest.raises(UnknownModelVersionError, match=r"v9: no such version .*: v1, v2, v3"):
         rollback(con, NAME, to_version="v9", by="Ana", reason="x")
-    with pytest.raises(RollbackError, match=r"name the person rolling back \(--by NAME\)"):
+    with pytest.raises(
+        RollbackError,
+        match=r"name the person rolling back \(--by NAME; `by` in the rollback job's config\)",
+    ):
         rollback(con, NAME, by="", reason="x")
-    with pytest.raises(RollbackError, match=r"say why \(--reason TEXT\)"):
+    with pytest.raises(
+        RollbackError, match=r"say why \(--reason TEXT; `reason` in the job's config\)"
+    ):
         rollback(con, NAME, by="Ana", reason=" ")
     assert statuses(con) == {"v1": "archived", "v2": "archived", "v3": "champion"}
 
@@ -100,3 +114,14 @@ def test_a_rollback_ends_a_running_canary(con, models_dir):
     (ended,) = [e for e in read_events(con, NAME) if e.run_id == "r9" and e.model_version == "v3"]
     assert ended.actor == "Ana Ruiz"
     assert ended.reason == "its canary ended with the rollback of v2: stock-outs doubled"
+
+
+def test_with_no_previous_champion_the_former_champions_are_named(con, models_dir):
+    for _ in range(3):
+        promote(con, models_dir)
+    rollback(con, NAME, to_version="v1", by="Ana", reason="v1 was the last good one")
+    # v1 reinstated replaced no earlier champion of its own; v2 served and is archived.
+    assert champion(con, NAME).previous_champion_version is None
+    assert statuses(con) == {"v1": "champion", "v2": "archived", "v3": "rolled_back"}
+    with pytest.raises(RollbackError, match=r"name one of the former champions v2 \(--to VERSION"):
+        rollback(con, NAME, by="Ana", reason="x")
