@@ -233,6 +233,9 @@ def demo(
             "company does not export: give it a project folder of its own (--project-dir NEW)"
         )
         raise typer.Exit(2)
+    # Before the data is generated (seconds to minutes): a misspelt forecasting.yaml key
+    # should not wait for it.
+    _stop_on_configuration_problems(paths)
     late_days = late_days or (14 if drift_story else 7)
     drift_from = drift_start(late_days).isoformat() if drift_story else None
     generate(

@@ -259,3 +259,17 @@ def test_a_failed_step_is_reported_with_the_librarys_message_not_dagsters_wrappe
     assert innermost_message(wrapper) == (
         "/p/model.txt: refused to load: the registry recorded sha256 aa, but its sha256 is bb."
     )
+
+
+def test_demo_stops_on_a_bad_forecasting_yaml_before_generating_any_data(tmp_path):
+    project = tmp_path / "demo"
+    project.mkdir()
+    (project / "forecasting.yaml").write_text("business:\n  lead_time_dayz: 2\n")
+    completed = run_cli("demo", "--project-dir", str(project))
+    assert completed.returncode == 2, completed.stdout + completed.stderr
+    assert "forecasting.yaml: business.lead_time_dayz: Extra inputs are not permitted" in (
+        completed.stdout
+    )
+    assert "nothing was run" in completed.stdout
+    assert not (project / "data" / "demo").exists()  # no export was generated
+    assert (project / "sources.yaml").exists()  # the mapping was written, to be checked
