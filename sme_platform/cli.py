@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from datetime import date
@@ -221,11 +222,8 @@ def demo(
             with_schema_modeline(mapping, paths.sources_file), encoding="utf-8"
         )
         console.print(f"Wrote the demo company's mapping to {paths.sources_file}")
-    demo_forecasting = paths.root / "forecasting.yaml"
-    if not demo_forecasting.exists():
-        demo_forecasting.write_text(
-            (REPO_ROOT / "forecasting.yaml").read_text(encoding="utf-8"), encoding="utf-8"
-        )
+    if not (paths.root / "forecasting.yaml").exists():
+        shutil.copyfile(REPO_ROOT / "forecasting.yaml", paths.root / "forecasting.yaml")
     unexported = unexported_sources(catalog, paths.sources_file.read_text(encoding="utf-8"))
     if unexported:
         console.print(
@@ -233,8 +231,7 @@ def demo(
             "company does not export: give it a project folder of its own (--project-dir NEW)"
         )
         raise typer.Exit(2)
-    # Before the data is generated (seconds to minutes): a misspelt forecasting.yaml key
-    # should not wait for it.
+    # Before generating (minutes at scale): a misspelt key should not wait for the data.
     _stop_on_configuration_problems(paths)
     late_days = late_days or (14 if drift_story else 7)
     drift_from = drift_start(late_days).isoformat() if drift_story else None

@@ -20,6 +20,15 @@ from sme_platform_tests.ml.synthetic_company import add_days, write_company
 SETTINGS = ForecastSettings(training_row_budget=20_000)
 
 
+def training_frame(tmp_path) -> pl.DataFrame:
+    """The training frame of a learnable synthetic company's first feature set version."""
+    project = tmp_path / "company"
+    write_company(project, days=300, pattern="learnable")
+    with connect(project / "data" / "warehouse.duckdb") as con:
+        version = materialize_feature_set(con, SETTINGS, {}, "run-1").version
+        return expand(con, version, "for_training", 14, [])
+
+
 def test_versions_are_reused_traced_rebuilt_and_pruned(tmp_path):
     project = tmp_path / "company"
     write_company(project, days=300, pattern="learnable")
@@ -76,11 +85,7 @@ def test_versions_are_reused_traced_rebuilt_and_pruned(tmp_path):
 
 
 def test_training_twice_gives_the_same_model_bytes(tmp_path):
-    project = tmp_path / "company"
-    write_company(project, days=300, pattern="learnable")
-    with connect(project / "data" / "warehouse.duckdb") as con:
-        version = materialize_feature_set(con, SETTINGS, {}, "run-1").version
-        frame = expand(con, version, "for_training", 14, [])
+    frame = training_frame(tmp_path)
     first, second = train(frame, seed=42), train(frame.clone(), seed=42)
     assert first.text() == second.text() and first.sha256() == second.sha256()
     assert train(frame, seed=43).sha256() != first.sha256()
@@ -88,11 +93,7 @@ def test_training_twice_gives_the_same_model_bytes(tmp_path):
 
 
 def test_forecast_leans_on_the_recent_level_and_old_versions_score_as_trained(tmp_path):
-    project = tmp_path / "company"
-    write_company(project, days=300, pattern="learnable")
-    with connect(project / "data" / "warehouse.duckdb") as con:
-        version = materialize_feature_set(con, SETTINGS, {}, "run-1").version
-        frame = expand(con, version, "for_training", 14, [])
+    frame = training_frame(tmp_path)
     model = train(frame, seed=42)
     assert model.recent_mean_weight == RECENT_MEAN_WEIGHT > 0
     assert model.recent_mean_windows == RECENT_MEAN_WINDOWS == (28, 182)
@@ -187,11 +188,7 @@ def test_a_night_that_trains_nothing_builds_the_scoring_rows_alone(tmp_path):
 
 def test_a_variant_trains_with_its_own_parameters_and_weight(tmp_path):
     """benchmarks/model_variants.py: another objective and recent-level weight, as asked."""
-    project = tmp_path / "company"
-    write_company(project, days=300, pattern="learnable")
-    with connect(project / "data" / "warehouse.duckdb") as con:
-        version = materialize_feature_set(con, SETTINGS, {}, "run-1").version
-        frame = expand(con, version, "for_training", 14, [])
+    frame = training_frame(tmp_path)
     tweedie = {"objective": "tweedie", "tweedie_variance_power": 1.5}
     variant = train(frame, seed=42, parameters=tweedie, recent_mean_weight=0.25)
     assert variant.parameters["objective"] == "tweedie" and variant.parameters["seed"] == 42
