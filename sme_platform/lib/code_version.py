@@ -10,6 +10,7 @@ import importlib
 import importlib.util
 import inspect
 import json
+from pathlib import Path
 from types import ModuleType
 
 
@@ -52,8 +53,13 @@ def _imports_of(module: ModuleType, within: str) -> set[str]:
 def _source(module: ModuleType) -> str:
     try:
         return inspect.getsource(module)
-    except OSError:  # an empty module (a package's bare __init__) has no source to show
-        return ""
+    except OSError:
+        # An empty file (a package's bare __init__) has no source to show; any other module
+        # without source (an install of .pyc only) must not hash as empty without a word.
+        path = Path(getattr(module, "__file__", None) or "")
+        if path.suffix == ".py" and path.is_file() and not path.read_text().strip():
+            return ""
+        raise
 
 
 def _is_module(name: str) -> bool:

@@ -58,3 +58,14 @@ def test_a_key_written_twice_is_refused_naming_it_and_both_lines():
 def test_the_same_key_in_two_mappings_is_not_a_duplicate():
     text = "a: {x: 1}\nb: {x: 2}\nc: [{x: 1}, {x: 2}]\n"
     assert load_yaml(text) == {"a": {"x": 1}, "b": {"x": 2}, "c": [{"x": 1}, {"x": 2}]}
+
+
+def test_merge_keys_still_merge_and_may_be_overridden_without_a_duplicate():
+    text = "base: &b {a: 1, c: 3}\nx:\n  <<: *b\n  a: 2\ny:\n  <<: [*b]\n  d: 4\n"
+    assert load_yaml(text) == yaml.safe_load(text)
+    assert load_yaml(text)["x"] == {"a": 2, "c": 3}
+
+
+def test_an_unhashable_key_is_a_yaml_error_not_a_crash():
+    with pytest.raises(yaml.YAMLError, match="found unhashable key"):
+        load_yaml("? !!set {a: null}\n: 1\n")

@@ -9,11 +9,13 @@ below an old one would otherwise change a setting, a gate's margin say, without 
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 import yaml
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class _UniqueKeyLoader(_LOADER):
@@ -21,15 +23,16 @@ class _UniqueKeyLoader(_LOADER):
         if isinstance(node, yaml.MappingNode):
             seen = {}
             for key_node, _ in node.value:
+                if key_node.tag == MERGE_TAG:
+                    continue  # `<<: *anchor`: its keys may be overridden here, on purpose
                 key = self.construct_object(key_node, deep=True)
-                if isinstance(key, list | dict):
-                    continue  # unhashable: the base class reports it
+                if not isinstance(key, Hashable):
+                    continue  # the base class reports it as a YAML error
                 if key in seen:
                     raise yaml.constructor.ConstructorError(
                         "while reading a mapping",
                         node.start_mark,
-                        f"found the key {key!r} twice (first on line {seen[key] + 1}): "
-                        "keep one",
+                        f"found the key {key!r} twice (first on line {seen[key] + 1}): keep one",
                         key_node.start_mark,
                     )
                 seen[key] = key_node.start_mark.line

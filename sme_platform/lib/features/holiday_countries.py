@@ -1,6 +1,7 @@
 """Which countries' public holidays the platform knows: those of the `holidays` package, offline.
 
-A country is given as an ISO 3166 code (DE, GBR) in forecasting.yaml, or read from the
+A country is given as an ISO 3166 code (DE, GBR) or a market calendar's code the package knows
+(NYSE, ECB: a wholesaler that trades on exchange days) in forecasting.yaml, or read from the
 locations' `country` column, where an export may hold a name ("United Kingdom"). A name is
 resolved to its code; anything else is unknown, and a configured unknown country is refused:
 a model trained silently without holidays is the worse surprise.
@@ -26,7 +27,18 @@ def country_code(value: str | None) -> str | None:
     text = value.strip()
     if text.upper() in _codes():
         return _codes()[text.upper()]
+    if _calendar_exists(text.upper()):  # a market's calendar (NYSE, ECB), as before names
+        return text.upper()
     return _codes_by_name().get(_name_key(text))
+
+
+@cache
+def _calendar_exists(code: str) -> bool:
+    try:
+        holidays.country_holidays(code, years=[2024])
+    except NotImplementedError:
+        return False
+    return True
 
 
 def country_problem(value: str) -> str | None:

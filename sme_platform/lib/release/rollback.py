@@ -80,17 +80,25 @@ def rollback(
     to_version = None if to_version is None or not str(to_version).strip() else to_version
     if to_version is None:
         if current.previous_champion_version is None:
-            former = [
-                v.version
+            served = [
+                v
                 for v in list_versions(con, model_name)
-                if v.status == "archived" and _was_champion(con, model_name, v.version)
+                if v.version != current.version and _was_champion(con, model_name, v.version)
             ]
-            hint = (
-                f"name one of the former champions {', '.join(former)} "
-                "(--to VERSION; `to_version` in the job's config)"
-                if former
-                else "no other version ever served, so there is none to reinstate"
-            )
+            former = [v.version for v in served if v.status == "archived"]
+            rolled_back = [v.version for v in served if v.status == "rolled_back"]
+            if former:
+                hint = (
+                    f"name one of the former champions {', '.join(former)} "
+                    "(--to VERSION; `to_version` in the job's config)"
+                )
+            elif rolled_back:
+                hint = (
+                    f"the others that served ({', '.join(rolled_back)}) were rolled back, so "
+                    "there is none to reinstate"
+                )
+            else:
+                hint = "no other version ever served, so there is none to reinstate"
             raise RollbackError(
                 f"rollback of {model_name}: nothing to roll back to; champion "
                 f"{current.version} replaced no earlier champion; {hint}"

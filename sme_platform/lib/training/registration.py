@@ -9,6 +9,7 @@ import duckdb
 import polars as pl
 
 from sme_platform.lib.code_version import imported_modules, modules_hash
+from sme_platform.lib.features import holiday_countries
 from sme_platform.lib.features.store import FeatureSetVersion
 from sme_platform.lib.project import ProjectPaths
 from sme_platform.lib.release.gate import GateConfig
@@ -49,9 +50,10 @@ FALLBACK_INTERVALS_KEY = "fallback_intervals"
 
 
 def training_code_version() -> str:
-    """Hash of the code that trains and judges (the training pipeline and every training module
-    it imports): a new hash is a new way of training, so the next run trains and judges again."""
-    return modules_hash(*imported_modules(pipeline, within=TRAINING_PACKAGE))
+    """Hash of the code that trains and judges (the training pipeline, every training module it
+    imports, and the lookup of the holidays it trains with): a new hash is a new way of
+    training, so the next run trains and judges again."""
+    return modules_hash(*imported_modules(pipeline, holiday_countries, within=TRAINING_PACKAGE))
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ from sme_platform.lib.training.frames import holiday_country, holiday_dates
         ("United Kingdom", "GB"),
         ("UK", "GB"),
         ("united_states", "US"),
+        ("nyse", "NYSE"),  # market calendars, as accepted before names were
+        ("ECB", "ECB"),
         ("Atlantis", None),
         ("", None),
         (None, None),
@@ -36,6 +38,7 @@ def test_a_country_name_gets_the_same_holidays_as_its_code():
     assert christmas in holiday_dates("Germany", [2024])
     assert holiday_dates("Germany", [2024]) == holiday_dates("DE", [2024])
     assert holiday_dates(None, [2024]) == []
+    assert len(holiday_dates("NYSE", [2024])) == 10
 
 
 def test_an_unknown_configured_country_is_refused_naming_the_key(tmp_path):

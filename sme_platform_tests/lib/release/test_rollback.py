@@ -125,3 +125,15 @@ def test_with_no_previous_champion_the_former_champions_are_named(con, models_di
     assert statuses(con) == {"v1": "champion", "v2": "archived", "v3": "rolled_back"}
     with pytest.raises(RollbackError, match=r"name one of the former champions v2 \(--to VERSION"):
         rollback(con, NAME, by="Ana", reason="x")
+
+
+def test_when_every_other_champion_was_rolled_back_the_refusal_says_so(con, models_dir):
+    for _ in range(3):
+        promote(con, models_dir)
+    rollback(con, NAME, by="Ana", reason="v3 is worse")  # v2 champion again
+    rollback(con, NAME, by="Ana", reason="v2 is worse too")  # v1 champion again
+    assert statuses(con) == {"v1": "champion", "v2": "rolled_back", "v3": "rolled_back"}
+    with pytest.raises(
+        RollbackError, match=r"the others that served \(v2, v3\) were rolled back, so there is none"
+    ):
+        rollback(con, NAME, by="Ana", reason="x")
