@@ -8,11 +8,13 @@ import json
 
 import numpy as np
 import polars as pl
+import pytest
 
 from sme_platform.lib.features.settings import ForecastSettings
 from sme_platform.lib.features.store import KEEP_VERSIONS, materialize_feature_set, prune_versions
+from sme_platform.lib.training import model as model_module
 from sme_platform.lib.training.backtest import backtest_model
-from sme_platform.lib.training.frames import expand
+from sme_platform.lib.training.frames import categorical_codes, expand
 from sme_platform.lib.training.model import RECENT_MEAN_WEIGHT, RECENT_MEAN_WINDOWS, load, train
 from sme_platform.lib.warehouse import connect
 from sme_platform_tests.ml.synthetic_company import add_days, write_company
@@ -222,3 +224,43 @@ def test_the_backtest_without_level_correction_forecasts_what_the_model_forecast
     assert both.height == plain.forecasts.height > 0
     factors = pl.Series([corrected.level_factors[f] for f in both["fold"]])
     assert np.allclose(both["prediction"], both["prediction_plain"] * factors)
+
+
+def test_a_model_trained_before_a_feature_was_added_scores_by_its_own_inputs(tmp_path, monkeypatch):
+    frame = training_frame(tmp_path)
+    # The feature set of an older release: without days_since_last_sale.
+    older_inputs = [c for c in model_module.MODEL_INPUTS if c != "days_since_last_sale"]
+    monkeypatch.setattr(model_module, "MODEL_INPUTS", older_inputs)
+    older = train(frame, seed=42)
+    monkeypatch.undo()
+    assert older.inputs() == older_inputs
+    # Scored on today's frame (every current feature present, in today's order).
+    coded, _ = categorical_codes(frame, older.categories)
+    by_hand = older.booster.predict(coded.select(older_inputs).to_numpy().astype(np.float64))
+    assert np.allclose(older.raw_predict(frame), np.clip(by_hand, 0, None))
+    # A frame without a feature the model learned from is refused, naming it.
+    with pytest.raises(ValueError, match="lacks: mean_28"):
+        older.raw_predict(frame.drop("mean_28"))
+
+
+def test_a_feature_added_since_the_table_was_made_is_added_to_it(tmp_path):
+    project = tmp_path / "company"
+    write_company(project, days=120, pattern="learnable")
+    with connect(project / "data" / "warehouse.duckdb") as con:
+        first = materialize_feature_set(con, SETTINGS, {"staging.sales_lines": "a"}, "run-1")
+        # As if the table had been created by a release without this feature.
+        con.execute("alter table features.demand_features drop column days_since_last_sale")
+        second = materialize_feature_set(con, SETTINGS, {"staging.sales_lines": "b"}, "run-2")
+        counts = dict(
+            con.execute(
+                "select feature_set_version, count(days_since_last_sale) "
+                "from features.demand_features group by all"
+            ).fetchall()
+        )
+        rows = dict(
+            con.execute(
+                "select feature_set_version, count(*) from features.demand_features group by all"
+            ).fetchall()
+        )
+    assert counts[first.version] == 0 and rows[first.version] > 0
+    assert counts[second.version] == rows[second.version] > 0

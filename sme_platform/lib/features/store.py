@@ -182,6 +182,12 @@ def _store(con: duckdb.DuckDBPyConnection, version: str) -> int:
         f"create table if not exists features.demand_features as "
         f"select ''::varchar as feature_set_version, * from {ORIGIN_FEATURES_TABLE} where false"
     )
+    # A feature added since the table was created: older versions' rows hold null there (the
+    # models trained on them never read it, lib/training/model.py scores by a model's inputs).
+    for column in ORIGIN_FEATURE_COLUMNS:
+        con.execute(
+            f"alter table features.demand_features add column if not exists {column} double"
+        )
     # Rounded: DuckDB sums doubles in parallel, in an order that may vary from run to run, and
     # LightGBM bins on the last bits. Ten decimals keep the features exact enough (the leakage
     # check compares to 1e-9) and the same every time. (The different model bytes two fresh

@@ -94,9 +94,20 @@ class DemandModel:
 
     def raw_predict(self, frame: pl.DataFrame) -> np.ndarray:
         coded, _ = categorical_codes(frame, self.categories)
-        matrix = coded.select(MODEL_INPUTS).to_numpy().astype(np.float64)
+        missing = [c for c in self.inputs() if c not in coded.columns]
+        if missing:
+            raise ValueError(
+                f"the model was trained on features this frame lacks: {', '.join(missing)} "
+                "(a feature set version built by code that no longer computes them)"
+            )
+        matrix = coded.select(self.inputs()).to_numpy().astype(np.float64)
         predictions = self.booster.predict(matrix, num_threads=PREDICTION_THREADS)
         return np.clip(predictions, 0, None)
+
+    def inputs(self) -> list[str]:
+        """The columns this model was trained on, in its order: a version registered before a
+        feature was added (or removed) is scored on a newer feature set by its own inputs."""
+        return self.booster.feature_name()
 
     def text(self) -> str:
         return self.booster.model_to_string()
@@ -109,7 +120,7 @@ class DemandModel:
         total = float(gains.sum()) or 1.0
         return {
             name: round(float(g) / total, 4)
-            for name, g in sorted(zip(MODEL_INPUTS, gains, strict=True), key=lambda x: -x[1])
+            for name, g in sorted(zip(self.inputs(), gains, strict=True), key=lambda x: -x[1])
         }
 
 
