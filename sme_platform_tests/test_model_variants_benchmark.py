@@ -34,6 +34,20 @@ def test_a_variant_reads_lightgbm_parameters_and_the_platform_options():
     assert unlabelled.label == "objective=tweedie" and unlabelled.level_correction
 
 
+def test_a_scale_alone_reuses_the_platform_forecasts_scaled():
+    scaled = model_variants.parse_variant("more:scale=1.1")
+    assert scaled.scale == 1.1 and not scaled.retrains()
+    assert model_variants.parse_variant("scale=1.1,rounds=300").retrains()
+    assert model_variants.parse_variant("level_correction=off").retrains()
+    forecasts = pl.DataFrame(
+        {"model": ["lightgbm"] * 2, "prediction": [2.0, 0.0], "low": [1.0, 0.0], "high": [4.0, 1.0]}
+    )
+    result = model_variants._scaled(forecasts, 1.5)
+    assert result["prediction"].to_list() == [3.0, 0.0]
+    assert result["low"].to_list() == [1.5, 0.0] and result["high"].to_list() == [6.0, 1.5]
+    assert model_variants._scaled(forecasts, 1.0) is forecasts
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
