@@ -7,6 +7,7 @@ import pytest
 
 from sme_platform.lib import code_version
 from sme_platform.lib.code_version import imported_modules, modules_hash
+from sme_platform.lib.features.demand import definition_hash
 from sme_platform.lib.training import pipeline
 from sme_platform.lib.training.registration import TRAINING_PACKAGE, training_code_version
 
@@ -105,3 +106,32 @@ def test_what_registers_a_model_is_not_part_of_its_training_code_version(monkeyp
         lambda m: original(m) + ("# edited" if m.__name__.endswith("registration") else ""),
     )
     assert training_code_version() == before
+
+
+@pytest.mark.parametrize(
+    "changed", ["optional_inputs", "events_refresh", "settings", "demand", "origins"]
+)
+def test_a_change_to_code_the_features_depend_on_is_a_new_feature_set_definition(
+    monkeypatch, changed
+):
+    # The optional inputs' SQL (products, locations, prices) and the events' refresh were not
+    # in the hand-kept list: a change there reused the stored feature rows of the old code.
+    before = definition_hash()
+    original = code_version._source
+
+    def edited(module):
+        return original(module) + ("\n# edited" if module.__name__.endswith(changed) else "")
+
+    monkeypatch.setattr(code_version, "_source", edited)
+    assert definition_hash() != before
+
+
+def test_training_code_is_not_part_of_the_feature_set_definition(monkeypatch):
+    before = definition_hash()
+    original = code_version._source
+    monkeypatch.setattr(
+        code_version,
+        "_source",
+        lambda m: original(m) + ("# edited" if ".training." in m.__name__ else ""),
+    )
+    assert definition_hash() == before

@@ -11,11 +11,11 @@ per horizon when a frame is expanded (lib/training/frames.py), from the columns 
 
 from __future__ import annotations
 
-import hashlib
-import inspect
+import sys
 
 import duckdb
 
+from sme_platform.lib.code_version import imported_modules, modules_hash
 from sme_platform.lib.features.events import EVENTS_TABLE
 from sme_platform.lib.features.optional_inputs import optional_relation
 from sme_platform.lib.features.origins import ORIGINS_TABLE
@@ -165,13 +165,18 @@ def build_origin_features(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute(f"select count(*) from {ORIGIN_FEATURES_TABLE}").fetchone()[0]
 
 
-def definition_hash() -> str:
-    """Hash of the code that defines the feature set (this module, the events, the origins and
-    what is stored): part of the feature set version, so a changed definition is a new version."""
+def definition_modules() -> list:
+    """This module and every module of the feature package it, the events, the origins and
+    the store import (the optional inputs' SQL, the events' refresh, the settings): a helper
+    left out of the hash would let a changed definition reuse a stored version."""
     from sme_platform.lib.features import events, origins, store
 
-    digest = hashlib.sha256()
-    for module in (events, origins, store):
-        digest.update(inspect.getsource(module).encode())
-    digest.update(inspect.getsource(inspect.getmodule(build_origin_features)).encode())
-    return digest.hexdigest()[:16]
+    return imported_modules(
+        sys.modules[__name__], events, origins, store, within="sme_platform.lib.features"
+    )
+
+
+def definition_hash() -> str:
+    """Hash of the code that defines the feature set: part of the feature set version, so a
+    changed definition is a new version."""
+    return modules_hash(*definition_modules())
