@@ -44,6 +44,7 @@ from sme_platform.lib.features.settings import ForecastSettings
 from sme_platform.lib.warehouse import table_exists
 
 KEEP_VERSIONS = 3
+HISTORY_UNITS = "history_units"
 FEATURE_DECIMALS = 10
 TABLES_PER_VERSION = (
     "features.demand_features",
@@ -67,6 +68,25 @@ class FeatureSetVersion:
     # Built on a night that trained no model: the scoring origin's rows only (no training or
     # backtest rows, no targets). Completed with every row if a run then trains on it.
     scoring_only: bool = False
+
+
+def history_days(settings: ForecastSettings) -> int:
+    """The days of sales a version's features can see: its training window and the lookback of
+    the window's first origin."""
+    return settings.training_window_days + LOOKBACK_DAYS
+
+
+def history_units(con: duckdb.DuckDBPyConnection, newest_day, settings: ForecastSettings) -> float:
+    """Units sold in the `history_days` up to `newest_day`, as the events hold them now. Kept
+    with each version (counts.history_units): when a late or replaced file changes this history
+    later, retraining.py can tell how much of what a model learned from has moved."""
+    return float(
+        con.execute(
+            f"""select coalesce(sum(units), 0) from {EVENTS_TABLE}
+                where date <= $newest and date > $newest::date - $days::integer""",
+            {"newest": newest_day, "days": history_days(settings)},
+        ).fetchone()[0]
+    )
 
 
 def input_versions(con: duckdb.DuckDBPyConnection, model_code_versions: dict[str, str]) -> dict:
@@ -129,6 +149,7 @@ def materialize_feature_set(
     row_count = build_origin_features(con)
     target_rows = _store(con, version)
     counts["events"] = con.execute(f"select count(*) from {EVENTS_TABLE}").fetchone()[0]
+    counts[HISTORY_UNITS] = history_units(con, calendar.newest_day, settings)
     counts["events_refresh"] = events.describe()
     con.execute(
         """insert into features.feature_set_versions (feature_set, version, definition_hash,

@@ -6,6 +6,11 @@ A night with new data does not by itself make a new model. The model is trained 
   source: a new recipe is judged at once);
 - the data reaches `every_days` days past the newest version's (the scheduled cadence, counted
   in days of data, so a late delivery of a week counts as a week);
+- the history the newest version learned from changed by `history_change_share` or more of its
+  units (a late file for a month it had seen as empty, a replaced export): the units sold over
+  its history days, counted again on tonight's events, against the count kept with its feature
+  set. Without this a model trained while a month was missing forecast from that gap until
+  the cadence came round, while the new data showed a 44 % higher level;
 - the gate configuration changed since the newest version was refused;
 - or a run carries a trigger: the monitoring found the serving model's inputs drifted or its live
   error grown past the thresholds (the `retrain_demand_forecast_on_drift` sensor), or a person
@@ -24,7 +29,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sme_platform.lib.audit.log import read_events, record_event, run_actor
 from sme_platform.lib.features.demand import definition_hash
 from sme_platform.lib.features.settings import ForecastSettings
-from sme_platform.lib.features.store import FeatureSetVersion, stored_version
+from sme_platform.lib.features.store import (
+    HISTORY_UNITS,
+    FeatureSetVersion,
+    history_days,
+    history_units,
+    stored_version,
+)
 from sme_platform.lib.release.gate import GateConfig
 from sme_platform.lib.release.registry import ModelVersion, champion, list_versions
 
@@ -47,6 +58,12 @@ class RetrainingConfig(BaseModel):
     )
     on_live_error: bool = Field(
         True, description="retrain when the live_accuracy check fails (live WAPE grown)"
+    )
+    history_change_share: float = Field(
+        0.03,
+        gt=0,
+        description="retrain when the units sold over the history the newest version learned "
+        "from changed by this share or more since (a late or replaced file)",
     )
     cooldown_hours: float = Field(
         24,
@@ -90,6 +107,9 @@ def retraining_decision(
     trained_on = stored_version(con, newest.feature_set_version)
     if trained_on is None:
         return RetrainingDecision(True, f"{newest.version}'s feature set is not recorded")
+    history = _history_change(con, newest, trained_on, settings, policy)
+    if history:
+        return RetrainingDecision(True, history)
     new_days = (feature_set.calendar.newest_day - trained_on.calendar.newest_day).days
     if new_days >= policy.every_days:
         return RetrainingDecision(
@@ -103,6 +123,31 @@ def retraining_decision(
         f"{trained_on.calendar.newest_day}, {new_days} day(s) older than tonight's; retraining "
         f"every {policy.every_days} days of new data, or sooner on drift or live error "
         "(forecasting.yaml retraining:)",
+    )
+
+
+def _history_change(
+    con: duckdb.DuckDBPyConnection,
+    newest: ModelVersion,
+    trained_on: FeatureSetVersion,
+    settings: ForecastSettings,
+    policy: RetrainingConfig,
+) -> str | None:
+    recorded = trained_on.counts.get(HISTORY_UNITS)
+    if recorded is None:  # a feature set stored before the count was kept
+        return None
+    day = trained_on.calendar.newest_day
+    now = history_units(con, day, settings)
+    if now == recorded:
+        return None
+    share = (now - recorded) / recorded if recorded > 0 else float("inf")
+    if abs(share) < policy.history_change_share:
+        return None
+    return (
+        f"the history {newest.version} learned from changed: {now:,.0f} units sold in the "
+        f"{history_days(settings)} days up to {day} now, {recorded:,.0f} when it was trained "
+        f"({share:+.1%}: a late or replaced file; retraining from "
+        f"{policy.history_change_share:.0%}, forecasting.yaml retraining: history_change_share)"
     )
 
 

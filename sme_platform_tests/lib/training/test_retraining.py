@@ -11,7 +11,12 @@ import pytest
 from sme_platform.lib.audit.log import read_events
 from sme_platform.lib.features.origins import ForecastCalendar
 from sme_platform.lib.features.settings import ForecastSettings
-from sme_platform.lib.features.store import FeatureSetVersion, _ensure_versions_table
+from sme_platform.lib.features.store import (
+    HISTORY_UNITS,
+    FeatureSetVersion,
+    _ensure_versions_table,
+    history_units,
+)
 from sme_platform.lib.release.registry import register_version
 from sme_platform.lib.release.status import transition
 from sme_platform.lib.training.retraining import (
@@ -35,24 +40,25 @@ def con(tmp_path):
         yield connection
 
 
-def feature_set(con, version, newest_day, definition="def-1", inputs=SOURCES):
+def feature_set(con, version, newest_day, definition="def-1", inputs=SOURCES, counts=None):
     con.execute(
         "insert into features.feature_set_versions (version, definition_hash, newest_day, "
-        "settings, input_versions, counts) values (?, ?, ?, ?, ?, '{}')",
+        "settings, input_versions, counts) values (?, ?, ?, ?, ?, ?)",
         [
             version,
             definition,
             newest_day,
             json.dumps({"horizon_days": 14, "backtest_folds": 4}),
             json.dumps(inputs),
+            json.dumps(counts or {}),
         ],
     )
     calendar = ForecastCalendar(newest_day, 14, 4)
-    return FeatureSetVersion(version, False, 0, 0, calendar, inputs)
+    return FeatureSetVersion(version, False, 0, 0, calendar, inputs, counts or {})
 
 
-def trained_version(con, tmp_path, **parameters):
-    feature_set(con, "fs-1", TRAINED_UP_TO)
+def trained_version(con, tmp_path, counts=None, **parameters):
+    feature_set(con, "fs-1", TRAINED_UP_TO, counts=counts)
     metadata = {
         "feature_set_version": "fs-1",
         "training_data_versions": SOURCES,
@@ -172,3 +178,63 @@ def test_a_changed_gate_retrains_a_refused_version_without_new_days(con, tmp_pat
     decision = retraining_decision(*args, looser)
     assert decision.train
     assert decision.reason == "the gate configuration changed since v1 was refused"
+
+
+def sales(con, first_day, days, units_a_day):
+    con.execute(
+        "create table if not exists features.demand_events "
+        "(sku varchar, location_id varchar, date date, units double, known_on date)"
+    )
+    for n in range(days):
+        day = first_day + timedelta(days=n)
+        con.execute(
+            "insert into features.demand_events values ('A', 'S1', ?, ?, ?)",
+            [day, units_a_day, day + timedelta(days=1)],
+        )
+
+
+def test_a_late_file_that_moves_the_learned_history_trains_at_once(con, tmp_path):
+    # Trained while September was missing: 60 days of 10 units, 600 units of history.
+    sales(con, TRAINED_UP_TO - timedelta(days=59), 60, 10.0)
+    recorded = history_units(con, TRAINED_UP_TO, SETTINGS)
+    assert recorded == 600.0
+    trained_version(con, tmp_path, counts={HISTORY_UNITS: recorded})
+    tonight = feature_set(con, "fs-2", TRAINED_UP_TO + timedelta(days=1))
+    assert not decide(con, tonight).train
+    # A late file of 2 days (20 units, 3.3 %) for days the version had seen as empty.
+    sales(con, TRAINED_UP_TO - timedelta(days=99), 2, 10.0)
+    decision = decide(con, tonight)
+    assert decision.train
+    assert decision.reason == (
+        "the history v1 learned from changed: 620 units sold in the 546 days up to 2025-06-30 "
+        "now, 600 when it was trained (+3.3%: a late or replaced file; retraining from 3%, "
+        "forecasting.yaml retraining: history_change_share)"
+    )
+    # A company that accepts more waits for the cadence.
+    policy = RetrainingConfig(history_change_share=0.05)
+    assert not retraining_decision(
+        con, "demand_forecast", tonight, SETTINGS, CODE, policy, None
+    ).train
+
+
+def test_a_replaced_export_with_fewer_units_trains_and_old_days_do_not_count(con, tmp_path):
+    sales(con, TRAINED_UP_TO - timedelta(days=59), 60, 10.0)
+    trained_version(con, tmp_path, counts={HISTORY_UNITS: 600.0})
+    tonight = feature_set(con, "fs-2", TRAINED_UP_TO)
+    # Sales older than the 546 days a version's features see: not its history.
+    sales(con, TRAINED_UP_TO - timedelta(days=700), 30, 10.0)
+    assert not decide(con, tonight).train
+    # A month-to-date export replaced with corrected lines: 60 units fewer.
+    con.execute(
+        "update features.demand_events set units = 4 where date > ?",
+        [TRAINED_UP_TO - timedelta(days=10)],
+    )
+    decision = decide(con, tonight)
+    assert decision.train and "540 units sold" in decision.reason and "(-10.0%" in decision.reason
+
+
+def test_a_version_stored_before_the_history_was_counted_keeps_the_cadence(con, tmp_path):
+    sales(con, TRAINED_UP_TO - timedelta(days=59), 60, 10.0)
+    trained_version(con, tmp_path)  # no history_units in its counts
+    sales(con, TRAINED_UP_TO - timedelta(days=99), 30, 10.0)
+    assert not decide(con, feature_set(con, "fs-2", TRAINED_UP_TO)).train
