@@ -71,29 +71,7 @@ def add_model_commands(
         project_dir: project_dir_option = REPO_ROOT,
     ) -> None:
         """Approve a challenger (required for a high-impact model before its release)."""
-        from sme_platform.defs.release.jobs import (
-            ANALYST_DATABASE_KEY,
-            RESCORED_BY_LAUNCHER_TAG,
-            approve_model_job,
-            approve_run_config,
-        )
-
-        paths = activate(project_dir)
-        config = approve_run_config(model, version, by, note)
-        publish = _graph_has(ANALYST_DATABASE_KEY)
-        # When this command publishes, the sensor (which publishes after approvals launched
-        # from the UI) must not do it a second time.
-        tags = {RESCORED_BY_LAUNCHER_TAG: "true"} if publish else {}
-        if not run_release_job(approve_model_job, config, paths, tags):
-            raise typer.Exit(1)
-        from sme_platform.lib.release.registry import normalize_version
-
-        console.print(
-            f"{model} {normalize_version(version)} approved by {by.strip()}: {note.strip()}",
-            markup=False,
-        )
-        if publish and not publish_analyst_database(paths):
-            raise typer.Exit(1)
+        raise typer.Exit(run_approval(activate(project_dir), model, version, by, note))
 
     @app.command()
     def rollback(
@@ -239,12 +217,51 @@ def run_rollback(paths: ProjectPaths, model: str, to: str | None, by: str, reaso
     return 0 if success else 1
 
 
-def publish_analyst_database(paths: ProjectPaths) -> bool:
-    """The analyst database published again (after an approval, so that analysts see the
-    registry and the audit log as they are)."""
-    from sme_platform.defs.release.jobs import ANALYST_DATABASE_KEY
+def run_approval(paths: ProjectPaths, model: str, version: str, by: str, note: str) -> int:
+    """The approval job, then the release at once: the release step, the forecasts and the
+    analyst database (the approved challenger becomes champion, or starts its canary)."""
+    from sme_platform.defs.release.jobs import (
+        AFTER_APPROVAL,
+        RESCORED_BY_LAUNCHER_TAG,
+        approve_model_job,
+        approve_run_config,
+    )
+    from sme_platform.lib.release.registry import get_version, normalize_version
+    from sme_platform.lib.warehouse import connect
 
-    return follow_up_run(paths, [ANALYST_DATABASE_KEY], "Publishing the analyst database:")
+    follow_up = [key for key in AFTER_APPROVAL if _graph_has(key)]
+    # When this command releases, the sensor (which does it after approvals launched from the
+    # UI) must not do it a second time.
+    tags = {RESCORED_BY_LAUNCHER_TAG: "true"} if follow_up else {}
+    config = approve_run_config(model, version, by, note)
+    if not run_release_job(approve_model_job, config, paths, tags):
+        return 1
+    version = normalize_version(version)
+    console.print(f"{model} {version} approved by {by.strip()}: {note.strip()}", markup=False)
+    if follow_up and not follow_up_run(
+        paths, follow_up, "Releasing it (the release step, the forecasts, the analyst database):"
+    ):
+        return 1
+    with connect(paths.warehouse, read_only=True) as con:
+        released = get_version(con, model, version)
+    console.print(_release_state(released), markup=False)
+    return 0
+
+
+def _release_state(version) -> str:
+    label = f"{version.model_name} {version.version}"
+    if version.status == "champion":
+        return f"{label} is champion: ml.demand_forecast is its forecast."
+    if version.status == "challenger" and version.canary_share is not None:
+        return (
+            f"{label} runs a canary on {version.canary_share:.0%} of the locations (of the "
+            "series, with one location); the champion forecasts the rest until the actuals "
+            "judge it."
+        )
+    return (
+        f"{label} is {version.status}, approved: the release step releases it in the next run "
+        "that has a trained model to judge (see the release step's log)."
+    )
 
 
 def follow_up_run(paths: ProjectPaths, keys: list, saying: str) -> bool:

@@ -127,7 +127,7 @@ def print_forecasting(forecasting) -> None:
     serving = forecasting.champion or "none yet"
     served_by = (
         f" from the fallback {forecasting.fallback} (the cheaper "
-        "baseline of the backtest, until a version passes the gate)"
+        "baseline of the backtest, until a version is champion)"
         if forecasting.fallback
         else ""
     )

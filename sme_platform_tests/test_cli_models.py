@@ -79,7 +79,14 @@ def test_approve_records_the_approval_as_a_run_of_the_project(project):
     assert result.exit_code == 0, result.output
     assert "demand_forecast v3 approved by Ana Ruiz: reviewed the dairy segment" in result.output
     assert statuses(project)["v3"] == ("challenger", "Ana Ruiz")
-    # The analyst database is published again in a run of its own: analysts see the approval.
+    # The release step, the forecasts and the analyst database run at once, in a run of their
+    # own. This registry was built without a training run, so there is no model for the
+    # release step to judge and v3 waits; the command says so instead of claiming a release.
+    assert "Releasing it (the release step, the forecasts, the analyst database):" in result.output
+    assert (
+        "demand_forecast v3 is challenger, approved: the release step releases it in the next "
+        "run that has a trained model to judge"
+    ) in " ".join(result.output.split())
     assert runs(project) == [("approve_model_job", True), ("materialize_all", True)]
     with connect(ProjectPaths.at(project).analyst_database, read_only=True) as con:
         assert con.execute(

@@ -73,11 +73,16 @@ def test_the_approve_job_records_the_approval_under_its_run(tmp_path):
     assert events[-1] == ("approved", "v3", "Ana Ruiz", result.run_id)
     # the turn was taken and given back
     assert ProjectPaths.at(tmp_path).warehouse_lock.read_text(encoding="utf-8") == ""
-    # launched from the UI: the sensor asks for the analyst database to be published again
+    # launched from the UI: the sensor asks for the release at once (the approved challenger
+    # becomes champion or starts its canary), the forecasts and the analyst database
     request = evaluate_sensor(instance, result, publish_after_approval)
     assert isinstance(request, dg.RunRequest)
-    assert request.asset_selection == [ANALYST_DATABASE_KEY]
-    assert request.run_key == f"publish-after-{result.run_id}"
+    assert request.asset_selection == [
+        dg.AssetKey(["release", "demand_forecast_release"]),
+        DEMAND_FORECAST_KEY,
+        ANALYST_DATABASE_KEY,
+    ]
+    assert request.run_key == f"release-after-{result.run_id}"
     # the CLI publishes it itself and tags its run: the sensor leaves it alone
     make_registry(tmp_path / "other")
     config = approve_run_config(NAME, "v3", "Ana Ruiz", "reviewed")

@@ -11,10 +11,12 @@ import pytest
 from sme_platform.cli_output import console, print_forecasting
 from sme_platform.defs.features.assets import demand_features
 from sme_platform.defs.release.assets import demand_forecast, demand_forecast_release
+from sme_platform.defs.release.jobs import AFTER_APPROVAL, ANALYST_DATABASE_KEY
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.training.assets import demand_forecast_model
 from sme_platform.lib.dashboard.data import collect
 from sme_platform.lib.dashboard.render import render
+from sme_platform.lib.release.approvals import approve
 from sme_platform.lib.training.forecast_summary import summarize_forecasting
 from sme_platform.lib.training.retraining import RETRAIN_TRIGGER_TAG
 from sme_platform.lib.warehouse import connect
@@ -269,8 +271,8 @@ def test_a_model_that_cannot_beat_the_baselines_is_refused(tmp_path, instance):
         )
         dashboard = collect(con)
     note = (
-        f"The forecast is the fallback {cheaper}, the cheaper baseline of the model's backtest: "
-        "no version of the model has passed the promotion gate yet."
+        f"The forecast is the fallback {cheaper}, the cheaper baseline of the model's backtest, "
+        "until a version of the model is champion."
     )
     assert dashboard.sales_and_forecast.note == note
     page = render(dashboard, tmp_path / "kpi.html", {}, "Noise Ltd").read_text(encoding="utf-8")
@@ -292,6 +294,46 @@ def test_a_model_that_cannot_beat_the_baselines_is_refused(tmp_path, instance):
     decisions = said[said.index("The model's decisions in the last run that made any:") :]
     assert decisions.index("v1 trained: ") < decisions.index("v1 gate_refused: ")
     assert decisions.index("v1 gate_refused: ") < decisions.index(f"fallback:{cheaper} published:")
+
+
+def test_a_high_impact_model_waits_for_an_approval_and_is_released_right_after(tmp_path, instance):
+    project = tmp_path / "company"
+    write_company(project, days=420, pattern="learnable")
+    settings = project / "forecasting.yaml"
+    settings.write_text(
+        settings.read_text(encoding="utf-8").replace("gate:\n", "gate:\n  high_impact: true\n"),
+        encoding="utf-8",
+    )
+    materialize(project, instance)
+    assert query(project, "select version, status from ml.model_registry") == [("v1", "challenger")]
+    # Until it is approved, the fallback serves, and says why: not a refusal.
+    (audited,) = query(
+        project,
+        "select reason from governance.audit_log where event = 'published' "
+        "and model_version like 'fallback:%'",
+    )[0]
+    assert (
+        "demand_forecast v1 passed the gate and waits for a named approval (sme-platform approve "
+        "demand_forecast v1 --by NAME --note TEXT); serving "
+    ) in audited
+    with connect(project / "data" / "warehouse.duckdb") as con:
+        approve(con, "demand_forecast", "v1", by="Ana Ruiz", note="reviewed", run_id="r-approve")
+    # What follows an approval (sme-platform approve, or the sensor after the job in the UI):
+    # the release step and the forecasts, without waiting for the night.
+    after = [key for key in AFTER_APPROVAL if key != ANALYST_DATABASE_KEY]
+    released = dg.materialize(
+        STAGES,
+        selection=after,
+        resources={"project": ProjectResource(project_dir=str(project))},
+        instance=instance,
+    )
+    assert released.success
+    assert query(project, "select version, status, approved_by from ml.model_registry") == [
+        ("v1", "champion", "Ana Ruiz")
+    ]
+    assert query(project, "select distinct model_version from ml.demand_forecast") == [("v1",)]
+    events = [e for (e,) in query(project, "select event from governance.audit_log")]
+    assert events.index("approved") < events.index("promoted")
 
 
 def test_a_better_model_goes_through_a_canary_and_can_be_rolled_back(tmp_path, instance):

@@ -18,6 +18,12 @@ DEMAND_FORECAST_KEY = dg.AssetKey(["ml", "demand_forecast"])
 # The analyst database (defs/governance/assets.py), which holds the registry, the audit log and
 # the forecasts: published again after an approval or a rollback so analysts see them.
 ANALYST_DATABASE_KEY = dg.AssetKey(["governance", "analyst_database"])
+# The release decision (defs/release/assets.py): run after an approval, it releases the approved
+# challenger at once (champion, or a canary) instead of at the next night's run.
+RELEASE_DECISION_KEY = dg.AssetKey(["release", "demand_forecast_release"])
+# What follows an approval: the release, the forecasts of whoever serves then, the analyst
+# database with the registry and the audit log as they are.
+AFTER_APPROVAL = [RELEASE_DECISION_KEY, DEMAND_FORECAST_KEY, ANALYST_DATABASE_KEY]
 # A rollback or approval run carrying this tag has its follow-up run (re-scoring, publishing)
 # started by whoever launched it (the CLI does it in the same command), so the sensors leave it
 # alone.
@@ -120,15 +126,16 @@ def rescore_forecasts_after_rollback(context: dg.RunStatusSensorContext):
     monitored_jobs=[approve_model_job],
     request_job=all_assets_job,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="After an approval, publishes the analyst database (its registry and audit log).",
+    description="After an approval, releases the approved challenger (the release step), scores "
+    "the forecasts and publishes the analyst database (its registry and audit log).",
 )
 def publish_after_approval(context: dg.RunStatusSensorContext):
     return _follow_up(
         context.dagster_run,
         "approval",
-        "publish",
-        [ANALYST_DATABASE_KEY],
-        "publishes the analyst database itself",
+        "release",
+        AFTER_APPROVAL,
+        "releases and publishes itself",
     )
 
 

@@ -77,8 +77,7 @@ def collect(con: duckdb.DuckDBPyConnection, model_name: str = DEMAND_MODEL_NAME)
             None,
             # Say what the line is when it is not the model's (lib/release/fallback.py).
             f"The forecast is the fallback {fallback}, the cheaper "
-            "baseline of the model's backtest: no version of the model has passed the "
-            "promotion gate yet."
+            "baseline of the model's backtest, until a version of the model is champion."
             if fallback
             else None,
         )

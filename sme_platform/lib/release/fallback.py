@@ -71,12 +71,27 @@ class FallbackChoice:
     @property
     def reason(self) -> str:
         model = f"{self.model_cost:,.0f}" if self.model_cost is not None else "unknown"
+        newest = self.version
         return (
-            f"no version of {self.version.model_name} has passed the gate; serving "
-            f"{self.method}, the cheaper baseline in {self.version.version}'s backtest (business "
-            f"cost {self.cost:,.0f} over the folds and the holdout; "
-            f"{self.version.version}: {model})"
+            f"{self._why_no_champion()}; serving {self.method}, the cheaper baseline in "
+            f"{newest.version}'s backtest (business cost {self.cost:,.0f} over the folds and "
+            f"the holdout; {newest.version}: {model})"
         )
+
+    def _why_no_champion(self) -> str:
+        newest = self.version
+        # The gate leaves a high-impact version that passed it a challenger without a canary.
+        if newest.status == "challenger" and newest.canary_share is None:
+            if newest.approved_by is None:
+                return (
+                    f"{newest.model_name} {newest.version} passed the gate and waits for a "
+                    f"named approval (sme-platform approve {newest.model_name} "
+                    f"{newest.version} --by NAME --note TEXT)"
+                )
+            return (
+                f"{newest.model_name} {newest.version} is approved and waits for the release step"
+            )
+        return f"no version of {newest.model_name} has passed the gate"
 
 
 def choose_fallback(con: duckdb.DuckDBPyConnection, model_name: str) -> FallbackChoice | None:

@@ -70,6 +70,9 @@ def choice(method: str) -> FallbackChoice:
         model_name="demand_forecast",
         version="v3",
         parameters={FALLBACK_INTERVALS_KEY: {method: quantiles(method)}},
+        status="archived",  # refused by the gate
+        canary_share=None,
+        approved_by=None,
     )
     return FallbackChoice(method, version, 100.0, 120.0)
 
@@ -120,13 +123,14 @@ def test_the_cheaper_baseline_of_the_newest_version_is_chosen(con, monkeypatch):
            t(model_name, model_version, model, fold, segment_type, business_cost)"""
     )
 
-    def version(name: str, intervals: dict | None) -> SimpleNamespace:
+    def version(name: str, intervals: dict | None, **status) -> SimpleNamespace:
         parameters = {} if intervals is None else {FALLBACK_INTERVALS_KEY: intervals}
         return SimpleNamespace(
             model_name="demand_forecast",
             version=name,
             number=int(name[1:]),
             parameters=parameters,
+            **{"status": "archived", "canary_share": None, "approved_by": None, **status},
         )
 
     both = {m: quantiles(m) for m in ("seasonal_naive", "moving_average_28")}
@@ -140,6 +144,16 @@ def test_the_cheaper_baseline_of_the_newest_version_is_chosen(con, monkeypatch):
         "no version of demand_forecast has passed the gate; serving moving_average_28, the "
         "cheaper baseline in v2's backtest (business cost 85 over the folds and the holdout; "
         "v2: 95)"
+    )
+    # A high-impact version that passed the gate: the reason is the missing approval.
+    versions[1] = version("v2", both, status="challenger")
+    assert choose_fallback(con, "demand_forecast").reason.startswith(
+        "demand_forecast v2 passed the gate and waits for a named approval (sme-platform "
+        "approve demand_forecast v2 --by NAME --note TEXT); serving moving_average_28"
+    )
+    versions[1] = version("v2", both, status="challenger", approved_by="Ana Ruiz")
+    assert choose_fallback(con, "demand_forecast").reason.startswith(
+        "demand_forecast v2 is approved and waits for the release step; serving"
     )
     # A version registered before the baselines' intervals were kept: nothing to serve.
     versions[1] = version("v2", None)
