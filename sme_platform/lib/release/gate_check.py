@@ -22,7 +22,7 @@ def gate_outcome(released: ReleaseOutcome, serving: ModelVersion | None) -> Chec
             "promotion_gate",
             status in ("champion", "challenger"),
             "warn",
-            " ".join(released.notes),
+            "; ".join(released.notes),
             {"candidate": version, "status": status},
         )
     serving_text = f"champion {serving.version} serves" if serving else "no champion serves"
@@ -31,7 +31,7 @@ def gate_outcome(released: ReleaseOutcome, serving: ModelVersion | None) -> Chec
         decision.passed,
         "warn",
         f"{version}: {decision.outcome.replace('_', ' ')}; {serving_text}. "
-        + " ".join(decision.reasons),
+        + "; ".join(decision.reasons),
         {
             "candidate": version,
             "outcome": decision.outcome,
