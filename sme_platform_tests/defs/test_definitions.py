@@ -61,6 +61,7 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
     ] == [
         ("features/demand_features", "feature_values_valid"),
         ("features/demand_features", "no_leakage"),
+        ("features/demand_features", "sales_history_complete"),
         ("ml/demand_forecast", "forecast_complete"),
         ("monitoring/demand_forecast_monitoring", "feature_drift"),
         ("monitoring/demand_forecast_monitoring", "live_accuracy"),
@@ -71,7 +72,7 @@ def test_asset_keys_checks_jobs_and_schedules(monkeypatch):
     ]
     # the tests in the SQL models' headers, and one Great Expectations suite on each mart
     governance = 5  # the analyst database (2), audit log, catalog, erasures
-    assert len(checks) - len(ingestion_checks) - governance - 9 - 2 == 60 + 5  # 2: the reports
+    assert len(checks) - len(ingestion_checks) - governance - 10 - 2 == 60 + 5  # 2: the reports
     assert len([c for c in checks if c[1] == "great_expectations_suite"]) == 5
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
     assert {k: g for k, g in groups.items() if not k.startswith("raw/")} == {

@@ -9,9 +9,15 @@ from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.sql_models.assets import MODEL_GRAPH, model_key
 from sme_platform.lib.features.demand import definition_hash
 from sme_platform.lib.features.events_refresh import refresh_demand_events
+from sme_platform.lib.features.gaps import CHECK_NAME as GAP_CHECK
+from sme_platform.lib.features.gaps import history_outcome, sales_gaps
 from sme_platform.lib.features.leakage import check_leakage
 from sme_platform.lib.features.origins import NoDemandData
-from sme_platform.lib.features.store import STAGING_MODELS, materialize_feature_set
+from sme_platform.lib.features.store import (
+    STAGING_MODELS,
+    history_days,
+    materialize_feature_set,
+)
 from sme_platform.lib.features.validity import feature_value_problems
 from sme_platform.lib.governance import CheckOutcome
 from sme_platform.lib.sql_models.up_to_date import FULL_REFRESH_TAG, previous_outcomes
@@ -25,6 +31,9 @@ CHECKS = {
     "row's origin by a second implementation, matches the stored values.",
     "feature_values_valid": "No required feature is null, none is negative, shares lie in "
     "0..1, one row per series and origin.",
+    GAP_CHECK: "No run of 3 or more days without a sale anywhere inside the "
+    "history the features see (a missing or late file reads as days without demand); a "
+    "warning: a closed period is a real answer.",
 }
 
 
@@ -47,7 +56,10 @@ CHECKS = {
         )
     ],
     check_specs=[
-        dg.AssetCheckSpec(name, asset=DEMAND_FEATURES_KEY, blocking=True, description=text)
+        # The history check warns (a closed period is a real answer): it never blocks.
+        dg.AssetCheckSpec(
+            name, asset=DEMAND_FEATURES_KEY, blocking=name != GAP_CHECK, description=text
+        )
         for name, text in CHECKS.items()
     ],
     name="demand_features",
@@ -91,7 +103,7 @@ def demand_features(context: dg.AssetExecutionContext, project: ProjectResource)
             # The stored version's rows were judged when it was built: not judged again.
             results = as_check_results(DEMAND_FEATURES_KEY, previous)
         else:
-            results = _judge(con, feature_set, settings.sample_seed, judged, run_id)
+            results = _judge(con, feature_set, settings, judged, run_id)
     yield dg.MaterializeResult(
         metadata=_metadata(feature_set, settings, decisions[-1] if decisions else None),
         data_version=dg.DataVersion(feature_set.version),
@@ -99,11 +111,12 @@ def demand_features(context: dg.AssetExecutionContext, project: ProjectResource)
     yield from results
 
 
-def _judge(con, feature_set, seed: int, judged: dict, run_id: str) -> list:
+def _judge(con, feature_set, settings, judged: dict, run_id: str) -> list:
     if feature_set.reused:
         refresh_demand_events(con, run_id)  # the leakage check recomputes from the events
-    leakage = check_leakage(con, feature_set.version, seed=seed)
+    leakage = check_leakage(con, feature_set.version, seed=settings.sample_seed)
     problems = feature_value_problems(con, feature_set.version)
+    gaps = sales_gaps(con, feature_set.calendar.newest_day, history_days(settings))
     outcomes = [
         CheckOutcome(
             "no_leakage",
@@ -124,6 +137,7 @@ def _judge(con, feature_set, seed: int, judged: dict, run_id: str) -> list:
             "all rows valid" if not problems else f"rows breaking rules: {problems}",
             {"problems": problems, **judged},
         ),
+        history_outcome(gaps, feature_set.calendar.newest_day, history_days(settings), judged),
     ]
     return report_checks(con, DEMAND_FEATURES_KEY, outcomes, run_id)
 
