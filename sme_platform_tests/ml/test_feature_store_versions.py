@@ -268,3 +268,28 @@ def test_a_feature_added_since_the_table_was_made_is_added_to_it(tmp_path):
         )
     assert counts[first.version] == 0 and rows[first.version] > 0
     assert counts[second.version] == rows[second.version] > 0
+
+
+class ExplodingBooster:
+    """What the long-tail demo's model did for one rare series after a bulk order: exp() of
+    leaves that never met in training."""
+
+    def feature_name(self):
+        return ["mean_28", "mean_182"]
+
+    def predict(self, matrix, num_threads):
+        return np.array([2.7e6, 0.5, 30.0, -0.1])
+
+
+def test_a_forecast_that_explodes_is_capped_at_twenty_times_the_series_level():
+    frame = pl.DataFrame(
+        {
+            "mean_28": [3.43, 0.5, 0.0, 1.0],
+            "mean_182": [0.92, 0.9, 0.0, 1.0],
+        }
+    )
+    exploding = model_module.DemandModel(ExplodingBooster(), {"category": ["a"]}, {})
+    frame = frame.with_columns(category=pl.lit("a"))
+    # 20 x 3.43; an ordinary forecast untouched; a series with no recent level at most 20 x
+    # 0.05 = 1 unit a day; never below zero.
+    assert exploding.raw_predict(frame).tolist() == pytest.approx([68.6, 0.5, 1.0, 0.0])

@@ -56,6 +56,13 @@ PARAMETERS = {
     "verbosity": -1,
 }
 NUM_ROUNDS = 150
+# The Poisson objective predicts exp(sum of leaves): a feature vector unlike any in training
+# (a rare series' one bulk order of 96 units yesterday, on the long-tail demo) added leaves up to
+# 2.7 million units a day. No expectation of a day's demand is this many times the series' own
+# recent level (the larger of its 28- and 182-day means, at least CEILING_FLOOR a day): the
+# LightGBM part is capped there (the recent-level part of the forecast is that level already).
+CEILING_MULTIPLE = 20.0
+CEILING_FLOOR = 0.05
 PREDICTION_THREADS = max(1, min(4, os.cpu_count() or 1))
 RECENT_MEAN_WEIGHT = 0.4
 RECENT_MEAN_WINDOWS = (28, 182)
@@ -102,7 +109,7 @@ class DemandModel:
             )
         matrix = coded.select(self.inputs()).to_numpy().astype(np.float64)
         predictions = self.booster.predict(matrix, num_threads=PREDICTION_THREADS)
-        return np.clip(predictions, 0, None)
+        return np.clip(predictions, 0, ceiling(frame))
 
     def inputs(self) -> list[str]:
         """The columns this model was trained on, in its order: a version registered before a
@@ -122,6 +129,16 @@ class DemandModel:
             name: round(float(g) / total, 4)
             for name, g in sorted(zip(self.inputs(), gains, strict=True), key=lambda x: -x[1])
         }
+
+
+def ceiling(frame: pl.DataFrame) -> np.ndarray:
+    """The most a row's LightGBM forecast may be: CEILING_MULTIPLE times the series' recent
+    level (see CEILING_MULTIPLE)."""
+    level = np.maximum(
+        frame["mean_28"].fill_null(0.0).to_numpy().astype(np.float64),
+        frame["mean_182"].fill_null(0.0).to_numpy().astype(np.float64),
+    )
+    return CEILING_MULTIPLE * np.maximum(level, CEILING_FLOOR)
 
 
 def train(
