@@ -284,6 +284,7 @@ class ExplodingBooster:
 def test_a_forecast_that_explodes_is_capped_at_twenty_times_the_series_level():
     frame = pl.DataFrame(
         {
+            "mean_7": [0.0, 0.5, 0.0, 1.0],
             "mean_28": [3.43, 0.5, 0.0, 1.0],
             "mean_182": [0.92, 0.9, 0.0, 1.0],
         }
@@ -293,3 +294,7 @@ def test_a_forecast_that_explodes_is_capped_at_twenty_times_the_series_level():
     # 20 x 3.43; an ordinary forecast untouched; a series with no recent level at most 20 x
     # 0.05 = 1 unit a day; never below zero.
     assert exploding.raw_predict(frame).tolist() == pytest.approx([68.6, 0.5, 1.0, 0.0])
+    # A series launched a week ago: its 28-day mean counts the days before the launch; its
+    # 7-day mean is its level (2 a day: up to 40).
+    launched = frame.with_columns(mean_7=pl.Series([2.0, 0.5, 0.0, 1.0]), mean_28=0.5)
+    assert exploding.raw_predict(launched).tolist()[0] == pytest.approx(40.0)

@@ -59,10 +59,13 @@ NUM_ROUNDS = 150
 # The Poisson objective predicts exp(sum of leaves): a feature vector unlike any in training
 # (a rare series' one bulk order of 96 units yesterday, on the long-tail demo) added leaves up to
 # 2.7 million units a day. No expectation of a day's demand is this many times the series' own
-# recent level (the larger of its 28- and 182-day means, at least CEILING_FLOOR a day): the
+# recent level (the largest of its 7-, 28- and 182-day means, at least CEILING_FLOOR a day): the
 # LightGBM part is capped there (the recent-level part of the forecast is that level already).
+# The 7-day mean is in for a series launched days ago, whose longer means count the days before
+# its launch as days without sales: without it, 4 x promotions of a new series were capped.
 CEILING_MULTIPLE = 20.0
 CEILING_FLOOR = 0.05
+CEILING_WINDOWS = (7, 28, 182)
 PREDICTION_THREADS = max(1, min(4, os.cpu_count() or 1))
 RECENT_MEAN_WEIGHT = 0.4
 RECENT_MEAN_WINDOWS = (28, 182)
@@ -134,11 +137,11 @@ class DemandModel:
 def ceiling(frame: pl.DataFrame) -> np.ndarray:
     """The most a row's LightGBM forecast may be: CEILING_MULTIPLE times the series' recent
     level (see CEILING_MULTIPLE)."""
-    level = np.maximum(
-        frame["mean_28"].fill_null(0.0).to_numpy().astype(np.float64),
-        frame["mean_182"].fill_null(0.0).to_numpy().astype(np.float64),
-    )
-    return CEILING_MULTIPLE * np.maximum(level, CEILING_FLOOR)
+    means = [
+        frame[f"mean_{days}"].fill_null(0.0).to_numpy().astype(np.float64)
+        for days in CEILING_WINDOWS
+    ]
+    return CEILING_MULTIPLE * np.maximum(np.max(means, axis=0), CEILING_FLOOR)
 
 
 def train(
