@@ -83,28 +83,28 @@ def test_the_training_code_version_covers_the_judge_and_the_level_correction():
     assert not covered & {"registration", "forecast_summary", "retraining"}
 
 
+def edit_sources(monkeypatch, touched) -> None:
+    """Every module whose name `touched` accepts reads as edited (a comment added)."""
+    original = code_version._source
+    monkeypatch.setattr(
+        code_version,
+        "_source",
+        lambda module: original(module) + ("\n# edited" if touched(module.__name__) else ""),
+    )
+
+
 @pytest.mark.parametrize("changed", ["safety_stock", "level_correction", "holiday_countries"])
 def test_a_change_to_a_module_training_depends_on_changes_the_training_code_version(
     monkeypatch, changed
 ):
     before = training_code_version()
-    original = code_version._source
-
-    def edited(module):
-        return original(module) + ("\n# edited" if module.__name__.endswith(changed) else "")
-
-    monkeypatch.setattr(code_version, "_source", edited)
+    edit_sources(monkeypatch, lambda name: name.endswith(changed))
     assert training_code_version() != before
 
 
 def test_what_registers_a_model_is_not_part_of_its_training_code_version(monkeypatch):
     before = training_code_version()
-    original = code_version._source
-    monkeypatch.setattr(
-        code_version,
-        "_source",
-        lambda m: original(m) + ("# edited" if m.__name__.endswith("registration") else ""),
-    )
+    edit_sources(monkeypatch, lambda name: name.endswith("registration"))
     assert training_code_version() == before
 
 
@@ -117,21 +117,11 @@ def test_a_change_to_code_the_features_depend_on_is_a_new_feature_set_definition
     # The optional inputs' SQL (products, locations, prices) and the events' refresh were not
     # in the hand-kept list: a change there reused the stored feature rows of the old code.
     before = definition_hash()
-    original = code_version._source
-
-    def edited(module):
-        return original(module) + ("\n# edited" if module.__name__.endswith(changed) else "")
-
-    monkeypatch.setattr(code_version, "_source", edited)
+    edit_sources(monkeypatch, lambda name: name.endswith(changed))
     assert definition_hash() != before
 
 
 def test_training_code_is_not_part_of_the_feature_set_definition(monkeypatch):
     before = definition_hash()
-    original = code_version._source
-    monkeypatch.setattr(
-        code_version,
-        "_source",
-        lambda m: original(m) + ("# edited" if ".training." in m.__name__ else ""),
-    )
+    edit_sources(monkeypatch, lambda name: ".training." in name)
     assert definition_hash() == before
