@@ -189,7 +189,8 @@ def test_check_passes_on_the_demo_and_example_mappings(folder):
     assert completed.returncode == 0, completed.stdout
     sources = {".": 7, "examples/online_retail": 3, "examples/itsm_tickets": 1}[folder]
     first, *access = completed.stdout.strip().splitlines()
-    assert first == f"configuration OK: {sources} sources, 16 SQL models"
+    noun = "source" if sources == 1 else "sources"
+    assert first == f"configuration OK: {sources} {noun}, 16 SQL models"
     assert access and all(line.startswith("access") for line in access)
 
 

@@ -293,7 +293,8 @@ def test_the_shipped_configuration_passes_the_check(folder):
     result = check_configuration(REPO_ROOT / folder, SQL_MODELS_DIR)
     assert result.problems == ()
     expected_sources = {".": 7, "examples/online_retail": 3, "examples/itsm_tickets": 1}[folder]
-    assert result.summary == f"configuration OK: {expected_sources} sources, 16 SQL models"
+    noun = "source" if expected_sources == 1 else "sources"
+    assert result.summary == f"configuration OK: {expected_sources} {noun}, 16 SQL models"
 
 
 def test_the_published_json_schema_is_the_generated_one():
@@ -331,3 +332,30 @@ def test_a_copy_of_the_demo_mapping_points_at_the_schema_from_where_it_is(tmp_pa
     assert (copy.parent / relative).resolve() == SCHEMA_PATH
     assert rest == (REPO_ROOT / "sources.yaml").read_text(encoding="utf-8").split("\n", 1)[1]
     assert with_schema_modeline("version: 1\n", copy) == f"{first}\nversion: 1\n"
+
+
+def test_each_forecasting_yaml_problem_is_a_line_of_its_own_with_a_suggestion(tmp_path):
+    (tmp_path / "sources.yaml").write_text(
+        (REPO_ROOT / "sources.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    (tmp_path / "forecasting.yaml").write_text(
+        "demand_forecast:\n  holiday_contry: DE\n  active_days: 0\n"
+        "gate:\n  margin: 2\nbusiness:\n  lead_time_dayz: 2\n",
+        encoding="utf-8",
+    )
+    result = check_configuration(tmp_path, SQL_MODELS_DIR)
+    file = tmp_path / "forecasting.yaml"
+    assert sorted(result.problems) == sorted(
+        [
+            f"{file}: demand_forecast.active_days: Input should be greater than or equal to 7",
+            f"{file}: demand_forecast.holiday_contry: Extra inputs are not permitted; did you "
+            "mean demand_forecast.holiday_country?",
+            f"{file}: gate.margin: Input should be less than 1",
+            f"{file}: business.lead_time_dayz: Extra inputs are not permitted; did you mean "
+            "business.lead_time_days?",
+        ]
+    )
+    # A key nothing is close to gets no suggestion.
+    file.write_text("gate:\n  xyz: 1\n", encoding="utf-8")
+    (problem,) = check_configuration(tmp_path, SQL_MODELS_DIR).problems
+    assert problem == f"{file}: gate.xyz: Extra inputs are not permitted"

@@ -29,7 +29,8 @@ class ConfigurationCheck:
 
     @property
     def summary(self) -> str:
-        return f"configuration OK: {self.sources} sources, {self.models} SQL models"
+        sources = f"{self.sources} source{'' if self.sources == 1 else 's'}"
+        return f"configuration OK: {sources}, {self.models} SQL models"
 
 
 def check_configuration(project_dir: Path, models_dir: Path) -> ConfigurationCheck:
@@ -46,9 +47,9 @@ def check_configuration(project_dir: Path, models_dir: Path) -> ConfigurationChe
     try:
         load_forecasting_config(project_dir)
     except ForecastingConfigError as error:
-        problems.append(str(error))
+        problems.extend(getattr(error, "lines", [str(error)]))
     try:
         load_automation_config(project_dir)
     except AutomationConfigError as error:
-        problems.append(str(error))
+        problems.extend(getattr(error, "lines", [str(error)]))
     return ConfigurationCheck(sources, models, tuple(problems))
