@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -107,7 +108,7 @@ def print_summary(paths: ProjectPaths) -> None:
     console.print(
         "Next: `make ui` (or `sme-platform ui`) to browse lineage and checks. Quarantined rows, "
         "with their rule, file, row and original values, are in the quarantine.* tables:\n"
-        f'  .venv/bin/duckdb -readonly {paths.warehouse} "select rule, count(*) from '
+        f'  {duckdb_command()} -readonly {paths.warehouse} "select rule, count(*) from '
         f'quarantine.{example} group by all"'
     )
     dashboard = paths.reports_dir / "kpi.html"
@@ -116,9 +117,22 @@ def print_summary(paths: ProjectPaths) -> None:
     if paths.analyst_database.exists():
         console.print(
             "Analysts: the validated tables, PII masked, readable at any time (see README):\n"
-            f'  .venv/bin/duckdb -readonly {paths.analyst_database} "select * from '
+            f'  {duckdb_command()} -readonly {paths.analyst_database} "select * from '
             f'{next((n for n in REPORT_EXAMPLES if n in summary.models), REPORT_EXAMPLES[0])}"'
         )
+
+
+def duckdb_command() -> str:
+    """The DuckDB CLI installed beside this Python: relative to the working folder when it is
+    inside it (`.venv/bin/duckdb` from the repository), else its full path (a project folder
+    elsewhere, `--project-dir`)."""
+    cli = Path(sys.executable).parent / "duckdb"
+    if not cli.exists():
+        return "duckdb"
+    try:
+        return str(cli.relative_to(Path.cwd()))
+    except ValueError:
+        return str(cli)
 
 
 def print_forecasting(forecasting) -> None:

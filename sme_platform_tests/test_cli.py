@@ -274,3 +274,20 @@ def test_demo_stops_on_a_bad_forecasting_yaml_before_generating_any_data(tmp_pat
     assert "nothing was run" in completed.stdout
     assert not (project / "data" / "demo").exists()  # no export was generated
     assert (project / "sources.yaml").exists()  # the mapping was written, to be checked
+
+
+def test_the_duckdb_command_shown_works_from_where_the_user_is(tmp_path, monkeypatch):
+    from sme_platform.cli_output import duckdb_command
+
+    installed = Path(sys.executable).parent / "duckdb"
+    inside, elsewhere = (
+        (str(installed.relative_to(REPO_ROOT)), str(installed))
+        if installed.is_relative_to(REPO_ROOT)
+        else (str(installed), str(installed))
+    )
+    if not installed.exists():
+        inside = elsewhere = "duckdb"
+    monkeypatch.chdir(REPO_ROOT)  # `.venv/bin/duckdb` from the repository
+    assert duckdb_command() == inside
+    monkeypatch.chdir(tmp_path)  # a project folder elsewhere (--project-dir)
+    assert duckdb_command() == elsewhere
