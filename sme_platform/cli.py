@@ -17,7 +17,12 @@ from sme_platform.cli_erase import add_erase_commands
 from sme_platform.cli_models import add_model_commands
 from sme_platform.cli_output import console, print_access, print_summary, progress_bar
 from sme_platform.cli_reports import add_report_commands
-from sme_platform.cli_runs import mark_dead_runs_failed, materialize, warehouse_turn
+from sme_platform.cli_runs import (
+    mark_dead_runs_failed,
+    materialize,
+    stop_on_configuration_problems,
+    warehouse_turn,
+)
 from sme_platform.cli_stories import (
     DEFAULT_DAYS,
     DEFAULT_START,
@@ -25,7 +30,7 @@ from sme_platform.cli_stories import (
     run_drift_story,
     run_release_story,
 )
-from sme_platform.lib.project import REPO_ROOT, SQL_MODELS_DIR, ProjectPaths
+from sme_platform.lib.project import REPO_ROOT, ProjectPaths
 from sme_platform.lib.run_history import keep_run_history_open
 
 app = typer.Typer(
@@ -154,7 +159,7 @@ def run(
     # The whole graph measures drift: its Evidently worker imports while this process starts.
     with started_early(wanted=select is None):
         paths = _activate(project_dir)
-        _stop_on_configuration_problems(paths)
+        stop_on_configuration_problems(paths)
         tags = {FULL_REFRESH_TAG: "true"} if full_refresh else {}
         # The summary reads the warehouse too: the turn lasts until it is printed.
         with warehouse_turn(paths) as run_id:
@@ -232,7 +237,7 @@ def demo(
         )
         raise typer.Exit(2)
     # Before generating (minutes at scale): a misspelt key should not wait for the data.
-    _stop_on_configuration_problems(paths)
+    stop_on_configuration_problems(paths)
     late_days = late_days or (14 if drift_story else 7)
     drift_from = drift_start(late_days).isoformat() if drift_story else None
     generate(
@@ -258,13 +263,18 @@ def demo(
 
 @app.command()
 def check(project_dir: ProjectDir = REPO_ROOT) -> None:
-    """Validate sources.yaml and the SQL models' headers: one line per problem, exit code 2.
-    Then the access to the platform's files: which are open to others (the next run closes
-    them)."""
+    """Validate the configuration files, then each source's newest file against its mapping:
+    a line per problem, exit 2. Then which platform files are open to others."""
+    from sme_platform.lib.ingestion.newest_files import newest_file_problems
+
     paths = ProjectPaths.at(project_dir)
-    result = _stop_on_configuration_problems(paths)
-    console.print(result.summary)
+    console.print(stop_on_configuration_problems(paths).summary)
+    files = newest_file_problems(paths.root)
+    for line in files:
+        print(line)  # plain: rich would read "[...]" in a header as markup
     print_access(paths)
+    if files:
+        raise typer.Exit(2)
 
 
 @app.command()
@@ -277,20 +287,6 @@ def schema(
     from sme_platform.lib.config.schema import write_sources_schema
 
     console.print(f"Wrote {write_sources_schema(REPO_ROOT / output)}")
-
-
-def _stop_on_configuration_problems(paths: ProjectPaths):
-    """Before any run: every problem of sources.yaml and the SQL headers, one line each, exit 2."""
-    from sme_platform.lib.config.check import check_configuration
-
-    result = check_configuration(paths.root, SQL_MODELS_DIR)
-    if result.ok:
-        return result
-    # Plain print: rich would wrap long lines and read "[...]" in them as markup.
-    for line in result.problems:
-        print(line)
-    print(f"{len(result.problems)} configuration problem(s); nothing was run.")
-    raise typer.Exit(2)
 
 
 @app.command()
@@ -340,7 +336,7 @@ def ui(
     raise typer.Exit(subprocess.call(command, cwd=REPO_ROOT))
 
 
-add_model_commands(app, ProjectDir, _activate, _stop_on_configuration_problems)
+add_model_commands(app, ProjectDir, _activate, stop_on_configuration_problems)
 add_audit_commands(app, ProjectDir, _activate)
 add_report_commands(app, ProjectDir, _activate)
 add_erase_commands(app, ProjectDir, _activate)

@@ -181,3 +181,18 @@ class RunWatcher:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+
+
+def stop_on_configuration_problems(paths: ProjectPaths):
+    """Before any run: every problem of the configuration files, one line each, exit 2."""
+    from sme_platform.lib.config.check import check_configuration
+    from sme_platform.lib.project import SQL_MODELS_DIR
+
+    result = check_configuration(paths.root, SQL_MODELS_DIR)
+    if result.ok:
+        return result
+    # Plain print: rich would wrap long lines and read "[...]" in them as markup.
+    for line in result.problems:
+        print(line)
+    print(f"{len(result.problems)} configuration problem(s); nothing was run.")
+    raise typer.Exit(2)

@@ -291,3 +291,34 @@ def test_the_duckdb_command_shown_works_from_where_the_user_is(tmp_path, monkeyp
     assert duckdb_command() == inside
     monkeypatch.chdir(tmp_path)  # a project folder elsewhere (--project-dir)
     assert duckdb_command() == elsewhere
+
+
+def test_check_reads_each_sources_newest_file_against_its_mapping(tmp_path):
+    # `order_id: receipt_number` for the export's `receipt_no`: every file of the next run would
+    # be rejected, and the run would fail further on, at a row count.
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    header = "receipt_no,line,day,item,qty,price\n"
+    (exports / "sales_2026-10.csv").write_text(header + "R0,1,2026-10-01,A,1,3.5\n")
+    (exports / "sales_2026-11.csv").write_text(header + "R1,1,2026-11-01,A,2,3.5\n")
+    mapping = (
+        "version: 1\nroot: exports\nsources:\n  sales_lines:\n    path: 'sales_*.csv'\n"
+        "    columns:\n      order_id: receipt_number\n      line_number: line\n"
+        "      ordered_at: day\n      sku: item\n      quantity: qty\n      unit_price: price\n"
+        "      line_type: \"'sale'\"\n"
+    )
+    (tmp_path / "sources.yaml").write_text(mapping)
+    completed = run_cli("check", "--project-dir", str(tmp_path))
+    assert completed.returncode == 2, completed.stdout
+    lines = completed.stdout.splitlines()
+    assert lines[0] == "configuration OK: 1 source, 16 SQL models"
+    assert lines[1] == (
+        f"sources.sales_lines: the newest file would be {exports / 'sales_2026-11.csv'}: "
+        "rejected: missing column(s) ['receipt_number'] that the mapping in sources.yaml "
+        "needs; the header has 6 column(s): ['receipt_no', 'line', 'day', 'item', 'qty', "
+        "'price']; did you mean 'receipt_no' for 'receipt_number'?"
+    )
+    # Fixed, the check passes; nothing was loaded either way.
+    (tmp_path / "sources.yaml").write_text(mapping.replace("receipt_number", "receipt_no"))
+    assert run_cli("check", "--project-dir", str(tmp_path)).returncode == 0
+    assert not (tmp_path / "data" / "warehouse.duckdb").exists()

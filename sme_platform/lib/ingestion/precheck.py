@@ -4,6 +4,7 @@ the rest (format, header, whether through a normalized copy)."""
 
 from __future__ import annotations
 
+import difflib
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ def precheck(con, spec: SourceSpec, files: list[SourceFile], result: IngestResul
                         f"missing column(s) {missing} that the mapping in sources.yaml needs; "
                         f"the header has {len(columns)} column(s): {columns[:12]}"
                         + (" (wrong delimiter?)" if len(columns) == 1 else "")
+                        + _close_names(missing, columns)
                     )
                 extra.update(set(columns) - needed - set(contract.unnamed_columns(columns)))
         except SourcesConfigError:
@@ -80,6 +82,19 @@ def precheck(con, spec: SourceSpec, files: list[SourceFile], result: IngestResul
             byte_order_mark=layout.byte_order_mark if layout else None,
         )
     return readable, plans, extra
+
+
+def _close_names(missing: list[str], columns: list[str]) -> str:
+    """ "; did you mean ...?" for the missing names a header column is close to (a typo in the
+    mapping, or an export that renamed a column)."""
+    close = {
+        name: match[0]
+        for name in missing
+        if (match := difflib.get_close_matches(name, columns, n=1, cutoff=0.6))
+    }
+    if not close:
+        return ""
+    return "; did you mean " + ", ".join(f"{m!r} for {n!r}" for n, m in close.items()) + "?"
 
 
 def _gzip_errors(paths: list[Path]) -> dict[Path, str | None]:
