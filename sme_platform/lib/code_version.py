@@ -21,23 +21,29 @@ def modules_hash(*modules: ModuleType) -> str:
     return digest.hexdigest()[:16]
 
 
-def imported_modules(*roots: ModuleType, within: str) -> list[ModuleType]:
-    """`roots` and every module of the package `within` that they import, directly or through
-    each other, sorted by name: the code that decides what the roots compute. A module left out
-    of a hash by hand (a helper split out of another) is a change that no version notices."""
+def closure_hash(*roots: ModuleType, within: str | tuple[str, ...]) -> str:
+    """The hash of `roots` and of every module of `within` they import (`imported_modules`)."""
+    return modules_hash(*imported_modules(*roots, within=within))
+
+
+def imported_modules(*roots: ModuleType, within: str | tuple[str, ...]) -> list[ModuleType]:
+    """`roots` and every module of the package(s) `within` that they import, directly or
+    through each other, sorted by name: the code that decides what the roots compute. A module
+    left out of a hash by hand (a helper split out of another) is a change no version notices."""
+    packages = (within,) if isinstance(within, str) else within
     found = {root.__name__: root for root in roots}
     pending = list(roots)
     while pending:
         module = pending.pop()
-        for name in _imports_of(module, within):
+        for name in _imports_of(module, packages):
             if name not in found:
                 found[name] = importlib.import_module(name)
                 pending.append(found[name])
     return [found[name] for name in sorted(found)]
 
 
-def _imports_of(module: ModuleType, within: str) -> set[str]:
-    """The modules of `within` that `module` imports at its top level or inside functions."""
+def _imports_of(module: ModuleType, packages: tuple[str, ...]) -> set[str]:
+    """The modules of `packages` that `module` imports at its top level or inside functions."""
     names = set()
     for node in ast.walk(ast.parse(_source(module))):
         if isinstance(node, ast.Import):
@@ -46,7 +52,8 @@ def _imports_of(module: ModuleType, within: str) -> set[str]:
             names.add(node.module)
             # `from package import module` names modules too.
             names.update(f"{node.module}.{alias.name}" for alias in node.names)
-    inside = {name for name in names if name.startswith(within + ".")}
+    prefixes = tuple(package + "." for package in packages)
+    inside = {name for name in names if name.startswith(prefixes)}
     return {name for name in inside if _is_module(name)}
 
 

@@ -13,8 +13,7 @@ from sme_platform.defs.governance.checks import report_checks
 from sme_platform.defs.jobs import COMPLIANCE_REPORT_KEY
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.lib.access import inspect
-from sme_platform.lib.code_version import modules_hash
-from sme_platform.lib.compliance import figures, render, report
+from sme_platform.lib.asset_code_versions import compliance_code_version
 from sme_platform.lib.compliance.pdf import NO_BROWSER
 from sme_platform.lib.compliance.report import make_report
 from sme_platform.lib.governance import DEFAULT_OWNER, CheckOutcome
@@ -45,7 +44,7 @@ class ComplianceConfig(dg.Config):
     # governance, not reports: made on demand, so no nightly freshness policy applies
     group_name="governance",
     owners=[DEFAULT_OWNER],
-    code_version=modules_hash(figures, render, report),
+    code_version=compliance_code_version(),
     description=(
         "data/reports/compliance_<from>_<to>.html and reports.compliance_*: per source, files "
         "and rows loaded, quarantined by rule, rejected files; check pass rates and every "

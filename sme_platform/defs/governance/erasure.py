@@ -14,8 +14,8 @@ from sme_platform.defs.jobs import ERASURES_KEY
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.sql_models.assets import MODEL_GRAPH
 from sme_platform.lib.analyst_database import publish_analyst_database
-from sme_platform.lib.code_version import modules_hash
-from sme_platform.lib.erasure import files, person, register, rows, serve, traces
+from sme_platform.lib.asset_code_versions import erasure_code_version
+from sme_platform.lib.erasure import register, traces
 from sme_platform.lib.erasure.person import ErasureError
 from sme_platform.lib.erasure.serve import Places, erase_customer
 from sme_platform.lib.governance import DEFAULT_OWNER
@@ -34,7 +34,7 @@ class ErasureConfig(dg.Config):
     key=ERASURES_KEY,
     group_name="governance",
     owners=[DEFAULT_OWNER],
-    code_version=modules_hash(files, person, register, rows, serve, traces),
+    code_version=erasure_code_version(),
     description=(
         "governance.erasures: the erasure requests served. Each removes one customer's personal "
         "data everywhere the platform keeps it (raw, quarantine with original values, staging, "

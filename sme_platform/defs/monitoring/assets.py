@@ -9,19 +9,9 @@ from sme_platform.defs.release.jobs import DEMAND_FORECAST_KEY
 from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.standing import INPUTS_KEY, inputs_key, standing_results
 from sme_platform.defs.upstream import latest_metadata_value
-from sme_platform.lib.code_version import modules_hash
+from sme_platform.lib.asset_code_versions import monitoring_code_version
 from sme_platform.lib.features.store import stored_version
-from sme_platform.lib.monitoring import (
-    accuracy_refresh,
-    checks,
-    drift,
-    drift_worker,
-    forecast_monitoring,
-    live_roi,
-    operations,
-    prediction_drift,
-    retraining_signal,
-)
+from sme_platform.lib.monitoring import live_roi, retraining_signal
 from sme_platform.lib.monitoring.accuracy_refresh import (
     read_forecast_accuracy,
     refresh_forecast_accuracy,
@@ -42,17 +32,7 @@ from sme_platform.lib.sql_models.up_to_date import FULL_REFRESH_TAG
 from sme_platform.lib.training.config import MODEL_NAME, load_forecasting_config
 
 MONITORING_KEY = dg.AssetKey(["monitoring", "demand_forecast_monitoring"])
-MONITORING_CODE_VERSION = modules_hash(
-    drift,
-    drift_worker,
-    forecast_monitoring,
-    accuracy_refresh,
-    checks,
-    retraining_signal,
-    live_roi,
-    prediction_drift,
-    operations,
-)
+MONITORING_CODE_VERSION = monitoring_code_version()
 # Metadata the retraining sensor reads: why to retrain (empty: no need), and the run key.
 RETRAIN_SIGNAL = "retrain_signal"
 RETRAIN_RUN_KEY = "retrain_run_key"

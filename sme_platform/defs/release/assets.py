@@ -10,19 +10,8 @@ from sme_platform.defs.resources import ProjectResource
 from sme_platform.defs.standing import INPUTS_KEY, inputs_key, standing_results
 from sme_platform.defs.training.assets import DEMAND_MODEL_KEY
 from sme_platform.defs.upstream import latest_metadata_value
-from sme_platform.lib.code_version import modules_hash
+from sme_platform.lib.asset_code_versions import forecast_code_version, release_code_version
 from sme_platform.lib.features.store import stored_version
-from sme_platform.lib.release import (
-    canary,
-    fallback,
-    flow,
-    forecast_check,
-    forecasts,
-    gate,
-    gate_check,
-    promotion,
-    recipe,
-)
 from sme_platform.lib.release.fallback import choose_fallback, publish_fallback
 from sme_platform.lib.release.flow import (
     canary_challenger,
@@ -34,13 +23,12 @@ from sme_platform.lib.release.forecast_check import forecast_complete
 from sme_platform.lib.release.forecasts import publish_forecasts
 from sme_platform.lib.release.gate_check import gate_outcome
 from sme_platform.lib.release.registry import champion
-from sme_platform.lib.training import scoring
 from sme_platform.lib.training.config import MODEL_NAME, load_forecasting_config
 from sme_platform.lib.training.pipeline import NOMINAL_COVERAGE
 from sme_platform.lib.warehouse import table_exists
 
 RELEASE_KEY = dg.AssetKey(["release", "demand_forecast_release"])
-FORECAST_CODE_VERSION = modules_hash(forecasts, forecast_check, scoring, fallback)
+FORECAST_CODE_VERSION = forecast_code_version()
 
 
 @dg.multi_asset(
@@ -58,7 +46,7 @@ FORECAST_CODE_VERSION = modules_hash(forecasts, forecast_check, scoring, fallbac
                 "Every decision is a row of governance.audit_log. Grain: one decision per run."
             ),
             deps=[DEMAND_MODEL_KEY],
-            code_version=modules_hash(flow, gate, promotion, canary, gate_check, recipe),
+            code_version=release_code_version(),
             kinds={"python"},
             tags={"stage": "release"},
         )

@@ -6,8 +6,7 @@ from sme_platform.defs.governance.checks import report_checks
 from sme_platform.defs.monitoring.assets import MONITORING_KEY
 from sme_platform.defs.release.jobs import DEMAND_FORECAST_KEY
 from sme_platform.defs.resources import ProjectResource
-from sme_platform.lib.code_version import modules_hash
-from sme_platform.lib.dashboard import check, data, render
+from sme_platform.lib.asset_code_versions import dashboard_code_version
 from sme_platform.lib.dashboard.check import dashboard_complete
 from sme_platform.lib.dashboard.data import SECTION_NAMES, collect
 from sme_platform.lib.dashboard.render import render as render_dashboard
@@ -41,7 +40,7 @@ DASHBOARD_FILE = "kpi.html"
         DEMAND_FORECAST_KEY,
         MONITORING_KEY,
     ],
-    code_version=modules_hash(data, render, check),
+    code_version=dashboard_code_version(),
     kinds={"html", "plotly"},
     tags={"stage": "reports"},
 )

@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 
 import duckdb
 
-from sme_platform.lib.code_version import modules_hash
+from sme_platform.lib.code_version import closure_hash
 from sme_platform.lib.day_refresh import DayRefresh, builds_consumed, days_rebuilt_since
 from sme_platform.lib.features import events
 from sme_platform.lib.features.events import build_demand_events
@@ -35,7 +35,7 @@ ARRIVALS_TABLE = "features.demand_events_arrivals"
 
 
 def events_code_version() -> str:
-    return modules_hash(events, sys.modules[__name__])
+    return closure_hash(events, sys.modules[__name__], within="sme_platform.lib.features")
 
 
 def refresh_demand_events(

@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 import polars as pl
 
-from sme_platform.lib.code_version import modules_hash
+from sme_platform.lib.code_version import closure_hash
 from sme_platform.lib.day_refresh import DayRefresh, builds_consumed, days_rebuilt_since
 from sme_platform.lib.features import events
 from sme_platform.lib.monitoring import forecast_monitoring
@@ -46,7 +46,9 @@ _BEFORE_ANY_FORECAST = datetime(1970, 1, 1)
 
 
 def accuracy_code_version() -> str:
-    return modules_hash(forecast_monitoring, events, sys.modules[__name__])
+    """This refresh, the accuracy rows and the events' actuals, with what they import."""
+    packages = ("sme_platform.lib.monitoring", "sme_platform.lib.features")
+    return closure_hash(forecast_monitoring, events, sys.modules[__name__], within=packages)
 
 
 def refresh_forecast_accuracy(
