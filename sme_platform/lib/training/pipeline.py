@@ -143,6 +143,16 @@ def judge_methods(
     return judged, results, protection_quantiles, quantiles
 
 
+def fallback_interval_quantiles(everything: pl.DataFrame) -> dict[str, list[dict]]:
+    """The baselines' interval quantiles for the fallback forecast, per method: from every
+    fold, as the final model's are. The calibration fold alone can fall in a closure or a
+    missing file, where every actual is 0 and the fallback's intervals shrink to its forecast
+    (a seasonal naive forecast of 0 got [0, 0] on every series)."""
+    baselines = everything.filter(pl.col("model").is_in([SEASONAL_NAIVE, MOVING_AVERAGE]))
+    quantiles = fit_residual_quantiles(baselines, NOMINAL_COVERAGE)
+    return {method: rows.to_dicts() for (method,), rows in quantiles.group_by(["model"])}
+
+
 def run_training(
     con: duckdb.DuckDBPyConnection,
     version: str,
@@ -194,21 +204,14 @@ def run_training(
 
     started = time.perf_counter()
     everything = pl.concat([backtest.forecasts, *other_methods], how="diagonal_relaxed")
-    judged, results, protection_quantiles, interval_quantiles = judge_methods(
-        everything, assumptions
-    )
+    judged, results, protection_quantiles, _ = judge_methods(everything, assumptions)
     lightgbm_rows = everything.filter(pl.col("model") == LIGHTGBM)
     final_quantiles = fit_residual_quantiles(lightgbm_rows, NOMINAL_COVERAGE)
     final_protection_quantile = fit_protection_quantiles(lightgbm_rows, assumptions)[LIGHTGBM]
     scoring = apply_intervals(
         backtest.scoring_frame.with_columns(pl.lit(LIGHTGBM).alias("model")), final_quantiles
     )
-    baseline_quantiles = {
-        method: rows.to_dicts()
-        for (method,), rows in interval_quantiles.filter(
-            pl.col("model").is_in([SEASONAL_NAIVE, MOVING_AVERAGE])
-        ).group_by(["model"])
-    }
+    baseline_quantiles = fallback_interval_quantiles(everything)
     seconds["intervals_and_evaluation"] = round(time.perf_counter() - started, 2)
     return TrainingOutcome(
         backtest,
