@@ -63,6 +63,9 @@ class FallbackChoice:
     version: ModelVersion  # the newest version, whose backtest chose the method
     cost: float  # the method's business cost over the folds and the holdout
     model_cost: float | None  # the version's own, for the reason
+    # The newest version that passed the gate and waits (for an approval, or for the release
+    # step), if any: a version refused since does not make it the reason no champion serves.
+    waiting: ModelVersion | None = None
 
     @property
     def model_version(self) -> str:
@@ -79,19 +82,18 @@ class FallbackChoice:
         )
 
     def _why_no_champion(self) -> str:
-        newest = self.version
-        # The gate leaves a high-impact version that passed it a challenger without a canary.
-        if newest.status == "challenger" and newest.canary_share is None:
-            if newest.approved_by is None:
+        waiting = self.waiting
+        if waiting is not None:
+            if waiting.approved_by is None:
                 return (
-                    f"{newest.model_name} {newest.version} passed the gate and waits for a "
-                    f"named approval (sme-platform approve {newest.model_name} "
-                    f"{newest.version} --by NAME --note TEXT)"
+                    f"{waiting.model_name} {waiting.version} passed the gate and waits for a "
+                    f"named approval (sme-platform approve {waiting.model_name} "
+                    f"{waiting.version} --by NAME --note TEXT)"
                 )
             return (
-                f"{newest.model_name} {newest.version} is approved and waits for the release step"
+                f"{waiting.model_name} {waiting.version} is approved and waits for the release step"
             )
-        return f"no version of {newest.model_name} has passed the gate"
+        return f"no version of {self.version.model_name} has passed the gate"
 
 
 def choose_fallback(con: duckdb.DuckDBPyConnection, model_name: str) -> FallbackChoice | None:
@@ -115,7 +117,15 @@ def choose_fallback(con: duckdb.DuckDBPyConnection, model_name: str) -> Fallback
     if not candidates:
         return None
     method = min(candidates, key=lambda m: (costs[m], m))
-    return FallbackChoice(method, newest, float(costs[method]), costs.get("lightgbm"))
+    # The gate leaves a high-impact version that passed it a challenger without a canary.
+    waiting = [v for v in versions if v.status == "challenger" and v.canary_share is None]
+    return FallbackChoice(
+        method,
+        newest,
+        float(costs[method]),
+        costs.get("lightgbm"),
+        max(waiting, key=lambda v: v.number) if waiting else None,
+    )
 
 
 def fallback_forecast(

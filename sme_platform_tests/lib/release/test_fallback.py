@@ -155,6 +155,17 @@ def test_the_cheaper_baseline_of_the_newest_version_is_chosen(con, monkeypatch):
     assert choose_fallback(con, "demand_forecast").reason.startswith(
         "demand_forecast v2 is approved and waits for the release step; serving"
     )
+    # It still waits when a newer version is refused: it is the reason, not the refusal.
+    con.execute(
+        """insert into ml.backtest_results values
+           ('demand_forecast', 'v3', 'seasonal_naive', 'holdout', 'overall', 30.0),
+           ('demand_forecast', 'v3', 'moving_average_28', 'holdout', 'overall', 20.0)"""
+    )
+    versions.append(version("v3", both))
+    assert choose_fallback(con, "demand_forecast").reason.startswith(
+        "demand_forecast v2 is approved and waits for the release step; serving"
+    )
+    versions.pop()
     # A version registered before the baselines' intervals were kept: nothing to serve.
     versions[1] = version("v2", None)
     assert choose_fallback(con, "demand_forecast") is None
