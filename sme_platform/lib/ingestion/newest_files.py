@@ -20,8 +20,9 @@ from sme_platform.lib.sources import SourcesConfigError, load_sources
 
 
 def newest_file_problems(project_dir: Path) -> list[str]:
-    """One line per source whose newest file the pre-check would reject: the source, the file
-    and why. None when sources.yaml itself does not load (check reports that first)."""
+    """One line per source whose newest file (the one written last) the pre-check would reject,
+    or that cannot be read: the source, the file and why. None when sources.yaml itself does
+    not load (check reports that first)."""
     try:
         specs = load_sources(project_dir).sources
     except SourcesConfigError:
@@ -35,9 +36,14 @@ def newest_file_problems(project_dir: Path) -> list[str]:
                 continue
             result = IngestResult(table=spec.table, load_id="check", status=LoadStatus.LOADED)
             try:
-                precheck(con, spec, [fingerprint(paths[-1])], result)
+                # Written last, not last by name: an archive folder can sort after this year's.
+                newest = max(paths, key=lambda path: (path.stat().st_mtime, path.name))
+                precheck(con, spec, [fingerprint(newest)], result)
             except SourcesConfigError as error:
                 lines.extend(f"sources.{spec.table}: {line}" for line in error.lines)
+                continue
+            except OSError as error:  # removed or unreadable since the pattern matched it
+                lines.append(f"sources.{spec.table}: cannot read the newest file: {error}")
                 continue
             lines.extend(
                 f"sources.{spec.table}: the newest file would be {outcome.message}"
