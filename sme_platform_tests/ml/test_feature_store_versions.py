@@ -57,10 +57,14 @@ def test_versions_are_reused_traced_rebuilt_and_pruned(tmp_path):
         assert inputs["raw"]["sales_lines"]["files"] == 307
         assert inputs["models"] == {"staging.sales_lines": "abc"}
         assert json.loads(counts)["scoring_series"] == 12 and run_id == "run-4"
-        # The units its features could see (364 + 182 days: here all 307 days), kept so a late
-        # file that changes them later retrains the model (lib/training/retraining.py).
+        # The units its features could see (from the oldest origin's lookback: here all 307
+        # days) and the gaps in them, kept so a late file that changes them later retrains
+        # the model (lib/training/retraining.py).
         sold = con.execute("select sum(units) from features.demand_events").fetchone()[0]
-        assert json.loads(counts)["history_units"] == sold > 0
+        first_sale = con.execute("select min(date) from features.demand_events").fetchone()[0]
+        history = json.loads(counts)
+        assert history["history_units"] == sold > 0
+        assert history["history_from"] < str(first_sale) and history["history_gaps"] == []
         # The first version's training frame is still there, row for row.
         assert expand(con, first.version, "for_training", 14, []).height == training_rows
 

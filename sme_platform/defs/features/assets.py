@@ -15,7 +15,7 @@ from sme_platform.lib.features.leakage import check_leakage
 from sme_platform.lib.features.origins import NoDemandData
 from sme_platform.lib.features.store import (
     STAGING_MODELS,
-    history_days,
+    history_start,
     materialize_feature_set,
 )
 from sme_platform.lib.features.validity import feature_value_problems
@@ -116,7 +116,11 @@ def _judge(con, feature_set, settings, judged: dict, run_id: str) -> list:
         refresh_demand_events(con, run_id)  # the leakage check recomputes from the events
     leakage = check_leakage(con, feature_set.version, seed=settings.sample_seed)
     problems = feature_value_problems(con, feature_set.version)
-    gaps = sales_gaps(con, feature_set.calendar.newest_day, history_days(settings))
+    first_day, newest_day = (
+        history_start(feature_set.calendar, settings),
+        feature_set.calendar.newest_day,
+    )
+    gaps = sales_gaps(con, first_day, newest_day)
     outcomes = [
         CheckOutcome(
             "no_leakage",
@@ -137,7 +141,7 @@ def _judge(con, feature_set, settings, judged: dict, run_id: str) -> list:
             "all rows valid" if not problems else f"rows breaking rules: {problems}",
             {"problems": problems, **judged},
         ),
-        history_outcome(gaps, feature_set.calendar.newest_day, history_days(settings), judged),
+        history_outcome(gaps, first_day, newest_day, judged),
     ]
     return report_checks(con, DEMAND_FEATURES_KEY, outcomes, run_id)
 

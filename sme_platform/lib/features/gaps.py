@@ -4,8 +4,9 @@ A delivery that never came looks like a company that sold nothing: every series'
 fall over those days, and a model trained then learns the hole (a month missing from a sales-only
 export made a model pass the gate on figures four times lower than the complete data gave). No
 rule of a single file can see it, so the feature set says so, as a warning: a closed period is
-a real answer too. When the file arrives, lib/training/retraining.py retrains (the history
-moved)."""
+a real answer too. Each feature set version keeps the gaps of its history
+(counts.history_gaps): when a file fills one later, lib/training/retraining.py retrains the model
+that learned the hole."""
 
 from __future__ import annotations
 
@@ -37,30 +38,47 @@ class SalesGap:
         return f"{self.first_day}..{self.last_day} ({self.days} days)"
 
 
-def sales_gaps(
-    con: duckdb.DuckDBPyConnection, newest_day: date, history_days: int
-) -> list[SalesGap]:
-    """Runs of at least MIN_GAP_DAYS days between two days with sales, within the
-    `history_days` up to `newest_day`, on which no series sold anything (as the events hold
-    them now). Before the first sale is not a gap: the history starts there."""
+def sales_gaps(con: duckdb.DuckDBPyConnection, first_day: date, newest_day: date) -> list[SalesGap]:
+    """Runs of at least MIN_GAP_DAYS days between two days with sales on which no series sold
+    anything (as the events hold them now), the part of each from `first_day` to `newest_day`.
+    A run that began before `first_day` counts its days inside; before the first sale ever is
+    not a gap: the history starts there."""
     rows = con.execute(
         f"""
-        with sold as (
-            select distinct date from {EVENTS_TABLE}
-            where units > 0 and date <= $newest and date > $newest::date - $days::integer
-        ),
-        ordered as (select date, lag(date) over (order by date) as previous from sold)
-        select previous + 1, date - 1 from ordered
-        where previous is not null and date_diff('day', previous, date) - 1 >= $min
+        with sold as (select distinct date from {EVENTS_TABLE} where units > 0 and date <= $newest),
+        ordered as (select date, lag(date) over (order by date) as previous from sold),
+        inside as (
+            select greatest(previous + 1, $first::date) as gap_first, date - 1 as gap_last
+            from ordered where previous is not null and date > $first::date
+        )
+        select gap_first, gap_last from inside
+        where date_diff('day', gap_first, gap_last) + 1 >= $min
         order by 1
         """,
-        {"newest": newest_day, "days": history_days, "min": MIN_GAP_DAYS},
+        {"first": first_day, "newest": newest_day, "min": MIN_GAP_DAYS},
     ).fetchall()
     return [SalesGap(first, last) for first, last in rows]
 
 
+def filled_gaps(
+    con: duckdb.DuckDBPyConnection, recorded: list[list[str]]
+) -> list[tuple[SalesGap, float]]:
+    """The recorded gaps (counts.history_gaps: [first, last] ISO days) that hold sales now, with
+    their units: a late file arrived for days a model learned as days without demand."""
+    filled = []
+    for first, last in recorded:
+        gap = SalesGap(date.fromisoformat(first), date.fromisoformat(last))
+        units = con.execute(
+            f"select coalesce(sum(units), 0) from {EVENTS_TABLE} where date between ? and ?",
+            [gap.first_day, gap.last_day],
+        ).fetchone()[0]
+        if units > 0:
+            filled.append((gap, float(units)))
+    return filled
+
+
 def history_outcome(
-    gaps: list[SalesGap], newest_day: date, history_days: int, judged: dict
+    gaps: list[SalesGap], first_day: date, newest_day: date, judged: dict
 ) -> CheckOutcome:
     """The feature set's warning check: the gaps, or that there are none."""
     if not gaps:
@@ -68,7 +86,7 @@ def history_outcome(
             CHECK_NAME,
             True,
             "warn",
-            f"a sale somewhere on every day of the {history_days} days up to {newest_day} "
+            f"a sale somewhere on every day from {first_day} to {newest_day} "
             f"(or gaps under {MIN_GAP_DAYS} days)",
             {"gaps": [], **judged},
         )
@@ -78,8 +96,8 @@ def history_outcome(
         False,
         "warn",
         f"no sale anywhere on {len(gaps)} run(s) of days: {listed}. A missing or late file? "
-        "The features read those days as days without demand; when the file arrives the model "
-        "is retrained (forecasting.yaml retraining: history_change_share)",
+        "The features read those days as days without demand; when a file fills them, the "
+        "model trained on them is retrained",
         {
             "gaps": [
                 {"first_day": str(g.first_day), "last_day": str(g.last_day), "days": g.days}

@@ -76,6 +76,15 @@ def forecast_calendar(
     return ForecastCalendar(newest, settings.horizon_days, settings.backtest_folds)
 
 
+def oldest_training_origin(calendar: ForecastCalendar, settings: ForecastSettings) -> date:
+    """The oldest origin a version trains on: `training_window_days` before the calibration
+    fold's forecasts begin."""
+    fold_origins = calendar.fold_origins()
+    return fold_origins[CALIBRATION] - timedelta(
+        days=settings.horizon_days + settings.training_window_days
+    )
+
+
 def plan_origins(
     con: duckdb.DuckDBPyConnection,
     settings: ForecastSettings,
@@ -89,7 +98,7 @@ def plan_origins(
     folds = calendar.fold_origins()
     horizon = settings.horizon_days
     last_training_origin = calendar.scoring_origin - timedelta(days=horizon)
-    oldest = folds[CALIBRATION] - timedelta(days=horizon + settings.training_window_days)
+    oldest = oldest_training_origin(calendar, settings)
     grid = []
     origin = last_training_origin
     while origin >= oldest:

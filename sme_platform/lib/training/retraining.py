@@ -22,17 +22,20 @@ was not trained. Between scheduled retrainings a drift is what brings the next m
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import duckdb
 from pydantic import BaseModel, ConfigDict, Field
 
 from sme_platform.lib.audit.log import read_events, record_event, run_actor
 from sme_platform.lib.features.demand import definition_hash
+from sme_platform.lib.features.gaps import filled_gaps
 from sme_platform.lib.features.settings import ForecastSettings
 from sme_platform.lib.features.store import (
+    HISTORY_FROM,
+    HISTORY_GAPS,
     HISTORY_UNITS,
     FeatureSetVersion,
-    history_days,
     history_units,
     stored_version,
 )
@@ -107,7 +110,7 @@ def retraining_decision(
     trained_on = stored_version(con, newest.feature_set_version)
     if trained_on is None:
         return RetrainingDecision(True, f"{newest.version}'s feature set is not recorded")
-    history = _history_change(con, newest, trained_on, settings, policy)
+    history = _history_change(con, newest, trained_on, policy)
     if history:
         return RetrainingDecision(True, history)
     new_days = (feature_set.calendar.newest_day - trained_on.calendar.newest_day).days
@@ -130,24 +133,35 @@ def _history_change(
     con: duckdb.DuckDBPyConnection,
     newest: ModelVersion,
     trained_on: FeatureSetVersion,
-    settings: ForecastSettings,
     policy: RetrainingConfig,
 ) -> str | None:
-    recorded = trained_on.counts.get(HISTORY_UNITS)
-    if recorded is None:  # a feature set stored before the count was kept
+    """Why the history `newest` learned from has moved enough to retrain, or None: a run of days
+    without a sale anywhere that a late file filled (however few its units: the model learned
+    those days as no demand), or the units of the whole history by `history_change_share`."""
+    counts = trained_on.counts
+    recorded, first = counts.get(HISTORY_UNITS), counts.get(HISTORY_FROM)
+    if recorded is None or first is None:  # a feature set stored before they were kept
         return None
+    filled = filled_gaps(con, counts.get(HISTORY_GAPS, []))
+    if filled:
+        gap, units = filled[0]
+        more = f" and {len(filled) - 1} more" if len(filled) > 1 else ""
+        return (
+            f"the history {newest.version} learned from changed: {gap.describe()}{more} had no "
+            f"sale anywhere when it was trained and holds {units:,.0f} units now (a late file)"
+        )
     day = trained_on.calendar.newest_day
-    now = history_units(con, day, settings)
+    now = history_units(con, date.fromisoformat(first), day)
     if now == recorded:
         return None
     share = (now - recorded) / recorded if recorded > 0 else float("inf")
     if abs(share) < policy.history_change_share:
         return None
     return (
-        f"the history {newest.version} learned from changed: {now:,.0f} units sold in the "
-        f"{history_days(settings)} days up to {day} now, {recorded:,.0f} when it was trained "
-        f"({share:+.1%}: a late or replaced file; retraining from "
-        f"{policy.history_change_share:.0%}, forecasting.yaml retraining: history_change_share)"
+        f"the history {newest.version} learned from changed: {now:,.0f} units sold from "
+        f"{first} to {day} now, {recorded:,.0f} when it was trained ({share:+.1%}: a late or "
+        f"replaced file; retraining from {policy.history_change_share:.0%}, forecasting.yaml "
+        "retraining: history_change_share)"
     )
 
 

@@ -12,10 +12,12 @@ from sme_platform.lib.audit.log import read_events
 from sme_platform.lib.features.origins import ForecastCalendar
 from sme_platform.lib.features.settings import ForecastSettings
 from sme_platform.lib.features.store import (
+    HISTORY_FROM,
     HISTORY_UNITS,
     FeatureSetVersion,
     _ensure_versions_table,
-    history_units,
+    history_counts,
+    history_start,
 )
 from sme_platform.lib.release.registry import register_version
 from sme_platform.lib.release.status import transition
@@ -29,6 +31,8 @@ from sme_platform.lib.warehouse import connect
 SETTINGS = ForecastSettings()
 CODE = "code-1"
 TRAINED_UP_TO = date(2025, 6, 30)
+# The first day its features saw: the oldest training origin's lookback (644 days).
+HISTORY_FIRST = date(2023, 9, 26)
 SOURCES = {"raw": {"sales_lines": {"files": 3, "sha256": "aa"}}, "models": {}}
 
 
@@ -193,12 +197,26 @@ def sales(con, first_day, days, units_a_day):
         )
 
 
+def counted(con) -> dict:
+    return history_counts(con, ForecastCalendar(TRAINED_UP_TO, 14, 4), SETTINGS)
+
+
+def test_the_history_is_every_day_the_oldest_training_origin_looked_back_to():
+    calendar = ForecastCalendar(TRAINED_UP_TO, 14, 4)
+    assert history_start(calendar, SETTINGS) == HISTORY_FIRST
+    assert (TRAINED_UP_TO - HISTORY_FIRST).days + 1 == 644
+
+
 def test_a_late_file_that_moves_the_learned_history_trains_at_once(con, tmp_path):
     # Trained while September was missing: 60 days of 10 units, 600 units of history.
     sales(con, TRAINED_UP_TO - timedelta(days=59), 60, 10.0)
-    recorded = history_units(con, TRAINED_UP_TO, SETTINGS)
-    assert recorded == 600.0
-    trained_version(con, tmp_path, counts={HISTORY_UNITS: recorded})
+    recorded = counted(con)
+    assert recorded == {
+        HISTORY_FROM: "2023-09-26",
+        HISTORY_UNITS: 600.0,
+        "history_gaps": [],  # before the first sale is no gap
+    }
+    trained_version(con, tmp_path, counts=recorded)
     tonight = feature_set(con, "fs-2", TRAINED_UP_TO + timedelta(days=1))
     assert not decide(con, tonight).train
     # A late file of 2 days (20 units, 3.3 %) for days the version had seen as empty.
@@ -206,7 +224,7 @@ def test_a_late_file_that_moves_the_learned_history_trains_at_once(con, tmp_path
     decision = decide(con, tonight)
     assert decision.train
     assert decision.reason == (
-        "the history v1 learned from changed: 620 units sold in the 546 days up to 2025-06-30 "
+        "the history v1 learned from changed: 620 units sold from 2023-09-26 to 2025-06-30 "
         "now, 600 when it was trained (+3.3%: a late or replaced file; retraining from 3%, "
         "forecasting.yaml retraining: history_change_share)"
     )
@@ -219,10 +237,10 @@ def test_a_late_file_that_moves_the_learned_history_trains_at_once(con, tmp_path
 
 def test_a_replaced_export_with_fewer_units_trains_and_old_days_do_not_count(con, tmp_path):
     sales(con, TRAINED_UP_TO - timedelta(days=59), 60, 10.0)
-    trained_version(con, tmp_path, counts={HISTORY_UNITS: 600.0})
+    trained_version(con, tmp_path, counts=counted(con))
     tonight = feature_set(con, "fs-2", TRAINED_UP_TO)
-    # Sales older than the 546 days a version's features see: not its history.
-    sales(con, TRAINED_UP_TO - timedelta(days=700), 30, 10.0)
+    # Sales older than the 644 days a version's features see: not its history.
+    sales(con, HISTORY_FIRST - timedelta(days=30), 30, 10.0)
     assert not decide(con, tonight).train
     # A month-to-date export replaced with corrected lines: 60 units fewer.
     con.execute(
@@ -238,3 +256,34 @@ def test_a_version_stored_before_the_history_was_counted_keeps_the_cadence(con, 
     trained_version(con, tmp_path)  # no history_units in its counts
     sales(con, TRAINED_UP_TO - timedelta(days=99), 30, 10.0)
     assert not decide(con, feature_set(con, "fs-2", TRAINED_UP_TO)).train
+
+
+def test_a_late_file_for_the_oldest_origins_lookback_trains(con, tmp_path):
+    # The first training origin reads 182 days back from 2024-03-26: 98 days more than the
+    # training window and the lookback alone (546 days) would count.
+    sales(con, TRAINED_UP_TO - timedelta(days=59), 60, 10.0)
+    trained_version(con, tmp_path, counts=counted(con))
+    sales(con, date(2023, 10, 1), 30, 100.0)
+    decision = decide(con, feature_set(con, "fs-2", TRAINED_UP_TO))
+    assert decision.train and "3,600 units sold from 2023-09-26" in decision.reason
+
+
+def test_a_late_file_that_fills_a_learned_gap_trains_however_few_its_units(con, tmp_path):
+    # 600 days of 10 units a day; no sale anywhere for 5 days in March.
+    sales(con, TRAINED_UP_TO - timedelta(days=599), 600, 10.0)
+    con.execute(
+        "delete from features.demand_events where date between '2025-03-03' and '2025-03-07'"
+    )
+    recorded = counted(con)
+    assert recorded["history_gaps"] == [["2025-03-03", "2025-03-07"]]
+    trained_version(con, tmp_path, counts=recorded)
+    tonight = feature_set(con, "fs-2", TRAINED_UP_TO)
+    assert not decide(con, tonight).train
+    # The late file brings one day of the five: 10 units, 0.2 % of the history.
+    sales(con, date(2025, 3, 4), 1, 10.0)
+    decision = decide(con, tonight)
+    assert decision.train
+    assert decision.reason == (
+        "the history v1 learned from changed: 2025-03-03..2025-03-07 (5 days) had no sale "
+        "anywhere when it was trained and holds 10 units now (a late file)"
+    )
