@@ -3,7 +3,8 @@
 - row_conservation (blocking): rows read = rows loaded + rows quarantined, counted from the tables.
 - quarantine_share (blocking): the share of quarantined rows stays under the source's threshold.
 - schema_conformance: raw table has the canonical columns and types; every file was readable.
-- newest_file_freshness: the newest source file is younger than the source's limit.
+- newest_file_freshness: the newest file whose rows are in the warehouse is younger than the
+  source's limit (a newer rejected file is named, not counted).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from sme_platform.lib.governance import CheckOutcome
-from sme_platform.lib.ingestion.results import IngestResult
+from sme_platform.lib.ingestion.results import FileStatus, IngestResult
 from sme_platform.lib.sources import SourceSpec
 from sme_platform.lib.warehouse import LINEAGE_COLUMNS
 
@@ -24,6 +25,8 @@ CHECK_NAMES = (
     "newest_file_freshness",
 )
 BLOCKING_CHECKS = ("row_conservation", "quarantine_share")
+# The files whose rows the warehouse holds: loaded by this run or an earlier one.
+IN_WAREHOUSE = (FileStatus.LOADED, FileStatus.ALREADY_LOADED)
 
 
 def evaluate_checks(
@@ -106,19 +109,41 @@ def schema_conformance(con, spec: SourceSpec, result: IngestResult) -> CheckOutc
 
 
 def newest_file_freshness(spec: SourceSpec, result: IngestResult, now=None) -> CheckOutcome:
+    """The age of the newest file whose rows are in the warehouse (loaded tonight or before).
+    A rejected file is no fresh data: an export whose format changed is rejected every night,
+    and judged by its own age the source looked fresh while the warehouse aged."""
     now = now or datetime.now(UTC).replace(tzinfo=None)
-    newest = result.newest_file_modified_at
+    in_warehouse = [f for f in result.files if f.status in IN_WAREHOUSE]
+    newest = max((f.modified_at for f in in_warehouse), default=None)
+    rejected_newer = sorted(
+        (f for f in result.rejected_files if newest is None or f.modified_at > newest),
+        key=lambda f: f.modified_at,
+    )
     limit = spec.freshness_hours()
+    rejected_note = (
+        f"; {len(rejected_newer)} newer file(s) rejected (schema_conformance says why), the "
+        f"newest {rejected_newer[-1].path}"
+        if rejected_newer
+        else ""
+    )
+    metadata = {"newer_files_rejected": len(rejected_newer)}
     if newest is None:
-        return CheckOutcome("newest_file_freshness", False, "warn", "no source files", {})
+        reason = "no source files" if not result.files else "no file of the source is loaded"
+        return CheckOutcome(
+            "newest_file_freshness", False, "warn", reason + rejected_note, metadata
+        )
     age_hours = (now - newest).total_seconds() / 3600
     passed = age_hours <= limit
     return CheckOutcome(
         "newest_file_freshness",
         passed,
         "warn",
-        f"newest file is {age_hours:.1f} h old (limit {limit:.0f} h)",
-        {"newest_file_modified_at": newest.isoformat(), "age_hours": round(age_hours, 2)},
+        f"newest loaded file is {age_hours:.1f} h old (limit {limit:.0f} h){rejected_note}",
+        {
+            "newest_file_modified_at": newest.isoformat(),
+            "age_hours": round(age_hours, 2),
+            **metadata,
+        },
     )
 
 

@@ -66,10 +66,6 @@ class IngestResult:
         return [f for f in self.files if f.status == FileStatus.REJECTED]
 
     @property
-    def newest_file_modified_at(self) -> datetime | None:
-        return max((f.modified_at for f in self.files), default=None)
-
-    @property
     def quarantine_share(self) -> float:
         return self.rows_quarantined / self.rows_read if self.rows_read else 0.0
 
