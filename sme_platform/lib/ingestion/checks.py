@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from sme_platform.lib.governance import CheckOutcome
-from sme_platform.lib.ingestion.results import FileStatus, IngestResult
+from sme_platform.lib.ingestion.results import IngestResult
 from sme_platform.lib.sources import SourceSpec
 from sme_platform.lib.warehouse import LINEAGE_COLUMNS
 
@@ -25,8 +25,6 @@ CHECK_NAMES = (
     "newest_file_freshness",
 )
 BLOCKING_CHECKS = ("row_conservation", "quarantine_share")
-# The files whose rows the warehouse holds: loaded by this run or an earlier one.
-IN_WAREHOUSE = (FileStatus.LOADED, FileStatus.ALREADY_LOADED)
 
 
 def evaluate_checks(
@@ -39,7 +37,7 @@ def evaluate_checks(
         row_conservation(result),
         quarantine_share(spec, result),
         schema_conformance(con, spec, result),
-        newest_file_freshness(spec, result, now),
+        newest_file_freshness(con, spec, result, now),
     ]
 
 
@@ -108,13 +106,19 @@ def schema_conformance(con, spec: SourceSpec, result: IngestResult) -> CheckOutc
     )
 
 
-def newest_file_freshness(spec: SourceSpec, result: IngestResult, now=None) -> CheckOutcome:
-    """The age of the newest file whose rows are in the warehouse (loaded tonight or before).
-    A rejected file is no fresh data: an export whose format changed is rejected every night,
-    and judged by its own age the source looked fresh while the warehouse aged."""
+def newest_file_freshness(
+    con: duckdb.DuckDBPyConnection, spec: SourceSpec, result: IngestResult, now=None
+) -> CheckOutcome:
+    """The age of the newest file whose rows the warehouse holds (raw.file_loads, status
+    loaded: tonight's or an earlier night's, with the time it had when it was loaded). A
+    rejected file is no fresh data: an export whose format changed is rejected every night, and
+    judged by its own age the source looked fresh while the warehouse aged. A file rewritten in
+    place later (an erasure) keeps the age it was loaded with."""
     now = now or datetime.now(UTC).replace(tzinfo=None)
-    in_warehouse = [f for f in result.files if f.status in IN_WAREHOUSE]
-    newest = max((f.modified_at for f in in_warehouse), default=None)
+    newest = con.execute(
+        "select max(modified_at) from raw.file_loads where table_name = ? and status = 'loaded'",
+        [spec.table],
+    ).fetchone()[0]
     rejected_newer = sorted(
         (f for f in result.rejected_files if newest is None or f.modified_at > newest),
         key=lambda f: f.modified_at,
