@@ -17,10 +17,13 @@ MONITORING = f"{LIB}.monitoring"
 
 
 def release_code_version() -> str:
-    """The release decision: the gate, the canary's judge and the promotion rules."""
+    """The release decision: the gate, the canary's judge and the promotion rules, with the
+    training's scoring and judge (the champion's holdout rows the gate reads) and the events'
+    actuals (the canary's)."""
     from sme_platform.lib.release import canary, flow, gate, gate_check, promotion, recipe
 
-    return closure_hash(flow, gate, promotion, canary, gate_check, recipe, within=RELEASE)
+    roots = (flow, gate, promotion, canary, gate_check, recipe)
+    return closure_hash(*roots, within=(RELEASE, TRAINING, FEATURES))
 
 
 def forecast_code_version() -> str:
@@ -60,10 +63,12 @@ def erasure_code_version() -> str:
 def compliance_code_version() -> str:
     from sme_platform.lib.compliance import figures, render, report
 
-    return closure_hash(figures, render, report, within=f"{LIB}.compliance")
+    # The report's page is the dashboard's (dashboard/render.py).
+    return closure_hash(figures, render, report, within=(f"{LIB}.compliance", f"{LIB}.dashboard"))
 
 
 def dashboard_code_version() -> str:
     from sme_platform.lib.dashboard import check, data, render
 
-    return closure_hash(data, render, check, within=f"{LIB}.dashboard")
+    # Its figures come from the monitoring (live ROI) and the training's summary.
+    return closure_hash(data, render, check, within=(f"{LIB}.dashboard", MONITORING, TRAINING))

@@ -110,8 +110,10 @@ def edit_sources(monkeypatch, touched) -> None:
         # Left out of the asset code versions' hand-kept lists: the forecast ceiling changed
         # the published forecasts, the PDF renderer the compliance report.
         *[(assets.forecast_code_version, m) for m in ("training.model", "release.registry")],
-        (assets.compliance_code_version, "compliance.pdf"),
-        (assets.release_code_version, "release.gate_rows"),
+        *[(assets.compliance_code_version, m) for m in ("compliance.pdf", "dashboard.render")],
+        *[(assets.release_code_version, m) for m in ("release.gate_rows", "training.scoring")],
+        (assets.release_code_version, "features.events"),
+        (assets.dashboard_code_version, "monitoring.live_roi"),
         (assets.monitoring_code_version, "training.business"),
         (accuracy_code_version, "monitoring.tables"),
         (events_code_version, "features.optional_inputs"),
@@ -129,7 +131,7 @@ def test_a_change_to_a_module_a_version_depends_on_changes_it(monkeypatch, versi
     [
         (training_code_version, ".registration"),
         (definition_hash, ".training.model"),
-        (assets.release_code_version, ".training."),
+        (assets.release_code_version, ".monitoring."),
         (assets.dashboard_code_version, ".release."),
         (events_code_version, ".monitoring."),
     ],
