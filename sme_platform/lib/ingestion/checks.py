@@ -2,7 +2,8 @@
 
 - row_conservation (blocking): rows read = rows loaded + rows quarantined, counted from the tables.
 - quarantine_share (blocking): the share of quarantined rows stays under the source's threshold.
-- schema_conformance: raw table has the canonical columns and types; every file was readable.
+- schema_conformance: raw table has the canonical columns and types; every file was readable
+  (a rejected file fails it with error severity: alerted, not blocking).
 - newest_file_freshness: the newest file whose rows are in the warehouse is younger than the
   source's limit (a newer rejected file is named, not counted).
 """
@@ -96,7 +97,9 @@ def schema_conformance(con, spec: SourceSpec, result: IngestResult) -> CheckOutc
     return CheckOutcome(
         "schema_conformance",
         not problems,
-        "warn",
+        # A rejected file is a whole delivery not loaded: of error severity, so the alert
+        # sensor tells the team that night (the run goes on: the file's fault stays with it).
+        "error" if rejected else "warn",
         "; ".join(problems[:5]) if problems else "columns and types match the contract",
         {
             "rejected_files": len(rejected),
