@@ -37,7 +37,7 @@ from pathlib import Path
 
 import polars as pl
 
-from sme_platform.lib.features.store import latest_version, stored_version
+from sme_platform.lib.features.store import newest_full_version, stored_version
 from sme_platform.lib.training import pipeline
 from sme_platform.lib.training.backtest import LIGHTGBM, backtest_model
 from sme_platform.lib.training.config import load_forecasting_config
@@ -152,7 +152,7 @@ def run(project: Path, variants: list[Variant]) -> dict:
 
     rows, seconds = [], {}
     with connect(database, read_only=True) as con:
-        version = latest_version(con)
+        version = newest_full_version(con)
         feature_set = stored_version(con, version)
         country = holiday_country(con, config.demand_forecast.holiday_country)
         holidays_on = holiday_dates(country, feature_set.calendar.holiday_years)

@@ -325,11 +325,14 @@ def _scoring_only_column(con: duckdb.DuckDBPyConnection) -> str:
     return "scoring_only" if found else "false"
 
 
-def latest_version(con: duckdb.DuckDBPyConnection) -> str | None:
+def newest_full_version(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The newest feature set version with its training and backtest rows: what a model can be
+    trained and judged on (a night that trained nothing stores a scoring-only version, newer)."""
     if not table_exists(con, "features", "feature_set_versions"):
         return None
     row = con.execute(
-        "select max_by(version, created_at) from features.feature_set_versions"
+        "select max_by(version, created_at) from features.feature_set_versions "
+        "where not coalesce(scoring_only, false)"
     ).fetchone()
     return row[0]
 
