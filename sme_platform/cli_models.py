@@ -137,15 +137,31 @@ def print_versions(paths: ProjectPaths, name: str | None) -> int:
         table.add_row(
             v.model_name,
             v.version,
-            v.status + (" *" if v.high_impact else ""),
+            _status_label(v),
             f"{v.created_at:%Y-%m-%d %H:%M}",
             _number(v.metrics.get("wape"), "{:.3f}"),
             _number(v.metrics.get("bias"), "{:+.1%}"),
             _number(v.metrics.get("business_cost"), "{:,.1f}"),
-            v.approved_by or "",
+            _approval_label(v),
         )
     console.print(table)
     return 0
+
+
+def _status_label(version) -> str:
+    """The status, with a running canary's share of the business."""
+    canary = version.status == "challenger" and version.canary_share is not None
+    label = version.status + (f", canary {version.canary_share:.0%}" if canary else "")
+    return label + (" *" if version.high_impact else "")
+
+
+def _approval_label(version) -> str:
+    """Who approved it, or that an approval is awaited: a high-impact version the gate passed
+    stays a challenger without a canary until a named person approves it."""
+    if version.approved_by:
+        return version.approved_by
+    waiting = version.status == "challenger" and version.canary_share is None
+    return "awaited" if waiting and version.high_impact else ""
 
 
 def run_release_job(job, run_config: dict, paths: ProjectPaths, tags: dict | None = None) -> bool:

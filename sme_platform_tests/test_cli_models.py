@@ -50,7 +50,7 @@ def test_models_lists_versions_with_status_and_holdout_figures(project, tmp_path
     lines = [line for line in result.output.splitlines() if NAME in line]
     assert len(lines) == 3
     assert "v2" in lines[1] and "champion" in lines[1]
-    assert "challenger *" in lines[2]
+    assert "challenger *" in lines[2] and lines[2].rstrip(" │").endswith("awaited")
     assert "* high impact: released only after an approval" in result.output
     for figure in ("0.910", "-4.0%", "1,234.5"):
         assert figure in lines[0]
@@ -93,7 +93,8 @@ def test_approve_records_the_approval_as_a_run_of_the_project(project):
             "select approved_by from ml.model_registry where version = 'v3'"
         ).fetchall() == [("Ana Ruiz",)]
     listed = invoke("models", NAME, "--project-dir", str(project))
-    assert "Ana Ruiz" in next(line for line in listed.output.splitlines() if "v3" in line)
+    v3 = next(line for line in listed.output.splitlines() if "v3" in line)
+    assert "Ana Ruiz" in v3 and "awaited" not in v3
 
     again = invoke(
         "approve", NAME, "v2", "--by", "Ana Ruiz", "--note", "x", "--project-dir", str(project)
@@ -233,3 +234,18 @@ def test_rollback_rescores_the_forecasts_in_a_run_of_its_own_when_the_graph_has_
         # the CLI re-scores itself, so the sensor must not do it again
         assert rollback_run.tags[RESCORED_BY_LAUNCHER_TAG] == "true"
         assert rollback_run.run_id != run_id
+
+
+def test_a_challenger_in_canary_shows_its_share():
+    from types import SimpleNamespace
+
+    from sme_platform.cli_models import _approval_label, _status_label
+
+    canary = SimpleNamespace(
+        status="challenger", canary_share=0.2, high_impact=False, approved_by=None
+    )
+    assert (_status_label(canary), _approval_label(canary)) == ("challenger, canary 20%", "")
+    waiting = SimpleNamespace(
+        status="challenger", canary_share=None, high_impact=True, approved_by=None
+    )
+    assert (_status_label(waiting), _approval_label(waiting)) == ("challenger *", "awaited")
