@@ -12,12 +12,9 @@ from sme_platform.lib.features.events_refresh import refresh_demand_events
 from sme_platform.lib.features.gaps import CHECK_NAME as GAP_CHECK
 from sme_platform.lib.features.gaps import history_outcome, sales_gaps
 from sme_platform.lib.features.leakage import check_leakage
+from sme_platform.lib.features.learned_history import history_start
 from sme_platform.lib.features.origins import NoDemandData
-from sme_platform.lib.features.store import (
-    STAGING_MODELS,
-    history_start,
-    materialize_feature_set,
-)
+from sme_platform.lib.features.store import STAGING_MODELS, materialize_feature_set
 from sme_platform.lib.features.validity import feature_value_problems
 from sme_platform.lib.governance import CheckOutcome
 from sme_platform.lib.sql_models.up_to_date import FULL_REFRESH_TAG, previous_outcomes

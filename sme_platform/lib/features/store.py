@@ -25,7 +25,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 
 import duckdb
 
@@ -39,20 +39,12 @@ from sme_platform.lib.features.demand import (
 )
 from sme_platform.lib.features.events import EVENTS_TABLE
 from sme_platform.lib.features.events_refresh import refresh_demand_events
-from sme_platform.lib.features.gaps import sales_gaps
-from sme_platform.lib.features.origins import (
-    ForecastCalendar,
-    forecast_calendar,
-    oldest_training_origin,
-    plan_origins,
-)
+from sme_platform.lib.features.learned_history import history_counts
+from sme_platform.lib.features.origins import ForecastCalendar, forecast_calendar, plan_origins
 from sme_platform.lib.features.settings import ForecastSettings
 from sme_platform.lib.warehouse import table_exists
 
 KEEP_VERSIONS = 3
-HISTORY_FROM = "history_from"
-HISTORY_UNITS = "history_units"
-HISTORY_GAPS = "history_gaps"
 FEATURE_DECIMALS = 10
 TABLES_PER_VERSION = (
     "features.demand_features",
@@ -76,41 +68,6 @@ class FeatureSetVersion:
     # Built on a night that trained no model: the scoring origin's rows only (no training or
     # backtest rows, no targets). Completed with every row if a run then trains on it.
     scoring_only: bool = False
-
-
-def history_start(calendar: ForecastCalendar, settings: ForecastSettings) -> date:
-    """The first day of sales a version's features can see: the lookback of its oldest training
-    origin (with the defaults 644 days before the newest day: the 364-day training window, the
-    folds and the holdout after it, and 182 days of lookback)."""
-    return oldest_training_origin(calendar, settings) - timedelta(days=LOOKBACK_DAYS)
-
-
-def history_units(con: duckdb.DuckDBPyConnection, first_day: date, last_day: date) -> float:
-    """Units sold from `first_day` to `last_day`, as the events hold them now. Kept with each
-    version over its history (counts.history_units, from counts.history_from): when a late or
-    replaced file changes that history later, retraining.py can tell how much of what a model
-    learned from has moved."""
-    return float(
-        con.execute(
-            f"""select coalesce(sum(units), 0) from {EVENTS_TABLE}
-                where date between $first and $last""",
-            {"first": first_day, "last": last_day},
-        ).fetchone()[0]
-    )
-
-
-def history_counts(
-    con: duckdb.DuckDBPyConnection, calendar: ForecastCalendar, settings: ForecastSettings
-) -> dict:
-    """What a version's history held when it was built: its first day, the units sold in it,
-    and the runs of days without a sale anywhere (lib/features/gaps.py), for retraining.py."""
-    first = history_start(calendar, settings)
-    gaps = sales_gaps(con, first, calendar.newest_day)
-    return {
-        HISTORY_FROM: first.isoformat(),
-        HISTORY_UNITS: history_units(con, first, calendar.newest_day),
-        HISTORY_GAPS: [[g.first_day.isoformat(), g.last_day.isoformat()] for g in gaps],
-    }
 
 
 def input_versions(con: duckdb.DuckDBPyConnection, model_code_versions: dict[str, str]) -> dict:
@@ -332,7 +289,7 @@ def newest_full_version(con: duckdb.DuckDBPyConnection) -> str | None:
         return None
     row = con.execute(
         "select max_by(version, created_at) from features.feature_set_versions "
-        "where not coalesce(scoring_only, false)"
+        f"where not coalesce({_scoring_only_column(con)}, false)"
     ).fetchone()
     return row[0]
 

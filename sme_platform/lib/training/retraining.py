@@ -30,15 +30,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from sme_platform.lib.audit.log import read_events, record_event, run_actor
 from sme_platform.lib.features.demand import definition_hash
 from sme_platform.lib.features.gaps import filled_gaps
-from sme_platform.lib.features.settings import ForecastSettings
-from sme_platform.lib.features.store import (
+from sme_platform.lib.features.learned_history import (
     HISTORY_FROM,
     HISTORY_GAPS,
     HISTORY_UNITS,
-    FeatureSetVersion,
     history_units,
-    stored_version,
 )
+from sme_platform.lib.features.settings import ForecastSettings
+from sme_platform.lib.features.store import FeatureSetVersion, stored_version
 from sme_platform.lib.release.gate import GateConfig
 from sme_platform.lib.release.registry import ModelVersion, champion, list_versions
 

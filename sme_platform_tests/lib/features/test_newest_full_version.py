@@ -24,3 +24,18 @@ def test_a_newer_scoring_only_version_is_passed_over():
             [version, created, scoring_only],
         )
     assert newest_full_version(con) == "fs-full"
+
+
+def test_a_warehouse_from_before_scoring_only_versions_is_read_as_it_is():
+    # Its versions table has no scoring_only column (every version holds every row), and a
+    # read-only connection cannot add it.
+    con = duckdb.connect()
+    con.execute("create schema features")
+    con.execute(
+        "create table features.feature_set_versions (version varchar, created_at timestamp)"
+    )
+    con.execute(
+        "insert into features.feature_set_versions values "
+        "('fs-old', '2026-12-01'), ('fs-new', '2026-12-02')"
+    )
+    assert newest_full_version(con) == "fs-new"

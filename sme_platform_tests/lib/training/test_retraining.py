@@ -9,16 +9,15 @@ from datetime import date, timedelta
 import pytest
 
 from sme_platform.lib.audit.log import read_events
-from sme_platform.lib.features.origins import ForecastCalendar
-from sme_platform.lib.features.settings import ForecastSettings
-from sme_platform.lib.features.store import (
+from sme_platform.lib.features.learned_history import (
     HISTORY_FROM,
     HISTORY_UNITS,
-    FeatureSetVersion,
-    _ensure_versions_table,
     history_counts,
     history_start,
 )
+from sme_platform.lib.features.origins import ForecastCalendar
+from sme_platform.lib.features.settings import ForecastSettings
+from sme_platform.lib.features.store import FeatureSetVersion, _ensure_versions_table
 from sme_platform.lib.release.registry import register_version
 from sme_platform.lib.release.status import transition
 from sme_platform.lib.training.retraining import (
