@@ -10,6 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from sme_platform.lib.features.demand import SKU_LEVEL_COLUMNS
 from sme_platform.lib.features.settings import ForecastSettings
 from sme_platform.lib.features.store import KEEP_VERSIONS, materialize_feature_set, prune_versions
 from sme_platform.lib.training import model as model_module
@@ -302,3 +303,16 @@ def test_a_forecast_that_explodes_is_capped_at_twenty_times_the_series_level():
     # 7-day mean is its level (2 a day: up to 40).
     launched = frame.with_columns(mean_7=pl.Series([2.0, 0.5, 0.0, 1.0]), mean_28=0.5)
     assert exploding.raw_predict(launched).tolist()[0] == pytest.approx(40.0)
+
+
+def test_the_skus_level_across_locations_is_learned_only_where_there_are_locations(tmp_path):
+    frame = training_frame(tmp_path)
+    assert frame["location_id"].n_unique() > 1
+    across = train(frame, seed=42)
+    assert set(SKU_LEVEL_COLUMNS) <= set(across.inputs())
+    # One location: the SKU's level is the series' own history, so not an input.
+    one = frame.filter(pl.col("location_id") == frame["location_id"].min())
+    alone = train(one, seed=42)
+    assert alone.inputs() == [c for c in across.inputs() if c not in SKU_LEVEL_COLUMNS]
+    assert np.all(np.isfinite(alone.predict(one)))
+    assert alone.predict(one).shape == (one.height,)

@@ -25,6 +25,10 @@ LOOKBACK_DAYS = 182
 ORIGIN_FEATURES_TABLE = "_origin_features"
 LAGS = range(1, 8)
 WINDOWS = (7, 28, 91, 182)
+# The SKU's sales per selling location across every location: the level a rarely selling
+# series' own history is too short to show (most pairs of a long-tail catalogue).
+SKU_WINDOWS = (28, 91)
+SKU_LEVEL_COLUMNS = [*[f"sku_mean_{w}" for w in SKU_WINDOWS], "sku_locations_182"]
 
 # The numeric features of an origin row (the model's inputs, with those added per horizon).
 ORIGIN_FEATURE_COLUMNS = [
@@ -41,6 +45,7 @@ ORIGIN_FEATURE_COLUMNS = [
     "realized_price_91",
     "list_price",
     "unit_cost",
+    *SKU_LEVEL_COLUMNS,
 ]
 CATEGORICAL_COLUMNS = ["category", "location_id", "location_type"]
 
@@ -60,6 +65,22 @@ def _window_sums() -> str:
         for d in range(7)
     ]
     return ",\n".join(parts)
+
+
+def _sku_window_sums() -> str:
+    return ",\n".join(
+        f"coalesce(sum(d.units) filter "
+        f"(where date_diff('day', d.date, sku_origins.origin_date) <= {w}), 0) "
+        f"as sku_units_{w}"
+        for w in SKU_WINDOWS
+    )
+
+
+def _sku_means() -> str:
+    return ", ".join(
+        f"s.sku_units_{w} / greatest(s.sku_locations_182, 1) / {w} as sku_mean_{w}"
+        for w in SKU_WINDOWS
+    )
 
 
 def _means() -> str:
@@ -132,6 +153,20 @@ def build_origin_features(con: duckdb.DuckDBPyConnection) -> int:
             select *, {_means()}
             from sums
         ),
+        sku_levels as (
+            select
+                sku_origins.sku, sku_origins.origin_date,
+                {_sku_window_sums()},
+                count(distinct d.location_id) as sku_locations_182
+            from (select distinct sku, origin_date from {ORIGINS_TABLE}) as sku_origins
+            left join {EVENTS_TABLE} as d
+                on d.sku = sku_origins.sku
+                and d.units > 0
+                and d.date < sku_origins.origin_date
+                and d.date >= sku_origins.origin_date - {LOOKBACK_DAYS}
+                and d.known_on <= sku_origins.origin_date
+            group by all
+        ),
         products as ({products}),
         locations as ({locations}),
         list_prices as ({list_prices})
@@ -153,11 +188,14 @@ def build_origin_features(con: duckdb.DuckDBPyConnection) -> int:
             (select any_value(p.unit_price order by p.valid_from desc) from list_prices as p
              where p.sku = f.sku and p.valid_from < f.origin_date) as list_price,
             products.unit_cost,
+            {_sku_means()},
+            s.sku_locations_182,
             coalesce(products.category, 'unknown') as category,
             coalesce(locations.location_type, 'unknown') as location_type,
             o.for_training, o.fold, o.for_scoring
         from with_means as f
         join {ORIGINS_TABLE} as o using (sku, location_id, origin_date)
+        join sku_levels as s using (sku, origin_date)
         left join products using (sku)
         left join locations using (location_id)
         """

@@ -17,7 +17,7 @@ from datetime import timedelta
 import duckdb
 import polars as pl
 
-from sme_platform.lib.features.demand import LOOKBACK_DAYS
+from sme_platform.lib.features.demand import LOOKBACK_DAYS, SKU_LEVEL_COLUMNS, SKU_WINDOWS
 from sme_platform.lib.features.events import EVENTS_TABLE
 
 CHECKED_COLUMNS = [
@@ -28,6 +28,8 @@ CHECKED_COLUMNS = [
     "censored_days_28",
     "days_since_last_sale",
     *[f"weekday_mean_28_{d}" for d in range(7)],
+    # The SKU's level across locations reads other series' rows: their late files too.
+    *SKU_LEVEL_COLUMNS,
 ]
 TOLERANCE = 1e-9
 
@@ -69,21 +71,22 @@ def check_leakage(
     ).pl()
     if sample.height == 0:
         return LeakageReport(0, 0, [])
-    # Only the sampled series' events: every series of the version was millions of rows at
-    # medium scale, 7 s of the check for 100 rows.
-    con.register("_leakage_sample_series", sample.select("sku", "location_id").unique())
+    # Only the sampled SKUs' events (at every location, for the SKU's level): every series of
+    # the version was millions of rows at medium scale, 7 s of the check for 100 rows.
+    con.register("_leakage_sample_skus", sample.select("sku").unique())
     try:
         events = con.execute(
-            f"""select e.* from {EVENTS_TABLE} e
-                semi join _leakage_sample_series s using (sku, location_id)"""
+            f"select e.* from {EVENTS_TABLE} e semi join _leakage_sample_skus s using (sku)"
         ).pl()
     finally:  # the run's other steps share this connection's database
-        con.unregister("_leakage_sample_series")
+        con.unregister("_leakage_sample_skus")
     by_series = events.partition_by(["sku", "location_id"], as_dict=True)
+    by_sku = events.partition_by(["sku"], as_dict=True)
     mismatches = []
     for row in sample.iter_rows(named=True):
         series_events = by_series.get((row["sku"], row["location_id"]))
         expected = reference_features(series_events, row["origin_date"])
+        expected |= reference_sku_level(by_sku.get((row["sku"],)), row["origin_date"])
         for column in CHECKED_COLUMNS:
             stored = row[column]
             if stored is None or abs(float(stored) - expected[column]) > TOLERANCE:
@@ -130,6 +133,23 @@ def reference_features(events: pl.DataFrame | None, origin) -> dict[str, float]:
             len(days) - len([k for k in days if k in censored]), 1
         )
     return features
+
+
+def reference_sku_level(events: pl.DataFrame | None, origin) -> dict[str, float]:
+    """The SKU's level at `origin` from its rows at every location known by then: units sold
+    per day and per location that sold it in the lookback."""
+    units = dict.fromkeys(SKU_WINDOWS, 0.0)
+    locations = set()
+    for event in events.iter_rows(named=True) if events is not None else ():
+        age = (origin - event["date"]).days
+        if event["units"] <= 0 or event["known_on"] > origin or not 1 <= age <= LOOKBACK_DAYS:
+            continue
+        locations.add(event["location_id"])
+        for window in SKU_WINDOWS:
+            units[window] += event["units"] if age <= window else 0.0
+    selling = max(len(locations), 1)
+    level = {f"sku_mean_{w}": units[w] / selling / w for w in SKU_WINDOWS}
+    return level | {"sku_locations_182": float(len(locations))}
 
 
 def _weekday(day) -> int:

@@ -39,6 +39,7 @@ import lightgbm as lgb
 import numpy as np
 import polars as pl
 
+from sme_platform.lib.features.demand import SKU_LEVEL_COLUMNS
 from sme_platform.lib.training.frames import MODEL_INPUTS, categorical_codes
 
 PARAMETERS = {
@@ -157,13 +158,14 @@ def train(
     if usable.height == 0:
         raise ValueError("no uncensored training rows: nothing to learn from")
     coded, categories = categorical_codes(usable)
-    matrix = coded.select(MODEL_INPUTS).to_numpy().astype(np.float64)
+    inputs = model_inputs(usable)
+    matrix = coded.select(inputs).to_numpy().astype(np.float64)
     parameters = {**PARAMETERS, **(parameters or {}), "seed": seed}
     dataset = lgb.Dataset(
         matrix,
         label=coded["actual"].to_numpy(),
-        feature_name=MODEL_INPUTS,
-        categorical_feature=[c for c in MODEL_INPUTS if c.endswith("_code")],
+        feature_name=inputs,
+        categorical_feature=[c for c in inputs if c.endswith("_code")],
         params={"verbosity": -1},
         free_raw_data=True,
     )
@@ -175,6 +177,19 @@ def train(
         recent_mean_weight=recent_mean_weight,
         recent_mean_windows=RECENT_MEAN_WINDOWS,
     )
+
+
+def model_inputs(frame: pl.DataFrame) -> list[str]:
+    """MODEL_INPUTS, less the SKU's level across locations where the rows have one location.
+    There those columns copy the series' own means (and count one location): they teach the
+    trees nothing, but they change which columns `feature_fraction` samples, which on Online
+    Retail moved the cost over every window from 12.5 % to 7.8 % below the cheapest peer by
+    chance. Where the rows span locations, the SKU's level is what a rarely selling pair's own
+    history is too short to show: on the long-tail shape it cut the cost over every window by
+    8 % (to 1.1 % below seasonal naive from 7.9 % above) and left the demo's unchanged."""
+    if frame["location_id"].n_unique() > 1:
+        return MODEL_INPUTS
+    return [c for c in MODEL_INPUTS if c not in SKU_LEVEL_COLUMNS]
 
 
 def load(

@@ -98,3 +98,63 @@ def test_the_leakage_check_recomputes_and_catches_a_leak(tiny_warehouse):
             "recomputed_from_data_known_then": 2.0,
         }
     ]
+
+
+def test_the_skus_level_across_locations_sees_only_what_was_known(tiny_warehouse):
+    # SKU A sells 1 a day at S1 and 3 on every 7th day at S2; S2's file for day 20 arrives late.
+    for day in range(30):
+        rows = [("A", "S1", day, 1.0), ("B", "S3", day, 9.0)]
+        if day % 7 == 0 and day != 21:
+            rows.append(("A", "S2", day, 3.0))
+        tiny_warehouse.load_file(1, f"sales_{day:02}.csv", rows)
+    tiny_warehouse.load_file(2, "sales_21_late.csv", [("A", "S2", 21, 6.0)])
+    con = tiny_warehouse.con
+    build_demand_events(con)
+    _origins(con, 25, 30)
+    build_origin_features(con)
+    features = _features(con)
+    # Day 25: 25 units at S1 and 3 x 3 at S2 (days 0, 7, 14) over two selling locations; the
+    # late day 21 unseen, and SKU B's sales at S3 no part of A's level.
+    assert features[25]["sku_locations_182"] == 2
+    assert features[25]["sku_mean_91"] == (25 + 9) / 2 / 91
+    assert features[25]["sku_mean_28"] == (25 + 9) / 2 / 28
+    # Day 30: the late 6 units known; day 28's 3 units too; day 0 falls out of the 28 days.
+    assert features[30]["sku_mean_28"] == (28 + 3 + 3 + 6 + 3) / 2 / 28
+    assert features[30]["sku_mean_91"] == (30 + 3 * 4 + 6) / 2 / 91
+
+
+def test_the_leakage_check_catches_another_locations_late_file_in_the_skus_level(
+    tiny_warehouse,
+):
+    # A's series at S1 is on time; S2's file for day 20, with 7 units of A, arrives late.
+    for day in range(30):
+        tiny_warehouse.load_file(1, f"sales_{day:02}.csv", [("A", "S1", day, 1.0)])
+    tiny_warehouse.load_file(2, "sales_20_late.csv", [("A", "S2", 20, 7.0)])
+    con = tiny_warehouse.con
+    build_demand_events(con)
+    _origins(con, 25, 31)
+    build_origin_features(con)
+    con.execute("create schema if not exists features")
+    con.execute(
+        "create table features.demand_features as select 'v1' as feature_set_version, * "
+        "from _origin_features"
+    )
+    report = check_leakage(con, "v1", sample_size=10)
+    assert report.passed, report.mismatches
+    stored = _features(con)
+    assert stored[25]["sku_locations_182"] == 1  # S2's units not known at day 25
+    assert stored[31]["sku_locations_182"] == 2
+    assert stored[31]["sku_mean_28"] == (27 + 7) / 2 / 28  # days 3..30
+
+    # The SKU's level computed with S2's late units before they arrived is a leak, and is named.
+    con.execute(
+        "update features.demand_features set sku_mean_28 = (25 + 7) / 2 / 28, "
+        "sku_locations_182 = 2 where origin_date = $d",
+        {"d": DAY0 + timedelta(days=25)},
+    )
+    report = check_leakage(con, "v1", sample_size=10)
+    assert not report.passed
+    assert {(m["feature"], m["recomputed_from_data_known_then"]) for m in report.mismatches} == {
+        ("sku_mean_28", 25 / 28),
+        ("sku_locations_182", 1.0),
+    }
