@@ -43,7 +43,7 @@ from sme_platform.lib.training.backtest import LIGHTGBM, backtest_model
 from sme_platform.lib.training.config import load_forecasting_config
 from sme_platform.lib.training.frames import holiday_country, holiday_dates
 from sme_platform.lib.training.metrics import HOLDOUT_FOLD
-from sme_platform.lib.training.model import NUM_ROUNDS, RECENT_MEAN_WEIGHT, train
+from sme_platform.lib.training.model import NUM_ROUNDS, train
 from sme_platform.lib.warehouse import connect
 
 RESULTS_DIR = Path(__file__).parent / "results"
@@ -57,7 +57,8 @@ EXCLUDED = {LIGHTGBM, "champion"}
 class Variant:
     label: str
     parameters: dict = field(default_factory=dict)
-    recent_mean_weight: float = RECENT_MEAN_WEIGHT
+    # None: the weight the platform gives a model of these inputs (model.recent_weight_for).
+    recent_mean_weight: float | None = None
     rounds: int = NUM_ROUNDS
     level_correction: bool = True
     # Every forecast and interval of the variant times this: what forecasting more (or fewer)
@@ -67,7 +68,7 @@ class Variant:
     def retrains(self) -> bool:
         return (self.parameters, self.recent_mean_weight, self.rounds, self.level_correction) != (
             {},
-            RECENT_MEAN_WEIGHT,
+            None,
             NUM_ROUNDS,
             True,
         )

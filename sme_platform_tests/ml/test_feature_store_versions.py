@@ -16,7 +16,13 @@ from sme_platform.lib.features.store import KEEP_VERSIONS, materialize_feature_s
 from sme_platform.lib.training import model as model_module
 from sme_platform.lib.training.backtest import backtest_model
 from sme_platform.lib.training.frames import categorical_codes, expand
-from sme_platform.lib.training.model import RECENT_MEAN_WEIGHT, RECENT_MEAN_WINDOWS, load, train
+from sme_platform.lib.training.model import (
+    RECENT_MEAN_WEIGHT,
+    RECENT_MEAN_WEIGHT_ACROSS_LOCATIONS,
+    RECENT_MEAN_WINDOWS,
+    load,
+    train,
+)
 from sme_platform.lib.warehouse import connect
 from sme_platform_tests.ml.synthetic_company import add_days, write_company
 
@@ -106,11 +112,12 @@ def test_training_twice_gives_the_same_model_bytes(tmp_path):
 def test_forecast_leans_on_the_recent_level_and_old_versions_score_as_trained(tmp_path):
     frame = training_frame(tmp_path)
     model = train(frame, seed=42)
-    assert model.recent_mean_weight == RECENT_MEAN_WEIGHT > 0
+    # This company has several locations: the model learns the SKU's level across them.
+    assert model.recent_mean_weight == RECENT_MEAN_WEIGHT_ACROSS_LOCATIONS > 0
     assert model.recent_mean_windows == RECENT_MEAN_WINDOWS == (28, 182)
     model.level_factor = 1.1
     lightgbm_alone = model.raw_predict(frame)
-    weight = RECENT_MEAN_WEIGHT
+    weight = RECENT_MEAN_WEIGHT_ACROSS_LOCATIONS
     # The level: the mean of the 28-day and the 182-day means (they differ on this company).
     level = (frame["mean_28"].to_numpy() + frame["mean_182"].to_numpy()) / 2
     assert not np.allclose(level, frame["mean_28"].to_numpy())
@@ -314,5 +321,10 @@ def test_the_skus_level_across_locations_is_learned_only_where_there_are_locatio
     one = frame.filter(pl.col("location_id") == frame["location_id"].min())
     alone = train(one, seed=42)
     assert alone.inputs() == [c for c in across.inputs() if c not in SKU_LEVEL_COLUMNS]
+    # Without them the trees lean on a rare series' own sales: more of its recent level.
+    assert (across.recent_mean_weight, alone.recent_mean_weight) == (
+        RECENT_MEAN_WEIGHT_ACROSS_LOCATIONS,
+        RECENT_MEAN_WEIGHT,
+    )
     assert np.all(np.isfinite(alone.predict(one)))
     assert alone.predict(one).shape == (one.height,)
