@@ -19,6 +19,18 @@ def _origins(con, *offsets):
     )
 
 
+def _store_features_as_v1(con, *offsets):
+    """The events, the feature rows of these origins, stored as feature set version v1."""
+    build_demand_events(con)
+    _origins(con, *offsets)
+    build_origin_features(con)
+    con.execute("create schema if not exists features")
+    con.execute(
+        "create table features.demand_features as select 'v1' as feature_set_version, * "
+        "from _origin_features"
+    )
+
+
 def _features(con):
     return {
         (row["origin_date"] - DAY0).days: row
@@ -68,14 +80,7 @@ def test_the_leakage_check_recomputes_and_catches_a_leak(tiny_warehouse):
         tiny_warehouse.load_file(1, f"sales_{day:02}.csv", [("A", "S1", day, float(day % 3))])
     tiny_warehouse.load_file(2, "sales_20_late.csv", [("A", "S1", 20, 5.0)])
     con = tiny_warehouse.con
-    build_demand_events(con)
-    _origins(con, 22, 25, 28, 31)
-    build_origin_features(con)
-    con.execute("create schema if not exists features")
-    con.execute(
-        "create table features.demand_features as select 'v1' as feature_set_version, * "
-        "from _origin_features"
-    )
+    _store_features_as_v1(con, 22, 25, 28, 31)
     report = check_leakage(con, "v1", sample_size=10)
     assert report.passed, report.mismatches
     assert report.rows_checked == 4
@@ -131,14 +136,7 @@ def test_the_leakage_check_catches_another_locations_late_file_in_the_skus_level
         tiny_warehouse.load_file(1, f"sales_{day:02}.csv", [("A", "S1", day, 1.0)])
     tiny_warehouse.load_file(2, "sales_20_late.csv", [("A", "S2", 20, 7.0)])
     con = tiny_warehouse.con
-    build_demand_events(con)
-    _origins(con, 25, 31)
-    build_origin_features(con)
-    con.execute("create schema if not exists features")
-    con.execute(
-        "create table features.demand_features as select 'v1' as feature_set_version, * "
-        "from _origin_features"
-    )
+    _store_features_as_v1(con, 25, 31)
     report = check_leakage(con, "v1", sample_size=10)
     assert report.passed, report.mismatches
     stored = _features(con)
