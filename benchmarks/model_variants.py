@@ -13,7 +13,8 @@ table "The WAPE target against the cost ranking" comes from here.
         --variant no-correction:level_correction=off
 
 A variant is `[label:]key=value,...`: any LightGBM parameter (numbers as numbers), or
-`recent_mean_weight` (the share of the series' recent level in the forecast), `rounds` (boosting
+`recent_mean_weight` (the share of the series' recent level in the forecast), `offset_windows` (the
+windows of the Poisson offset's level, joined by "+", e.g. 28+182, or none), `rounds` (boosting
 rounds), `level_correction` (on or off), `scale` (every forecast and interval times this, after
 training: a variant with nothing else reuses the platform's forecasts). The results (one row per
 variant and the best other methods) are printed and written to
@@ -64,14 +65,18 @@ class Variant:
     # Every forecast and interval of the variant times this: what forecasting more (or fewer)
     # units would cost, the model otherwise unchanged.
     scale: float = 1.0
+    # None: the Poisson offset the platform gives these inputs (model.offset_windows_for).
+    offset_windows: tuple[int, ...] | None = None
 
     def retrains(self) -> bool:
-        return (self.parameters, self.recent_mean_weight, self.rounds, self.level_correction) != (
-            {},
-            None,
-            NUM_ROUNDS,
-            True,
+        chosen = (
+            self.parameters,
+            self.recent_mean_weight,
+            self.rounds,
+            self.level_correction,
+            self.offset_windows,
         )
+        return chosen != ({}, None, NUM_ROUNDS, True, None)
 
 
 def parse_variant(text: str) -> Variant:
@@ -91,6 +96,8 @@ def parse_variant(text: str) -> Variant:
             options[key] = float(value)
         elif key == "rounds":
             options[key] = int(value)
+        elif key == "offset_windows":
+            options[key] = () if value == "none" else tuple(int(d) for d in value.split("+"))
         else:
             parameters[key] = _number_or_text(value)
     return Variant(label or text, parameters, **options)
@@ -193,6 +200,7 @@ def run(project: Path, variants: list[Variant]) -> dict:
                     rounds=variant.rounds,
                     parameters=variant.parameters,
                     recent_mean_weight=variant.recent_mean_weight,
+                    offset_windows=variant.offset_windows,
                 ),
                 correct_level=variant.level_correction,
             )

@@ -17,6 +17,8 @@ from sme_platform.lib.training import model as model_module
 from sme_platform.lib.training.backtest import backtest_model
 from sme_platform.lib.training.frames import categorical_codes, expand
 from sme_platform.lib.training.model import (
+    OFFSET_FLOOR,
+    OFFSET_WINDOWS,
     RECENT_MEAN_WEIGHT,
     RECENT_MEAN_WEIGHT_ACROSS_LOCATIONS,
     RECENT_MEAN_WINDOWS,
@@ -111,13 +113,14 @@ def test_training_twice_gives_the_same_model_bytes(tmp_path):
 
 def test_forecast_leans_on_the_recent_level_and_old_versions_score_as_trained(tmp_path):
     frame = training_frame(tmp_path)
+    # One location: no SKU level across locations, no offset, a share of the recent level.
+    frame = frame.filter(pl.col("location_id") == frame["location_id"].min())
     model = train(frame, seed=42)
-    # This company has several locations: the model learns the SKU's level across them.
-    assert model.recent_mean_weight == RECENT_MEAN_WEIGHT_ACROSS_LOCATIONS > 0
+    assert model.recent_mean_weight == RECENT_MEAN_WEIGHT > 0 and model.offset_windows == ()
     assert model.recent_mean_windows == RECENT_MEAN_WINDOWS == (28, 182)
     model.level_factor = 1.1
     lightgbm_alone = model.raw_predict(frame)
-    weight = RECENT_MEAN_WEIGHT_ACROSS_LOCATIONS
+    weight = RECENT_MEAN_WEIGHT
     # The level: the mean of the 28-day and the 182-day means (they differ on this company).
     level = (frame["mean_28"].to_numpy() + frame["mean_182"].to_numpy()) / 2
     assert not np.allclose(level, frame["mean_28"].to_numpy())
@@ -133,6 +136,33 @@ def test_forecast_leans_on_the_recent_level_and_old_versions_score_as_trained(tm
     # One registered before the blend has no weight recorded: pure LightGBM, as trained.
     old = load(model.text(), model.categories, model.parameters, level_factor=1.1)
     assert np.allclose(old.predict(frame), lightgbm_alone * 1.1)
+
+
+def test_across_locations_the_trees_learn_a_day_against_the_series_own_level(tmp_path):
+    frame = training_frame(tmp_path)
+    assert frame["location_id"].n_unique() > 1
+    model = train(frame, seed=42)
+    assert model.offset_windows == OFFSET_WINDOWS == (28, 182)
+    assert model.recent_mean_weight == RECENT_MEAN_WEIGHT_ACROSS_LOCATIONS == 0.0
+    model.level_factor = 1.1
+    # The forecast: exp(the trees' raw score + log of the level), the level at least the floor
+    # (a series that sold nothing in 182 days), capped as every forecast is, then corrected.
+    coded, _ = categorical_codes(frame, model.categories)
+    scores = model.booster.predict(
+        coded.select(model.inputs()).to_numpy().astype(np.float64), raw_score=True
+    )
+    level = (frame["mean_28"].to_numpy() + frame["mean_182"].to_numpy()) / 2
+    expected = np.minimum(
+        np.exp(scores) * np.maximum(level, OFFSET_FLOOR), model_module.ceiling(frame)
+    )
+    assert np.allclose(model.predict(frame), expected * 1.1)
+    # The trees alone are not the forecast: scored without its offset, the version would be wrong.
+    unoffset = load(model.text(), model.categories, model.parameters, 1.1, 0.0, (28, 182))
+    assert not np.allclose(unoffset.predict(frame), model.predict(frame), rtol=0.05)
+    reloaded = load(
+        model.text(), model.categories, model.parameters, 1.1, 0.0, (28, 182), (28, 182)
+    )
+    assert np.array_equal(reloaded.predict(frame), model.predict(frame))
 
 
 def test_a_night_that_trains_nothing_builds_the_scoring_rows_alone(tmp_path):
@@ -247,7 +277,7 @@ def test_a_model_trained_before_a_feature_was_added_scores_by_its_own_inputs(tmp
     # The feature set of an older release: without days_since_last_sale.
     older_inputs = [c for c in model_module.MODEL_INPUTS if c != "days_since_last_sale"]
     monkeypatch.setattr(model_module, "MODEL_INPUTS", older_inputs)
-    older = train(frame, seed=42)
+    older = train(frame, seed=42, offset_windows=())  # the booster's output is the forecast
     monkeypatch.undo()
     assert older.inputs() == older_inputs
     # Scored on today's frame (every current feature present, in today's order).
@@ -321,10 +351,12 @@ def test_the_skus_level_across_locations_is_learned_only_where_there_are_locatio
     one = frame.filter(pl.col("location_id") == frame["location_id"].min())
     alone = train(one, seed=42)
     assert alone.inputs() == [c for c in across.inputs() if c not in SKU_LEVEL_COLUMNS]
-    # Without them the trees lean on a rare series' own sales: more of its recent level.
+    # Without them the trees lean on a rare series' own sales: a share of its recent level in
+    # the forecast, and no offset (with one location it cost more: model.OFFSET_WINDOWS).
     assert (across.recent_mean_weight, alone.recent_mean_weight) == (
         RECENT_MEAN_WEIGHT_ACROSS_LOCATIONS,
         RECENT_MEAN_WEIGHT,
     )
+    assert (across.offset_windows, alone.offset_windows) == (OFFSET_WINDOWS, ())
     assert np.all(np.isfinite(alone.predict(one)))
     assert alone.predict(one).shape == (one.height,)

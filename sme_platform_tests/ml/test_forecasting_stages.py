@@ -124,6 +124,8 @@ def test_a_learnable_demand_is_trained_promoted_and_published(tmp_path, instance
         metadata["feature_set_version"]
         == query(project, "select version from features.feature_set_versions")[0][0]
     )
+    # Several locations: the trees' score is against the series' level, recorded for scoring.
+    assert metadata["parameters"]["offset_windows"] == [28, 182]
 
     # The synthetic company's locations have no country: the training says it had no holidays.
     trained = result.asset_materializations_for_node("demand_forecast_model")[0].metadata

@@ -24,6 +24,7 @@ RECIPE_KEYS = (
     "num_boost_round",
     "recent_mean_weight",
     "recent_mean_windows",
+    "offset_windows",
     "settings",
     "horizon_days",
     "holiday_country",

@@ -126,6 +126,8 @@ def register_candidate(
             "level_factor": final.level_factor,
             "recent_mean_weight": final.recent_mean_weight,
             "recent_mean_windows": list(final.recent_mean_windows),
+            # The forecast is exp(LightGBM's raw score + log of this level): model.offset.
+            "offset_windows": list(final.offset_windows),
             "num_boost_round": final.booster.current_iteration(),
             "categories": final.categories,
             "interval": {

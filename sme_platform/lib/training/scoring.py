@@ -42,6 +42,8 @@ def load_registered(
         parameters.get("level_factor", 1.0),
         parameters.get("recent_mean_weight", 0.0),
         parameters.get("recent_mean_windows", FORMER_RECENT_MEAN_WINDOWS),
+        # Versions registered before the offset had none.
+        parameters.get("offset_windows", ()),
     )
     quantiles = pl.DataFrame(parameters["interval"]["quantiles"])
     return LoadedModel(
