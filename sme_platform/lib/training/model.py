@@ -230,7 +230,7 @@ def model_inputs(frame: pl.DataFrame) -> list[str]:
     chance. Where the rows span locations, the SKU's level is what a rarely selling pair's own
     history is too short to show: on the long-tail shape, at the recent level's weight 0.4, it
     cut the cost over every window by 8 % (to 1.1 % below seasonal naive from 7.9 % above) and
-    left the demo's unchanged (RECENT_MEAN_WEIGHT_ACROSS_LOCATIONS: what it did at 0.2)."""
+    left the demo's unchanged (OFFSET_WINDOWS: what it does with the level as the offset)."""
     if frame["location_id"].n_unique() > 1:
         return MODEL_INPUTS
     return [c for c in MODEL_INPUTS if c not in SKU_LEVEL_COLUMNS]
