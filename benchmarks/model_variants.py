@@ -97,10 +97,23 @@ def parse_variant(text: str) -> Variant:
         elif key == "rounds":
             options[key] = int(value)
         elif key == "offset_windows":
-            options[key] = () if value == "none" else tuple(int(d) for d in value.split("+"))
+            options[key] = _windows(text, value)
         else:
             parameters[key] = _number_or_text(value)
     return Variant(label or text, parameters, **options)
+
+
+def _windows(text: str, value: str) -> tuple[int, ...]:
+    """`28+182` into (28, 182); `none` into () (no offset)."""
+    if value == "none":
+        return ()
+    days = value.split("+")
+    if not all(d.isdigit() and int(d) > 0 for d in days):
+        raise ValueError(
+            f"variant {text!r}: offset_windows is days joined by '+' (e.g. 28+182) or none, "
+            f"not {value!r}"
+        )
+    return tuple(int(d) for d in days)
 
 
 def _number_or_text(value: str):

@@ -32,6 +32,11 @@ def test_a_variant_reads_lightgbm_parameters_and_the_platform_options():
     )
     unlabelled = model_variants.parse_variant("objective=tweedie")
     assert unlabelled.label == "objective=tweedie" and unlabelled.level_correction
+    # The Poisson offset's windows; none: no offset; unset: the platform's for the inputs.
+    assert model_variants.parse_variant("offset_windows=28+182").offset_windows == (28, 182)
+    assert model_variants.parse_variant("offset_windows=none").offset_windows == ()
+    assert model_variants.parse_variant("offset_windows=none").retrains()
+    assert unlabelled.offset_windows is None
 
 
 def test_a_scale_alone_reuses_the_platform_forecasts_scaled():
@@ -54,6 +59,7 @@ def test_a_scale_alone_reuses_the_platform_forecasts_scaled():
         ("objective", "'objective' is not key=value"),
         ("x:rounds=", "'rounds=' is not key=value"),
         ("level_correction=maybe", "level_correction is on or off, not 'maybe'"),
+        ("offset_windows=28+x", "offset_windows is days joined by '\\+' .* not '28\\+x'"),
     ],
 )
 def test_a_malformed_variant_is_refused_naming_the_pair(text, message):
