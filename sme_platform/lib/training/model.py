@@ -93,30 +93,6 @@ RECENT_MEAN_WINDOWS = (28, 182)
 # -12.5 % without; 182-day level alone +21.3 %) though its WAPE fell (-2.2 % at weight 0).
 OFFSET_WINDOWS = (28, 182)
 OFFSET_FLOOR = 0.01
-# With the offset, the trees learn a day's ratio to the series' level from features in units: a
-# 28-day maximum of 24 is a spike on a series selling 0.3 a day and an ordinary bulk order on a
-# wholesale one. On the long-tail shape with `sample_seed: 44` the busiest series of the sample
-# (10 a day, bulk orders) was forecast half of what sold on every window, 5,907 of the 8,654 by
-# which the model cost more than AutoETS. These columns over the level are added beside them
-# (not instead: replacing them cost 7 to 8 points more on the demo). Measured on seven projects
-# (benchmarks/model_variants.py; cost over every window against the cheapest other method, without
-# -> with): long tail seeds 42 / 43 / 44: -13.5 -> -8.7, -13.2 -> -4.2, +22.8 -> +6.6 %; demo
-# small 42 / 43 / 44: -16.6 -> -16.1, -15.5 -> -18.5, -7.8 -> -13.8 %; demo medium -24.8 ->
-# -25.3 %. On the holdout alone: 3 of 7 better (the demo's 42 and 44 and medium, by 5 to 12
-# points), 4 worse by 0.5 to 3.3 points; 2.5 points better on average. Mean WAPE lower on 6.
-LEVEL_RATIO_COLUMNS = [
-    *[f"lag_{k}" for k in range(1, 8)],
-    "mean_7",
-    "mean_28",
-    "mean_91",
-    "std_28",
-    "max_28",
-    "same_weekday_last",
-    "same_weekday_mean_28",
-    "sku_mean_28",
-    "sku_mean_91",
-]
-LEVEL_RATIO_INPUTS = [f"{c}_per_level" for c in LEVEL_RATIO_COLUMNS]
 # What a version registered before the windows were recorded was trained with.
 FORMER_RECENT_MEAN_WINDOWS = (28,)
 
@@ -153,8 +129,6 @@ class DemandModel:
         return np.mean(means, axis=0)
 
     def raw_predict(self, frame: pl.DataFrame) -> np.ndarray:
-        if self.offset_windows:
-            frame = with_level_ratios(frame, self.offset_windows)
         coded, _ = categorical_codes(frame, self.categories)
         missing = [c for c in self.inputs() if c not in coded.columns]
         if missing:
@@ -190,17 +164,6 @@ class DemandModel:
         }
 
 
-def with_level_ratios(frame: pl.DataFrame, windows: tuple[int, ...]) -> pl.DataFrame:
-    """LEVEL_RATIO_COLUMNS over the offset's level, as `<column>_per_level` (a frame without the
-    level's means is returned as it is: the caller names what is missing)."""
-    if any(f"mean_{days}" not in frame.columns for days in windows):
-        return frame
-    level = pl.Series(np.exp(offset(frame, windows)))
-    return frame.with_columns(
-        (pl.col(c) / level).alias(f"{c}_per_level") for c in LEVEL_RATIO_COLUMNS if c in frame
-    )
-
-
 def offset(frame: pl.DataFrame, windows: tuple[int, ...]) -> np.ndarray:
     """log of the series' level (the mean of its means over `windows`, at least OFFSET_FLOOR)."""
     means = [frame[f"mean_{days}"].fill_null(0.0).to_numpy().astype(np.float64) for days in windows]
@@ -231,15 +194,12 @@ def train(
     usable = frame.filter(~pl.col("censored"))
     if usable.height == 0:
         raise ValueError("no uncensored training rows: nothing to learn from")
+    coded, categories = categorical_codes(usable)
     inputs = model_inputs(usable)
     if recent_mean_weight is None:
         recent_mean_weight = recent_weight_for(inputs)
     if offset_windows is None:
         offset_windows = offset_windows_for(inputs)
-    if offset_windows:
-        usable = with_level_ratios(usable, offset_windows)
-        inputs = [*inputs, *LEVEL_RATIO_INPUTS]
-    coded, categories = categorical_codes(usable)
     matrix = coded.select(inputs).to_numpy().astype(np.float64)
     parameters = {**PARAMETERS, **(parameters or {}), "seed": seed}
     dataset = lgb.Dataset(
