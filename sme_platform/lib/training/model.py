@@ -122,11 +122,7 @@ class DemandModel:
 
     def recent_level(self, frame: pl.DataFrame) -> np.ndarray:
         """The mean of the series' means over `recent_mean_windows` days (a missing one: 0)."""
-        means = [
-            frame[f"mean_{days}"].fill_null(0.0).to_numpy().astype(np.float64)
-            for days in self.recent_mean_windows
-        ]
-        return np.mean(means, axis=0)
+        return np.mean(window_means(frame, self.recent_mean_windows), axis=0)
 
     def raw_predict(self, frame: pl.DataFrame) -> np.ndarray:
         coded, _ = categorical_codes(frame, self.categories)
@@ -164,20 +160,21 @@ class DemandModel:
         }
 
 
+def window_means(frame: pl.DataFrame, windows: tuple[int, ...]) -> list[np.ndarray]:
+    """The series' `mean_<days>` features for these windows (a missing one: 0)."""
+    return [frame[f"mean_{days}"].fill_null(0.0).to_numpy().astype(np.float64) for days in windows]
+
+
 def offset(frame: pl.DataFrame, windows: tuple[int, ...]) -> np.ndarray:
     """log of the series' level (the mean of its means over `windows`, at least OFFSET_FLOOR)."""
-    means = [frame[f"mean_{days}"].fill_null(0.0).to_numpy().astype(np.float64) for days in windows]
-    return np.log(np.maximum(np.mean(means, axis=0), OFFSET_FLOOR))
+    return np.log(np.maximum(np.mean(window_means(frame, windows), axis=0), OFFSET_FLOOR))
 
 
 def ceiling(frame: pl.DataFrame) -> np.ndarray:
     """The most a row's LightGBM forecast may be: CEILING_MULTIPLE times the series' recent
     level (see CEILING_MULTIPLE)."""
-    means = [
-        frame[f"mean_{days}"].fill_null(0.0).to_numpy().astype(np.float64)
-        for days in CEILING_WINDOWS
-    ]
-    return CEILING_MULTIPLE * np.maximum(np.max(means, axis=0), CEILING_FLOOR)
+    largest = np.max(window_means(frame, CEILING_WINDOWS), axis=0)
+    return CEILING_MULTIPLE * np.maximum(largest, CEILING_FLOOR)
 
 
 def train(
