@@ -13,9 +13,11 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from sme_platform.cli_output import console, innermost_message, print_line
 from sme_platform.lib.project import REPO_ROOT, ProjectPaths
+from sme_platform.lib.release.decisions import decision_label
 
 # A refused approval or rollback is an answer, not a crash: its one line is printed here,
 # without the stack trace Dagster's console logger would add (the UI's run log keeps it).
@@ -57,10 +59,20 @@ def add_model_commands(
         name: Annotated[
             str | None, typer.Argument(help="Model name (default: every registered model).")
         ] = None,
+        version: Annotated[
+            str | None,
+            typer.Argument(help="One version (e.g. v2): what it learned from, and its history."),
+        ] = None,
         project_dir: project_dir_option = REPO_ROOT,
     ) -> None:
-        """List model versions: status, holdout WAPE, bias, business cost, approval."""
-        raise typer.Exit(print_versions(ProjectPaths.at(project_dir), name))
+        """List model versions: status and the decision behind it, holdout WAPE, bias, business
+        cost, approval. With a version: its provenance and every audit event about it."""
+        paths = ProjectPaths.at(project_dir)
+        if version is not None and name is not None:
+            from sme_platform.cli_model_detail import print_version_detail
+
+            raise typer.Exit(print_version_detail(paths, name, version))
+        raise typer.Exit(print_versions(paths, name))
 
     @app.command()
     def approve(
@@ -92,6 +104,7 @@ def print_versions(paths: ProjectPaths, name: str | None) -> int:
     """The registry as a table; the exit code (1 when it cannot be read or the name is unknown)."""
     import duckdb
 
+    from sme_platform.lib.release.decisions import latest_decisions
     from sme_platform.lib.release.registry import list_versions
     from sme_platform.lib.warehouse import connect
 
@@ -101,6 +114,7 @@ def print_versions(paths: ProjectPaths, name: str | None) -> int:
     try:
         with connect(paths.warehouse, read_only=True) as con:
             versions = list_versions(con)
+            decisions = latest_decisions(con)
     except duckdb.IOException as error:
         if "lock" not in str(error).lower():
             raise
@@ -120,39 +134,47 @@ def print_versions(paths: ProjectPaths, name: str | None) -> int:
             markup=False,
         )
         return 1
-    table = Table(
-        title="Model versions (holdout figures)",
-        caption=(
-            "* high impact: released only after an approval (sme-platform approve)"
-            if any(v.high_impact for v in shown)
-            else None
-        ),
-    )
-    for column in ("model", "version", "status", "created", "WAPE", "bias", "business cost"):
-        table.add_column(
-            column, justify="right" if column[0].isupper() or " " in column else "left"
-        )
-    table.add_column("approved by")
+    captions = ["why: sme-platform models NAME VERSION"]
+    if any(v.high_impact for v in shown):
+        captions.append("* high impact: released only after an approval (sme-platform approve)")
+    table = Table(title="Model versions (holdout figures)", caption="\n".join(captions))
+    # Only the decision wraps: at the 120 columns of a log every other column stays whole (a
+    # model name cut to "demand_foreca…" helps no one).
+    for column in ("model", "version"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("decision", min_width=10)
+    table.add_column("created", no_wrap=True)
+    for column in ("WAPE", "bias", "business cost"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("approved by", no_wrap=True)
     for v in shown:
         table.add_row(
             v.model_name,
             v.version,
             _status_label(v),
-            f"{v.created_at:%Y-%m-%d %H:%M}",
+            _decision_label(v, decisions.get((v.model_name, v.version))),
+            f"{v.created_at:%Y-%m-%d}",
             _number(v.metrics.get("wape"), "{:.3f}"),
             _number(v.metrics.get("bias"), "{:+.1%}"),
             _number(v.metrics.get("business_cost"), "{:,.1f}"),
-            _approval_label(v),
+            # Text, not markup: the approver's name is what a person typed.
+            Text(_approval_label(v)),
         )
     console.print(table)
     return 0
 
 
 def _status_label(version) -> str:
-    """The status, with a running canary's share of the business."""
-    canary = version.status == "challenger" and version.canary_share is not None
-    label = version.status + (f", canary {version.canary_share:.0%}" if canary else "")
-    return label + (" *" if version.high_impact else "")
+    return version.status + (" *" if version.high_impact else "")
+
+
+def _decision_label(version, event) -> str:
+    """The decision that gave the version its status (the audit log's newest about it); for a
+    running canary, its share of the business."""
+    if version.status == "challenger" and version.canary_share is not None:
+        return f"canary on {version.canary_share:.0%}"
+    return decision_label(event)
 
 
 def _approval_label(version) -> str:

@@ -11,8 +11,10 @@ from sme_platform.cli import app
 from sme_platform.lib.audit.log import read_events
 from sme_platform.lib.project import ProjectPaths
 from sme_platform.lib.release.registry import list_versions
+from sme_platform.lib.release.status import transition
 from sme_platform.lib.warehouse import connect
 from sme_platform_tests.defs.test_release_jobs import make_registry
+from sme_platform_tests.lib.release.conftest import register
 
 NAME = "demand_forecast"
 
@@ -62,6 +64,88 @@ def test_models_lists_versions_with_status_and_holdout_figures(project, tmp_path
     assert "No versions of ticket_router (registered models: demand_forecast)." in unknown.output
     empty = invoke("models", "--project-dir", str(tmp_path / "nowhere"))
     assert empty.exit_code == 0 and "No model registered yet" in empty.output
+
+
+REFUSAL = (
+    "category Garden & Outdoor: business cost 530.0 is 69.4 % worse than the champion's 312.8 "
+    "(at most 25 % allowed) [/red] [link=x]"
+)
+
+
+def refuse_a_candidate(root):
+    """v4 registered and refused by the gate: archived, like the champion v2 replaced."""
+    with connect(ProjectPaths.at(root).warehouse) as con:
+        version = register(con, ProjectPaths.at(root).data_dir / "models").version
+        transition(
+            con, NAME, version, "archived", actor="run:r4", reason=REFUSAL, event="gate_refused"
+        )
+    return version
+
+
+def table_rows(output: str) -> dict[str, list[str]]:
+    """The models table's rows by version, a wrapped cell's lines joined."""
+    rows: dict[str, list[str]] = {}
+    last = None
+    for line in output.splitlines():
+        cells = [cell.strip() for cell in line.split("│")[1:-1]]
+        if len(cells) < 3:
+            continue
+        if cells[0] == NAME:
+            last = rows[cells[1]] = cells
+        elif last is not None and not cells[0]:
+            rows[last[1]] = last = [f"{a} {b}".strip() for a, b in zip(last, cells, strict=True)]
+    return rows
+
+
+def test_models_says_which_decision_gave_each_version_its_status(project):
+    # A refused candidate and a replaced champion are both archived: the decision column
+    # tells them apart (from the audit log).
+    assert refuse_a_candidate(project) == "v4"
+    result = invoke("models", "--project-dir", str(project))
+    assert result.exit_code == 0, result.output
+    rows = table_rows(result.output)
+    assert {version: (row[2], row[3]) for version, row in rows.items()} == {
+        "v1": ("archived", "replaced by v2"),
+        "v2": ("champion", "promoted"),
+        "v3": ("challenger *", "gate passed"),
+        "v4": ("archived", "gate refused"),
+    }
+    assert "why: sme-platform models NAME VERSION" in result.output
+
+
+def test_models_name_version_shows_its_provenance_and_every_decision_in_full(project):
+    refuse_a_candidate(project)
+    result = invoke("models", NAME, "4", "--project-dir", str(project))
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert text.startswith("demand_forecast v4: archived (gate refused on ")
+    with connect(ProjectPaths.at(project).warehouse, read_only=True) as con:
+        v4 = next(v for v in list_versions(con, NAME) if v.version == "v4")
+    artifact = ProjectPaths.at(project).data_dir / "models" / v4.artifact_path
+    unbroken = "".join(result.output.split())  # long values fold across lines
+    for fact in (v4.artifact_sha256, v4.feature_set_version, v4.code_version, str(artifact)):
+        assert fact in unbroken
+    # the reason in full, as typed: brackets are text, not markup
+    history = " ".join(
+        " ".join(line.split("│")[4:5]).strip() for line in result.output.splitlines()
+    )
+    assert " ".join(REFUSAL.split()) in " ".join(history.split())
+    assert "gate_refused" in text and "trained" in text and "run:r4" in text
+
+    champion = invoke("models", NAME, "v2", "--project-dir", str(project))
+    assert champion.exit_code == 0
+    assert "demand_forecast v2: champion (promoted on " in champion.output
+    assert "previous champion v1" in " ".join(champion.output.split())
+
+    unknown = invoke("models", NAME, "v9", "--project-dir", str(project))
+    assert unknown.exit_code == 1
+    assert (
+        "demand_forecast v9: no such version in ml.model_registry (registered versions of "
+        "demand_forecast: v1, v2, v3, v4)"
+    ) in " ".join(unknown.output.split())
+    malformed = invoke("models", NAME, "latest", "--project-dir", str(project))
+    assert malformed.exit_code == 1
+    assert "'latest' is not a model version (expected v1, v2, ...)" in malformed.output
 
 
 def test_approve_records_the_approval_as_a_run_of_the_project(project):
@@ -239,12 +323,13 @@ def test_rollback_rescores_the_forecasts_in_a_run_of_its_own_when_the_graph_has_
 def test_a_challenger_in_canary_shows_its_share():
     from types import SimpleNamespace
 
-    from sme_platform.cli_models import _approval_label, _status_label
+    from sme_platform.cli_models import _approval_label, _decision_label, _status_label
 
     canary = SimpleNamespace(
         status="challenger", canary_share=0.2, high_impact=False, approved_by=None
     )
-    assert (_status_label(canary), _approval_label(canary)) == ("challenger, canary 20%", "")
+    labels = (_status_label(canary), _decision_label(canary, None), _approval_label(canary))
+    assert labels == ("challenger", "canary on 20%", "")
     waiting = SimpleNamespace(
         status="challenger", canary_share=None, high_impact=True, approved_by=None
     )
