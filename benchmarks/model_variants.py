@@ -15,8 +15,14 @@ table "The WAPE target against the cost ranking" comes from here.
 A variant is `[label:]key=value,...`: any LightGBM parameter (numbers as numbers), or
 `recent_mean_weight` (the share of the series' recent level in the forecast), `offset_windows` (the
 windows of the Poisson offset's level, joined by "+", e.g. 28+182, or none), `rounds` (boosting
-rounds), `level_correction` (on or off), `scale` (every forecast and interval times this, after
-training: a variant with nothing else reuses the platform's forecasts). The results (one row per
+rounds), `seed` (the same model on the same rows with another seed), `level_correction` (on or
+off), `scale` (every forecast and interval times this, after training: a variant with nothing
+else reuses the platform's forecasts).
+
+`--calibration expanding` judges every method (variants and others alike) with each window's
+safety stock calibrated on the calibration fold and every window before it, as production
+calibrates the final model's on every window (lib/training/expanding_calibration), instead of
+on the calibration fold alone. The results (one row per
 variant and the best other methods) are printed and written to
 benchmarks/results/model-variants-<time>.json.
 
@@ -42,9 +48,11 @@ from sme_platform.lib.features.store import newest_full_version, stored_version
 from sme_platform.lib.training import pipeline
 from sme_platform.lib.training.backtest import LIGHTGBM, backtest_model
 from sme_platform.lib.training.config import load_forecasting_config
+from sme_platform.lib.training.expanding_calibration import judge_with_expanding_calibration
 from sme_platform.lib.training.frames import holiday_country, holiday_dates
 from sme_platform.lib.training.metrics import HOLDOUT_FOLD
 from sme_platform.lib.training.model import NUM_ROUNDS, train
+from sme_platform.lib.training.pipeline import NOMINAL_COVERAGE
 from sme_platform.lib.warehouse import connect
 
 RESULTS_DIR = Path(__file__).parent / "results"
@@ -52,6 +60,12 @@ PLATFORM = "platform"
 # The issue's WAPE target compares with the best method whose |bias| is at most this.
 BIAS_BOUND = 0.10
 EXCLUDED = {LIGHTGBM, "champion"}
+CALIBRATION_FOLD = "calibration-fold"
+EXPANDING = "expanding"
+CALIBRATION_LABELS = {
+    CALIBRATION_FOLD: "the calibration fold",
+    EXPANDING: "the windows before each",
+}
 
 
 @dataclass(frozen=True)
@@ -67,6 +81,9 @@ class Variant:
     scale: float = 1.0
     # None: the Poisson offset the platform gives these inputs (model.offset_windows_for).
     offset_windows: tuple[int, ...] | None = None
+    # None: the project's sample_seed. Another seed retrains the same model on the same rows:
+    # how much of a difference is the seed's.
+    seed: int | None = None
 
     def retrains(self) -> bool:
         chosen = (
@@ -75,8 +92,9 @@ class Variant:
             self.rounds,
             self.level_correction,
             self.offset_windows,
+            self.seed,
         )
-        return chosen != ({}, None, NUM_ROUNDS, True, None)
+        return chosen != ({}, None, NUM_ROUNDS, True, None, None)
 
 
 def parse_variant(text: str) -> Variant:
@@ -94,7 +112,9 @@ def parse_variant(text: str) -> Variant:
             options[key] = value == "on"
         elif key in ("recent_mean_weight", "scale"):
             options[key] = float(value)
-        elif key == "rounds":
+        elif key in ("rounds", "seed"):
+            if not value.isdigit():
+                raise ValueError(f"variant {text!r}: {key} is a whole number, not {value!r}")
             options[key] = int(value)
         elif key == "offset_windows":
             options[key] = _windows(text, value)
@@ -161,8 +181,14 @@ def summarize(label: str, model: pl.DataFrame, others: pl.DataFrame) -> dict:
     }
 
 
-def run(project: Path, variants: list[Variant]) -> dict:
+def run(project: Path, variants: list[Variant], calibration: str = CALIBRATION_FOLD) -> dict:
     config = load_forecasting_config(project)
+
+    def results_of(forecasts: pl.DataFrame) -> pl.DataFrame:
+        if calibration == EXPANDING:
+            return judge_with_expanding_calibration(forecasts, config.business, NOMINAL_COVERAGE)
+        return judge(forecasts, config.business)[1]
+
     database = project / "data" / "warehouse.duckdb"
     judged_frames = []
     judge = pipeline.judge_methods
@@ -194,14 +220,14 @@ def run(project: Path, variants: list[Variant]) -> dict:
         seconds[PLATFORM] = round(time.perf_counter() - started, 1)
         everything = judged_frames[0]
         others = everything.filter(~pl.col("model").is_in(EXCLUDED))
-        judged_others = judge(others, config.business)[1]
-        judged_others = judged_others.filter(pl.col("segment_type") == "overall")
+        judged_others = results_of(others).filter(pl.col("segment_type") == "overall")
         candidates = {PLATFORM: everything.filter(pl.col("model") == LIGHTGBM)}
         for variant in variants:
             started = time.perf_counter()
             if not variant.retrains():  # the platform's own forecasts, only scaled
                 candidates[variant.label] = _scaled(candidates[PLATFORM], variant.scale)
                 continue
+            seed = variant.seed
             backtest = backtest_model(
                 con,
                 version,
@@ -209,7 +235,8 @@ def run(project: Path, variants: list[Variant]) -> dict:
                 feature_set.calendar,
                 holidays_on,
                 train_model=partial(
-                    train,
+                    _train_with_seed,
+                    seed=seed,
                     rounds=variant.rounds,
                     parameters=variant.parameters,
                     recent_mean_weight=variant.recent_mean_weight,
@@ -220,7 +247,7 @@ def run(project: Path, variants: list[Variant]) -> dict:
             candidates[variant.label] = _scaled(backtest.forecasts, variant.scale)
             seconds[variant.label] = round(time.perf_counter() - started, 1)
     for label, forecasts in candidates.items():
-        results = judge(forecasts, config.business)[1]
+        results = results_of(forecasts)
         rows.append(
             summarize(label, results.filter(pl.col("segment_type") == "overall"), judged_others)
         )
@@ -228,9 +255,15 @@ def run(project: Path, variants: list[Variant]) -> dict:
         "project": str(project),
         "feature_set_version": version,
         "service_level": config.business.service_level,
+        "calibration": calibration,
         "variants": rows,
         "seconds": seconds,
     }
+
+
+def _train_with_seed(rows: pl.DataFrame, sample_seed: int, seed: int | None, **options):
+    """backtest_model's train_model: the project's seed unless the variant names one."""
+    return train(rows, sample_seed if seed is None else seed, **options)
 
 
 def _scaled(forecasts: pl.DataFrame, scale: float) -> pl.DataFrame:
@@ -243,7 +276,8 @@ def _scaled(forecasts: pl.DataFrame, scale: float) -> pl.DataFrame:
 def print_table(report: dict) -> None:
     print(
         f"{report['project']} (feature set {report['feature_set_version']}, "
-        f"service level {report['service_level']})"
+        f"service level {report['service_level']}, safety stock calibrated on "
+        f"{CALIBRATION_LABELS[report.get('calibration', CALIBRATION_FOLD)]})"
     )
     print(
         f"{'variant':44s} {'WAPE':>6s} {'vs best':>8s} {'bias':>7s} {'cover':>6s} "
@@ -278,10 +312,17 @@ def main(argv: list[str] | None = None) -> int:
         type=parse_variant,
         help="[label:]key=value,... (repeat for more)",
     )
+    parser.add_argument(
+        "--calibration",
+        choices=[CALIBRATION_FOLD, EXPANDING],
+        default=CALIBRATION_FOLD,
+        help="each window's safety stock from the calibration fold alone (the platform's judge) "
+        "or from it and every window before it (as production calibrates)",
+    )
     args = parser.parse_args(argv)
     if not (args.project / "data" / "warehouse.duckdb").exists():
         parser.error(f"{args.project}: no data/warehouse.duckdb (run the project first)")
-    report = run(args.project, args.variant)
+    report = run(args.project, args.variant, args.calibration)
     print_table(report)
     RESULTS_DIR.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")

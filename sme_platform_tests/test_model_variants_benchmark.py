@@ -37,6 +37,9 @@ def test_a_variant_reads_lightgbm_parameters_and_the_platform_options():
     assert model_variants.parse_variant("offset_windows=none").offset_windows == ()
     assert model_variants.parse_variant("offset_windows=none").retrains()
     assert unlabelled.offset_windows is None
+    # Another seed: the same model on the same rows, retrained.
+    seeded = model_variants.parse_variant("seed=7")
+    assert seeded.seed == 7 and seeded.retrains() and unlabelled.seed is None
 
 
 def test_a_scale_alone_reuses_the_platform_forecasts_scaled():
@@ -60,6 +63,8 @@ def test_a_scale_alone_reuses_the_platform_forecasts_scaled():
         ("x:rounds=", "'rounds=' is not key=value"),
         ("level_correction=maybe", "level_correction is on or off, not 'maybe'"),
         ("offset_windows=28+x", "offset_windows is days joined by '\\+' .* not '28\\+x'"),
+        ("seed=x", "seed is a whole number, not 'x'"),
+        ("rounds=1.5", "rounds is a whole number, not '1.5'"),
     ],
 )
 def test_a_malformed_variant_is_refused_naming_the_pair(text, message):

@@ -28,7 +28,7 @@ from sme_platform.lib.training.baselines import (
 )
 from sme_platform.lib.training.business import BusinessAssumptions
 from sme_platform.lib.training.conformal import apply_intervals, fit_residual_quantiles
-from sme_platform.lib.training.evaluate import evaluate
+from sme_platform.lib.training.expanding_calibration import judge_with_expanding_calibration
 from sme_platform.lib.training.peers import statsforecast_peers
 from sme_platform.lib.training.safety_stock import ProtectionQuantile, fit_protection_quantiles
 
@@ -131,15 +131,18 @@ def history_shortfall(
 def judge_methods(
     everything: pl.DataFrame, assumptions: BusinessAssumptions
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, float], pl.DataFrame]:
-    """How every method is judged, the same for all: its interval and its protection quantile
-    from its residuals on the calibration fold, then its results (ml.backtest_results rows) on
-    the later folds. Returns the judged forecasts, the results, the protection quantiles and
-    the interval quantiles (the forecasting benchmark judges its extra methods with this too)."""
+    """How every method is judged, the same for all: its interval from its residuals on the
+    calibration fold, and each later window's safety stock from its misses on the windows
+    before it (lib/training/expanding_calibration: as production orders from every window);
+    then its results (ml.backtest_results rows) on those windows. Returns the judged forecasts,
+    the results, the protection quantiles of every window (what production orders with; the
+    live ROI judges the baselines with them) and the interval quantiles (the forecasting
+    benchmark judges its extra methods with this too)."""
     calibration = everything.filter(pl.col("fold") == CALIBRATION)
     quantiles = fit_residual_quantiles(calibration, NOMINAL_COVERAGE)
-    protection_quantiles = fit_protection_quantiles(calibration, assumptions)
+    protection_quantiles = fit_protection_quantiles(everything, assumptions)
     judged = apply_intervals(everything.filter(pl.col("fold") != CALIBRATION), quantiles)
-    results = evaluate([judged], assumptions, NOMINAL_COVERAGE, protection_quantiles)
+    results = judge_with_expanding_calibration(everything, assumptions, NOMINAL_COVERAGE)
     return judged, results, protection_quantiles, quantiles
 
 
