@@ -19,10 +19,10 @@ rounds), `seed` (the same model on the same rows with another seed), `level_corr
 off), `scale` (every forecast and interval times this, after training: a variant with nothing
 else reuses the platform's forecasts).
 
-`--calibration expanding` judges every method (variants and others alike) with each window's
-safety stock calibrated on the calibration fold and every window before it, as production
-calibrates the final model's on every window (lib/training/expanding_calibration), instead of
-on the calibration fold alone. The results (one row per
+The platform judges each window with the safety stock of the windows before it, as production
+orders from every window (lib/training/expanding_calibration); `--calibration calibration-fold`
+judges every method (variants and others alike) as the platform did until 2026-12-04, with the
+calibration fold's alone. The results (one row per
 variant and the best other methods) are printed and written to
 benchmarks/results/model-variants-<time>.json.
 
@@ -48,7 +48,7 @@ from sme_platform.lib.features.store import newest_full_version, stored_version
 from sme_platform.lib.training import pipeline
 from sme_platform.lib.training.backtest import LIGHTGBM, backtest_model
 from sme_platform.lib.training.config import load_forecasting_config
-from sme_platform.lib.training.expanding_calibration import judge_with_expanding_calibration
+from sme_platform.lib.training.expanding_calibration import judge_with_calibration_fold
 from sme_platform.lib.training.frames import holiday_country, holiday_dates
 from sme_platform.lib.training.metrics import HOLDOUT_FOLD
 from sme_platform.lib.training.model import NUM_ROUNDS, train
@@ -181,12 +181,12 @@ def summarize(label: str, model: pl.DataFrame, others: pl.DataFrame) -> dict:
     }
 
 
-def run(project: Path, variants: list[Variant], calibration: str = CALIBRATION_FOLD) -> dict:
+def run(project: Path, variants: list[Variant], calibration: str = EXPANDING) -> dict:
     config = load_forecasting_config(project)
 
     def results_of(forecasts: pl.DataFrame) -> pl.DataFrame:
-        if calibration == EXPANDING:
-            return judge_with_expanding_calibration(forecasts, config.business, NOMINAL_COVERAGE)
+        if calibration == CALIBRATION_FOLD:
+            return judge_with_calibration_fold(forecasts, config.business, NOMINAL_COVERAGE)
         return judge(forecasts, config.business)[1]
 
     database = project / "data" / "warehouse.duckdb"
@@ -277,7 +277,7 @@ def print_table(report: dict) -> None:
     print(
         f"{report['project']} (feature set {report['feature_set_version']}, "
         f"service level {report['service_level']}, safety stock calibrated on "
-        f"{CALIBRATION_LABELS[report.get('calibration', CALIBRATION_FOLD)]})"
+        f"{CALIBRATION_LABELS[report.get('calibration', EXPANDING)]})"
     )
     print(
         f"{'variant':44s} {'WAPE':>6s} {'vs best':>8s} {'bias':>7s} {'cover':>6s} "
@@ -314,10 +314,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--calibration",
-        choices=[CALIBRATION_FOLD, EXPANDING],
-        default=CALIBRATION_FOLD,
-        help="each window's safety stock from the calibration fold alone (the platform's judge) "
-        "or from it and every window before it (as production calibrates)",
+        choices=[EXPANDING, CALIBRATION_FOLD],
+        default=EXPANDING,
+        help="each window's safety stock from the windows before it (the platform's judge, as "
+        "production calibrates) or from the calibration fold alone (the judge until 2026-12-04)",
     )
     args = parser.parse_args(argv)
     if not (args.project / "data" / "warehouse.duckdb").exists():

@@ -8,9 +8,8 @@ import polars as pl
 import pytest
 
 from sme_platform.lib.training.business import BusinessAssumptions
-from sme_platform.lib.training.conformal import apply_intervals, fit_residual_quantiles
-from sme_platform.lib.training.evaluate import evaluate
 from sme_platform.lib.training.expanding_calibration import (
+    judge_with_calibration_fold,
     judge_with_expanding_calibration,
     window_order,
 )
@@ -54,16 +53,6 @@ def window(fold: str, sold_on_a_busy_day: float) -> list[dict]:
     ]
 
 
-def calibration_fold_alone(forecasts: pl.DataFrame) -> pl.DataFrame:
-    """The judgement before: every window's safety stock from the calibration fold alone."""
-    calibration = forecasts.filter(pl.col("fold") == "calibration")
-    later = apply_intervals(
-        forecasts.filter(pl.col("fold") != "calibration"),
-        fit_residual_quantiles(calibration, 0.8),
-    )
-    return evaluate([later], ASSUMPTIONS, 0.8, fit_protection_quantiles(calibration, ASSUMPTIONS))
-
-
 def overall(results: pl.DataFrame, fold: str) -> dict:
     return results.filter((pl.col("fold") == fold) & (pl.col("segment_type") == "overall")).row(
         0, named=True
@@ -81,7 +70,7 @@ def test_the_holdout_is_judged_with_the_misses_of_every_window_before_it():
     )
     assert window_order(forecasts) == ["calibration", "fold_1", "holdout"]
     expanding = judge_with_expanding_calibration(forecasts, ASSUMPTIONS, 0.8)
-    fixed = calibration_fold_alone(forecasts)
+    fixed = judge_with_calibration_fold(forecasts, ASSUMPTIONS, 0.8)
     assert sorted(expanding.get_column("fold").unique()) == ["fold_1", "holdout"]
     # fold_1 has only the calibration fold before it: the same judgement either way.
     for column in ("business_cost", "units_short", "wape"):
