@@ -44,9 +44,10 @@ class TrainingOutcome:
     scoring_forecast: pl.DataFrame  # the final model on the scoring origin, with intervals
     notes: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)
-    # Per method, the service-level quantile of its residuals over the protection interval (on
-    # the calibration fold), which the reorder simulation orders safety stock from; the final
-    # model's over every fold.
+    # Per method, the service-level quantile of its residuals over the protection interval on
+    # every window, which the reorder simulation orders safety stock from (each backtest window
+    # was judged with the windows before it: lib/training/expanding_calibration); the final
+    # model's the same.
     protection_quantiles: dict = field(default_factory=dict)
     final_protection_quantile: ProtectionQuantile | None = None
     # The baselines' interval quantiles from the calibration fold, per method (QUANTILE_COLUMNS
