@@ -113,6 +113,20 @@ def test_models_says_which_decision_gave_each_version_its_status(project):
     assert "why: sme-platform models NAME VERSION" in result.output
 
 
+def test_a_name_with_brackets_is_printed_as_typed(project):
+    # rich reads "[/red]" as markup: printed as markup, such a name made the listing fail.
+    from sme_platform.lib.release.approvals import approve
+
+    with connect(ProjectPaths.at(project).warehouse) as con:
+        approve(con, NAME, "v3", by="Ana [/red] Ruiz", note="reviewed [bold]")
+    result = invoke("models", "--project-dir", str(project))
+    assert result.exit_code == 0, result.output
+    assert table_rows(result.output)["v3"][-1] == "Ana [/red] Ruiz"
+    detail = invoke("models", NAME, "v3", "--project-dir", str(project))
+    assert detail.exit_code == 0, detail.output
+    assert "by Ana [/red] Ruiz on " in detail.output and "reviewed [bold]" in detail.output
+
+
 def test_models_name_version_shows_its_provenance_and_every_decision_in_full(project):
     refuse_a_candidate(project)
     result = invoke("models", NAME, "4", "--project-dir", str(project))
