@@ -185,9 +185,10 @@ def run(project: Path, variants: list[Variant], calibration: str = EXPANDING) ->
     config = load_forecasting_config(project)
 
     def results_of(forecasts: pl.DataFrame) -> pl.DataFrame:
+        judged, results, _, _ = judge(forecasts, config.business)
         if calibration == CALIBRATION_FOLD:
-            return judge_with_calibration_fold(forecasts, config.business, NOMINAL_COVERAGE)
-        return judge(forecasts, config.business)[1]
+            return judge_with_calibration_fold(forecasts, judged, config.business, NOMINAL_COVERAGE)
+        return results
 
     database = project / "data" / "warehouse.duckdb"
     judged_frames = []
@@ -227,7 +228,6 @@ def run(project: Path, variants: list[Variant], calibration: str = EXPANDING) ->
             if not variant.retrains():  # the platform's own forecasts, only scaled
                 candidates[variant.label] = _scaled(candidates[PLATFORM], variant.scale)
                 continue
-            seed = variant.seed
             backtest = backtest_model(
                 con,
                 version,
@@ -236,7 +236,7 @@ def run(project: Path, variants: list[Variant], calibration: str = EXPANDING) ->
                 holidays_on,
                 train_model=partial(
                     _train_with_seed,
-                    seed=seed,
+                    seed=variant.seed,
                     rounds=variant.rounds,
                     parameters=variant.parameters,
                     recent_mean_weight=variant.recent_mean_weight,

@@ -22,7 +22,6 @@ from __future__ import annotations
 import polars as pl
 
 from sme_platform.lib.training.business import BusinessAssumptions
-from sme_platform.lib.training.conformal import apply_intervals, fit_residual_quantiles
 from sme_platform.lib.training.evaluate import evaluate
 from sme_platform.lib.training.metrics import RESULT_KEYS
 from sme_platform.lib.training.safety_stock import fit_protection_quantiles
@@ -35,38 +34,37 @@ def window_order(forecasts: pl.DataFrame) -> list[str]:
 
 
 def judge_with_expanding_calibration(
-    everything: pl.DataFrame, assumptions: BusinessAssumptions, nominal: float
+    everything: pl.DataFrame,
+    judged: pl.DataFrame,
+    assumptions: BusinessAssumptions,
+    nominal: float,
 ) -> pl.DataFrame:
-    """ml.backtest_results rows of every window after the first, each judged with the safety
-    stock the windows before it calibrate (the daily intervals from the first window, as the
-    platform's judge). The first window (the calibration fold) is not judged."""
+    """ml.backtest_results rows of every window of `judged` (the windows after the calibration
+    fold, their intervals filled: pipeline.judge_methods), each judged with the safety stock
+    that the windows of `everything` before it calibrate."""
     folds = window_order(everything)
     if len(folds) < 2:
         raise ValueError(
             f"an expanding calibration needs a calibration window and a window to judge; "
             f"the forecasts hold {', '.join(folds) or 'no fold'}"
         )
-    interval_quantiles = fit_residual_quantiles(
-        everything.filter(pl.col("fold") == folds[0]), nominal
-    )
     results = []
     for position, fold in enumerate(folds[1:], start=1):
         before = everything.filter(pl.col("fold").is_in(folds[:position]))
-        window = apply_intervals(everything.filter(pl.col("fold") == fold), interval_quantiles)
+        window = judged.filter(pl.col("fold") == fold)
         protection = fit_protection_quantiles(before, assumptions)
         results.append(evaluate([window], assumptions, nominal, protection))
     return pl.concat(results).sort(RESULT_KEYS)
 
 
 def judge_with_calibration_fold(
-    everything: pl.DataFrame, assumptions: BusinessAssumptions, nominal: float
+    everything: pl.DataFrame,
+    judged: pl.DataFrame,
+    assumptions: BusinessAssumptions,
+    nominal: float,
 ) -> pl.DataFrame:
-    """The judgement before 2026-12-04: every window after the calibration fold with the
-    safety stock (and intervals) of the calibration fold alone."""
-    folds = window_order(everything)
-    calibration = everything.filter(pl.col("fold") == folds[0])
-    later = apply_intervals(
-        everything.filter(pl.col("fold") != folds[0]), fit_residual_quantiles(calibration, nominal)
-    )
+    """The judgement before 2026-12-04: every window of `judged` with the safety stock of the
+    calibration fold (the oldest window of `everything`) alone."""
+    calibration = everything.filter(pl.col("fold") == window_order(everything)[0])
     protection = fit_protection_quantiles(calibration, assumptions)
-    return evaluate([later], assumptions, nominal, protection)
+    return evaluate([judged], assumptions, nominal, protection)

@@ -143,7 +143,7 @@ def judge_methods(
     quantiles = fit_residual_quantiles(calibration, NOMINAL_COVERAGE)
     protection_quantiles = fit_protection_quantiles(everything, assumptions)
     judged = apply_intervals(everything.filter(pl.col("fold") != CALIBRATION), quantiles)
-    results = judge_with_expanding_calibration(everything, assumptions, NOMINAL_COVERAGE)
+    results = judge_with_expanding_calibration(everything, judged, assumptions, NOMINAL_COVERAGE)
     return judged, results, protection_quantiles, quantiles
 
 

@@ -69,8 +69,9 @@ def test_the_holdout_is_judged_with_the_misses_of_every_window_before_it():
         window("calibration", 2.0) + window("fold_1", 6.0) + window("holdout", 6.0)
     )
     assert window_order(forecasts) == ["calibration", "fold_1", "holdout"]
-    expanding = judge_with_expanding_calibration(forecasts, ASSUMPTIONS, 0.8)
-    fixed = judge_with_calibration_fold(forecasts, ASSUMPTIONS, 0.8)
+    judged = judge_methods(forecasts, ASSUMPTIONS)[0]  # the later windows, with intervals
+    expanding = judge_with_expanding_calibration(forecasts, judged, ASSUMPTIONS, 0.8)
+    fixed = judge_with_calibration_fold(forecasts, judged, ASSUMPTIONS, 0.8)
     assert sorted(expanding.get_column("fold").unique()) == ["fold_1", "holdout"]
     # fold_1 has only the calibration fold before it: the same judgement either way.
     for column in ("business_cost", "units_short", "wape"):
@@ -90,7 +91,7 @@ def test_the_platform_judges_every_method_with_the_expanding_calibration():
         window("calibration", 2.0) + window("fold_1", 6.0) + window("holdout", 6.0)
     )
     judged, results, protection, _ = judge_methods(forecasts, ASSUMPTIONS)
-    assert results.equals(judge_with_expanding_calibration(forecasts, ASSUMPTIONS, 0.8))
+    assert results.equals(judge_with_expanding_calibration(forecasts, judged, ASSUMPTIONS, 0.8))
     assert sorted(judged.get_column("fold").unique()) == ["fold_1", "holdout"]
     # The safety stock production orders with: every window's misses (two of three missed).
     assert protection == fit_protection_quantiles(forecasts, ASSUMPTIONS)
@@ -100,4 +101,4 @@ def test_the_platform_judges_every_method_with_the_expanding_calibration():
 def test_one_window_cannot_be_judged_with_an_expanding_calibration():
     forecasts = pl.DataFrame(window("calibration", 2.0))
     with pytest.raises(ValueError, match="needs a calibration window and a window to judge"):
-        judge_with_expanding_calibration(forecasts, ASSUMPTIONS, 0.8)
+        judge_with_expanding_calibration(forecasts, forecasts, ASSUMPTIONS, 0.8)
