@@ -22,7 +22,7 @@ def print_version_detail(paths: ProjectPaths, name: str, version: str) -> int:
 
     from sme_platform.lib.release.decisions import (
         decision_label,
-        latest_decisions,
+        newest_decision,
         version_history,
     )
     from sme_platform.lib.release.registry import RegistryError, get_version
@@ -35,7 +35,6 @@ def print_version_detail(paths: ProjectPaths, name: str, version: str) -> int:
         with connect(paths.warehouse, read_only=True) as con:
             found = get_version(con, name, version)
             history = version_history(con, name, found.version)
-            latest = latest_decisions(con, name).get((name, found.version))
     except RegistryError as error:
         print_line(str(error), "red")
         return 1
@@ -44,6 +43,7 @@ def print_version_detail(paths: ProjectPaths, name: str, version: str) -> int:
             raise
         print_line(f"{paths.warehouse} is being written by a run: ask again when it ends", "yellow")
         return 1
+    latest = newest_decision(history)
     decided = decision_label(latest)
     if decided:
         decided = f" ({decided} on {latest.occurred_at:%Y-%m-%d %H:%M} UTC)"

@@ -42,9 +42,18 @@ def latest_decisions(
     """Per (model, version): the newest event of DECISION_LABELS about it."""
     latest: dict[tuple[str, str], AuditEvent] = {}
     for event in read_events(con, model_name):
-        if event.event in DECISION_LABELS and event.model_name and event.model_version:
+        if _decides(event):
             latest[(event.model_name, event.model_version)] = event
     return latest
+
+
+def newest_decision(history: list[AuditEvent]) -> AuditEvent | None:
+    """The newest event of DECISION_LABELS in one version's history (oldest first)."""
+    return next((event for event in reversed(history) if _decides(event)), None)
+
+
+def _decides(event: AuditEvent) -> bool:
+    return event.event in DECISION_LABELS and bool(event.model_name and event.model_version)
 
 
 def decision_label(event: AuditEvent | None) -> str:
