@@ -15,7 +15,14 @@ import typer
 from sme_platform.cli_audit import add_audit_commands
 from sme_platform.cli_erase import add_erase_commands
 from sme_platform.cli_models import add_model_commands
-from sme_platform.cli_output import console, print_access, print_summary, progress_bar
+from sme_platform.cli_output import (
+    busy_warehouse,
+    console,
+    print_access,
+    print_line,
+    print_summary,
+    progress_bar,
+)
 from sme_platform.cli_reports import add_report_commands
 from sme_platform.cli_runs import (
     mark_dead_runs_failed,
@@ -298,17 +305,14 @@ def summary(project_dir: ProjectDir = REPO_ROOT) -> None:
     try:
         print_summary(paths)
     except duckdb.IOException as error:
-        # DuckDB lets no other process open a file while a run writes it.
-        if "lock" not in str(error).lower():
+        busy = busy_warehouse(error, paths)
+        if busy is None:
             raise
-        from sme_platform.defs.runs import warehouse_lock
-
-        holder = warehouse_lock(paths).current_holder()
-        writer = holder.describe() if holder else "another process"
-        console.print(
-            f"[yellow]{paths.warehouse} is being written by {writer}[/yellow]: the summary "
-            "can read it once that run ends (`sme-platform summary` again). Meanwhile the last "
-            f"published snapshot is readable at any time: {paths.analyst_database}"
+        print_line(
+            f"{busy}: the summary can read it once that run ends (`sme-platform summary` "
+            f"again). Meanwhile the last published snapshot is readable at any time: "
+            f"{paths.analyst_database}",
+            "yellow",
         )
         raise typer.Exit(1) from None
 

@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from sme_platform.cli_output import console, innermost_message, print_line
+from sme_platform.cli_output import busy_warehouse, console, innermost_message, print_line
 from sme_platform.lib.project import REPO_ROOT, ProjectPaths
 from sme_platform.lib.release.decisions import decision_label
 
@@ -116,12 +116,10 @@ def print_versions(paths: ProjectPaths, name: str | None) -> int:
             versions = list_versions(con)
             decisions = latest_decisions(con)
     except duckdb.IOException as error:
-        if "lock" not in str(error).lower():
+        busy = busy_warehouse(error, paths)
+        if busy is None:
             raise
-        print_line(
-            f"{paths.warehouse} is being written by a run: list the models again when it ends",
-            "yellow",
-        )
+        print_line(f"{busy}: list the models again when it ends", "yellow")
         return 1
     shown = [v for v in versions if name is None or v.model_name == name]
     if not shown:

@@ -32,6 +32,22 @@ def print_line(line: str, style: str) -> None:
     console.print(line, style=style, markup=False, soft_wrap=True)
 
 
+def busy_warehouse(error: Exception, paths: ProjectPaths) -> str | None:
+    """ "<warehouse> is being written by <writer>" when `error` is DuckDB refusing to open the
+    warehouse because another process writes it (it allows one writing process per file, and
+    no reader beside it), naming the run that holds the platform's lock if one does; None for
+    any other error, which the caller raises."""
+    import duckdb
+
+    if not isinstance(error, duckdb.IOException) or "lock" not in str(error).lower():
+        return None
+    from sme_platform.defs.runs import warehouse_lock
+
+    holder = warehouse_lock(paths).current_holder()
+    writer = holder.describe() if holder else "another process"
+    return f"{paths.warehouse} is being written by {writer}"
+
+
 def print_failed_checks(result) -> None:
     for event in result.all_events:
         if event.event_type_value != "ASSET_CHECK_EVALUATION":

@@ -219,7 +219,16 @@ time.sleep(60)
 """
 
 
-def test_summary_while_a_run_writes_says_so_instead_of_a_lock_error(tmp_path):
+@pytest.mark.parametrize(
+    ("command", "then"),
+    [
+        ("summary", "the summary can read it once that run ends"),
+        ("models", "list the models again when it ends"),
+        ("models demand_forecast v1", "ask again when it ends"),
+        ("audit verify", "verify again when it ends"),
+    ],
+)
+def test_a_command_while_a_run_writes_says_so_instead_of_a_lock_error(tmp_path, command, then):
     (tmp_path / "sources.yaml").write_text("sources: {}\n", encoding="utf-8")
     warehouse = tmp_path / "data" / "warehouse.duckdb"
     warehouse.parent.mkdir()
@@ -228,15 +237,16 @@ def test_summary_while_a_run_writes_says_so_instead_of_a_lock_error(tmp_path):
     )
     try:
         assert writer.stdout.readline().strip() == "writing"
-        completed = run_cli("summary", "--project-dir", str(tmp_path))
+        completed = run_cli(*command.split(), "--project-dir", str(tmp_path))
     finally:
         writer.kill()
         writer.wait()
     assert completed.returncode == 1
     assert "Traceback" not in completed.stdout + completed.stderr
     out = " ".join(completed.stdout.split())
-    assert f"{warehouse} is being written by another process" in out
-    assert "data/analytics.duckdb" in out  # where analysts read meanwhile
+    assert f"{warehouse} is being written by another process: {then}" in out
+    if command == "summary":
+        assert "data/analytics.duckdb" in out  # where analysts read meanwhile
 
 
 def test_a_failed_step_is_reported_with_the_librarys_message_not_dagsters_wrapper():
