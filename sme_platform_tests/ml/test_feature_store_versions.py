@@ -261,7 +261,7 @@ def test_the_backtest_without_level_correction_forecasts_what_the_model_forecast
         corrected = backtest_model(*args, train_model=counting_train)
         plain = backtest_model(*args, correct_level=False)
     folds = list(feature_set.calendar.fold_origins())
-    assert len(trained) == len(folds) + 1  # every fold, then the final model
+    assert len(trained) == len(folds) + 2  # the warm-up, every fold, then the final model
     assert set(plain.level_factors.values()) == {1.0}
     assert plain.final_model.level_factor == 1.0
     assert any(abs(f - 1.0) > 1e-6 for f in corrected.level_factors.values())

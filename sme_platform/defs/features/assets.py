@@ -162,7 +162,7 @@ def _metadata(feature_set, settings, decision) -> dict:
         "target_rows": feature_set.target_rows,
         "newest_day": calendar.newest_day.isoformat(),
         "scoring_origin": calendar.scoring_origin.isoformat(),
-        "fold_origins": {k: v.isoformat() for k, v in calendar.fold_origins().items()},
+        "fold_origins": {k: v.isoformat() for k, v in calendar.model_fold_origins().items()},
         "series_and_budget": rows,
         "scoring_only": feature_set.scoring_only,
         "counts": feature_set.counts,

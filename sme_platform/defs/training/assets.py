@@ -160,6 +160,7 @@ def demand_forecast_model(context: dg.AssetExecutionContext, project: ProjectRes
             "holdout": dg.MetadataValue.md(_markdown(holdout)),
             "training_rows": outcome.backtest.training_rows,
             "level_factors": outcome.backtest.level_factors,
+            "level_warmup": outcome.backtest.warmup,
             "holiday_country": country or "none",
             # A locations' country the holidays package does not know gives none: said here.
             "public_holidays": len(holidays_on),

@@ -6,7 +6,10 @@ Origins per purpose:
   `active_days` days before it): the forecast that is published;
 - backtest: the calibration, fold_1..fold_N and holdout origins, `horizon_days` apart and ending
   `horizon_days` before the newest data, for the series active at each (at most
-  `evaluation_series_budget`, sampled by series);
+  `evaluation_series_budget`, sampled by series); and the warm-up origin `horizon_days` before
+  the calibration fold, which only the demand model forecasts: its units sold over forecast give
+  the calibration fold's level correction, as each fold's comes from the folds before it
+  (lib/training/backtest.py). No method is judged on it (JUDGED_FOLDS);
 - training: a grid of origins every `origin_stride_days` days going back over the training
   window (plus the backtest's span, so the oldest fold's model has a full window too); per
   series at most `training_origins_per_series` of its active ones (more when the budget allows
@@ -32,6 +35,9 @@ from sme_platform.lib.features.settings import ForecastSettings
 ORIGINS_TABLE = "_feature_origins"
 HOLDOUT = "holdout"
 CALIBRATION = "calibration"
+WARMUP = "warmup"
+# The feature rows of the folds every method is judged on: the warm-up's are the model's alone.
+JUDGED_FOLDS = f"fold is not null and fold <> '{WARMUP}'"
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,16 @@ class ForecastCalendar:
             name: holdout - timedelta(days=self.horizon_days * step)
             for name, step in zip(names, steps, strict=True)
         }
+
+    @property
+    def warmup_origin(self) -> date:
+        """The origin of the warm-up fold: `horizon_days` before the calibration fold's."""
+        return self.fold_origins()[CALIBRATION] - timedelta(days=self.horizon_days)
+
+    def model_fold_origins(self) -> dict[str, date]:
+        """The folds the demand model forecasts in its backtest: the warm-up, then every
+        judged fold (`fold_origins`)."""
+        return {WARMUP: self.warmup_origin, **self.fold_origins()}
 
 
 class NoDemandData(ValueError):
@@ -95,7 +111,7 @@ def plan_origins(
     fold, for_scoring): one row per series and origin whose features are needed; with
     `scoring_only`, the scoring origin's alone (a night that trains no model). Returns counts
     for metadata (series sampled for training, rows per purpose)."""
-    folds = calendar.fold_origins()
+    folds = calendar.model_fold_origins()
     horizon = settings.horizon_days
     last_training_origin = calendar.scoring_origin - timedelta(days=horizon)
     oldest = oldest_training_origin(calendar, settings)

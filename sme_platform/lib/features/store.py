@@ -147,7 +147,7 @@ def materialize_feature_set(
             target_rows,
             json.dumps(counts, sort_keys=True),
             calendar.newest_day,
-            json.dumps({k: v.isoformat() for k, v in calendar.fold_origins().items()}),
+            json.dumps({k: v.isoformat() for k, v in calendar.model_fold_origins().items()}),
             run_id,
             datetime.now(UTC).replace(tzinfo=None),
             scoring_only,

@@ -11,6 +11,15 @@ sold over the units forecast on the folds before it (out of sample: never its ow
 bounded and shrunk toward 1; the final model by that ratio over all folds, recorded with the
 model. On every fold of the demo the raw model forecast 5 to 20 % fewer units than sold (the mean
 of a sample of series, shrunk by regularization).
+
+The calibration fold has no judged fold before it, so a warm-up fold precedes it, forecast by the
+model alone and judged by no one (its forecasts are not in `forecasts`): without it the
+calibration fold's forecasts went uncorrected (11.7 % below what sold on the demo, 29.9 % on the
+long-tail shape), and the safety stock every later window orders from the calibration fold's
+misses was wider than the corrected model needed. The warm-up model trains on a window
+`horizon_days` shorter (the training grid starts where the calibration fold's window does).
+Where the history is too short for it (no series active at its origin, or no training row
+before it), the calibration fold stays uncorrected, as `warmup` says.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ from datetime import timedelta
 import duckdb
 import polars as pl
 
-from sme_platform.lib.features.origins import ForecastCalendar
+from sme_platform.lib.features.origins import WARMUP, ForecastCalendar
 from sme_platform.lib.features.settings import ForecastSettings
 from sme_platform.lib.training.frames import expand
 from sme_platform.lib.training.history import as_forecast_frame
@@ -41,6 +50,8 @@ class ModelBacktest:
     training_rows: int
     seconds: dict = field(default_factory=dict)
     level_factors: dict = field(default_factory=dict)
+    # The warm-up fold: its origin, rows, units sold and forecast; or why it was skipped.
+    warmup: dict = field(default_factory=dict)
 
 
 def lightgbm_forecast_frame(frame: pl.DataFrame, fold: str, predictions) -> pl.DataFrame:
@@ -80,21 +91,32 @@ def backtest_model(
     forecasts = []
     sold_so_far = forecast_so_far = 0.0
     factors: dict[str, float] = {}
-    for fold, origin in calendar.fold_origins().items():
+    warmup: dict = {"origin": calendar.warmup_origin.isoformat()}
+    for fold, origin in calendar.model_fold_origins().items():
         started = time.perf_counter()
         window_start = origin - timedelta(days=horizon + settings.training_window_days)
         rows = training.filter(
             (pl.col("target_date") < origin) & (pl.col("origin_date") >= window_start)
         )
-        model = train_model(rows, settings.sample_seed)
-        model.level_factor = factors[fold] = factor(sold_so_far, forecast_so_far)
         fold_rows = evaluation.filter(pl.col("fold") == fold)
+        if fold == WARMUP and (fold_rows.is_empty() or rows.is_empty()):
+            missing = "series active at" if fold_rows.is_empty() else "training row before"
+            warmup["skipped"] = f"history too short for a warm-up fold: no {missing} its origin"
+            continue
+        model = train_model(rows, settings.sample_seed)
+        model.level_factor = factor(sold_so_far, forecast_so_far)
         raw = model.uncorrected_predict(fold_rows)
         uncensored = ~fold_rows["censored"].to_numpy()
-        sold_so_far += float(fold_rows["actual"].to_numpy()[uncensored].sum())
-        forecast_so_far += float(raw[uncensored].sum())
-        forecasts.append(lightgbm_forecast_frame(fold_rows, fold, raw * model.level_factor))
+        sold = float(fold_rows["actual"].to_numpy()[uncensored].sum())
+        forecast = float(raw[uncensored].sum())
+        sold_so_far += sold
+        forecast_so_far += forecast
         seconds[f"train_{fold}"] = time.perf_counter() - started
+        if fold == WARMUP:
+            warmup.update(rows=fold_rows.height, sold=round(sold, 2), forecast=round(forecast, 2))
+            continue
+        factors[fold] = model.level_factor
+        forecasts.append(lightgbm_forecast_frame(fold_rows, fold, raw * model.level_factor))
     started = time.perf_counter()
     final_model = train_model(training, settings.sample_seed)
     final_model.level_factor = factors["final"] = factor(sold_so_far, forecast_so_far)
@@ -104,5 +126,5 @@ def backtest_model(
     )
     seconds["train_final_and_score"] = time.perf_counter() - started
     return ModelBacktest(
-        pl.concat(forecasts), final_model, scoring, training.height, seconds, factors
+        pl.concat(forecasts), final_model, scoring, training.height, seconds, factors, warmup
     )

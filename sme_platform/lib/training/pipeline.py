@@ -17,7 +17,7 @@ import duckdb
 import polars as pl
 
 from sme_platform.lib.features.demand import LOOKBACK_DAYS
-from sme_platform.lib.features.origins import CALIBRATION, ForecastCalendar
+from sme_platform.lib.features.origins import CALIBRATION, JUDGED_FOLDS, ForecastCalendar
 from sme_platform.lib.features.settings import ForecastSettings
 from sme_platform.lib.training.backtest import LIGHTGBM, ModelBacktest, backtest_model
 from sme_platform.lib.training.baselines import (
@@ -63,14 +63,14 @@ def evaluation_history(con: duckdb.DuckDBPyConnection, version: str) -> pl.DataF
         f"""
         with evaluated as (
             select distinct sku, location_id from features.demand_features
-            where feature_set_version = $version and fold is not null
+            where feature_set_version = $version and {JUDGED_FOLDS}
         ),
         span as (
             select min(origin_date) - {LOOKBACK_DAYS} as first_day,
                    (select max(date) from features.demand_targets
                     where feature_set_version = $version) as last_day
             from features.demand_features
-            where feature_set_version = $version and fold is not null
+            where feature_set_version = $version and {JUDGED_FOLDS}
         ),
         days as (
             select unnest(generate_series(first_day, last_day, interval 1 day))::date as date
@@ -91,10 +91,10 @@ def evaluation_history(con: duckdb.DuckDBPyConnection, version: str) -> pl.DataF
 def fold_series(con: duckdb.DuckDBPyConnection, version: str) -> dict[str, pl.DataFrame]:
     """Per fold, its series with their attributes (category, unit price and cost at the origin)."""
     frame = con.execute(
-        """select fold, sku, location_id, category,
+        f"""select fold, sku, location_id, category,
                   coalesce(list_price, realized_price_91) as unit_price, unit_cost
            from features.demand_features
-           where feature_set_version = $version and fold is not null""",
+           where feature_set_version = $version and {JUDGED_FOLDS}""",
         {"version": version},
     ).pl()
     return {fold[0]: rows.drop("fold") for fold, rows in frame.group_by(["fold"])}
@@ -108,8 +108,8 @@ def history_shortfall(
     folds = calendar.fold_origins()
     judged = dict(
         con.execute(
-            """select fold, count(*) from features.demand_features
-               where feature_set_version = $version and fold is not null group by all""",
+            f"""select fold, count(*) from features.demand_features
+               where feature_set_version = $version and {JUDGED_FOLDS} group by all""",
             {"version": version},
         ).fetchall()
     )

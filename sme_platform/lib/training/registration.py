@@ -124,6 +124,8 @@ def register_candidate(
         parameters={
             "lightgbm": final.parameters,
             "level_factor": final.level_factor,
+            # The warm-up fold the calibration fold's level correction came from (backtest.py).
+            "level_warmup": outcome.backtest.warmup,
             "recent_mean_weight": final.recent_mean_weight,
             "recent_mean_windows": list(final.recent_mean_windows),
             # The forecast is exp(LightGBM's raw score + log of this level): model.offset.

@@ -1,0 +1,92 @@
+"""The warm-up fold: forecast by the demand model alone, `horizon_days` before the calibration
+fold, so the calibration fold's forecasts are level-corrected out of sample like every later
+fold's; no method is judged on it, and a history too short for it leaves the calibration fold
+uncorrected, saying why."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from sme_platform.lib.features.origins import CALIBRATION, JUDGED_FOLDS, WARMUP
+from sme_platform.lib.features.settings import ForecastSettings
+from sme_platform.lib.features.store import materialize_feature_set
+from sme_platform.lib.training.backtest import backtest_model
+from sme_platform.lib.training.level_correction import level_factor
+from sme_platform.lib.training.model import train
+from sme_platform.lib.training.pipeline import evaluation_history, fold_series, history_shortfall
+from sme_platform.lib.warehouse import connect
+from sme_platform_tests.ml.synthetic_company import write_company
+
+SETTINGS = ForecastSettings(training_row_budget=20_000)
+
+
+def test_the_warmup_fold_corrects_the_calibration_fold_and_is_judged_by_no_one(tmp_path):
+    project = tmp_path / "company"
+    write_company(project, days=300, pattern="learnable")
+    with connect(project / "data" / "warehouse.duckdb") as con:
+        feature_set = materialize_feature_set(con, SETTINGS, {}, "run-1")
+        calendar = feature_set.calendar
+        version = feature_set.version
+        assert calendar.warmup_origin == calendar.fold_origins()[CALIBRATION] - timedelta(days=14)
+        assert list(calendar.model_fold_origins()) == [WARMUP, *calendar.fold_origins()]
+        stored = dict(
+            con.execute(
+                """select fold, count(*) from features.demand_features
+                   where feature_set_version = $v and fold is not null group by all""",
+                {"v": version},
+            ).fetchall()
+        )
+        judged = con.execute(
+            f"""select count(*) from features.demand_features
+                where feature_set_version = $v and {JUDGED_FOLDS}""",
+            {"v": version},
+        ).fetchone()[0]
+        assert stored[WARMUP] > 0 and judged == sum(stored.values()) - stored[WARMUP]
+        # The peers' history and series come from the judged folds only.
+        assert WARMUP not in fold_series(con, version)
+        first_day = evaluation_history(con, version)["date"].min()
+        assert first_day > calendar.warmup_origin - timedelta(days=200)
+        assert history_shortfall(con, version, calendar) is None
+
+        trained = []
+
+        def counting_train(frame, seed):
+            trained.append(frame["target_date"].max())
+            return train(frame, seed)
+
+        backtest = backtest_model(con, version, SETTINGS, calendar, [], train_model=counting_train)
+    # The warm-up model learned only from days before the warm-up origin.
+    assert len(trained) == len(calendar.fold_origins()) + 2
+    assert trained[0] < calendar.warmup_origin
+    warmup = backtest.warmup
+    assert warmup["origin"] == calendar.warmup_origin.isoformat()
+    assert warmup["rows"] == stored[WARMUP] * 14 and "skipped" not in warmup
+    assert warmup["sold"] > 0 and warmup["forecast"] > 0
+    # The calibration fold is corrected by the warm-up's units sold over forecast ...
+    assert backtest.level_factors[CALIBRATION] == pytest.approx(
+        level_factor(warmup["sold"], warmup["forecast"]),
+        rel=1e-4,  # rounded to cents
+    )
+    assert backtest.level_factors[CALIBRATION] != 1.0
+    # ... and the warm-up's forecasts are nobody's to judge.
+    assert WARMUP not in set(backtest.forecasts["fold"])
+    assert set(backtest.level_factors) == {*calendar.fold_origins(), "final"}
+
+
+def test_a_history_too_short_for_the_warmup_leaves_the_calibration_fold_uncorrected(tmp_path):
+    # One fold of 7 days: the warm-up origin is 27 days before the newest of 35 days, and no
+    # training row ends before it.
+    settings = ForecastSettings(
+        horizon_days=7, backtest_folds=1, training_window_days=63, active_days=7
+    )
+    project = tmp_path / "company"
+    write_company(project, days=35, pattern="noise")
+    with connect(project / "data" / "warehouse.duckdb") as con:
+        feature_set = materialize_feature_set(con, settings, {}, "run-1")
+        assert history_shortfall(con, feature_set.version, feature_set.calendar) is None
+        backtest = backtest_model(con, feature_set.version, settings, feature_set.calendar, [])
+    assert backtest.warmup["skipped"].startswith("history too short for a warm-up fold")
+    assert backtest.level_factors[CALIBRATION] == 1.0
+    assert set(backtest.forecasts["fold"]) == {CALIBRATION, "fold_1", "holdout"}
