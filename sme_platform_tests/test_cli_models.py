@@ -10,11 +10,11 @@ from typer.testing import CliRunner
 from sme_platform.cli import app
 from sme_platform.lib.audit.log import read_events
 from sme_platform.lib.project import ProjectPaths
-from sme_platform.lib.release.registry import list_versions
+from sme_platform.lib.release.registry import list_versions, register_version
 from sme_platform.lib.release.status import transition
 from sme_platform.lib.warehouse import connect
 from sme_platform_tests.defs.test_release_jobs import make_registry
-from sme_platform_tests.lib.release.conftest import register
+from sme_platform_tests.lib.release.conftest import MODEL_TEXT, metadata, register
 
 NAME = "demand_forecast"
 
@@ -160,6 +160,45 @@ def test_models_name_version_shows_its_provenance_and_every_decision_in_full(pro
     malformed = invoke("models", NAME, "latest", "--project-dir", str(project))
     assert malformed.exit_code == 1
     assert "'latest' is not a model version (expected v1, v2, ...)" in malformed.output
+
+
+@pytest.mark.parametrize(
+    ("warmup", "expected"),
+    [
+        (
+            {"origin": "2025-09-01", "rows": 28_000, "sold": 5123.4, "forecast": 4811.0},
+            "forecasts x 1.048: units sold over units forecast on the backtest's windows, "
+            "shrunk toward 1, the warm-up fold from 2025-09-01 included (5,123 sold, 4,811 "
+            "forecast)",
+        ),
+        (
+            {
+                "origin": "2025-09-01",
+                "skipped": "history too short for a warm-up fold: no series active at its origin",
+            },
+            "shrunk toward 1; history too short for a warm-up fold: no series active at its origin",
+        ),
+        (
+            None,
+            "forecasts x 1.048: units sold over units forecast on the backtest's windows, "
+            "shrunk toward 1 ",
+        ),
+    ],
+)
+def test_models_name_version_says_what_its_forecasts_are_scaled_by(project, warmup, expected):
+    parameters = {"level_factor": 1.0481, **({"level_warmup": warmup} if warmup else {})}
+    with connect(ProjectPaths.at(project).warehouse) as con:
+        version = register_version(
+            con,
+            ProjectPaths.at(project).data_dir / "models",
+            NAME,
+            MODEL_TEXT,
+            metadata(parameters=parameters),
+            run_id="run-9",
+        ).version
+    result = invoke("models", NAME, version, "--project-dir", str(project))
+    assert result.exit_code == 0, result.output
+    assert expected in " ".join(result.output.split()) + " "
 
 
 def test_approve_records_the_approval_as_a_run_of_the_project(project):
