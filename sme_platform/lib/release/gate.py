@@ -40,6 +40,7 @@ from sme_platform.lib.release.gate_rows import (
     holdout,
     over_windows,
     segments,
+    window_costs,
 )
 
 CHALLENGER_METHOD = "lightgbm"
@@ -170,11 +171,24 @@ def decide(
             **compared,
         }
 
+    # How many windows the sum's verdict holds in: an auditor's first question when it is near
+    # the margin (one window swung from +8.5 to -12.5 % between two samples of the same data).
+    per_window = None
+    if config.baseline_window == "all_folds":
+        ours_by_window = window_costs(challenger_rows, CHALLENGER_METHOD)
+        theirs_by_window = window_costs(reference_rows, best_method)
+        per_window = {
+            fold: {"challenger": ours_by_window[fold], "reference": theirs_by_window[fold]}
+            for fold in sorted(ours_by_window.keys() & theirs_by_window.keys())
+        }
     passing: list[str] = []
     failing: list[str] = []
     for method, (ours, _, prefix) in comparisons.items():
         ours_cost = cost(ours[CHALLENGER_METHOD][("overall", "overall")])
         ok, sentence = _beats(ours_cost, cost(compared[method]), _label(method), config.margin)
+        if method == best_method and per_window:
+            cheaper = sum(1 for c in per_window.values() if c["challenger"] < c["reference"])
+            sentence += f"; cheaper in {cheaper} of the {len(per_window)} windows"
         (passing if ok else failing).append(prefix + sentence)
     ok, sentence = _bias_within(window_overall.get("bias"), config.max_abs_bias)
     (passing if ok else failing).append(sentence)
@@ -204,6 +218,8 @@ def decide(
         "segment_regressions": regressions,
         "baseline_window": config.baseline_window,
         "challenger_over_window": _figures(window_overall),
+        # Per backtest window, the challenger's cost and the best baseline's (all_folds only).
+        "windows_against_best_baseline": per_window,
         "config": config.model_dump(),
         "has_champion": has_champion,
         "approved": approved,

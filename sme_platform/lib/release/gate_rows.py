@@ -58,6 +58,18 @@ def over_windows(rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def window_costs(rows: list[Mapping[str, Any]], model: str) -> dict[str, float]:
+    """The overall business cost of `model` in each backtest window (the calibration fold left
+    out, as in `over_windows`), by fold."""
+    return {
+        str(row["fold"]): cost(row)
+        for row in rows
+        if row["model"] == model
+        and row.get("fold") != CALIBRATION_FOLD
+        and row["segment_type"] == "overall"
+    }
+
+
 def by_segment(
     rows: list[Mapping[str, Any]], which: str
 ) -> dict[str, dict[tuple[str, str], Mapping[str, Any]]]:

@@ -261,7 +261,37 @@ def test_baselines_can_be_judged_over_every_backtest_window_and_the_champion_on_
     assert decision.reasons[:3] == [
         "business cost 990.0 is 3.88 % below the champion's 1,030.0 (at least 2 % required)",
         "over the 5 backtest windows: business cost 4,820.0 is 6.23 % below "
-        "statsforecast.ADIDA's 5,140.0 (at least 2 % required)",
+        "statsforecast.ADIDA's 5,140.0 (at least 2 % required); cheaper in 5 of the 5 windows",
         "bias +1.0 % is within ±10 %",
     ]
     assert decision.figures["baseline_window"] == "all_folds"
+    assert decision.figures["windows_against_best_baseline"]["fold_3"] == {
+        "challenger": 980.0,
+        "reference": 1050.0,
+    }
+    assert on_holdout.figures["windows_against_best_baseline"] is None
+
+
+def test_the_window_verdict_says_in_how_many_windows_it_holds():
+    # 3.5 % cheaper over the five windows, all of it from one window; dearer in three.
+    ours = fold_rows(
+        "lightgbm", [1000, 1000, 600, 1000, 1020], actual=[100] * 5, forecast=[101] * 5
+    )
+    theirs = fold_rows(
+        "moving_average_28", [990, 990, 800, 1010, 1000], actual=[100] * 5, forecast=[99] * 5
+    )
+    every_fold = GateConfig(baseline_window="all_folds")
+    decision = decide(ours, theirs, every_fold, has_champion=False, approved=False)
+    assert decision.outcome == "promote_to_champion"
+    assert decision.reasons[0] == (
+        "over the 5 backtest windows: business cost 4,620.0 is 3.55 % below moving_average_28's "
+        "4,790.0 (at least 2 % required); cheaper in 2 of the 5 windows"
+    )
+    refused = decide(
+        ours,
+        theirs,
+        GateConfig(baseline_window="all_folds", margin=0.05),
+        has_champion=False,
+        approved=False,
+    )
+    assert refused.reasons[0].endswith("(needs at most 4,550.5); cheaper in 2 of the 5 windows")
