@@ -211,7 +211,8 @@ def run_training(
     judged, results, protection_quantiles, _ = judge_methods(everything, assumptions)
     lightgbm_rows = everything.filter(pl.col("model") == LIGHTGBM)
     final_quantiles = fit_residual_quantiles(lightgbm_rows, NOMINAL_COVERAGE)
-    final_protection_quantile = fit_protection_quantiles(lightgbm_rows, assumptions)[LIGHTGBM]
+    # judge_methods fitted every method's on every window, the final model's own included.
+    final_protection_quantile = protection_quantiles[LIGHTGBM]
     scoring = apply_intervals(
         backtest.scoring_frame.with_columns(pl.lit(LIGHTGBM).alias("model")), final_quantiles
     )
