@@ -16,12 +16,11 @@ from sme_platform.cli_audit import add_audit_commands
 from sme_platform.cli_erase import add_erase_commands
 from sme_platform.cli_models import add_model_commands
 from sme_platform.cli_output import (
-    busy_warehouse,
     console,
     print_access,
-    print_line,
     print_summary,
     progress_bar,
+    report_busy_warehouse,
 )
 from sme_platform.cli_reports import add_report_commands
 from sme_platform.cli_runs import (
@@ -305,14 +304,12 @@ def summary(project_dir: ProjectDir = REPO_ROOT) -> None:
     try:
         print_summary(paths)
     except duckdb.IOException as error:
-        busy = busy_warehouse(error, paths)
-        if busy is None:
-            raise
-        print_line(
-            f"{busy}: the summary can read it once that run ends (`sme-platform summary` "
-            f"again). Meanwhile the last published snapshot is readable at any time: "
+        report_busy_warehouse(
+            error,
+            paths,
+            "the summary can read it once that run ends (`sme-platform summary` again). "
+            f"Meanwhile the last published snapshot is readable at any time: "
             f"{paths.analyst_database}",
-            "yellow",
         )
         raise typer.Exit(1) from None
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from sme_platform.cli_output import busy_warehouse, console, print_line
+from sme_platform.cli_output import console, report_busy_warehouse
 from sme_platform.lib.project import REPO_ROOT, ProjectPaths
 
 SHOWN_FINDINGS = 20
@@ -40,12 +40,8 @@ def add_audit_commands(
             ):
                 verification = verify_audit_log(instance, con)
         except duckdb.IOException as error:
-            busy = busy_warehouse(error, paths)
-            if busy is None:
-                raise
-            print_line(
-                f"{busy}: verify again when it ends (its last step verifies the chain too)",
-                "yellow",
+            report_busy_warehouse(
+                error, paths, "verify again when it ends (its last step verifies the chain too)"
             )
             raise typer.Exit(1) from None
         console.print(verification.summary(), markup=False)

@@ -12,7 +12,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from sme_platform.cli_output import busy_warehouse, console, print_line
+from sme_platform.cli_output import console, print_line, report_busy_warehouse
 from sme_platform.lib.project import ProjectPaths
 
 
@@ -39,10 +39,7 @@ def print_version_detail(paths: ProjectPaths, name: str, version: str) -> int:
         print_line(str(error), "red")
         return 1
     except duckdb.IOException as error:
-        busy = busy_warehouse(error, paths)
-        if busy is None:
-            raise
-        print_line(f"{busy}: ask again when it ends", "yellow")
+        report_busy_warehouse(error, paths, "ask again when it ends")
         return 1
     latest = newest_decision(history)
     decided = decision_label(latest)

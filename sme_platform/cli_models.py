@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from sme_platform.cli_output import busy_warehouse, console, innermost_message, print_line
+from sme_platform.cli_output import console, innermost_message, print_line, report_busy_warehouse
 from sme_platform.lib.project import REPO_ROOT, ProjectPaths
 from sme_platform.lib.release.decisions import decision_label
 
@@ -116,10 +116,7 @@ def print_versions(paths: ProjectPaths, name: str | None) -> int:
             versions = list_versions(con)
             decisions = latest_decisions(con)
     except duckdb.IOException as error:
-        busy = busy_warehouse(error, paths)
-        if busy is None:
-            raise
-        print_line(f"{busy}: list the models again when it ends", "yellow")
+        report_busy_warehouse(error, paths, "list the models again when it ends")
         return 1
     shown = [v for v in versions if name is None or v.model_name == name]
     if not shown:

@@ -32,20 +32,20 @@ def print_line(line: str, style: str) -> None:
     console.print(line, style=style, markup=False, soft_wrap=True)
 
 
-def busy_warehouse(error: Exception, paths: ProjectPaths) -> str | None:
-    """ "<warehouse> is being written by <writer>" when `error` is DuckDB refusing to open the
-    warehouse because another process writes it (it allows one writing process per file, and
-    no reader beside it), naming the run that holds the platform's lock if one does; None for
-    any other error, which the caller raises."""
+def report_busy_warehouse(error: Exception, paths: ProjectPaths, then: str) -> None:
+    """Print "<warehouse> is being written by <writer>: <then>" when `error` is DuckDB refusing
+    to open the warehouse because another process writes it (it allows one writing process per
+    file, and no reader beside it), naming the run that holds the platform's lock if one does;
+    any other error is raised again."""
     import duckdb
 
     if not isinstance(error, duckdb.IOException) or "lock" not in str(error).lower():
-        return None
+        raise error
     from sme_platform.defs.runs import warehouse_lock
 
     holder = warehouse_lock(paths).current_holder()
     writer = holder.describe() if holder else "another process"
-    return f"{paths.warehouse} is being written by {writer}"
+    print_line(f"{paths.warehouse} is being written by {writer}: {then}", "yellow")
 
 
 def print_failed_checks(result) -> None:
