@@ -4,13 +4,15 @@ description its catalog gives each."""
 import duckdb
 
 from sme_platform.lib.audit.log import AUDIT_TABLE
+from sme_platform.lib.training.conformal import NOMINAL_COVERAGE
 
 # The ML stages' tables analysts read, none holding personal data: what each model forecast, how
 # it was judged, which version serves and why, and where its features came from.
 ML_TABLES = {
     "ml.demand_forecast": (
-        "The next 14 days of demand per SKU and location with an 80 % interval, from the "
-        "champion (or the canary challenger on its share), with model and feature versions. "
+        f"The next 14 days of demand per SKU and location with a {NOMINAL_COVERAGE * 100:.0f} % "
+        "interval, from the champion (or the canary challenger on its share), with model and "
+        "feature versions. "
         "Grain: one row per SKU, location and forecast day."
     ),
     "ml.backtest_results": (

@@ -125,8 +125,9 @@ def demand_forecast_release(context: dg.AssetExecutionContext, project: ProjectR
             group_name="release",
             description=(
                 "ml.demand_forecast: the next 14 days of demand per active series (SKU x "
-                "location) with an 80 % prediction interval, from the champion (and from the "
-                "canary challenger on its share of the series), the model and feature set "
+                f"location) with a {NOMINAL_COVERAGE * 100:.0f} % prediction interval, from the "
+                "champion (and from the canary challenger on its share of the series), the "
+                "model and feature set "
                 "versions on every row; while no version has passed the gate, from the cheaper "
                 "baseline of the newest backtest (role fallback); published to the analyst "
                 "database. "

@@ -13,6 +13,7 @@ import polars as pl
 from plotly.offline import get_plotlyjs
 
 from sme_platform.lib.dashboard.data import DashboardData, Section
+from sme_platform.lib.training.conformal import NOMINAL_COVERAGE
 
 TITLE = "KPI dashboard"
 
@@ -87,7 +88,7 @@ def _sales_and_forecast(section: Section) -> str:
                 fill="toself",
                 fillcolor="rgba(31,119,180,0.15)",
                 line={"width": 0},
-                name="80 % interval",
+                name=f"{NOMINAL_COVERAGE * 100:.0f} % interval",
             )
         )
         figure.add_trace(go.Scatter(x=ahead["date"], y=ahead["forecast"], name="forecast"))

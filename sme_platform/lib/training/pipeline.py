@@ -27,12 +27,14 @@ from sme_platform.lib.training.baselines import (
     seasonal_naive,
 )
 from sme_platform.lib.training.business import BusinessAssumptions
-from sme_platform.lib.training.conformal import apply_intervals, fit_residual_quantiles
+from sme_platform.lib.training.conformal import (
+    NOMINAL_COVERAGE,
+    apply_intervals,
+    fit_residual_quantiles,
+)
 from sme_platform.lib.training.expanding_calibration import judge_with_expanding_calibration
 from sme_platform.lib.training.peers import statsforecast_peers
 from sme_platform.lib.training.safety_stock import ProtectionQuantile, fit_protection_quantiles
-
-NOMINAL_COVERAGE = 0.8
 
 
 @dataclass

@@ -74,20 +74,75 @@ def test_size_buckets_separate_slow_from_fast_series_and_merge_empty_buckets():
     # Four requested buckets, but the cut points are 0.5, 10 and 10: a bucket below 0.5 would be
     # empty, so it merges: two buckets remain, each with its own spread. Fast bucket: residuals
     # -5..4, ten each; the 10th percentile (lower) is rank 9 of 0..99 -> -5, the 90th (higher)
-    # rank 90 -> 4; each in units of sqrt(prediction + 1) of its rows.
+    # rank 90 -> 4; each in units of sqrt(prediction + 1) of its rows. The slow bucket sells
+    # nothing on half its days (actual 0.5 - 0.5): its lower bound is 0, its upper bound the 80th
+    # percentile (0.5).
     quantiles = fit_residual_quantiles(calibration, nominal=0.8, size_buckets=4)
     assert quantiles.select(
-        "size_from", "residual_low", "residual_high", "calibration_rows"
+        "size_from", "residual_low", "residual_high", "low_is_zero", "calibration_rows"
     ).rows() == [
-        (float("-inf"), pytest.approx(-0.5 / 1.5**0.5), pytest.approx(0.5 / 1.5**0.5), 100),
-        (10.0, pytest.approx(-5 / 11**0.5), pytest.approx(4 / 11**0.5), 100),
+        (float("-inf"), pytest.approx(-0.5 / 1.5**0.5), pytest.approx(0.5 / 1.5**0.5), True, 100),
+        (10.0, pytest.approx(-5 / 11**0.5), pytest.approx(4 / 11**0.5), False, 100),
     ]
     frame = pl.DataFrame({"model": ["m", "m"], "horizon": [1, 1], "prediction": [0.7, 12.0]})
     slow, fast = (1.7 / 1.5) ** 0.5, (13 / 11) ** 0.5
     assert apply_intervals(frame, quantiles).select("low", "high").rows() == [
-        (pytest.approx(0.7 - 0.5 * slow), pytest.approx(0.7 + 0.5 * slow)),
+        (0.0, pytest.approx(0.7 + 0.5 * slow)),
         (pytest.approx(12 - 5 * fast), pytest.approx(12 + 4 * fast)),
     ]
+
+
+def slow_bucket_calibration() -> pl.DataFrame:
+    """One size bucket that sells nothing on 90 of its 100 days: 95 forecasts of 0.2 (85 zero
+    days, 10 of one unit) and 5 of 0.4 that sold nothing."""
+    return pl.concat(
+        [
+            residual_rows("m", 0.2, [-0.2] * 85 + [0.8] * 10),
+            residual_rows("m", 0.4, [-0.4] * 5),
+        ]
+    )
+
+
+def test_a_bucket_selling_nothing_on_most_days_gets_the_lower_bound_zero():
+    calibration = slow_bucket_calibration()
+    frame = pl.DataFrame({"model": ["m", "m"], "horizon": [1, 1], "prediction": [0.2, 0.4]})
+    quantiles = fit_residual_quantiles(calibration, nominal=0.8, size_buckets=1)
+    # Two tails would take the lower bound from the 10th percentile, a zero day of a 0.2
+    # forecast (-0.2 / sqrt(1.2)): around a forecast of 0.4 that is 0.4 - 0.2 * sqrt(1.4 / 1.2)
+    # = 0.18, above 0, though those days sold nothing every time.
+    two_tails = quantiles.drop("low_is_zero")
+    assert apply_intervals(frame, two_tails)["low"].to_list() == [
+        0.0,
+        pytest.approx(0.4 - 0.2 * (1.4 / 1.2) ** 0.5),
+    ]
+    # 90 % of its days sold nothing, more than the lower tail's 10 %: lower bound 0; the upper
+    # bound is the 80th percentile of the residuals, a zero day (-0.2 / sqrt(1.2)), below each
+    # forecast, so widened up to it. Every calibration day that sold nothing is covered.
+    assert quantiles["low_is_zero"].to_list() == [True]
+    assert apply_intervals(frame, quantiles).select("low", "high").rows() == [
+        (0.0, pytest.approx(0.2)),
+        (0.0, pytest.approx(0.4)),
+    ]
+    judged = apply_intervals(calibration, quantiles)
+    assert judged.filter(pl.col("actual") == 0)["low"].max() == 0.0
+    # At nominal 0.95 the upper bound is the 95th percentile: a day of one unit (0.8 / sqrt(1.2)).
+    wide = fit_residual_quantiles(calibration, nominal=0.95, size_buckets=1)
+    assert apply_intervals(frame, wide)["high"].to_list() == [
+        pytest.approx(0.2 + 0.8),
+        pytest.approx(0.4 + 0.8 * (1.4 / 1.2) ** 0.5),
+    ]
+
+
+def test_a_bucket_with_few_zero_days_keeps_both_tails():
+    # Sells nothing on 5 of 100 days, fewer than the lower tail's 10 %.
+    calibration = residual_rows(
+        "m", 4.0, [-4.0] * 5 + [float(r) for r in range(-3, 3)] * 15 + [0.0] * 5
+    )
+    quantiles = fit_residual_quantiles(calibration, nominal=0.8, size_buckets=1)
+    assert quantiles["low_is_zero"].to_list() == [False]
+    frame = pl.DataFrame({"model": ["m"], "horizon": [1], "prediction": [4.0]})
+    # 10th percentile (lower): rank 9 of the sorted residuals, -3; 90th (higher): rank 90, 2.
+    assert apply_intervals(frame, quantiles).select("low", "high").rows() == [(1.0, 6.0)]
 
 
 def test_an_uncalibrated_model_is_refused():

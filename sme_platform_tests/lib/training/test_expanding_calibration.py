@@ -13,7 +13,7 @@ from sme_platform.lib.training.expanding_calibration import (
     judge_with_expanding_calibration,
     window_order,
 )
-from sme_platform.lib.training.pipeline import judge_methods
+from sme_platform.lib.training.pipeline import NOMINAL_COVERAGE, judge_methods
 from sme_platform.lib.training.safety_stock import fit_protection_quantiles
 
 ASSUMPTIONS = BusinessAssumptions(lead_time_days=1, review_period_days=2, service_level=0.9)
@@ -91,7 +91,9 @@ def test_the_platform_judges_every_method_with_the_expanding_calibration():
         window("calibration", 2.0) + window("fold_1", 6.0) + window("holdout", 6.0)
     )
     judged, results, protection, _ = judge_methods(forecasts, ASSUMPTIONS)
-    assert results.equals(judge_with_expanding_calibration(forecasts, judged, ASSUMPTIONS, 0.8))
+    assert results.equals(
+        judge_with_expanding_calibration(forecasts, judged, ASSUMPTIONS, NOMINAL_COVERAGE)
+    )
     assert sorted(judged.get_column("fold").unique()) == ["fold_1", "holdout"]
     # The safety stock production orders with: every window's misses (two of three missed).
     assert protection == fit_protection_quantiles(forecasts, ASSUMPTIONS)
