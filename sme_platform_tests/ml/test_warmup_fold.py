@@ -90,3 +90,30 @@ def test_a_history_too_short_for_the_warmup_leaves_the_calibration_fold_uncorrec
     assert backtest.warmup["skipped"].startswith("history too short for a warm-up fold")
     assert backtest.level_factors[CALIBRATION] == 1.0
     assert set(backtest.forecasts["fold"]) == {CALIBRATION, "fold_1", "holdout"}
+
+
+def test_a_feature_set_built_before_the_warmup_fold_says_so(tmp_path):
+    # A version stored by code before 2026-12-04 planned no warm-up rows: its backtest (a
+    # benchmark re-judging an old warehouse) skips the warm-up for that reason, not for a short
+    # history.
+    project = tmp_path / "company"
+    write_company(project, days=300, pattern="learnable")
+    with connect(project / "data" / "warehouse.duckdb") as con:
+        feature_set = materialize_feature_set(con, SETTINGS, {}, "run-1")
+        version = feature_set.version
+        con.execute(
+            "delete from features.demand_features where feature_set_version = $v and fold = $w",
+            {"v": version, "w": WARMUP},
+        )
+        con.execute(
+            """update features.feature_set_versions
+               set fold_origins = json_object('calibration', fold_origins->>'calibration')
+               where version = $v""",
+            {"v": version},
+        )
+        backtest = backtest_model(con, version, SETTINGS, feature_set.calendar, [])
+    assert backtest.warmup["skipped"] == (
+        f"feature set version {version} was built before the warm-up fold existed "
+        "(features built again plan one)"
+    )
+    assert backtest.level_factors[CALIBRATION] == 1.0

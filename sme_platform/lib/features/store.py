@@ -271,6 +271,15 @@ def stored_version(con: duckdb.DuckDBPyConnection, version: str) -> FeatureSetVe
     )
 
 
+def planned_folds(con: duckdb.DuckDBPyConnection, version: str) -> set[str]:
+    """The folds a stored version planned rows for (its fold_origins): one stored before the
+    warm-up fold (lib/features/origins) has none for it."""
+    row = con.execute(
+        "select fold_origins from features.feature_set_versions where version = ?", [version]
+    ).fetchone()
+    return set(json.loads(row[0])) if row is not None and row[0] is not None else set()
+
+
 def _scoring_only_column(con: duckdb.DuckDBPyConnection) -> str:
     # A warehouse of an earlier version has no such column until its features are built again
     # (and may be opened read-only): its versions all hold every row.

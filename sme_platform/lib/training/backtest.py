@@ -34,6 +34,7 @@ import polars as pl
 
 from sme_platform.lib.features.origins import WARMUP, ForecastCalendar
 from sme_platform.lib.features.settings import ForecastSettings
+from sme_platform.lib.features.store import planned_folds
 from sme_platform.lib.training.frames import expand
 from sme_platform.lib.training.history import as_forecast_frame
 from sme_platform.lib.training.level_correction import level_factor
@@ -100,8 +101,7 @@ def backtest_model(
         )
         fold_rows = evaluation.filter(pl.col("fold") == fold)
         if fold == WARMUP and (fold_rows.is_empty() or rows.is_empty()):
-            missing = "series active at" if fold_rows.is_empty() else "training row before"
-            warmup["skipped"] = f"history too short for a warm-up fold: no {missing} its origin"
+            warmup["skipped"] = _why_no_warmup(con, version, fold_rows, rows)
             continue
         model = train_model(rows, settings.sample_seed)
         model.level_factor = factor(sold_so_far, forecast_so_far)
@@ -128,3 +128,15 @@ def backtest_model(
     return ModelBacktest(
         pl.concat(forecasts), final_model, scoring, training.height, seconds, factors, warmup
     )
+
+
+def _why_no_warmup(
+    con: duckdb.DuckDBPyConnection, version: str, fold_rows: pl.DataFrame, rows: pl.DataFrame
+) -> str:
+    if fold_rows.is_empty() and WARMUP not in planned_folds(con, version):
+        return (
+            f"feature set version {version} was built before the warm-up fold existed "
+            "(features built again plan one)"
+        )
+    missing = "series active at" if fold_rows.is_empty() else "training row before"
+    return f"history too short for a warm-up fold: no {missing} its origin"
