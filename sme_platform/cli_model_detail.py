@@ -85,6 +85,7 @@ def _facts(version, paths: ProjectPaths) -> Table:
         ("sha256", version.artifact_sha256),
         ("holdout", _holdout(metrics)),
         ("level correction", _level_correction(version.parameters or {})),
+        ("cost against others", _cost_against_others(version.business or {})),
         ("high impact", "yes: released only after an approval" if version.high_impact else "no"),
         ("approved", _approval(version)),
         ("previous champion", version.previous_champion_version or ""),
@@ -128,6 +129,34 @@ def _level_correction(parameters: dict[str, Any]) -> str:
             f"sold, {warmup['forecast']:,.0f} forecast)"
         )
     return text
+
+
+def _cost_against_others(business: dict[str, Any]) -> str:
+    """Its simulated cost against each other method's, with the 90 % interval over series
+    (lib/training/cost_uncertainty): whether a lead is more than the luck of a few series."""
+    intervals = business.get("cost_against_others") or {}
+    every, holdout = intervals.get("all_windows") or {}, intervals.get("holdout") or {}
+    lines = []
+    # The rivals closest to the model (or ahead of it) first.
+    for method in sorted(every, key=lambda m: -(every[m].get("ratio") or 0.0)):
+        parts = [
+            f"{_share(figures)} {where}"
+            for figures, where in (
+                (every[method], "over every window"),
+                (holdout.get(method), "on the holdout"),
+            )
+            if figures and figures.get("low") is not None
+        ]
+        if parts:
+            lines.append(f"{method}: {'; '.join(parts)}")
+    return "\n".join(lines)
+
+
+def _share(figures: dict[str, float]) -> str:
+    return (
+        f"{figures['ratio'] * 100:+.1f} % (90 % interval over series "
+        f"{figures['low'] * 100:+.1f} to {figures['high'] * 100:+.1f} %)"
+    )
 
 
 def _approval(version) -> str:

@@ -185,9 +185,9 @@ def print_forecasting(forecasting) -> None:
         f"all {forecasting.windows} backtest windows "
         f"({forecasting.windows} x {forecasting.holdout_days} days)"
     )
-    for saving, where in (
-        (forecasting.saving_against_best_alternative, "the holdout"),
-        (forecasting.saving_over_windows, windows),
+    for saving, where, window in (
+        (forecasting.saving_against_best_alternative, "the holdout", "holdout"),
+        (forecasting.saving_over_windows, windows, "all_windows"),
     ):
         if saving is not None:
             method, money = saving
@@ -195,6 +195,8 @@ def print_forecasting(forecasting) -> None:
                 f"Over {where}, ordering from the model's forecasts would "
                 f"{'save' if money > 0 else 'cost'} {abs(money):,.0f} in lost margin and holding "
                 f"cost against {method}, the cheapest alternative there"
+                + forecasting.interval_note(method, window),
+                markup=False,
             )
     if forecasting.service_level_note:
         console.print(forecasting.service_level_note, markup=False)

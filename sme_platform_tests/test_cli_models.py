@@ -387,3 +387,34 @@ def test_a_challenger_in_canary_shows_its_share():
         status="challenger", canary_share=None, high_impact=True, approved_by=None
     )
     assert (_status_label(waiting), _approval_label(waiting)) == ("challenger *", "awaited")
+
+
+def test_models_name_version_says_how_sure_its_cost_lead_is(project):
+    business = {
+        "cost_against_others": {
+            "all_windows": {
+                "statsforecast.ADIDA": {"ratio": -0.031, "low": -0.086, "high": 0.022},
+                "seasonal_naive": {"ratio": -0.30, "low": -0.35, "high": -0.25},
+            },
+            "holdout": {"statsforecast.ADIDA": {"ratio": 0.159, "low": -0.005, "high": 0.312}},
+        }
+    }
+    with connect(ProjectPaths.at(project).warehouse) as con:
+        version = register_version(
+            con,
+            ProjectPaths.at(project).data_dir / "models",
+            NAME,
+            MODEL_TEXT,
+            metadata(business=business),
+            run_id="run-9",
+        ).version
+    result = invoke("models", NAME, version, "--project-dir", str(project))
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    # The rivals closest to (or ahead of) the model first.
+    assert (
+        "cost against others statsforecast.ADIDA: -3.1 % (90 % interval over series -8.6 to "
+        "+2.2 %) over every window; +15.9 % (90 % interval over series -0.5 to +31.2 %) on the "
+        "holdout seasonal_naive: -30.0 % (90 % interval over series -35.0 to -25.0 %) over "
+        "every window"
+    ) in said

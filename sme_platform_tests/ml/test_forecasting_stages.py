@@ -75,6 +75,15 @@ def test_a_learnable_demand_is_trained_promoted_and_published(tmp_path, instance
     passed, _, description = evaluated["promotion_gate"]
     assert passed, description
     assert "becomes champion" in description
+    # How sure the comparison is: the training step's interval over series, in the registry.
+    assert "90 % interval over series" in description
+    ((business,),) = query(project, "select business::varchar from ml.model_registry")
+    intervals = json.loads(business)["cost_against_others"]
+    assert set(intervals) == {"all_windows", "holdout"}
+    for window in intervals.values():
+        assert "lightgbm" not in window and "statsforecast.ADIDA" in window
+        for figures in window.values():
+            assert figures["low"] <= figures["ratio"] <= figures["high"]
 
     assert query(project, "select version, status from ml.model_registry") == [("v1", "champion")]
     events = query(

@@ -137,6 +137,7 @@ def release_candidate(
         has_champion=current is not None,
         approved=candidate.approved_by is not None,
         champion_judged_live=judged_live,
+        cost_intervals=(candidate.business or {}).get("cost_against_others"),
     )
     # What the costs were simulated with, for whoever reads the decision later (the gate
     # check's metadata, the audit log): the service level held, and the one the prices and

@@ -115,6 +115,7 @@ def decide(
     has_champion: bool,
     approved: bool,
     champion_judged_live: str | None = None,
+    cost_intervals: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
 ) -> GateDecision:
     """Judge the challenger against the references (rows may be dicts or a polars DataFrame):
     against the champion on the holdout, against the baselines and peers on the holdout or,
@@ -181,6 +182,10 @@ def decide(
             fold: {"challenger": ours_by_window[fold], "reference": theirs_by_window[fold]}
             for fold in sorted(ours_by_window.keys() & theirs_by_window.keys())
         }
+    interval_window = "all_windows" if config.baseline_window == "all_folds" else "holdout"
+    best_interval = ((cost_intervals or {}).get(interval_window) or {}).get(best_method)
+    if best_interval and best_interval.get("low") is None:
+        best_interval = None
     passing: list[str] = []
     failing: list[str] = []
     for method, (ours, _, prefix) in comparisons.items():
@@ -189,6 +194,11 @@ def decide(
         if method == best_method and per_window:
             cheaper = sum(1 for c in per_window.values() if c["challenger"] < c["reference"])
             sentence += f"; cheaper in {cheaper} of the {len(per_window)} windows"
+        if method == best_method and best_interval:
+            sentence += (
+                f"; 90 % interval over series {_signed_pct(best_interval['low'])} to "
+                f"{_signed_pct(best_interval['high'])}"
+            )
         (passing if ok else failing).append(prefix + sentence)
     ok, sentence = _bias_within(window_overall.get("bias"), config.max_abs_bias)
     (passing if ok else failing).append(sentence)
@@ -220,6 +230,8 @@ def decide(
         "challenger_over_window": _figures(window_overall),
         # Per backtest window, the challenger's cost and the best baseline's (all_folds only).
         "windows_against_best_baseline": per_window,
+        # The challenger's cost over the best baseline's minus 1, with its bootstrap interval.
+        "best_baseline_cost_interval": best_interval,
         "config": config.model_dump(),
         "has_champion": has_champion,
         "approved": approved,

@@ -19,12 +19,14 @@ window than with this judgement (README, "The calibration window decided most of
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import polars as pl
 
 from sme_platform.lib.training.business import BusinessAssumptions
 from sme_platform.lib.training.evaluate import evaluate
 from sme_platform.lib.training.metrics import RESULT_KEYS
-from sme_platform.lib.training.safety_stock import fit_protection_quantiles
+from sme_platform.lib.training.safety_stock import ProtectionQuantile, fit_protection_quantiles
 
 
 def window_order(forecasts: pl.DataFrame) -> list[str]:
@@ -48,13 +50,23 @@ def judge_with_expanding_calibration(
             f"an expanding calibration needs a calibration window and a window to judge; "
             f"the forecasts hold {', '.join(folds) or 'no fold'}"
         )
-    results = []
+    results = [
+        evaluate([window], assumptions, nominal, protection)
+        for window, protection in windows_with_protection(everything, judged, assumptions)
+    ]
+    return pl.concat(results).sort(RESULT_KEYS)
+
+
+def windows_with_protection(
+    everything: pl.DataFrame, judged: pl.DataFrame, assumptions: BusinessAssumptions
+) -> Iterator[tuple[pl.DataFrame, dict[str, ProtectionQuantile]]]:
+    """Each window of `judged` after the calibration fold, with the protection quantiles of the
+    windows of `everything` before it."""
+    folds = window_order(everything)
     for position, fold in enumerate(folds[1:], start=1):
         before = everything.filter(pl.col("fold").is_in(folds[:position]))
         window = judged.filter(pl.col("fold") == fold)
-        protection = fit_protection_quantiles(before, assumptions)
-        results.append(evaluate([window], assumptions, nominal, protection))
-    return pl.concat(results).sort(RESULT_KEYS)
+        yield window, fit_protection_quantiles(before, assumptions)
 
 
 def judge_with_calibration_fold(

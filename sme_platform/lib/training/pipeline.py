@@ -32,6 +32,7 @@ from sme_platform.lib.training.conformal import (
     apply_intervals,
     fit_residual_quantiles,
 )
+from sme_platform.lib.training.cost_uncertainty import cost_ratio_intervals, series_costs
 from sme_platform.lib.training.expanding_calibration import judge_with_expanding_calibration
 from sme_platform.lib.training.peers import statsforecast_peers
 from sme_platform.lib.training.safety_stock import ProtectionQuantile, fit_protection_quantiles
@@ -56,6 +57,9 @@ class TrainingOutcome:
     # rows): what a fallback forecast is served with while no version passes the gate
     # (lib/release/fallback.py).
     baseline_quantiles: dict = field(default_factory=dict)
+    # The model's cost against every other method's, over every window and on the holdout, with
+    # a bootstrap interval over series (lib/training/cost_uncertainty).
+    cost_intervals: dict = field(default_factory=dict)
 
 
 def evaluation_history(con: duckdb.DuckDBPyConnection, version: str) -> pl.DataFrame:
@@ -219,6 +223,9 @@ def run_training(
         backtest.scoring_frame.with_columns(pl.lit(LIGHTGBM).alias("model")), final_quantiles
     )
     baseline_quantiles = fallback_interval_quantiles(everything)
+    cost_intervals = cost_ratio_intervals(
+        series_costs(everything, judged, assumptions, NOMINAL_COVERAGE), LIGHTGBM
+    )
     seconds["intervals_and_evaluation"] = round(time.perf_counter() - started, 2)
     return TrainingOutcome(
         backtest,
@@ -231,4 +238,5 @@ def run_training(
         protection_quantiles,
         final_protection_quantile,
         baseline_quantiles,
+        cost_intervals,
     )

@@ -169,6 +169,9 @@ def register_candidate(
                 ),
                 config.business,
             ),
+            # The model's cost against every other method's with a 90 % interval over series:
+            # how sure the gate's comparison is (lib/training/cost_uncertainty).
+            "cost_against_others": outcome.cost_intervals,
             "holdout": {
                 row["model"]: {
                     k: row[k]

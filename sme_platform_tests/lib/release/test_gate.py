@@ -295,3 +295,44 @@ def test_the_window_verdict_says_in_how_many_windows_it_holds():
         approved=False,
     )
     assert refused.reasons[0].endswith("(needs at most 4,550.5); cheaper in 2 of the 5 windows")
+
+
+def test_the_best_baseline_comparison_carries_its_interval_over_series():
+    ours = fold_rows("lightgbm", [900, 950, 980, 1000, 990], actual=[100] * 5, forecast=[101] * 5)
+    theirs = fold_rows(
+        "statsforecast.ADIDA", [990, 1000, 1050, 1100, 1000], actual=[100] * 5, forecast=[90] * 5
+    )
+    intervals = {
+        "all_windows": {
+            "statsforecast.ADIDA": {"ratio": -0.0623, "low": -0.114, "high": 0.021},
+            "seasonal_naive": {"ratio": -0.2, "low": -0.3, "high": -0.1},
+        },
+        "holdout": {"statsforecast.ADIDA": {"ratio": -0.01, "low": -0.09, "high": 0.07}},
+    }
+    every_fold = GateConfig(baseline_window="all_folds")
+    decision = decide(
+        ours, theirs, every_fold, has_champion=False, approved=False, cost_intervals=intervals
+    )
+    # Informational: 6.2 % below passes the 2 % margin though the interval crosses zero.
+    assert decision.outcome == "promote_to_champion"
+    assert decision.reasons[0] == (
+        "over the 5 backtest windows: business cost 4,820.0 is 6.23 % below "
+        "statsforecast.ADIDA's 5,140.0 (at least 2 % required); cheaper in 5 of the 5 windows; "
+        "90 % interval over series -11.4 % to +2.1 %"
+    )
+    assert decision.figures["best_baseline_cost_interval"] == {
+        "ratio": -0.0623,
+        "low": -0.114,
+        "high": 0.021,
+    }
+    # On the holdout, the holdout's interval.
+    on_holdout = decide(
+        ours, theirs, GateConfig(), has_champion=False, approved=False, cost_intervals=intervals
+    )
+    assert on_holdout.reasons[0].endswith(
+        "(needs at most 980.0); 90 % interval over series -9.0 % to +7.0 %"
+    )
+    # A version registered before the intervals: the sentence as before.
+    before = decide(ours, theirs, every_fold, has_champion=False, approved=False)
+    assert before.reasons[0].endswith("cheaper in 5 of the 5 windows")
+    assert before.figures["best_baseline_cost_interval"] is None

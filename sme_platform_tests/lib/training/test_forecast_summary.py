@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sme_platform.cli_output import console, print_forecasting
 from sme_platform.lib.training.forecast_summary import ForecastSummary, MethodFigures
 
 
@@ -117,3 +118,34 @@ def test_the_last_runs_decisions_in_order_and_at_most_a_screenful(tmp_path):
         events = summarize_forecasting(con, "demand_forecast").last_run_events
     assert events[0] == "... 3 earlier" and len(events) == MAX_RUN_EVENTS + 1
     assert events[-1] == f"v2 approved: note {MAX_RUN_EVENTS + 2}"
+
+
+def test_each_saving_says_how_sure_it_is_over_series():
+    figures = summary({"lightgbm": 4820.0, "moving_average_28": 5140.0})
+    figures.cost_intervals = {
+        "holdout": {
+            "statsforecast.CrostonOptimized": {"ratio": -0.01, "low": -0.062, "high": 0.048}
+        },
+        "all_windows": {"moving_average_28": {"ratio": -0.0623, "low": -0.114, "high": 0.021}},
+    }
+    assert figures.interval_note("moving_average_28", "all_windows") == (
+        " (-6.2 %; 90 % interval over series -11.4 % to +2.1 %)"
+    )
+    assert figures.interval_note("seasonal_naive", "all_windows") == ""
+    with console.capture() as printed:
+        print_forecasting(figures)
+    said = " ".join(printed.get().split())
+    assert (
+        "Over the holdout, ordering from the model's forecasts would save 10 in lost margin and "
+        "holding cost against statsforecast.CrostonOptimized, the cheapest alternative there "
+        "(-1.0 %; 90 % interval over series -6.2 % to +4.8 %)"
+    ) in said
+    assert (
+        "against moving_average_28, the cheapest alternative there (-6.2 %; 90 % interval over "
+        "series -11.4 % to +2.1 %)"
+    ) in said
+    # A version registered before the intervals: the savings alone.
+    figures.cost_intervals = {}
+    with console.capture() as printed:
+        print_forecasting(figures)
+    assert "interval over series" not in printed.get()
