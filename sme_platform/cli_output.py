@@ -156,8 +156,8 @@ def print_forecasting(forecasting) -> None:
     and the money its forecasts would have saved against the best of them."""
     serving = forecasting.champion or "none yet"
     served_by = (
-        f" from the fallback {forecasting.fallback} (the cheaper "
-        "baseline of the backtest, until a version is champion)"
+        f" from the fallback {forecasting.fallback} (the cheapest "
+        "baseline or peer of the backtest, until a version is champion)"
         if forecasting.fallback
         else ""
     )

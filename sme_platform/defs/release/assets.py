@@ -128,8 +128,9 @@ def demand_forecast_release(context: dg.AssetExecutionContext, project: ProjectR
                 f"location) with a {NOMINAL_COVERAGE * 100:.0f} % prediction interval, from the "
                 "champion (and from the canary challenger on its share of the series), the "
                 "model and feature set "
-                "versions on every row; while no version has passed the gate, from the cheaper "
-                "baseline of the newest backtest (role fallback); published to the analyst "
+                "versions on every row; while no version has passed the gate, from the cheapest "
+                "baseline or peer of the newest backtest (role fallback); published to the "
+                "analyst "
                 "database. "
                 "Grain: one row per SKU, location and forecast day."
             ),
@@ -212,7 +213,8 @@ RELEASE_ASSETS = [demand_forecast_release, demand_forecast]
 
 
 def _publish_fallback(context, con, choice, feature_set, run_id):
-    """No version has passed the gate: the cheaper baseline of its backtest serves meanwhile."""
+    """No version has passed the gate: the cheapest baseline or peer of its backtest serves
+    meanwhile."""
     rows = publish_fallback(
         con, choice, feature_set.version, feature_set.calendar.horizon_days, run_id
     )

@@ -76,8 +76,8 @@ def collect(con: duckdb.DuckDBPyConnection, model_name: str = DEMAND_MODEL_NAME)
             sales.frame.join(forecast, on="date", how="full", coalesce=True).sort("date"),
             None,
             # Say what the line is when it is not the model's (lib/release/fallback.py).
-            f"The forecast is the fallback {fallback}, the cheaper "
-            "baseline of the model's backtest, until a version of the model is champion."
+            f"The forecast is the fallback {fallback}, the cheapest baseline or peer of the "
+            "model's backtest, until a version of the model is champion."
             if fallback
             else None,
         )

@@ -177,3 +177,27 @@ def statsforecast_peers(
         ),
     }
     return PeerForecasts(forecasts=pl.concat(frames), notes=notes, seconds=seconds)
+
+
+def peer_forecast(history: pl.DataFrame, origin, method: str, horizon: int) -> pl.DataFrame:
+    """CrostonOptimized or ADIDA fitted as the backtest fits them (censored days imputed), on
+    every series of `history` (dense up to the day before `origin`): sku, location_id, horizon,
+    prediction clipped at 0. The fallback forecast's (lib/release/fallback.py)."""
+    from statsforecast.models import ADIDA, CrostonOptimized
+
+    models = {CROSTON: CrostonOptimized, ADIDA_MODEL: ADIDA}
+    if method not in models:
+        raise TrainingInputError(f"no peer {method!r} to forecast with: one of {sorted(models)}")
+    history = validate_history(history)
+    series_ids = (
+        series_of(history)
+        .select(SERIES_KEYS)
+        .unique()
+        .sort(SERIES_KEYS)
+        .with_row_index("unique_id")
+    ).with_columns(pl.col("unique_id").cast(pl.Int64))
+    model = models[method]()
+    predictions = _forecast([model], training_frame(history, origin, series_ids), horizon)
+    return predictions.join(series_ids, on="unique_id").select(
+        *SERIES_KEYS, "horizon", prediction=pl.col(model.alias).clip(lower_bound=0.0)
+    )

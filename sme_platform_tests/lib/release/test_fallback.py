@@ -108,7 +108,7 @@ def test_the_28_day_mean_leaves_censored_days_out_and_counts_unsold_days_as_zero
     assert frame.filter(pl.col("sku") == "B")["low"].to_list() == [0.0] * 14  # never below 0
 
 
-def test_the_cheaper_baseline_of_the_newest_version_is_chosen(con, monkeypatch):
+def test_the_cheapest_baseline_or_peer_of_the_newest_version_is_chosen(con, monkeypatch):
     con.execute("create schema ml")
     con.execute(
         """create table ml.backtest_results as select * from (values
@@ -119,6 +119,9 @@ def test_the_cheaper_baseline_of_the_newest_version_is_chosen(con, monkeypatch):
            ('demand_forecast', 'v2', 'moving_average_28', 'holdout', 'overall', 25.0),
            ('demand_forecast', 'v2', 'moving_average_28', 'holdout', 'category', 99.0),
            ('demand_forecast', 'v2', 'lightgbm', 'holdout', 'overall', 95.0),
+           ('demand_forecast', 'v2', 'statsforecast.ADIDA', 'fold_1', 'overall', 30.0),
+           ('demand_forecast', 'v2', 'statsforecast.ADIDA', 'holdout', 'overall', 40.0),
+           ('demand_forecast', 'v2', 'statsforecast.AutoETS', 'holdout', 'overall', 5.0),
            ('demand_forecast', 'v1', 'seasonal_naive', 'holdout', 'overall', 1.0))
            t(model_name, model_version, model, fold, segment_type, business_cost)"""
     )
@@ -134,17 +137,23 @@ def test_the_cheaper_baseline_of_the_newest_version_is_chosen(con, monkeypatch):
         )
 
     both = {m: quantiles(m) for m in ("seasonal_naive", "moving_average_28")}
-    versions = [version("v1", both), version("v2", both)]
+    with_peers = {**both, **{m: quantiles(m) for m in ("statsforecast.ADIDA",)}}
+    versions = [version("v1", both), version("v2", with_peers)]
     monkeypatch.setattr("sme_platform.lib.release.fallback.list_versions", lambda *_: versions)
     chosen = choose_fallback(con, "demand_forecast")
-    # 85 against 90 over the folds and the holdout (the calibration fold and segments aside).
+    # ADIDA 70 against 85 and 90 over the folds and the holdout (the calibration fold and
+    # segments aside); AutoETS, cheaper still, runs on the top series only: never a fallback.
+    assert (chosen.method, chosen.cost) == ("statsforecast.ADIDA", 70)
+    assert chosen.reason == (
+        "no version of demand_forecast has passed the gate; serving statsforecast.ADIDA, the "
+        "cheapest baseline or peer in v2's backtest (business cost 70 over the folds and the "
+        "holdout; v2: 95)"
+    )
+    # A version registered before the peers' intervals were kept: the cheaper baseline.
+    versions[1] = version("v2", both)
+    chosen = choose_fallback(con, "demand_forecast")
     assert (chosen.method, chosen.version.version, chosen.cost) == ("moving_average_28", "v2", 85)
     assert chosen.model_version == "fallback:moving_average_28"
-    assert chosen.reason == (
-        "no version of demand_forecast has passed the gate; serving moving_average_28, the "
-        "cheaper baseline in v2's backtest (business cost 85 over the folds and the holdout; "
-        "v2: 95)"
-    )
     # A high-impact version that passed the gate: the reason is the missing approval.
     versions[1] = version("v2", both, status="challenger")
     assert choose_fallback(con, "demand_forecast").reason.startswith(
@@ -171,6 +180,42 @@ def test_the_cheaper_baseline_of_the_newest_version_is_chosen(con, monkeypatch):
     assert choose_fallback(con, "demand_forecast") is None
     monkeypatch.setattr("sme_platform.lib.release.fallback.list_versions", lambda *_: [])
     assert choose_fallback(con, "demand_forecast") is None
+
+
+@pytest.mark.parametrize("peer", ["statsforecast.ADIDA", "statsforecast.CrostonOptimized"])
+def test_a_peer_is_fitted_on_the_days_before_the_origin_zero_filled(con, monkeypatch, peer):
+    from sme_platform.lib.release.fallback import PEER_HISTORY_DAYS
+    from sme_platform.lib.training.peers import peer_forecast
+
+    frame = fallback_forecast(con, choice(peer), "fs1", 14)
+    # Fitted in chunks of series to bound memory: one series per chunk, the same forecasts.
+    monkeypatch.setattr("sme_platform.lib.release.fallback.PEER_CHUNK_SERIES", 1)
+    assert fallback_forecast(con, choice(peer), "fs1", 14).equals(frame)
+    assert frame.height == 3 * 14 and frame["origin_date"].unique().to_list() == [ORIGIN]
+    # The same fit on the history built by hand: every day of the window, a day without an
+    # event a zero, a day's events summed (5 days before: 5 + 10), the origin's own left out.
+    recorded = con.execute(
+        "select sku, location_id, date, sum(units) as units, bool_and(censored) as censored "
+        "from features.demand_events where date < ? group by all",
+        [ORIGIN],
+    ).pl()
+    days = pl.DataFrame(
+        {"date": [ORIGIN - timedelta(days=age) for age in range(PEER_HISTORY_DAYS, 0, -1)]}
+    )
+    grid = pl.DataFrame({"sku": ["A", "B", "C"], "location_id": "L1"}).join(days, how="cross")
+    history = grid.join(recorded, on=["sku", "location_id", "date"], how="left").with_columns(
+        pl.col("units").fill_null(0.0), pl.col("censored").fill_null(False)
+    )
+    expected = peer_forecast(history, ORIGIN, peer, 14)
+    for sku in ("A", "B", "C"):
+        by_hand = expected.filter(pl.col("sku") == sku).sort("horizon")["prediction"].to_list()
+        assert by_series(frame, sku) == pytest.approx(by_hand), sku
+    assert by_series(frame, "B") == [0.0] * 14  # never sold
+    assert 0 < by_series(frame, "A")[0] < 28  # a level of A's sales, flat as the peers are
+    assert len(set(by_series(frame, "A"))) == 1
+    assert (frame["low"] <= frame["prediction"]).all() and (
+        frame["prediction"] <= frame["high"]
+    ).all()
 
 
 def test_the_fallback_is_published_audited_and_replaced_by_the_first_champions_forecast(con):
