@@ -162,6 +162,19 @@ def test_models_name_version_shows_its_provenance_and_every_decision_in_full(pro
     assert "'latest' is not a model version (expected v1, v2, ...)" in malformed.output
 
 
+def register_with(project, **overrides) -> str:
+    """A new version of the model with these metadata fields, registered as a run would."""
+    with connect(ProjectPaths.at(project).warehouse) as con:
+        return register_version(
+            con,
+            ProjectPaths.at(project).data_dir / "models",
+            NAME,
+            MODEL_TEXT,
+            metadata(**overrides),
+            run_id="run-9",
+        ).version
+
+
 @pytest.mark.parametrize(
     ("warmup", "expected"),
     [
@@ -187,15 +200,7 @@ def test_models_name_version_shows_its_provenance_and_every_decision_in_full(pro
 )
 def test_models_name_version_says_what_its_forecasts_are_scaled_by(project, warmup, expected):
     parameters = {"level_factor": 1.0481, **({"level_warmup": warmup} if warmup else {})}
-    with connect(ProjectPaths.at(project).warehouse) as con:
-        version = register_version(
-            con,
-            ProjectPaths.at(project).data_dir / "models",
-            NAME,
-            MODEL_TEXT,
-            metadata(parameters=parameters),
-            run_id="run-9",
-        ).version
+    version = register_with(project, parameters=parameters)
     result = invoke("models", NAME, version, "--project-dir", str(project))
     assert result.exit_code == 0, result.output
     assert expected in " ".join(result.output.split()) + " "
@@ -399,15 +404,7 @@ def test_models_name_version_says_how_sure_its_cost_lead_is(project):
             "holdout": {"statsforecast.ADIDA": {"ratio": 0.159, "low": -0.005, "high": 0.312}},
         }
     }
-    with connect(ProjectPaths.at(project).warehouse) as con:
-        version = register_version(
-            con,
-            ProjectPaths.at(project).data_dir / "models",
-            NAME,
-            MODEL_TEXT,
-            metadata(business=business),
-            run_id="run-9",
-        ).version
+    version = register_with(project, business=business)
     result = invoke("models", NAME, version, "--project-dir", str(project))
     assert result.exit_code == 0, result.output
     said = " ".join(result.output.split())
