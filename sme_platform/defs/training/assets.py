@@ -30,7 +30,7 @@ from sme_platform.lib.training.retraining import (
     RETRAIN_TRIGGER_TAG,
     record_trigger,
 )
-from sme_platform.lib.training.training_checks import training_checks
+from sme_platform.lib.training.training_checks import training_checks, zero_day_share
 
 DEMAND_MODEL_KEY = dg.AssetKey(["training", "demand_forecast_model"])
 
@@ -147,7 +147,10 @@ def demand_forecast_model(context: dg.AssetExecutionContext, project: ProjectRes
             run_id,
         )
         results = report_checks(
-            con, DEMAND_MODEL_KEY, training_checks(outcome.results, NOMINAL_COVERAGE), run_id
+            con,
+            DEMAND_MODEL_KEY,
+            training_checks(outcome.results, NOMINAL_COVERAGE, zero_day_share(outcome.forecasts)),
+            run_id,
         )
     holdout = overall(outcome.results, HOLDOUT).sort("business_cost")
     yield dg.MaterializeResult(
@@ -181,7 +184,11 @@ def _standing_version(context, con, version, feature_set_version: str, reason: s
     results = report_checks(
         con,
         DEMAND_MODEL_KEY,
-        training_checks(stored_results(con, MODEL_NAME, version.version), NOMINAL_COVERAGE),
+        training_checks(
+            stored_results(con, MODEL_NAME, version.version),
+            NOMINAL_COVERAGE,
+            (version.backtest or {}).get("zero_day_share"),
+        ),
         run_id,
     )
     yield dg.MaterializeResult(

@@ -30,6 +30,7 @@ from sme_platform.lib.training.retraining import (
     refused_under_another_gate,
     retraining_decision,
 )
+from sme_platform.lib.training.training_checks import zero_day_share
 
 RESULTS_TABLE = "ml.backtest_results"
 SUMMARY_COLUMNS = [
@@ -158,6 +159,8 @@ def register_candidate(
             "peer_notes": outcome.notes,
             "seconds": outcome.seconds,
             "feature_importance": dict(list(final.feature_importance().items())[:15]),
+            # What the interval_coverage check allows above nominal (lib/training/training_checks).
+            "zero_day_share": zero_day_share(outcome.forecasts),
         },
         business={
             "assumptions": config.business.model_dump(),
