@@ -64,8 +64,8 @@ ML_TABLES = {
         "Per day and stage: checks run and failed, and which. Grain: one row per day and stage."
     ),
     "monitoring.business_impact": (
-        "The current period's money: ordering from the served forecasts against the cheaper "
-        "naive baseline at the same origins, simulated on the days sold since. "
+        "The current period's money: ordering from the served forecasts against the cheapest "
+        "baseline or peer at the same origins, simulated on the days sold since. "
         "Grain: one row per monitoring run."
     ),
 }

@@ -61,7 +61,7 @@ CHECKS = {
                 "and segment, from ml.forecast_log and the actuals, refreshed over the days "
                 "that changed) and "
                 "monitoring.business_impact (the money of ordering from the served forecasts "
-                "against the cheaper naive baseline, on the days sold since; one row per run), "
+                "against the cheapest baseline or peer, on the days sold since; one row per run), "
                 "monitoring.prediction_drift (its forecasts against its first), "
                 "monitoring.scoring_latency, monitoring.data_quality_daily and "
                 "monitoring.check_failures_daily (the platform's own health over time). "

@@ -145,7 +145,7 @@ def collect(con: duckdb.DuckDBPyConnection, model_name: str = DEMAND_MODEL_NAME)
 def _roi(con: duckdb.DuckDBPyConnection, model_name: str) -> Section:
     """The baseline period: the champion's simulated business cost against the cheapest baseline
     or peer, on the holdout and over every backtest window it was released on. The current
-    period: the forecasts served since, against the cheaper naive baseline at the same origins,
+    period: the forecasts served since, against the cheapest baseline or peer at the same origins,
     on the days sold (monitoring.business_impact, lib/monitoring/live_roi.py)."""
     missing = "no champion yet: nothing to compare"
     if not (

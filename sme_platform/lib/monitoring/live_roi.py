@@ -1,15 +1,19 @@
 """The money of the current period: ordering from the forecasts the platform published, against
-ordering from the best naive baseline, on the days that have since been sold.
+ordering from the cheapest baseline or peer, on the days that have since been sold.
 
 The baseline period is the backtest a champion was released on (lib/dashboard/data.py). The
 current period is live: every published forecast (ml.forecast_log, the roles that drove orders:
 the champion's, and the canary's on its series) whose lead time and review period have passed,
 one origin per review period (an order is placed once per review period), the newest
 `MAX_ORIGINS` of them. Each is simulated with the same reorder policy as the backtest
-(lib/training/business.py): the served version's calibrated safety stock, and for the seasonal
-naive and the 28-day mean, computed at the same origins from the sales known before them, the
-safety stock the serving version's backtest calibrated for them. The statistical peers are not
-run again here: the alternative is the cheaper naive baseline. Prices and costs are those of the
+(lib/training/business.py): the served version's calibrated safety stock, and for each
+alternative, computed at the same origins from the sales known before them, the safety stock the
+serving version's backtest calibrated for it. The alternatives are the seasonal naive and the
+28-day mean, and statsforecast ADIDA and CrostonOptimized where the version's backtest recorded
+their safety stock (fitted on the PEER_HISTORY_DAYS before the first origin, censored days
+imputed as in the backtest, in chunks of series); the saving is against the cheapest of them.
+Until 2026-12-04 the peers were not run here, and the saving was against the cheaper naive
+baseline, which overstates it where a peer is cheaper. Prices and costs are those of the
 feature rows the forecast was made from (a series without them takes the assumed defaults, as in
 the backtest).
 """
@@ -22,6 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 import polars as pl
 
+from sme_platform.lib.features.demand import LOOKBACK_DAYS as PEER_HISTORY_DAYS
 from sme_platform.lib.features.events import actuals_ctes
 from sme_platform.lib.monitoring.tables import append_rows
 from sme_platform.lib.release.registry import list_versions
@@ -34,6 +39,7 @@ from sme_platform.lib.training.baselines import (
 from sme_platform.lib.training.business import BusinessAssumptions
 from sme_platform.lib.training.evaluate import evaluate
 from sme_platform.lib.training.history import FORECAST_SCHEMA
+from sme_platform.lib.training.peers import ADIDA_MODEL, CROSTON, statsforecast_peers
 from sme_platform.lib.training.pipeline import NOMINAL_COVERAGE
 from sme_platform.lib.warehouse import table_exists
 
@@ -41,8 +47,10 @@ IMPACT_TABLE = "monitoring.business_impact"
 MAX_ORIGINS = 8
 SERVED_ROLES = ("champion", "canary")
 BASELINES = (SEASONAL_NAIVE, MOVING_AVERAGE)
+PEERS = (ADIDA_MODEL, CROSTON)
 # The baselines look back 28 days (the mean) and a week (the seasonal naive) from an origin.
 LOOKBACK_DAYS = 35
+PEER_CHUNK_SERIES = 5_000
 
 
 @dataclass(frozen=True)
@@ -52,7 +60,7 @@ class LiveRoi:
     origins: int
     series: int
     served_cost: float | None
-    baseline: str | None  # the cheaper naive baseline over the period
+    baseline: str | None  # the cheapest alternative (baseline or peer) over the period
     baseline_cost: float | None
     versions: tuple[str, ...]  # the versions whose forecasts were served
     missing: str | None  # why there is no current period yet
@@ -92,6 +100,7 @@ def live_roi(
             f"the served version {versions[-1]} was trained before the baselines' safety stock "
             "was recorded: the current period starts with the next version"
         )
+    peers = tuple(p for p in PEERS if quantiles.get(p) is not None)
     history = _history(con, served, origins[0] - timedelta(days=LOOKBACK_DAYS), newest)
     cost: dict[str, float] = {}
     # One simulation per served version (a canary serves some series): every method on the
@@ -106,14 +115,19 @@ def live_roi(
             fold = [(_fold(origin), origin)]
             for method in (seasonal_naive, moving_average):
                 frames.append(method(history, fold, keys, days, attributes=attributes))
-        protection = {version: quantiles[version], **{b: quantiles[b] for b in BASELINES}}
+        if peers:
+            frames += _peer_frames(con, rows, peers, days, origins[0], newest)
+        protection = {
+            version: quantiles[version],
+            **{m: quantiles[m] for m in (*BASELINES, *peers)},
+        }
         if protection[version] is None:
             del protection[version]  # a version without one orders from its interval
         results = evaluate(frames, assumptions, NOMINAL_COVERAGE, protection)
         overall = results.filter(pl.col("segment_type") == "overall")
         for model, value in overall.group_by("model").agg(pl.col("business_cost").sum()).rows():
             cost[model] = cost.get(model, 0.0) + value
-    baseline = min(BASELINES, key=lambda b: (cost[b], b))
+    baseline = min((*BASELINES, *peers), key=lambda b: (cost[b], b))
     return LiveRoi(
         origins[0],
         origins[-1] + timedelta(days=days - 1),
@@ -215,12 +229,45 @@ def _history(con, served: pl.DataFrame, first_day: date, last_day: date) -> pl.D
 
 
 def _protection_quantiles(con, model_name: str, versions: tuple[str, ...]) -> dict:
-    """Each served version's own safety-stock quantile, and the baselines' from the newest
-    served version's backtest."""
+    """Each served version's own safety-stock quantile, and the alternatives' from the newest
+    served version's backtest (a peer's None where it recorded none)."""
     by_version = {v.version: v for v in list_versions(con, model_name) if v.version in versions}
     quantiles = {v: by_version[v].parameters.get("protection_quantile") for v in versions}
     methods = by_version[versions[-1]].parameters.get("method_protection_quantiles") or {}
-    return {**quantiles, **{b: methods.get(b) for b in BASELINES}}
+    return {**quantiles, **{m: methods.get(m) for m in (*BASELINES, *PEERS)}}
+
+
+def _peer_frames(
+    con,
+    rows: pl.DataFrame,
+    peers: tuple[str, ...],
+    days: int,
+    first_origin: date,
+    newest: date,
+) -> list[pl.DataFrame]:
+    """The peers' forecast frames at every origin of `rows` (one served version's), on its
+    series, in chunks of PEER_CHUNK_SERIES series (the dense history of a large catalogue at
+    once would not fit: lib/release/fallback.py measured 3.3 GB for 59,923 series)."""
+    first_day = first_origin - timedelta(days=PEER_HISTORY_DAYS)
+    keys = rows.select("sku", "location_id").unique().sort("sku", "location_id")
+    frames = []
+    for chunk in keys.iter_slices(PEER_CHUNK_SERIES):
+        chunk_rows = rows.join(chunk, on=["sku", "location_id"], how="semi")
+        history = _history(con, chunk_rows, first_day, newest)
+        for (origin,), at_origin in chunk_rows.partition_by("origin_date", as_dict=True).items():
+            series = at_origin.select(
+                "sku", "location_id", "category", "unit_price", "unit_cost"
+            ).unique(["sku", "location_id"])
+            fitted = statsforecast_peers(
+                history.filter(pl.col("date") < origin + timedelta(days=days)),
+                [(_fold(origin), origin)],
+                series.select("sku", "location_id"),
+                days,
+                attributes=series,
+                autoets_series=0,
+            )
+            frames.append(fitted.forecasts.filter(pl.col("model").is_in(peers)))
+    return frames
 
 
 def record_impact(

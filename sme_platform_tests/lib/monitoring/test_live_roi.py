@@ -174,3 +174,27 @@ def test_forecasts_shorter_than_an_order_cannot_be_priced(con, tmp_path):
         "the published forecasts cover 7 days, fewer than the lead time and review period (9) "
         "an order is simulated over"
     )
+
+
+def test_the_peers_the_backtest_priced_are_alternatives_too(con, tmp_path, monkeypatch):
+    # Six a day, except nothing in the week before the origin (day 49): the seasonal naive
+    # copies that week, the 28-day mean counts it; Croston, which updates only on days with a
+    # sale, still expects six.
+    con.execute("delete from staging.sales_lines where order_date between ? and ?", [
+        START + timedelta(days=42), START + timedelta(days=48)])  # fmt: skip
+    con.execute("update staging.sales_lines set quantity = 6")
+    peers = {"statsforecast.ADIDA": 0.5, "statsforecast.CrostonOptimized": 0.5}
+    register(con, tmp_path, 1)
+    publish(con, origin_day=49)
+    naive_only = live_roi(con, "demand_forecast", ASSUMPTIONS)
+    register(con, tmp_path, 2, method_quantiles={**QUANTILES, **peers})
+    publish(con, origin_day=49, version="v2", level=6.0)
+    con.execute("delete from ml.forecast_log where model_version = 'v1'")
+    roi = live_roi(con, "demand_forecast", ASSUMPTIONS)
+    assert naive_only.baseline in ("seasonal_naive", "moving_average_28")
+    assert roi.baseline == "statsforecast.CrostonOptimized"
+    assert roi.baseline_cost < naive_only.baseline_cost
+    assert roi.served_cost == pytest.approx(naive_only.served_cost)
+    # Fitted in chunks of series: one series per chunk, the same money.
+    monkeypatch.setattr("sme_platform.lib.monitoring.live_roi.PEER_CHUNK_SERIES", 1)
+    assert live_roi(con, "demand_forecast", ASSUMPTIONS) == roi
