@@ -79,7 +79,9 @@ def test_a_learnable_demand_is_trained_promoted_and_published(tmp_path, instance
     assert "90 % interval over series" in description
     ((business,),) = query(project, "select business::varchar from ml.model_registry")
     intervals = json.loads(business)["cost_against_others"]
-    assert set(intervals) == {"all_windows", "holdout"}
+    assert set(intervals) == {"all_windows", "holdout", "segments"}
+    segments = intervals.pop("segments")
+    assert set(segments["all_windows"]) == {"category", "location"}
     for window in intervals.values():
         assert "lightgbm" not in window and "statsforecast.ADIDA" in window
         for figures in window.values():

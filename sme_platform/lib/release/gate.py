@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sme_platform.lib.release.gate_intervals import interval_text, segment_intervals
 from sme_platform.lib.release.gate_rows import (
     CALIBRATION_FOLD,
     GateInputError,
@@ -195,10 +196,7 @@ def decide(
             cheaper = sum(1 for c in per_window.values() if c["challenger"] < c["reference"])
             sentence += f"; cheaper in {cheaper} of the {len(per_window)} windows"
         if method == best_method and best_interval:
-            sentence += (
-                f"; 90 % interval over series {_signed_pct(best_interval['low'])} to "
-                f"{_signed_pct(best_interval['high'])}"
-            )
+            sentence += f"; {interval_text(best_interval)}"
         (passing if ok else failing).append(prefix + sentence)
     ok, sentence = _bias_within(window_overall.get("bias"), config.max_abs_bias)
     (passing if ok else failing).append(sentence)
@@ -208,7 +206,11 @@ def decide(
         prefix + sentence
         for method, (ours, theirs, prefix) in comparisons.items()
         for sentence in _segment_regressions(
-            ours[CHALLENGER_METHOD], theirs[method], _label(method), config
+            ours[CHALLENGER_METHOD],
+            theirs[method],
+            _label(method),
+            config,
+            segment_intervals(cost_intervals, interval_window, method),
         )
     ]
     if regressions:
@@ -286,7 +288,10 @@ def _segment_regressions(
     reference: dict[tuple[str, str], Mapping[str, Any]],
     label: str,
     config: GateConfig,
+    intervals: Mapping[tuple[str, str], Mapping[str, Any]],
 ) -> list[str]:
+    """`intervals`: the challenger's cost against the reference's per segment with its
+    interval over series (said beside a regression; informational, like the overall one)."""
     sentences = []
     overall = reference.get(("overall", "overall"))
     material = config.min_segment_cost_share * (cost(overall) if overall else 0.0)
@@ -305,9 +310,11 @@ def _segment_regressions(
         if mine > limit:
             shown = _money if metric == "business cost" else _ratio
             worse = f"{_pct((mine - other) / other)} worse" if other else "worse"
+            interval = intervals.get(key) if metric == "business cost" else None
             sentences.append(
                 f"{key[0]} {key[1]}: {metric} {shown(mine)} is {worse} than {label}'s "
-                f"{shown(other)} (at most {_pct(config.max_segment_regression)} allowed)"
+                f"{shown(other)} (at most {_pct(config.max_segment_regression)} allowed"
+                + (f"; {interval_text(interval)})" if interval else ")")
             )
     return sentences
 

@@ -47,6 +47,7 @@ def series_costs(
         "model",
         "fold",
         *SERIES_KEYS,
+        "category",
         cost=pl.col("lost_margin") + pl.col("holding_cost"),
     )
 
@@ -69,6 +70,20 @@ def cost_ratio_intervals(costs: pl.DataFrame, model: str) -> dict[str, dict[str,
             for other in sorted(set(per_series.columns) - {model, *SERIES_KEYS})
         }
     return intervals
+
+
+def segment_cost_intervals(costs: pl.DataFrame, model: str) -> dict[str, dict]:
+    """cost_ratio_intervals within each category and location (the gate's segments):
+    {window: {segment_type: {segment: {method: {"ratio", "low", "high"}}}}}. A segment of a
+    few series is the noisiest comparison the gate makes (on the default demo a category of 161
+    series 27.9 % dearer than ADIDA, interval -3.7 to +75.1 %)."""
+    by_window: dict[str, dict] = {}
+    for segment_type, column in (("category", "category"), ("location", "location_id")):
+        for (segment,), rows in costs.group_by([column], maintain_order=True):
+            for window, methods in cost_ratio_intervals(rows, model).items():
+                by_type = by_window.setdefault(window, {}).setdefault(segment_type, {})
+                by_type[str(segment)] = methods
+    return by_window
 
 
 def _interval(ours: np.ndarray, theirs: np.ndarray) -> dict:

@@ -32,7 +32,11 @@ from sme_platform.lib.training.conformal import (
     apply_intervals,
     fit_residual_quantiles,
 )
-from sme_platform.lib.training.cost_uncertainty import cost_ratio_intervals, series_costs
+from sme_platform.lib.training.cost_uncertainty import (
+    cost_ratio_intervals,
+    segment_cost_intervals,
+    series_costs,
+)
 from sme_platform.lib.training.expanding_calibration import judge_with_expanding_calibration
 from sme_platform.lib.training.peers import ADIDA_MODEL, CROSTON, statsforecast_peers
 from sme_platform.lib.training.safety_stock import ProtectionQuantile, fit_protection_quantiles
@@ -228,9 +232,11 @@ def run_training(
         backtest.scoring_frame.with_columns(pl.lit(LIGHTGBM).alias("model")), final_quantiles
     )
     baseline_quantiles = fallback_interval_quantiles(everything)
-    cost_intervals = cost_ratio_intervals(
-        series_costs(everything, judged, assumptions, NOMINAL_COVERAGE), LIGHTGBM
-    )
+    costs = series_costs(everything, judged, assumptions, NOMINAL_COVERAGE)
+    cost_intervals = {
+        **cost_ratio_intervals(costs, LIGHTGBM),
+        "segments": segment_cost_intervals(costs, LIGHTGBM),
+    }
     seconds["intervals_and_evaluation"] = round(time.perf_counter() - started, 2)
     return TrainingOutcome(
         backtest,

@@ -336,3 +336,32 @@ def test_the_best_baseline_comparison_carries_its_interval_over_series():
     before = decide(ours, theirs, every_fold, has_champion=False, approved=False)
     assert before.reasons[0].endswith("cheaper in 5 of the 5 windows")
     assert before.figures["best_baseline_cost_interval"] is None
+
+
+def test_a_segment_regression_carries_its_interval_over_series():
+    dairy = {"statsforecast.ADIDA": {"ratio": 0.119, "low": -0.037, "high": 0.751}}
+    intervals = {
+        "holdout": {"statsforecast.ADIDA": {"ratio": -0.194, "low": -0.25, "high": -0.1}},
+        "segments": {
+            "holdout": {
+                "category": {"dairy": dairy, "bakery": dairy},
+                "location": {"L1": {"seasonal_naive": dairy["statsforecast.ADIDA"]}},
+            }
+        },
+    }
+    decision = decide(
+        challenger(dairy=470.0, bakery_wape=0.6),
+        references(),
+        GateConfig(),
+        has_champion=False,
+        approved=False,
+        cost_intervals=intervals,
+    )
+    assert decision.outcome == "refused"  # informational: the rule is the share allowed
+    assert decision.reasons == [
+        # WAPE compared (the cost was zero): no cost interval to say.
+        "category bakery: WAPE 0.600 is 20 % worse than statsforecast.ADIDA's 0.500 "
+        "(at most 10 % allowed)",
+        "category dairy: business cost 470.0 is 11.9 % worse than statsforecast.ADIDA's 420.0 "
+        "(at most 10 % allowed; 90 % interval over series -3.7 % to +75.1 %)",
+    ]

@@ -9,6 +9,7 @@ import pytest
 from sme_platform.lib.training.cost_uncertainty import (
     ALL_WINDOWS,
     cost_ratio_intervals,
+    segment_cost_intervals,
     series_costs,
 )
 from sme_platform.lib.training.pipeline import NOMINAL_COVERAGE, judge_methods
@@ -83,3 +84,27 @@ def test_series_costs_add_up_to_the_judged_business_cost():
     assert summed["cost"].to_list() == pytest.approx(overall["business_cost"].to_list())
     # The two methods differ on both windows: the sums are theirs, not one method's twice.
     assert len(set(summed["cost"].round(2).to_list())) == 4
+
+
+def test_each_category_and_location_gets_its_own_interval():
+    # Dairy (series 0-99, location L1): the model 10 % dearer on every series; bakery (100-199,
+    # location L2): 10 % cheaper on every series.
+    other = [10.0] * 200
+    model = [11.0] * 100 + [9.0] * 100
+    frame = costs(model, other).with_columns(
+        category=pl.when(pl.col("sku").str.slice(1).cast(pl.Int64) < 100)
+        .then(pl.lit("dairy"))
+        .otherwise(pl.lit("bakery")),
+        location_id=pl.when(pl.col("sku").str.slice(1).cast(pl.Int64) < 100)
+        .then(pl.lit("L1"))
+        .otherwise(pl.lit("L2")),
+    )
+    segments = segment_cost_intervals(frame, "lightgbm")[ALL_WINDOWS]
+    assert segments["category"]["dairy"]["statsforecast.ADIDA"] == {
+        "ratio": pytest.approx(0.1),
+        "low": pytest.approx(0.1),
+        "high": pytest.approx(0.1),
+    }
+    assert segments["category"]["bakery"]["statsforecast.ADIDA"]["ratio"] == pytest.approx(-0.1)
+    assert segments["location"]["L2"]["statsforecast.ADIDA"]["ratio"] == pytest.approx(-0.1)
+    assert set(segments) == {"category", "location"}
