@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sme_platform.lib.release.gate_intervals import interval_text, segment_intervals
+from sme_platform.lib.release.gate_intervals import overall_interval, segment_intervals
 from sme_platform.lib.release.gate_rows import (
     CALIBRATION_FOLD,
     GateInputError,
@@ -43,6 +43,7 @@ from sme_platform.lib.release.gate_rows import (
     segments,
     window_costs,
 )
+from sme_platform.lib.training.cost_uncertainty import interval_text
 
 CHALLENGER_METHOD = "lightgbm"
 CHAMPION_METHOD = "champion"
@@ -184,9 +185,7 @@ def decide(
             for fold in sorted(ours_by_window.keys() & theirs_by_window.keys())
         }
     interval_window = "all_windows" if config.baseline_window == "all_folds" else "holdout"
-    best_interval = ((cost_intervals or {}).get(interval_window) or {}).get(best_method)
-    if best_interval and best_interval.get("low") is None:
-        best_interval = None
+    best_interval = overall_interval(cost_intervals, interval_window, best_method)
     passing: list[str] = []
     failing: list[str] = []
     for method, (ours, _, prefix) in comparisons.items():

@@ -1,4 +1,4 @@
-"""The training step's cost intervals over series, as the gate reads and says them
+"""The training step's cost intervals over series, as the gate reads them
 (lib/training/cost_uncertainty: the challenger's cost over another method's minus 1)."""
 
 from __future__ import annotations
@@ -22,8 +22,10 @@ def segment_intervals(
     }
 
 
-def interval_text(interval: Mapping[str, Any]) -> str:
-    return (
-        f"90 % interval over series {interval['low'] * 100:+.1f} % to "
-        f"{interval['high'] * 100:+.1f} %"
-    )
+def overall_interval(
+    cost_intervals: Mapping[str, Any] | None, window: str, method: str
+) -> Mapping[str, Any] | None:
+    """The interval against `method` on `window` over every series, or None (a version
+    registered before the intervals, or a method that cost nothing there)."""
+    interval = ((cost_intervals or {}).get(window) or {}).get(method)
+    return interval if interval and interval.get("low") is not None else None

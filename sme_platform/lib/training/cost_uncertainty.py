@@ -16,6 +16,9 @@ at CHUNK x series whatever the catalogue; seeded, so the same costs give the sam
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import polars as pl
 
@@ -84,6 +87,15 @@ def segment_cost_intervals(costs: pl.DataFrame, model: str) -> dict[str, dict]:
                 by_type = by_window.setdefault(window, {}).setdefault(segment_type, {})
                 by_type[str(segment)] = methods
     return by_window
+
+
+def interval_text(interval: Mapping[str, Any]) -> str:
+    """ "90 % interval over series -8.6 % to +2.2 %": how the gate and the run summary say an
+    interval of `cost_ratio_intervals`."""
+    return (
+        f"{INTERVAL * 100:.0f} % interval over series {interval['low'] * 100:+.1f} % to "
+        f"{interval['high'] * 100:+.1f} %"
+    )
 
 
 def _interval(ours: np.ndarray, theirs: np.ndarray) -> dict:

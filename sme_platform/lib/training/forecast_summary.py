@@ -8,6 +8,7 @@ import duckdb
 
 from sme_platform.lib.monitoring.summary_lines import monitoring_lines
 from sme_platform.lib.release.registry import get_version
+from sme_platform.lib.training.cost_uncertainty import interval_text
 from sme_platform.lib.warehouse import table_exists
 
 HOLDOUT = "holdout"
@@ -62,10 +63,7 @@ class ForecastSummary:
         figures = self.cost_intervals.get(window, {}).get(method)
         if not figures or figures.get("low") is None:
             return ""
-        return (
-            f" ({figures['ratio'] * 100:+.1f} %; 90 % interval over series "
-            f"{figures['low'] * 100:+.1f} % to {figures['high'] * 100:+.1f} %)"
-        )
+        return f" ({figures['ratio'] * 100:+.1f} %; {interval_text(figures)})"
 
     @property
     def service_level_note(self) -> str | None:
