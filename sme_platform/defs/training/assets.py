@@ -30,7 +30,7 @@ from sme_platform.lib.training.retraining import (
     RETRAIN_TRIGGER_TAG,
     record_trigger,
 )
-from sme_platform.lib.training.training_checks import training_checks, zero_day_share
+from sme_platform.lib.training.training_checks import training_checks
 
 DEMAND_MODEL_KEY = dg.AssetKey(["training", "demand_forecast_model"])
 
@@ -149,7 +149,7 @@ def demand_forecast_model(context: dg.AssetExecutionContext, project: ProjectRes
         results = report_checks(
             con,
             DEMAND_MODEL_KEY,
-            training_checks(outcome.results, NOMINAL_COVERAGE, zero_day_share(outcome.forecasts)),
+            training_checks(outcome.results, NOMINAL_COVERAGE, outcome.zero_day_share),
             run_id,
         )
     holdout = overall(outcome.results, HOLDOUT).sort("business_cost")

@@ -40,6 +40,7 @@ from sme_platform.lib.training.cost_uncertainty import (
 from sme_platform.lib.training.expanding_calibration import judge_with_expanding_calibration
 from sme_platform.lib.training.peers import ADIDA_MODEL, CROSTON, statsforecast_peers
 from sme_platform.lib.training.safety_stock import ProtectionQuantile, fit_protection_quantiles
+from sme_platform.lib.training.training_checks import zero_day_share
 
 # What may serve while no version has passed the gate (lib/release/fallback.py): the platform's
 # baselines and the peers it can fit on every series at scoring time (AutoETS runs on the top
@@ -69,6 +70,8 @@ class TrainingOutcome:
     # The model's cost against every other method's, over every window and on the holdout, with
     # a bootstrap interval over series (lib/training/cost_uncertainty).
     cost_intervals: dict = field(default_factory=dict)
+    # The share of the model's judged days that sold nothing (lib/training/training_checks).
+    zero_day_share: float | None = None
 
 
 def evaluation_history(con: duckdb.DuckDBPyConnection, version: str) -> pl.DataFrame:
@@ -250,4 +253,5 @@ def run_training(
         final_protection_quantile,
         baseline_quantiles,
         cost_intervals,
+        zero_day_share(judged),
     )

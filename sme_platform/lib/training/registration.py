@@ -30,7 +30,6 @@ from sme_platform.lib.training.retraining import (
     refused_under_another_gate,
     retraining_decision,
 )
-from sme_platform.lib.training.training_checks import zero_day_share
 
 RESULTS_TABLE = "ml.backtest_results"
 SUMMARY_COLUMNS = [
@@ -160,7 +159,7 @@ def register_candidate(
             "seconds": outcome.seconds,
             "feature_importance": dict(list(final.feature_importance().items())[:15]),
             # What the interval_coverage check allows above nominal (lib/training/training_checks).
-            "zero_day_share": zero_day_share(outcome.forecasts),
+            "zero_day_share": outcome.zero_day_share,
         },
         business={
             "assumptions": config.business.model_dump(),
