@@ -26,7 +26,6 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 import polars as pl
 
-from sme_platform.lib.features.demand import LOOKBACK_DAYS as PEER_HISTORY_DAYS
 from sme_platform.lib.features.events import actuals_ctes
 from sme_platform.lib.monitoring.tables import append_rows
 from sme_platform.lib.release.registry import list_versions
@@ -39,7 +38,13 @@ from sme_platform.lib.training.baselines import (
 from sme_platform.lib.training.business import BusinessAssumptions
 from sme_platform.lib.training.evaluate import evaluate
 from sme_platform.lib.training.history import FORECAST_SCHEMA
-from sme_platform.lib.training.peers import ADIDA_MODEL, CROSTON, statsforecast_peers
+from sme_platform.lib.training.peers import (
+    ADIDA_MODEL,
+    CROSTON,
+    PEER_CHUNK_SERIES,
+    PEER_HISTORY_DAYS,
+    statsforecast_peers,
+)
 from sme_platform.lib.training.pipeline import NOMINAL_COVERAGE
 from sme_platform.lib.warehouse import table_exists
 
@@ -50,7 +55,6 @@ BASELINES = (SEASONAL_NAIVE, MOVING_AVERAGE)
 PEERS = (ADIDA_MODEL, CROSTON)
 # The baselines look back 28 days (the mean) and a week (the seasonal naive) from an origin.
 LOOKBACK_DAYS = 35
-PEER_CHUNK_SERIES = 5_000
 
 
 @dataclass(frozen=True)
@@ -246,8 +250,7 @@ def _peer_frames(
     newest: date,
 ) -> list[pl.DataFrame]:
     """The peers' forecast frames at every origin of `rows` (one served version's), on its
-    series, in chunks of PEER_CHUNK_SERIES series (the dense history of a large catalogue at
-    once would not fit: lib/release/fallback.py measured 3.3 GB for 59,923 series)."""
+    series, in chunks of PEER_CHUNK_SERIES series (lib/training/peers: memory)."""
     first_day = first_origin - timedelta(days=PEER_HISTORY_DAYS)
     keys = rows.select("sku", "location_id").unique().sort("sku", "location_id")
     frames = []

@@ -32,7 +32,6 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 import polars as pl
 
-from sme_platform.lib.features.demand import LOOKBACK_DAYS
 from sme_platform.lib.features.events import EVENTS_TABLE
 from sme_platform.lib.release.forecasts import (
     FORECAST_TABLE,
@@ -44,15 +43,13 @@ from sme_platform.lib.release.registry import ModelVersion, list_versions
 from sme_platform.lib.training.baselines import MOVING_AVERAGE, SEASONAL_NAIVE
 from sme_platform.lib.training.conformal import apply_intervals
 from sme_platform.lib.training.forecast_summary import FALLBACK_ROLE
-from sme_platform.lib.training.peers import peer_forecast
+from sme_platform.lib.training.peers import PEER_CHUNK_SERIES, PEER_HISTORY_DAYS, peer_forecast
 from sme_platform.lib.training.pipeline import FALLBACK_METHODS
 from sme_platform.lib.training.registration import FALLBACK_INTERVALS_KEY
 from sme_platform.lib.warehouse import table_exists, transaction
 
 FALLBACK_TABLE = "ml.fallback_forecast"
 WINDOW_DAYS = 28
-PEER_HISTORY_DAYS = LOOKBACK_DAYS
-PEER_CHUNK_SERIES = 5_000
 # The columns fallback_forecast returns.
 FALLBACK_FORECAST_SCHEMA = {
     "sku": pl.Utf8,
@@ -174,9 +171,7 @@ def fallback_forecast(
         target_date=pl.col("origin_date") + pl.duration(days=pl.col("horizon") - 1)
     )
     if choice.method not in (SEASONAL_NAIVE, MOVING_AVERAGE):
-        # In chunks of series (each series is fitted alone, so the forecasts are the same): on
-        # the long-tail demo's 59,923 series the dense history at once peaked at 3.3 GB, in
-        # chunks of PEER_CHUNK_SERIES at 1.0 GB (ADIDA: 8.9 s).
+        # In chunks of series, to bound memory (lib/training/peers, PEER_CHUNK_SERIES).
         keys = series.select("sku", "location_id").unique().sort("sku", "location_id")
         peers = pl.concat(
             [
