@@ -77,7 +77,7 @@ from demand_floor import GROUND_TRUTH, floor_line, floor_results  # noqa: E402
 CLI = long_tail.CLI
 WHOLE_GRAPH_TARGET_SECONDS = 300
 WHOLE_GRAPH_TARGET_MIB = 4096
-# The platform's nominal interval coverage (lib/training/pipeline.NOMINAL_COVERAGE; this parent
+# The platform's nominal interval coverage (lib/training/conformal.NOMINAL_COVERAGE; this parent
 # process imports none of the platform, its children measure it) and the tolerance;
 # sme_platform_tests/test_forecast_benchmark.py holds them equal to the platform's.
 NOMINAL_COVERAGE = 0.9
