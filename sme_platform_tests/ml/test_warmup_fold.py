@@ -5,6 +5,7 @@ uncorrected, saying why."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -22,11 +23,17 @@ from sme_platform_tests.ml.synthetic_company import write_company
 SETTINGS = ForecastSettings(training_row_budget=20_000)
 
 
-def test_the_warmup_fold_corrects_the_calibration_fold_and_is_judged_by_no_one(tmp_path):
+@contextmanager
+def company_feature_set(tmp_path, settings=SETTINGS, days=300, pattern="learnable"):
+    """A synthetic company's warehouse, open, with its feature set built: (con, feature_set)."""
     project = tmp_path / "company"
-    write_company(project, days=300, pattern="learnable")
+    write_company(project, days=days, pattern=pattern)
     with connect(project / "data" / "warehouse.duckdb") as con:
-        feature_set = materialize_feature_set(con, SETTINGS, {}, "run-1")
+        yield con, materialize_feature_set(con, settings, {}, "run-1")
+
+
+def test_the_warmup_fold_corrects_the_calibration_fold_and_is_judged_by_no_one(tmp_path):
+    with company_feature_set(tmp_path) as (con, feature_set):
         calendar = feature_set.calendar
         version = feature_set.version
         assert calendar.warmup_origin == calendar.fold_origins()[CALIBRATION] - timedelta(days=14)
@@ -81,10 +88,7 @@ def test_a_history_too_short_for_the_warmup_leaves_the_calibration_fold_uncorrec
     settings = ForecastSettings(
         horizon_days=7, backtest_folds=1, training_window_days=63, active_days=7
     )
-    project = tmp_path / "company"
-    write_company(project, days=35, pattern="noise")
-    with connect(project / "data" / "warehouse.duckdb") as con:
-        feature_set = materialize_feature_set(con, settings, {}, "run-1")
+    with company_feature_set(tmp_path, settings, days=35, pattern="noise") as (con, feature_set):
         assert history_shortfall(con, feature_set.version, feature_set.calendar) is None
         backtest = backtest_model(con, feature_set.version, settings, feature_set.calendar, [])
     assert backtest.warmup["skipped"].startswith("history too short for a warm-up fold")
@@ -96,10 +100,7 @@ def test_a_feature_set_built_before_the_warmup_fold_says_so(tmp_path):
     # A version stored by code before 2026-12-04 planned no warm-up rows: its backtest (a
     # benchmark re-judging an old warehouse) skips the warm-up for that reason, not for a short
     # history.
-    project = tmp_path / "company"
-    write_company(project, days=300, pattern="learnable")
-    with connect(project / "data" / "warehouse.duckdb") as con:
-        feature_set = materialize_feature_set(con, SETTINGS, {}, "run-1")
+    with company_feature_set(tmp_path) as (con, feature_set):
         version = feature_set.version
         con.execute(
             "delete from features.demand_features where feature_set_version = $v and fold = $w",
