@@ -153,10 +153,10 @@ def _cost_against_others(business: dict[str, Any]) -> str:
 
 
 def _share(figures: dict[str, float]) -> str:
-    return (
-        f"{figures['ratio'] * 100:+.1f} % (90 % interval over series "
-        f"{figures['low'] * 100:+.1f} to {figures['high'] * 100:+.1f} %)"
-    )
+    # Said as the gate and the run summary say it.
+    from sme_platform.lib.training.cost_uncertainty import interval_text
+
+    return f"{figures['ratio'] * 100:+.1f} % ({interval_text(figures)})"
 
 
 def _approval(version) -> str:

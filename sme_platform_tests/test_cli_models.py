@@ -410,8 +410,8 @@ def test_models_name_version_says_how_sure_its_cost_lead_is(project):
     said = " ".join(result.output.split())
     # The rivals closest to (or ahead of) the model first.
     assert (
-        "cost against others statsforecast.ADIDA: -3.1 % (90 % interval over series -8.6 to "
-        "+2.2 %) over every window; +15.9 % (90 % interval over series -0.5 to +31.2 %) on the "
-        "holdout seasonal_naive: -30.0 % (90 % interval over series -35.0 to -25.0 %) over "
-        "every window"
+        "cost against others statsforecast.ADIDA: -3.1 % (90 % interval over series -8.6 % to "
+        "+2.2 %) over every window; +15.9 % (90 % interval over series -0.5 % to +31.2 %) on "
+        "the holdout seasonal_naive: -30.0 % (90 % interval over series -35.0 % to -25.0 %) "
+        "over every window"
     ) in said
