@@ -205,8 +205,10 @@ def demo(
     late_days: Annotated[
         int | None,
         typer.Option(
-            help="Days in each late delivery: the release story's two (default 7), the drift "
-            "story's one (default 14)."
+            help="Days in each late delivery: the release story's two (default 7, then one "
+            "order cycle, the lead time plus review period of forecasting.yaml, 9 unless "
+            "changed: a week of data for the weekly retraining, then the sales of one whole "
+            "order for the canary to be judged on), the drift story's one (default 14)."
         ),
     ] = None,
 ) -> None:
@@ -244,7 +246,8 @@ def demo(
         raise typer.Exit(2)
     # Before generating (minutes at scale): a misspelt key should not wait for the data.
     stop_on_configuration_problems(paths)
-    late_days = late_days or (14 if drift_story else 7)
+    if drift_story:
+        late_days = late_days or 14
     drift_from = drift_start(late_days).isoformat() if drift_story else None
     generate(
         project_dir=project_dir,

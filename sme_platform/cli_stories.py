@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
+from pathlib import Path
 
 from sme_platform.cli_output import console
 from sme_platform.cli_runs import run_retraining
@@ -13,8 +14,19 @@ from sme_platform.lib.project import ProjectPaths
 
 # The drift story's cadence: monthly, so that what brings the next model is the drift.
 DRIFT_STORY_CADENCE_DAYS = 28
+RELEASE_STORY_FIRST_DELIVERY = 7
 DEFAULT_START = date(2024, 1, 1)
 DEFAULT_DAYS = 730
+
+
+def order_cycle_days(project_root: Path) -> int:
+    """The days one order covers (lead time + review period, forecasting.yaml): the release
+    story delivers this many days a night, so its canary is judged on one order's sales
+    (lib/release/canary_cost)."""
+    from sme_platform.lib.training.config import load_forecasting_config
+
+    business = load_forecasting_config(project_root).business
+    return business.lead_time_days + business.review_period_days
 
 
 def drift_start(late_days: int, start: date = DEFAULT_START, days: int = DEFAULT_DAYS) -> date:
@@ -22,10 +34,20 @@ def drift_start(late_days: int, start: date = DEFAULT_START, days: int = DEFAULT
     return start + timedelta(days=days - late_days)
 
 
-def run_release_story(paths: ProjectPaths, late_days: int, run_night: Callable[[], None]) -> None:
+def run_release_story(
+    paths: ProjectPaths, late_days: int | None, run_night: Callable[[], None]
+) -> None:
+    """Night 2 brings RELEASE_STORY_FIRST_DELIVERY days (a week: the retraining cadence trains a
+    challenger on them, which starts a canary), night 3 one order cycle (the canary is judged on
+    the money of one whole order); or two deliveries of `late_days` days."""
     from sme_platform.lib.demo_data.late_deliveries import plan_late_deliveries
 
-    deliveries = plan_late_deliveries(paths.demo_exports, late_days)
+    sizes = (
+        [late_days, late_days]
+        if late_days
+        else [RELEASE_STORY_FIRST_DELIVERY, order_cycle_days(paths.root)]
+    )
+    deliveries = plan_late_deliveries(paths.demo_exports, sizes=sizes)
     _nights(paths, deliveries, run_night)
 
 

@@ -4,12 +4,14 @@ two nights, byte for byte the files the generator wrote."""
 from __future__ import annotations
 
 import hashlib
+import shutil
 from datetime import date
 
 import pytest
 
 from sme_platform.lib.demo_data import generate_demo_data
 from sme_platform.lib.demo_data.late_deliveries import deliver, hold_back, plan_late_deliveries
+from sme_platform_tests.conftest import REPO_ROOT
 
 
 def _digests(folder):
@@ -64,3 +66,31 @@ def test_a_story_needs_days_to_hold_back(tmp_path):
         plan_late_deliveries(exports, late_days=5, count=0)
     with pytest.raises(FileNotFoundError, match="no demo manifest"):
         plan_late_deliveries(tmp_path / "nothing", late_days=10)
+
+
+def test_deliveries_of_different_sizes_end_on_the_last_day(tmp_path):
+    # The release story's default: a week, then one order cycle (9 days).
+    exports = tmp_path / "exports"
+    generate_demo_data(exports, scale="tiny", seed=3, start_date=date(2024, 1, 1), days=40)
+    week, cycle = plan_late_deliveries(exports, sizes=[7, 9])
+    assert (week.night, week.first_day, len(week.files)) == (2, date(2024, 1, 25), 14)
+    assert week.what == "the sales and stock files of 2024-01-25 to 2024-01-31"
+    assert (cycle.night, cycle.first_day, len(cycle.files)) == (3, date(2024, 2, 1), 18)
+    assert cycle.files[-1] == "wms/inventory/inventory_2024-02-09.parquet"
+    for sizes in ([], [7, 0], [30, 10]):
+        with pytest.raises(ValueError, match="delivery sizes"):
+            plan_late_deliveries(exports, sizes=sizes)
+
+
+def test_the_release_story_delivers_one_order_cycle_a_night(tmp_path):
+    # The canary is judged on the money of a whole order (lead time + review period): the
+    # story's deliveries are that long unless told otherwise.
+    from sme_platform.cli_stories import order_cycle_days
+
+    shutil.copyfile(REPO_ROOT / "forecasting.yaml", tmp_path / "forecasting.yaml")
+    assert order_cycle_days(tmp_path) == 9
+    config = tmp_path / "forecasting.yaml"
+    text = config.read_text(encoding="utf-8")
+    assert "review_period_days: 7" in text
+    config.write_text(text.replace("review_period_days: 7", "review_period_days: 10"), "utf-8")
+    assert order_cycle_days(tmp_path) == 12

@@ -398,7 +398,10 @@ def test_a_better_model_goes_through_a_canary_and_can_be_rolled_back(tmp_path, i
         project,
         "select reason from governance.audit_log where event = 'canary_promoted'",
     )[0][0]
-    assert "within the 5 % threshold" in promoted
+    # Judged on the money of the one order cycle sold (9 of the 10 days), WAPE beside it.
+    assert promoted.startswith("canary business cost "), promoted
+    assert "1 order cycle(s) of 9 days" in promoted and "within the 5 % threshold" in promoted
+    assert "90 % interval over series" in promoted and "; WAPE " in promoted
     # v3 (ten days newer, the same recipe) beats the baselines: its canary runs against v2.
     assert statuses["v3"] == "challenger"
 

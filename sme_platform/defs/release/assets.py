@@ -73,7 +73,7 @@ def demand_forecast_release(context: dg.AssetExecutionContext, project: ProjectR
             reason = "no model trained this run (see training/demand_forecast_model)"
             yield from skipped(context, con, RELEASE_KEY, ["promotion_gate"], reason)
             return
-        canary_decision = judge_canary(con, MODEL_NAME, config.gate, run_id)
+        canary_decision = judge_canary(con, MODEL_NAME, config.gate, config.business, run_id)
         years = stored_version(con, feature_version).calendar.holiday_years
         for approved in waiting_for_release(con, MODEL_NAME):
             release_candidate(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -37,8 +38,11 @@ class Delivery:
     files: tuple[str, ...]  # relative to the exports folder
 
 
-def plan_late_deliveries(exports: Path, late_days: int = 7, count: int = 2) -> list[Delivery]:
-    """`count` deliveries of `late_days` days each, the newest last, held back from night 1."""
+def plan_late_deliveries(
+    exports: Path, late_days: int = 7, count: int = 2, sizes: Sequence[int] | None = None
+) -> list[Delivery]:
+    """`count` deliveries of `late_days` days each, or one delivery per entry of `sizes` (days,
+    oldest delivery first), the newest last, held back from night 1."""
     manifest_path = exports / MANIFEST_FILE
     if not manifest_path.is_file():
         raise FileNotFoundError(f"no demo manifest at {manifest_path}: generate the demo first")
@@ -46,19 +50,27 @@ def plan_late_deliveries(exports: Path, late_days: int = 7, count: int = 2) -> l
     first_day = date.fromisoformat(manifest["period"]["first_day"])
     last_day = date.fromisoformat(manifest["period"]["last_day"])
     history_days = (last_day - first_day).days + 1
-    if count < 1:
-        raise ValueError(f"count must be at least 1 delivery, not {count}")
-    if not 1 <= late_days <= (history_days - 1) // count:
+    if sizes is None:
+        if count < 1:
+            raise ValueError(f"count must be at least 1 delivery, not {count}")
+        if not 1 <= late_days <= (history_days - 1) // count:
+            raise ValueError(
+                f"late_days must be between 1 and {(history_days - 1) // count} ({count} "
+                f"deliveries and at least one day before them in {history_days} days), "
+                f"not {late_days}"
+            )
+        sizes = [late_days] * count
+    elif not sizes or min(sizes) < 1 or sum(sizes) > history_days - 1:
         raise ValueError(
-            f"late_days must be between 1 and {(history_days - 1) // count} ({count} "
-            f"deliveries and at least one day before them in {history_days} days), not {late_days}"
+            f"delivery sizes {list(sizes)}: at least one delivery, each of at least 1 day, "
+            f"and at least one day before them in {history_days} days"
         )
     sales_format = manifest["scale_spec"]["sales_format"]
     deliveries = []
-    for index in range(count):
-        night = index + 2
-        newest = last_day - timedelta(days=late_days * (count - 1 - index))
-        days = [newest - timedelta(days=k) for k in range(late_days - 1, -1, -1)]
+    first_late = last_day - timedelta(days=sum(sizes) - 1)
+    for index, size in enumerate(sizes):
+        start = first_late + timedelta(days=sum(sizes[:index]))
+        days = [start + timedelta(days=k) for k in range(size)]
         files = tuple(
             name
             for day in days
@@ -66,7 +78,9 @@ def plan_late_deliveries(exports: Path, late_days: int = 7, count: int = 2) -> l
             if (exports / name).is_file()
         )
         deliveries.append(
-            Delivery(night, f"the sales and stock files of {days[0]} to {days[-1]}", days[0], files)
+            Delivery(
+                index + 2, f"the sales and stock files of {days[0]} to {days[-1]}", days[0], files
+            )
         )
     return deliveries
 

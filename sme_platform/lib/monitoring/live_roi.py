@@ -28,6 +28,7 @@ import polars as pl
 
 from sme_platform.lib.features.events import actuals_ctes
 from sme_platform.lib.monitoring.tables import append_rows
+from sme_platform.lib.release.logged_forecasts import FORECAST_LOG, simulation_frame
 from sme_platform.lib.release.registry import list_versions
 from sme_platform.lib.training.baselines import (
     MOVING_AVERAGE,
@@ -37,7 +38,6 @@ from sme_platform.lib.training.baselines import (
 )
 from sme_platform.lib.training.business import BusinessAssumptions
 from sme_platform.lib.training.evaluate import evaluate
-from sme_platform.lib.training.history import FORECAST_SCHEMA
 from sme_platform.lib.training.peers import (
     ADIDA_MODEL,
     CROSTON,
@@ -159,7 +159,7 @@ def _origins(con, model_name: str, newest: date, days: int, review_days: int) ->
     published = [
         row[0]
         for row in con.execute(
-            f"""select distinct origin_date from ml.forecast_log
+            f"""select distinct origin_date from {FORECAST_LOG}
                 where model_name = ? and role in {SERVED_ROLES}
                   and origin_date + {days - 1} <= ?
                 order by 1""",
@@ -176,32 +176,14 @@ def _origins(con, model_name: str, newest: date, days: int, review_days: int) ->
 def _served(con, model_name: str, origins: list[date], days: int) -> pl.DataFrame:
     """The forecasts that drove orders at each origin (the last publication of it, when a night
     was run twice), with their actuals and the series' price and cost at the origin."""
-    frame = con.execute(
-        f"""
-        with {actuals_ctes(con)},
-        logged as (
-            select * from ml.forecast_log
+    return simulation_frame(
+        con,
+        f"""select * from {FORECAST_LOG}
             where model_name = $model and role in {SERVED_ROLES} and origin_date in $origins
               and horizon <= {days}
-            qualify scored_at = max(scored_at) over (partition by origin_date, sku, location_id)
-        )
-        select log.model_version as model, 'live ' || log.origin_date as fold,
-               log.sku, log.location_id, f.category, log.origin_date,
-               log.date as target_date, log.horizon,
-               coalesce(a.units, 0) as actual, s.sku is not null and a.units is null as censored,
-               log.prediction, log.interval_low as low, log.interval_high as high,
-               coalesce(f.list_price, f.realized_price_91) as unit_price, f.unit_cost
-        from logged as log
-        left join actuals as a using (sku, location_id, date)
-        left join stock_outs as s using (sku, location_id, date)
-        left join features.demand_features as f
-            on f.feature_set_version = log.feature_set_version and f.for_scoring
-            and f.sku = log.sku and f.location_id = log.location_id
-        """,
+            qualify scored_at = max(scored_at) over (partition by origin_date, sku, location_id)""",
+        "live",
         {"model": model_name, "origins": origins},
-    ).pl()
-    return frame.select(pl.col(c).cast(t) for c, t in FORECAST_SCHEMA.items()).with_columns(
-        pl.col("category").fill_null("unknown")
     )
 
 

@@ -17,7 +17,9 @@ from sme_platform.lib.features.events import actuals_ctes
 from sme_platform.lib.features.origins import HOLDOUT
 from sme_platform.lib.features.store import stored_version
 from sme_platform.lib.release.canary import CanaryDecision, compare
+from sme_platform.lib.release.canary_cost import canary_cost
 from sme_platform.lib.release.gate import CHAMPION_METHOD, GateConfig, GateDecision, decide
+from sme_platform.lib.release.logged_forecasts import FORECAST_LOG
 from sme_platform.lib.release.promotion import apply_canary_decision, apply_gate_decision
 from sme_platform.lib.release.recipe import champion_judged_live
 from sme_platform.lib.release.registry import ModelVersion, champion, get_version, list_versions
@@ -27,8 +29,6 @@ from sme_platform.lib.training.evaluate import evaluate
 from sme_platform.lib.training.registration import RESULTS_TABLE, record_backtest_results
 from sme_platform.lib.training.scoring import load_registered, score
 from sme_platform.lib.warehouse import table_exists
-
-FORECAST_LOG = "ml.forecast_log"
 
 
 @dataclass
@@ -50,11 +50,17 @@ def canary_challenger(con: duckdb.DuckDBPyConnection, model_name: str) -> ModelV
 
 
 def judge_canary(
-    con: duckdb.DuckDBPyConnection, model_name: str, config: GateConfig, run_id: str
+    con: duckdb.DuckDBPyConnection,
+    model_name: str,
+    config: GateConfig,
+    assumptions: BusinessAssumptions,
+    run_id: str,
 ) -> CanaryDecision | None:
-    """Compare the running canary with the champion on the days whose actuals have arrived,
-    from the forecasts both made for the canary's series (ml.forecast_log); a stocked-out day
-    with no sale is censored (left out), as in the backtest."""
+    """Compare the running canary with the champion on the business cost of the order cycles
+    sold since it started (lib/release/canary_cost), with WAPE and bias on the days whose
+    actuals have arrived beside it, from the forecasts both made for the canary's series
+    (ml.forecast_log); a stocked-out day with no sale is censored (left out), as in the
+    backtest."""
     challenger = canary_challenger(con, model_name)
     current = champion(con, model_name)
     if challenger is None or current is None or not table_exists(con, "ml", "forecast_log"):
@@ -79,7 +85,8 @@ def judge_canary(
     ).pl()
     mine = frames.filter(pl.col("model_version") == challenger.version)
     theirs = frames.filter(pl.col("model_version") == current.version)
-    decision = compare(mine, theirs, config)
+    cost = canary_cost(con, model_name, challenger, current, assumptions)
+    decision = compare(mine, theirs, config, cost)
     apply_canary_decision(con, model_name, challenger.version, decision, run_id=run_id)
     return decision
 

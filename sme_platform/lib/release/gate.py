@@ -76,12 +76,18 @@ class GateConfig(BaseModel):
         description="Share of locations (of series, for one location) scored "
         "by the challenger during the canary.",
     )
-    canary_min_days: int = Field(7, ge=1, description="Days of actuals before a canary decides.")
+    canary_min_days: int = Field(
+        7,
+        ge=1,
+        description="Days of actuals before a canary decides; it also waits until the sales "
+        "of one whole order (lead time + review period) have arrived, its business cost "
+        "being what decides.",
+    )
     canary_rollback_threshold: float = Field(
         0.05,
         ge=0,
-        description="The canary is rolled back when worse than the champion by more "
-        "than this share.",
+        description="The canary is rolled back when its business cost (on the order cycles "
+        "sold since it started) is above the champion's by more than this share.",
     )
     min_segment_cost_share: float = Field(
         0.02,

@@ -69,7 +69,7 @@ def cost_ratio_intervals(costs: pl.DataFrame, model: str) -> dict[str, dict[str,
             continue
         ours = per_series[model].to_numpy()
         intervals[window] = {
-            other: _interval(ours, per_series[other].to_numpy())
+            other: ratio_interval(ours, per_series[other].to_numpy())
             for other in sorted(set(per_series.columns) - {model, *SERIES_KEYS})
         }
     return intervals
@@ -98,14 +98,21 @@ def interval_text(interval: Mapping[str, Any]) -> str:
     )
 
 
-def _interval(ours: np.ndarray, theirs: np.ndarray) -> dict:
+def ratio_interval(ours: np.ndarray, theirs: np.ndarray) -> dict:
+    """`ours` summed over `theirs` minus 1, and its INTERVAL bootstrap interval over the series
+    (the two arrays aligned, one value per series): {"ratio", "low", "high"}, None where
+    `theirs` costs nothing. A resample whose series cost `theirs` nothing has no ratio and is
+    left out (with a handful of series, a Poisson resample draws none of the costly ones often:
+    counting it as -100 % stretched a one-series interval down to -100 %)."""
     if theirs.sum() <= 0:
         return {"ratio": None, "low": None, "high": None}
     rng = np.random.default_rng(SEED)
     ratios = []
     for start in range(0, RESAMPLES, CHUNK):
         weights = rng.poisson(1.0, size=(min(CHUNK, RESAMPLES - start), len(ours)))
-        ratios.append(weights @ ours / np.maximum(weights @ theirs, 1e-12) - 1.0)
+        denominators = weights @ theirs
+        drawn = denominators > 0
+        ratios.append((weights @ ours)[drawn] / denominators[drawn] - 1.0)
     every = np.concatenate(ratios)
     tail = (1 - INTERVAL) / 2
     return {

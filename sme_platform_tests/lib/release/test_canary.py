@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 from sme_platform.lib.release.canary import canary_series, compare
+from sme_platform.lib.release.canary_cost import CanaryCost
 from sme_platform.lib.release.gate import GateConfig
 
 
@@ -93,20 +94,50 @@ def test_too_few_days_of_actuals_wait_and_censored_or_missing_actuals_do_not_cou
     assert compare(forecasts(7, 12.0), forecasts(5, 11.0), GateConfig()).outcome == "wait"
 
 
-def test_the_business_cost_decides_when_the_simulation_is_given():
-    def cost(frame: pl.DataFrame) -> float:
-        return float(((frame["prediction"] - frame["actual"]).abs() * 3.0).sum())
-
-    # WAPE says 100 % worse; the money says the same here, and names it
-    decision = compare(forecasts(7, 12.0), forecasts(7, 11.0), GateConfig(), business_cost=cost)
-    assert decision.metric == "business cost" and decision.outcome == "roll_back"
-    assert decision.reason.startswith(
-        "canary business cost 84.0 against the champion's 42.0 on the same 7 days"
+def money(canary, champion, waiting=None, interval=None):
+    return CanaryCost(
+        canary,
+        champion,
+        interval,
+        (date(2026, 3, 1),),
+        9,
+        2,
+        waiting,
     )
+
+
+def test_the_business_cost_decides_when_the_simulation_is_given():
+    # WAPE says the canary is 100 % worse; the money says it is cheaper: the money decides,
+    # and the WAPE and bias are said beside it
+    decision = compare(
+        forecasts(9, 12.0),
+        forecasts(9, 11.0),
+        GateConfig(),
+        money(80.0, 100.0, interval={"ratio": -0.2, "low": -0.31, "high": -0.05}),
+    )
+    assert decision.metric == "business cost" and decision.outcome == "promote"
+    assert decision.reason == (
+        "canary business cost 80.0 against the champion's 100.0 on the same 1 order cycle(s) "
+        "of 9 days (from 2026-03-01) and 2 series: 20 % better (90 % interval over series "
+        "-31.0 % to -5.0 %), within the 5 % threshold: promote; WAPE 0.200 against 0.100, "
+        "bias +20.0 % against +10.0 % over the 9 days with actuals"
+    )
+    assert decision.figures["cost_interval"]["low"] == -0.31
+    rolled = compare(forecasts(9, 11.0), forecasts(9, 12.0), GateConfig(), money(106.0, 100.0))
+    assert rolled.outcome == "roll_back" and "6 % worse, beyond the 5 %" in rolled.reason
     within = compare(
-        forecasts(7, 11.0),
-        forecasts(7, 11.0),
+        forecasts(9, 11.0),
+        forecasts(9, 11.0),
         GateConfig(canary_rollback_threshold=0.0),
-        business_cost=cost,
+        money(42.0, 42.0),
     )
     assert within.outcome == "promote" and "no different, within the 0 % threshold" in within.reason
+
+
+def test_without_a_whole_order_cycle_the_canary_waits_even_with_enough_days():
+    waiting = "no order cycle of the canary has been sold yet: ..."
+    decision = compare(
+        forecasts(8, 12.0), forecasts(8, 11.0), GateConfig(), money(None, None, waiting)
+    )
+    assert decision.outcome == "wait" and decision.reason == waiting
+    assert decision.metric == "business cost"

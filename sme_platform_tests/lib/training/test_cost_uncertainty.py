@@ -9,6 +9,7 @@ import pytest
 from sme_platform.lib.training.cost_uncertainty import (
     ALL_WINDOWS,
     cost_ratio_intervals,
+    ratio_interval,
     segment_cost_intervals,
     series_costs,
 )
@@ -108,3 +109,11 @@ def test_each_category_and_location_gets_its_own_interval():
     assert segments["category"]["bakery"]["statsforecast.ADIDA"]["ratio"] == pytest.approx(-0.1)
     assert segments["location"]["L2"]["statsforecast.ADIDA"]["ratio"] == pytest.approx(-0.1)
     assert set(segments) == {"category", "location"}
+
+
+def test_a_resample_without_the_rivals_cost_is_left_out_not_counted_as_minus_100_percent():
+    # One series: a resample draws it (the ratio itself) or nothing (no ratio at all).
+    one = ratio_interval(np.array([30.0]), np.array([40.0]))
+    assert one == {"ratio": -0.25, "low": -0.25, "high": -0.25}
+    # A rival that cost nothing anywhere: no ratio.
+    assert ratio_interval(np.array([5.0]), np.array([0.0]))["ratio"] is None
