@@ -18,9 +18,10 @@ START = date(2025, 3, 1)
 ASSUMPTIONS = BusinessAssumptions()  # lead time 2 + review period 7: an order covers 9 days
 
 
-def _company(con, models_dir, days: int, sold, forecasts, stocked_out_days=frozenset()):
-    """One series A at S1, in the canary; `sold(day)` units sold, `forecasts[version](day)` the
-    forecast of that day made at START (every day of the horizon logged, actuals or not)."""
+def _judged(con, models_dir, days: int, sold, forecasts, stocked_out_days=frozenset()):
+    """The canary's decision on one series A at S1, in the canary, after `days` days of actuals:
+    `sold(day)` units sold, `forecasts[version](day)` the forecast of that day made at START
+    (every day of the horizon logged, actuals or not)."""
     for _ in range(2):
         register(con, models_dir)
     transition(con, "demand_forecast", "v1", "challenger", actor="t", reason="r")
@@ -68,12 +69,25 @@ def _company(con, models_dir, days: int, sold, forecasts, stocked_out_days=froze
             con.execute(
                 "insert into staging.sales_lines values ('A', 'S1', ?, ?)", [today, sold(day)]
             )
+    return judge_canary(con, "demand_forecast", GateConfig(), ASSUMPTIONS, "run-9")
+
+
+def _judged_on_intermittent_demand(con, models_dir, canary: float, champion: float):
+    """10 days of actuals, 12 units sold every fourth day (days 1, 5, 9); each version forecast
+    one flat number a day."""
+    return _judged(
+        con,
+        models_dir,
+        days=10,
+        sold=lambda day: 12.0 if day % 4 == 1 else 0.0,
+        forecasts={"v2": lambda day: canary, "v1": lambda day: champion},
+    )
 
 
 def test_a_stocked_out_day_is_left_out_of_the_accuracy(con, models_dir):
     # The challenger forecast 10 on the stocked-out days, the champion 0; 4 were sold on every
     # other day, where the challenger was exact and the champion 50 % over.
-    _company(
+    decision = _judged(
         con,
         models_dir,
         days=10,
@@ -84,7 +98,6 @@ def test_a_stocked_out_day_is_left_out_of_the_accuracy(con, models_dir):
         },
         stocked_out_days={2, 5, 8},
     )
-    decision = judge_canary(con, "demand_forecast", GateConfig(), ASSUMPTIONS, "run-9")
     assert decision.figures["days_with_actuals"] == 7
     # Had the 3 stocked-out days counted as zero demand, the challenger's 30 units "too many"
     # there would have given it the worse WAPE.
@@ -96,14 +109,13 @@ def test_a_stocked_out_day_is_left_out_of_the_accuracy(con, models_dir):
 
 def test_the_canary_waits_for_a_whole_order_cycle(con, models_dir):
     # Eight days of actuals: enough days for WAPE (7), one short of an order's 9 days.
-    _company(
+    decision = _judged(
         con,
         models_dir,
         days=8,
         sold=lambda day: 4.0,
         forecasts={"v2": lambda day: 4.0, "v1": lambda day: 6.0},
     )
-    decision = judge_canary(con, "demand_forecast", GateConfig(), ASSUMPTIONS, "run-9")
     assert decision.outcome == "wait"
     assert decision.reason == (
         "no order cycle of the canary has been sold yet: an order covers 9 days (lead time 2 + "
@@ -115,14 +127,7 @@ def test_the_canary_waits_for_a_whole_order_cycle(con, models_dir):
 def test_a_canary_with_the_better_wape_that_orders_too_few_units_is_rolled_back(con, models_dir):
     # Intermittent demand: 12 units every fourth day. Forecasting nothing has the better WAPE
     # (1.0 against the champion's 1.333), the trap WAPE sets on such series, and empties the shelf.
-    _company(
-        con,
-        models_dir,
-        days=10,
-        sold=lambda day: 12.0 if day % 4 == 1 else 0.0,
-        forecasts={"v2": lambda day: 0.0, "v1": lambda day: 3.0},
-    )
-    decision = judge_canary(con, "demand_forecast", GateConfig(), ASSUMPTIONS, "run-9")
+    decision = _judged_on_intermittent_demand(con, models_dir, canary=0.0, champion=3.0)
     assert decision.figures["canary_wape"] < decision.figures["champion_wape"]
     assert decision.metric == "business cost"
     assert decision.outcome == "roll_back", decision.reason
@@ -138,14 +143,7 @@ def test_a_canary_with_the_better_wape_that_orders_too_few_units_is_rolled_back(
 
 
 def test_a_cheaper_canary_is_promoted_and_says_how_sure(con, models_dir):
-    _company(
-        con,
-        models_dir,
-        days=10,
-        sold=lambda day: 12.0 if day % 4 == 1 else 0.0,
-        forecasts={"v2": lambda day: 3.0, "v1": lambda day: 1.0},
-    )
-    decision = judge_canary(con, "demand_forecast", GateConfig(), ASSUMPTIONS, "run-9")
+    decision = _judged_on_intermittent_demand(con, models_dir, canary=3.0, champion=1.0)
     assert decision.outcome == "promote", decision.reason
     assert decision.figures["canary"] < decision.figures["champion"]
     interval = decision.figures["cost_interval"]
