@@ -4,7 +4,7 @@
     alerts: {webhook_env: SME_ALERT_WEBHOOK_URL, ui_url: "http://127.0.0.1:3000"}
     freshness: {warn_after_hours: 26, fail_after_hours: 36}
     retention: {quarantine_days: 365, rejected_files_days: 365, monitoring_reports_days: 180,
-                run_history_days: 365, cron: "0 4 * * 0"}
+                run_history_days: 365, forecast_log_days: 400, cron: "0 4 * * 0"}
 
 The nightly schedule and the alerts are configured here, not in code, so a company sets its
 own night and time zone; the webhook's URL itself is a secret and stays in the environment.
@@ -83,6 +83,11 @@ class FreshnessConfig(BaseModel):
         return self
 
 
+# The live ROI reads up to 8 review periods of at most 14 days back, and an order cycle after
+# each (lib/monitoring/live_roi): a shorter forecast log would cut it short.
+FORECAST_LOG_MIN_DAYS = 130
+
+
 class RetentionConfig(BaseModel):
     """How long the platform keeps what it holds about bad data and its own runs; the
     purge_expired job (on `cron`, in the schedule's time zone) removes what is older."""
@@ -95,6 +100,13 @@ class RetentionConfig(BaseModel):
     )
     monitoring_reports_days: int = Field(180, ge=0, description="Evidently HTML reports")
     run_history_days: int = Field(365, ge=0, description="Dagster runs and their event logs")
+    forecast_log_days: int = Field(
+        400,
+        ge=FORECAST_LOG_MIN_DAYS,
+        description="published forecasts in ml.forecast_log, by when they were scored (each "
+        "model's newest scoring and each version's first are kept; the live accuracy computed "
+        "from them stays)",
+    )
     cron: str = Field("0 4 * * 0", description="when the purge runs (cron, 5 fields)")
 
     @field_validator("cron")

@@ -1,10 +1,10 @@
 """Retention: what the platform keeps about bad data and its own runs, and for how long.
 
-Quarantined rows (with the original values: personal data), the kept copies of rejected files
-and the Evidently reports are kept for the days automation.yaml's `retention:` says, then
-purged (the purge_expired job, weekly by default; the run history is purged there too, through
-Dagster). Each purge is an audit event naming what it removed and the cut-off; the audit log
-itself is never purged.
+Quarantined rows (with the original values: personal data), the kept copies of rejected files,
+the Evidently reports and the published forecasts' log are kept for the days automation.yaml's
+`retention:` says, then purged (the purge_expired job, weekly by default; the run history is
+purged there too, through Dagster). Each purge is an audit event naming what it removed and the
+cut-off; the audit log itself is never purged.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import duckdb
 
 from sme_platform.lib.audit.log import record_event, run_actor
 from sme_platform.lib.automation import RetentionConfig
+from sme_platform.lib.monitoring.accuracy_refresh import record_log_purge
 from sme_platform.lib.project import ProjectPaths
 from sme_platform.lib.warehouse import quote_identifier, table_exists, transaction
 
@@ -92,6 +93,42 @@ def purge_reports(folder: Path, before: datetime) -> Purge:
     return purge
 
 
+def purge_forecast_log(con: duckdb.DuckDBPyConnection, before: datetime, run_id: str) -> Purge:
+    """Delete the published forecasts (ml.forecast_log) scored before `before`, except each
+    model's newest scoring (what ml.demand_forecast shows) and each version's first, and first
+    as champion (the reference its prediction drift is measured against,
+    lib/monitoring/prediction_drift). The log grows by every active series x
+    14 days each night (about 840,000 rows a night on the long-tail demo, 21 bytes a row)."""
+    purge = Purge("retention:forecast_log", before)
+    if not table_exists(con, "ml", "forecast_log"):
+        return purge
+    expired = """
+        from ml.forecast_log as log
+        where log.scored_at < $before and (log.model_name, log.scored_at) not in (
+            select (model_name, max(scored_at)) from ml.forecast_log group by model_name
+            union
+            select (model_name, min(scored_at)) from ml.forecast_log
+            group by model_name, model_version
+            union  -- a version that began as a canary: its first forecasts as champion
+            select (model_name, min(scored_at)) from ml.forecast_log
+            where role in ('champion', 'champion_shadow') group by model_name, model_version
+        )"""
+    scorings = con.execute(
+        f"select log.model_name, log.scored_at, count(*) {expired} group by all order by 1, 2",
+        {"before": before},
+    ).fetchall()
+    if not scorings:
+        return purge
+    with transaction(con):
+        con.execute(f"delete {expired}", {"before": before})
+        for model_name in sorted({model for model, _, _ in scorings}):
+            purged = [(at, rows) for model, at, rows in scorings if model == model_name]
+            record_log_purge(con, model_name, purged, run_id)
+    purge.removed = sum(rows for _, _, rows in scorings)
+    purge.detail["scorings"] = len(scorings)
+    return purge
+
+
 def purge_expired(
     con: duckdb.DuckDBPyConnection,
     paths: ProjectPaths,
@@ -107,6 +144,7 @@ def purge_expired(
         purge_reports(
             paths.reports_dir / "monitoring", cutoff(config.monitoring_reports_days, now)
         ),
+        purge_forecast_log(con, cutoff(config.forecast_log_days, now), run_id),
     ]
     for purge in purges:
         audit_purge(con, purge, run_id)

@@ -36,6 +36,7 @@ def test_old_runs_are_deleted_and_every_purge_is_audited(tmp_path):
         ("purged", "retention:quarantine"),
         ("purged", "retention:rejected_files"),
         ("purged", "retention:monitoring_reports"),
+        ("purged", "retention:forecast_log"),
         ("purged", "retention:run_history"),
     ]
     assert events[-1].details["removed"] == 1 and events[-1].actor == f"run:{purge.run_id}"

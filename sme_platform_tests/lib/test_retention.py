@@ -66,6 +66,7 @@ def test_what_is_older_than_its_period_goes_and_each_purge_is_audited(project):
         "retention:quarantine": 1,
         "retention:rejected_files": 1,
         "retention:monitoring_reports": 1,
+        "retention:forecast_log": 0,  # no forecast published yet
     }
     assert left == [("l2", "parse_error"), ("l2", "required_sku")]
     assert [p.name for p in project.rejected_files.iterdir()] == ["bbbb-recent.csv"]
@@ -75,6 +76,7 @@ def test_what_is_older_than_its_period_goes_and_each_purge_is_audited(project):
         ("purged", "retention:quarantine", "run:run-1"),
         ("purged", "retention:rejected_files", "run:run-1"),
         ("purged", "retention:monitoring_reports", "run:run-1"),
+        ("purged", "retention:forecast_log", "run:run-1"),
     ]
     assert events[0].details == {"cutoff": "2025-12-01T12:00:00", "removed": 1, "sales_lines": 1}
     assert events[1].details["files"] == ["aaaa-old.csv"]
@@ -85,4 +87,59 @@ def test_a_shorter_period_from_the_configuration_purges_more(project):
     with connect(project.warehouse) as con:
         purges = purge_expired(con, project, config, "run-2", now=NOW)
         (left,) = con.execute("select count(*) from quarantine.sales_lines").fetchone()
-    assert [p.removed for p in purges] == [3, 2, 2] and left == 0
+    assert [p.removed for p in purges] == [3, 2, 2, 0] and left == 0
+
+
+def log_scorings(con, scorings):
+    """ml.forecast_log with `scorings`: (model, version, role, scored_at, rows) each."""
+    con.execute(
+        """create schema if not exists ml;
+           create table ml.forecast_log (model_name varchar, model_version varchar,
+               role varchar, sku varchar, origin_date date, scored_at timestamp)"""
+    )
+    for model, version, role, scored_at, rows in scorings:
+        for row in range(rows):
+            con.execute(
+                "insert into ml.forecast_log values (?, ?, ?, ?, ?, ?)",
+                [model, version, role, f"SKU-{row}", scored_at.date(), scored_at],
+            )
+
+
+def test_old_forecasts_go_but_each_models_newest_and_each_versions_first_scoring_stay(project):
+    first_v1, old_v1, first_v2, v2_promoted = (OLD - timedelta(days=d) for d in (20, 10, 5, 3))
+    with connect(project.warehouse) as con:
+        log_scorings(
+            con,
+            [
+                ("demand_forecast", "v1", "champion", first_v1, 3),  # v1's first
+                ("demand_forecast", "v1", "champion", old_v1, 4),  # expired
+                ("demand_forecast", "v2", "canary", first_v2, 2),  # v2's first, as a canary
+                ("demand_forecast", "v2", "canary", first_v2 + timedelta(days=1), 5),  # expired
+                # v2's first as champion: its prediction drift's reference
+                ("demand_forecast", "v2", "champion", v2_promoted, 7),
+                ("demand_forecast", "v2", "champion", v2_promoted + timedelta(days=1), 1),
+                ("demand_forecast", "v2", "champion", RECENT, 6),  # the newest: ml.demand_forecast
+                ("other_model", "v1", "champion", OLD - timedelta(days=30), 2),  # its newest
+            ],
+        )
+        purges = purge_expired(con, project, RetentionConfig(), "run-3", now=NOW)
+        left = con.execute(
+            "select model_name, model_version, role, scored_at, count(*) from ml.forecast_log "
+            "group by all order by 1, 4"
+        ).fetchall()
+        (event,) = [e for e in read_events(con) if e.subject == "retention:forecast_log"]
+    (purge,) = [p for p in purges if p.what == "retention:forecast_log"]
+    assert purge.removed == 10 and purge.detail == {"scorings": 3}
+    assert left == [
+        ("demand_forecast", "v1", "champion", first_v1, 3),
+        ("demand_forecast", "v2", "canary", first_v2, 2),
+        ("demand_forecast", "v2", "champion", v2_promoted, 7),
+        ("demand_forecast", "v2", "champion", RECENT, 6),
+        ("other_model", "v1", "champion", OLD - timedelta(days=30), 2),
+    ]
+    assert event.reason == "10 item(s) older than 2025-10-27 12:00 UTC removed"
+
+
+def test_the_forecast_log_is_kept_long_enough_for_the_live_roi():
+    with pytest.raises(ValueError, match="forecast_log_days"):
+        RetentionConfig(forecast_log_days=60)

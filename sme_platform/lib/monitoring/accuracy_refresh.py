@@ -97,6 +97,44 @@ def refresh_forecast_accuracy(
     return refresh
 
 
+def record_log_purge(
+    con: duckdb.DuckDBPyConnection,
+    model_name: str,
+    purged: list[tuple[datetime, int]],
+    run_id: str,
+) -> None:
+    """After the retention purge removed `purged` (scoring time, rows) of the model's logged
+    forecasts: a refresh record whose row count leaves them out, so the next refresh counts them
+    as purged, not as "gone", which would recompute the whole table from the shorter log. The
+    accuracy rows computed from them stay: the history of how the model did outlives its raw
+    forecasts (a day recomputed later, for a file replaced after the purge, counts only the
+    forecasts still logged for it)."""
+    if not table_exists(con, "monitoring", "forecast_accuracy_refreshes"):
+        return
+    last = con.execute(
+        f"""select code_version, consumed, newest_day, log_scored_at, log_rows
+            from {REFRESHES_TABLE} where model_name = ? order by refreshed_at desc limit 1""",
+        [model_name],
+    ).fetchone()
+    if last is None or last[3] is None:
+        return
+    code_version, consumed, newest_day, log_scored_at, log_rows = last
+    counted = sum(rows for scored_at, rows in purged if scored_at <= log_scored_at)
+    con.execute(
+        f"insert into {REFRESHES_TABLE} values (?, ?, ?, ?, 'purged', '[]', ?, ?, ?, ?, 0)",
+        [
+            datetime.now(UTC).replace(tzinfo=None),
+            run_id,
+            model_name,
+            code_version,
+            consumed,
+            newest_day,
+            log_scored_at,
+            log_rows - counted,
+        ],
+    )
+
+
 def read_forecast_accuracy(con: duckdb.DuckDBPyConnection, model_name: str) -> pl.DataFrame:
     """The model's rows of monitoring.forecast_accuracy, by version, role, day and segment."""
     if not table_exists(con, "monitoring", "forecast_accuracy"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import shutil
 import tempfile
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -441,3 +441,36 @@ def test_incremental_nights_equal_a_full_rebuild_for_any_sequence_of_files():
         suppress_health_check=[HealthCheck.too_slow],
     )
     NightlyEqualsFullRebuild.TestCase().runTest()
+
+
+def test_the_retention_purge_of_old_forecasts_keeps_the_accuracy_and_its_refresh_incremental(
+    tmp_path,
+):
+    from sme_platform.lib.retention import purge_forecast_log
+
+    exports = Exports(tmp_path / "project", seed=11)
+    exports.day_files(*(FIRST_DAY + timedelta(offset) for offset in range(10)))
+    nightly = tmp_path / "nightly.duckdb"
+    exports.load_and_build(nightly, full_refresh=False)  # night 1: v1's first forecasts
+    for offset in (10, 11, 12):  # nights 2 (v2's first), 3 and 4
+        exports.day_files(FIRST_DAY + timedelta(offset))
+        exports.load_and_build(nightly, full_refresh=False)
+    with connect(nightly) as con:
+        # Nights 1 and 3 scored long ago; night 3 (v1 only) is neither a first nor the newest.
+        for night, origin in ((1, 10), (3, 12)):
+            con.execute(
+                "update ml.forecast_log set scored_at = ? where origin_date = ?",
+                [f"2020-01-0{night}", FIRST_DAY + timedelta(origin)],
+            )
+        before = con.execute(f"select * from {ACCURACY_TABLE} order by all").fetchall()
+        purge = purge_forecast_log(con, datetime(2021, 1, 1), "purge-run")
+        assert purge.removed == 9  # 3 SKUs x 3 days ahead
+        assert con.execute(
+            "select count(*) from ml.forecast_log where origin_date = ?",
+            [FIRST_DAY + timedelta(12)],
+        ).fetchone() == (0,)
+    night = exports.load_and_build(nightly, full_refresh=False)
+    # Without the purge's record the refresh would count 9 forecasts "gone" and rebuild all.
+    assert night[ACCURACY_TABLE] == "unchanged: no day changed since the last refresh"
+    with connect(nightly) as con:
+        assert con.execute(f"select * from {ACCURACY_TABLE} order by all").fetchall() == before
