@@ -188,9 +188,10 @@ def demo(
     release_story: Annotated[
         bool,
         typer.Option(
-            help="Run three nights: the last days' sales and stock files arrive late, "
-            "--late-days a night, so a newer model is judged, runs a canary and is judged on "
-            "the late actuals against the champion (in a new project folder)."
+            help="Run three nights: the last days' sales and stock files arrive late (a week "
+            "on night 2, one order cycle on night 3), so a newer model is judged, runs a canary "
+            "and is judged on the money of the late order against the champion (in a new "
+            "project folder)."
         ),
     ] = False,
     drift_story: Annotated[

@@ -66,6 +66,17 @@ def canary_cost(
             f"{newest}",
         )
     frame = _paired_cycles(_logged(con, model_name, versions, origins, days), versions, days)
+    if frame.is_empty():
+        return CanaryCost(
+            None,
+            None,
+            None,
+            (),
+            days,
+            0,
+            f"the canary's and the champion's forecasts of the canary series cover no whole "
+            f"order cycle of {days} days at the same origins ({', '.join(map(str, origins))})",
+        )
     protection = {
         v.version: v.parameters.get("protection_quantile")
         for v in (challenger, current)

@@ -18,7 +18,9 @@ START = date(2025, 3, 1)
 ASSUMPTIONS = BusinessAssumptions()  # lead time 2 + review period 7: an order covers 9 days
 
 
-def _judged(con, models_dir, days: int, sold, forecasts, stocked_out_days=frozenset()):
+def _judged(
+    con, models_dir, days: int, sold, forecasts, stocked_out_days=frozenset(), horizon_days=14
+):
     """The canary's decision on one series A at S1, in the canary, after `days` days of actuals:
     `sold(day)` units sold, `forecasts[version](day)` the forecast of that day made at START
     (every day of the horizon logged, actuals or not)."""
@@ -53,6 +55,8 @@ def _judged(con, models_dir, days: int, sold, forecasts, stocked_out_days=frozen
     for day in range(14):
         today = START + timedelta(days=day)
         for version, role in (("v2", "canary"), ("v1", "champion_shadow")):
+            if day >= horizon_days:
+                break
             prediction = forecasts[version](day)
             con.execute(
                 "insert into ml.forecast_log values ('A', 'S1', ?, ?, ?, ?, ?, ?, "
@@ -151,3 +155,21 @@ def test_a_cheaper_canary_is_promoted_and_says_how_sure(con, models_dir):
     assert interval["low"] == pytest.approx(interval["ratio"], abs=1e-4)
     assert "90 % interval over series" in decision.reason
     assert get_version(con, "demand_forecast", "v2").status == "champion"
+
+
+def test_forecasts_that_stop_short_of_an_order_cycle_wait_and_say_so(con, models_dir):
+    # Ten days sold, but the versions forecast only 8 days ahead (enough days for the WAPE's
+    # 7): no order of 9 days to price.
+    decision = _judged(
+        con,
+        models_dir,
+        days=10,
+        sold=lambda day: 4.0,
+        forecasts={"v2": lambda day: 4.0, "v1": lambda day: 6.0},
+        horizon_days=8,
+    )
+    assert decision.outcome == "wait"
+    assert decision.reason == (
+        "the canary's and the champion's forecasts of the canary series cover no whole order "
+        "cycle of 9 days at the same origins (2025-03-01)"
+    )
