@@ -10,8 +10,10 @@ one origin per review period (an order is placed once per review period), the ne
 alternative, computed at the same origins from the sales known before them, the safety stock the
 serving version's backtest calibrated for it. The alternatives are the seasonal naive and the
 28-day mean, and statsforecast ADIDA and CrostonOptimized where the version's backtest recorded
-their safety stock (fitted on the PEER_HISTORY_DAYS before the first origin, censored days
-imputed as in the backtest, in chunks of series); the saving is against the cheapest of them.
+their safety stock (fitted on the PEER_HISTORY_DAYS before each origin, censored days imputed
+as in the backtest, in chunks of series); the saving is against the cheapest of them. Each
+origin's money is kept between nights and priced again only when what it read changed
+(lib/monitoring/live_roi_cache).
 Until 2026-12-04 the peers were not run here, and the saving was against the cheaper naive
 baseline, which overstates it where a peer is cheaper. Prices and costs are those of the
 feature rows the forecast was made from (a series without them takes the assumed defaults, as in
@@ -27,6 +29,13 @@ import duckdb
 import polars as pl
 
 from sme_platform.lib.features.events import actuals_ctes
+from sme_platform.lib.monitoring.live_roi_cache import (
+    cached_costs,
+    code_version,
+    origin_stamp,
+    stamp_window,
+    store_costs,
+)
 from sme_platform.lib.monitoring.tables import append_rows
 from sme_platform.lib.release.logged_forecasts import FORECAST_LOG, simulation_frame
 from sme_platform.lib.release.registry import list_versions
@@ -105,31 +114,35 @@ def live_roi(
             "was recorded: the current period starts with the next version"
         )
     peers = tuple(p for p in PEERS if quantiles.get(p) is not None)
-    history = _history(con, served, origins[0] - timedelta(days=LOOKBACK_DAYS), newest)
+    history: list[pl.DataFrame] = []  # read once, when an origin has to be priced
+    settings = {"assumptions": assumptions.model_dump(), "code": code_version()}
     cost: dict[str, float] = {}
-    # One simulation per served version (a canary serves some series): every method on the
-    # same origins and series as that version's forecasts.
-    for (version,), rows in served.partition_by("model", as_dict=True).items():
-        frames = [rows]
-        for (origin,), at_origin in rows.partition_by("origin_date", as_dict=True).items():
-            keys = at_origin.select("sku", "location_id").unique()
-            attributes = at_origin.select(
-                "sku", "location_id", "category", "unit_price", "unit_cost"
-            ).unique(["sku", "location_id"])
-            fold = [(_fold(origin), origin)]
-            for method in (seasonal_naive, moving_average):
-                frames.append(method(history, fold, keys, days, attributes=attributes))
-        if peers:
-            frames += _peer_frames(con, rows, peers, days, origins[0], newest)
+    # One simulation per served version and origin (a canary serves some series): every method
+    # on the same series as that version's forecasts there; kept between nights by its stamp.
+    by_order = served.partition_by("model", "origin_date", as_dict=True)
+    for (version, origin), rows in by_order.items():
         protection = {
             version: quantiles[version],
             **{m: quantiles[m] for m in (*BASELINES, *peers)},
         }
         if protection[version] is None:
             del protection[version]  # a version without one orders from its interval
-        results = evaluate(frames, assumptions, NOMINAL_COVERAGE, protection)
-        overall = results.filter(pl.col("segment_type") == "overall")
-        for model, value in overall.group_by("model").agg(pl.col("business_cost").sum()).rows():
+        first_day, last_day = stamp_window(origin, PEER_HISTORY_DAYS, days)
+        stamp = origin_stamp(
+            con, rows, origin, first_day, last_day, {**settings, "protection": protection}
+        )
+        methods = (version, *BASELINES, *peers)
+        costs = cached_costs(con, model_name, version, origin, stamp, methods)
+        if costs is None:
+            if not history:
+                history.append(
+                    _history(con, served, origins[0] - timedelta(days=LOOKBACK_DAYS), newest)
+                )
+            costs = _origin_costs(
+                con, rows, origin, history[0], peers, protection, assumptions, newest
+            )
+            store_costs(con, model_name, version, origin, stamp, costs)
+        for model, value in costs.items():
             cost[model] = cost.get(model, 0.0) + value
     baseline = min((*BASELINES, *peers), key=lambda b: (cost[b], b))
     return LiveRoi(
@@ -143,6 +156,34 @@ def live_roi(
         versions,
         None,
     )
+
+
+def _origin_costs(
+    con,
+    rows: pl.DataFrame,
+    origin: date,
+    history: pl.DataFrame,
+    peers: tuple[str, ...],
+    protection: dict,
+    assumptions: BusinessAssumptions,
+    newest: date,
+) -> dict[str, float]:
+    """The money of the served version's order at `origin` and of every alternative's, on its
+    series: the baselines from `history`, the peers fitted on the PEER_HISTORY_DAYS before it."""
+    days = assumptions.lead_time_days + assumptions.review_period_days
+    keys = rows.select("sku", "location_id").unique()
+    attributes = rows.select("sku", "location_id", "category", "unit_price", "unit_cost").unique(
+        ["sku", "location_id"]
+    )
+    fold = [(_fold(origin), origin)]
+    frames = [rows]
+    for method in (seasonal_naive, moving_average):
+        frames.append(method(history, fold, keys, days, attributes=attributes))
+    if peers:
+        frames += _peer_frames(con, rows, peers, days, origin, newest)
+    results = evaluate(frames, assumptions, NOMINAL_COVERAGE, protection)
+    overall = results.filter(pl.col("segment_type") == "overall")
+    return dict(overall.group_by("model").agg(pl.col("business_cost").sum()).rows())
 
 
 def _none(reason: str) -> LiveRoi:

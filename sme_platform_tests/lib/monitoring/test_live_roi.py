@@ -195,6 +195,42 @@ def test_the_peers_the_backtest_priced_are_alternatives_too(con, tmp_path, monke
     assert roi.baseline == "statsforecast.CrostonOptimized"
     assert roi.baseline_cost < naive_only.baseline_cost
     assert roi.served_cost == pytest.approx(naive_only.served_cost)
-    # Fitted in chunks of series: one series per chunk, the same money.
+    # Fitted in chunks of series: one series per chunk, the same money (priced again: the
+    # origins' kept money would answer otherwise).
     monkeypatch.setattr("sme_platform.lib.monitoring.live_roi.PEER_CHUNK_SERIES", 1)
+    con.execute("drop table monitoring.live_roi_origins")
     assert live_roi(con, "demand_forecast", ASSUMPTIONS) == roi
+
+
+def test_an_origin_is_priced_again_only_when_what_it_read_changed(con, tmp_path, monkeypatch):
+    from sme_platform.lib.monitoring import live_roi as module
+
+    priced = []
+    original = module._origin_costs
+
+    def counting(con, rows, origin, *args):
+        priced.append(origin)
+        return original(con, rows, origin, *args)
+
+    monkeypatch.setattr(module, "_origin_costs", counting)
+    register(con, tmp_path, 1)
+    for day in (49, 56):
+        publish(con, origin_day=day)
+    first = live_roi(con, "demand_forecast", ASSUMPTIONS)
+    assert sorted(priced) == [START + timedelta(days=49), START + timedelta(days=56)]
+    # The next night, nothing changed: the kept money, nothing priced.
+    priced.clear()
+    assert live_roi(con, "demand_forecast", ASSUMPTIONS) == first and priced == []
+    # A replaced file changes day 60: inside the order from day 56 (56..64), after the one
+    # from day 49 (49..57, its peers' history before it): only day 56 is priced again.
+    con.execute(
+        "update staging.sales_lines set quantity = quantity + 5 where order_date = ?",
+        [START + timedelta(days=60)],
+    )
+    again = live_roi(con, "demand_forecast", ASSUMPTIONS)
+    assert priced == [START + timedelta(days=56)]
+    assert again.served_cost != first.served_cost
+    # Another service level changes every order's money.
+    priced.clear()
+    live_roi(con, "demand_forecast", ASSUMPTIONS.model_copy(update={"service_level": 0.95}))
+    assert sorted(priced) == [START + timedelta(days=49), START + timedelta(days=56)]
