@@ -39,8 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project-dir", type=Path, required=True)
     parser.add_argument("--origins", type=int, default=8)
     args = parser.parse_args(argv)
-    assumptions = BusinessAssumptions()
-    days = assumptions.lead_time_days + assumptions.review_period_days
+    days = BusinessAssumptions().order_cycle_days
     with connect(args.project_dir / "data" / "warehouse.duckdb", read_only=True) as con:
         newest = con.execute("select max(order_date) from staging.sales_lines").fetchone()[0]
         series = con.execute(

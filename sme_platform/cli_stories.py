@@ -25,8 +25,7 @@ def order_cycle_days(project_root: Path) -> int:
     (lib/release/canary_cost)."""
     from sme_platform.lib.training.config import load_forecasting_config
 
-    business = load_forecasting_config(project_root).business
-    return business.lead_time_days + business.review_period_days
+    return load_forecasting_config(project_root).business.order_cycle_days
 
 
 def drift_start(late_days: int, start: date = DEFAULT_START, days: int = DEFAULT_DAYS) -> date:

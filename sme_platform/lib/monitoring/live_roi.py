@@ -88,7 +88,7 @@ class LiveRoi:
 def live_roi(
     con: duckdb.DuckDBPyConnection, model_name: str, assumptions: BusinessAssumptions
 ) -> LiveRoi:
-    days = assumptions.lead_time_days + assumptions.review_period_days
+    days = assumptions.order_cycle_days
     if not table_exists(con, "ml", "forecast_log"):
         return _none("no forecast published yet")
     newest = con.execute("select max(order_date) from staging.sales_lines").fetchone()[0]
@@ -170,7 +170,7 @@ def _origin_costs(
 ) -> dict[str, float]:
     """The money of the served version's order at `origin` and of every alternative's, on its
     series: the baselines from `history`, the peers fitted on the PEER_HISTORY_DAYS before it."""
-    days = assumptions.lead_time_days + assumptions.review_period_days
+    days = assumptions.order_cycle_days
     keys = rows.select("sku", "location_id").unique()
     attributes = rows.select("sku", "location_id", "category", "unit_price", "unit_cost").unique(
         ["sku", "location_id"]

@@ -48,7 +48,7 @@ def canary_cost(
     current: ModelVersion,
     assumptions: BusinessAssumptions,
 ) -> CanaryCost:
-    days = assumptions.lead_time_days + assumptions.review_period_days
+    days = assumptions.order_cycle_days
     newest = con.execute("select max(order_date) from staging.sales_lines").fetchone()[0]
     versions = (challenger.version, current.version)
     origins = _cycle_origins(con, model_name, versions, newest, days, assumptions)

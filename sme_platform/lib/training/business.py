@@ -70,9 +70,14 @@ class BusinessAssumptions(BaseModel):
     default_unit_price: float = Field(default=10.0, gt=0.0)
     lost_sale_cost: Literal["margin"] = "margin"
 
+    @property
+    def order_cycle_days(self) -> int:
+        """The days one order covers: the lead time and the review period after its origin."""
+        return self.lead_time_days + self.review_period_days
+
     @model_validator(mode="after")
     def _fits_the_horizon(self) -> BusinessAssumptions:
-        if self.lead_time_days + self.review_period_days > MAX_HORIZON:
+        if self.order_cycle_days > MAX_HORIZON:
             raise ValueError(
                 f"lead_time_days + review_period_days must be at most {MAX_HORIZON} (the forecast "
                 f"horizon), got {self.lead_time_days} + {self.review_period_days}"
@@ -104,8 +109,7 @@ def simulate_series(
         ],
         "forecast frame",
     )
-    lead = assumptions.lead_time_days
-    days = lead + assumptions.review_period_days
+    days = assumptions.order_cycle_days
     series_keys = ["model", "fold", *SERIES_KEYS]
     z_interval = NormalDist().inv_cdf((1 + nominal) / 2)
     # One row per series with its simulated days as lists: a single group-by over the string

@@ -42,7 +42,7 @@ def fit_protection_quantiles(
     bucket of the forecast over that interval, on the calibration rows: {"edges": the lower
     edges of the buckets after the first, "quantiles": one per bucket}. Censored days are left
     out of both sums (their demand is unknown)."""
-    last = assumptions.lead_time_days + assumptions.review_period_days
+    last = assumptions.order_cycle_days
     level = assumptions.service_level
     window = (
         calibration.filter(pl.col("horizon").is_between(1, last) & ~pl.col("censored"))
