@@ -37,7 +37,11 @@ from sme_platform.lib.monitoring.live_roi_cache import (
     store_costs,
 )
 from sme_platform.lib.monitoring.tables import append_rows
-from sme_platform.lib.release.logged_forecasts import FORECAST_LOG, simulation_frame
+from sme_platform.lib.release.logged_forecasts import (
+    FORECAST_LOG,
+    one_per_review_period,
+    simulation_frame,
+)
 from sme_platform.lib.release.registry import list_versions
 from sme_platform.lib.training.baselines import (
     MOVING_AVERAGE,
@@ -114,7 +118,7 @@ def live_roi(
             "was recorded: the current period starts with the next version"
         )
     peers = tuple(p for p in PEERS if quantiles.get(p) is not None)
-    history: list[pl.DataFrame] = []  # read once, when an origin has to be priced
+    history: pl.DataFrame | None = None  # read once, when an origin has to be priced
     settings = {"assumptions": assumptions.model_dump(), "code": code_version()}
     cost: dict[str, float] = {}
     # One simulation per served version and origin (a canary serves some series): every method
@@ -134,12 +138,10 @@ def live_roi(
         methods = (version, *BASELINES, *peers)
         costs = cached_costs(con, model_name, version, origin, stamp, methods)
         if costs is None:
-            if not history:
-                history.append(
-                    _history(con, served, origins[0] - timedelta(days=LOOKBACK_DAYS), newest)
-                )
+            if history is None:
+                history = _history(con, served, origins[0] - timedelta(days=LOOKBACK_DAYS), newest)
             costs = _origin_costs(
-                con, rows, origin, history[0], peers, protection, assumptions, newest
+                con, rows, origin, history, peers, protection, assumptions, newest
             )
             store_costs(con, model_name, version, origin, stamp, costs)
         for model, value in costs.items():
@@ -207,11 +209,7 @@ def _origins(con, model_name: str, newest: date, days: int, review_days: int) ->
             [model_name, newest],
         ).fetchall()
     ]
-    chosen: list[date] = []
-    for origin in published:
-        if not chosen or (origin - chosen[-1]).days >= review_days:
-            chosen.append(origin)
-    return chosen[-MAX_ORIGINS:]
+    return one_per_review_period(published, review_days)[-MAX_ORIGINS:]
 
 
 def _served(con, model_name: str, origins: list[date], days: int) -> pl.DataFrame:

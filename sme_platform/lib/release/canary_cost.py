@@ -22,7 +22,11 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from sme_platform.lib.release.logged_forecasts import FORECAST_LOG, simulation_frame
+from sme_platform.lib.release.logged_forecasts import (
+    FORECAST_LOG,
+    one_per_review_period,
+    simulation_frame,
+)
 from sme_platform.lib.release.registry import ModelVersion
 from sme_platform.lib.training.business import BusinessAssumptions, simulate_series
 from sme_platform.lib.training.conformal import NOMINAL_COVERAGE
@@ -118,11 +122,7 @@ def _cycle_origins(
             [model_name, *versions, newest],
         ).fetchall()
     ]
-    chosen: list[date] = []
-    for origin in logged:
-        if not chosen or (origin - chosen[-1]).days >= assumptions.review_period_days:
-            chosen.append(origin)
-    return chosen
+    return one_per_review_period(logged, assumptions.review_period_days)
 
 
 def _logged(con, model_name: str, versions, origins: list[date], days: int) -> pl.DataFrame:

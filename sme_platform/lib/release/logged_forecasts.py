@@ -5,6 +5,7 @@ price and cost from the feature rows the forecast was made from. The canary's mo
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import duckdb
@@ -14,6 +15,17 @@ from sme_platform.lib.features.events import actuals_ctes
 from sme_platform.lib.training.history import FORECAST_SCHEMA, UNKNOWN_CATEGORY
 
 FORECAST_LOG = "ml.forecast_log"
+
+
+def one_per_review_period(origins: list[date], review_days: int) -> list[date]:
+    """The origins an order was placed at, from sorted published ones: the first, then each
+    at least a review period after the one before (a night's publication between two orders
+    drove none)."""
+    chosen: list[date] = []
+    for origin in origins:
+        if not chosen or (origin - chosen[-1]).days >= review_days:
+            chosen.append(origin)
+    return chosen
 
 
 def simulation_frame(
