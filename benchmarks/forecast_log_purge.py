@@ -12,7 +12,6 @@ the seconds to build and to purge, the rows removed and left, and the process's 
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import tempfile
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from ingest import save_results  # noqa: E402
+from ingest import print_and_save  # noqa: E402
 
 from sme_platform.lib.retention import purge_forecast_log  # noqa: E402
 from sme_platform.lib.warehouse import connect  # noqa: E402
@@ -72,11 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         "removed": purge.removed,
         "scorings_removed": purge.detail.get("scorings", 0),
         "left": left,
-        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
     }
-    for key, value in figures.items():
-        print(f"{key:18} {value:,}" if isinstance(value, int) else f"{key:18} {value}")
-    print("written:", save_results("forecast_log_purge", [figures]))
+    print_and_save("forecast_log_purge", figures)
     return 0
 
 

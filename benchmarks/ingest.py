@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -205,6 +206,19 @@ def main() -> None:
             f"{row.get('ratio_to_bare', ''):>8}"
         )
     save_results("ingest", results)
+
+
+def print_and_save(benchmark: str, figures: dict) -> Path:
+    """One run's figures with the process's peak memory, a line each, then saved
+    (save_results)."""
+    figures = {**figures, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}
+    width = max(map(len, figures))
+    for key, value in figures.items():
+        shown = f"{value:,}" if isinstance(value, int) else value
+        print(f"{key:{width}} {shown}")
+    path = save_results(benchmark, [figures])
+    print("written:", path)
+    return path
 
 
 def save_results(benchmark: str, results: list[dict]) -> Path:

@@ -14,7 +14,6 @@ live_roi_cache): all of them before the cache, the new or changed ones since.
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import time
 from datetime import timedelta
@@ -25,7 +24,7 @@ import polars as pl
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from ingest import save_results  # noqa: E402
+from ingest import print_and_save  # noqa: E402
 
 from sme_platform.lib.monitoring.live_roi import PEERS, _peer_frames  # noqa: E402
 from sme_platform.lib.training.business import BusinessAssumptions  # noqa: E402
@@ -66,11 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         "origins": len(origins),
         "peer_rows": sum(frame.height for frame in frames),
         "seconds": round(seconds, 1),
-        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
     }
-    for key, value in figures.items():
-        print(f"{key:10} {value:,}" if isinstance(value, int) else f"{key:10} {value}")
-    print("written:", save_results("live_roi_peers", [figures]))
+    print_and_save("live_roi_peers", figures)
     return 0
 
 
