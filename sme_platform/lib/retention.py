@@ -98,7 +98,8 @@ def purge_forecast_log(con: duckdb.DuckDBPyConnection, before: datetime, run_id:
     model's newest scoring (what ml.demand_forecast shows) and each version's first, and first
     as champion (the reference its prediction drift is measured against,
     lib/monitoring/prediction_drift). The log grows by every active series x
-    14 days each night (about 840,000 rows a night on the long-tail demo, 21 bytes a row)."""
+    14 days each night (about 840,000 rows a night on the long-tail demo, 13 to 21 bytes a row:
+    benchmarks/forecast_log_purge.py)."""
     purge = Purge("retention:forecast_log", before)
     if not table_exists(con, "ml", "forecast_log"):
         return purge
