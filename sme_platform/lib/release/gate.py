@@ -12,7 +12,9 @@ A challenger passes when
 - its |bias| is at most `max_abs_bias`;
 - no segment (category, location) costs more than `max_segment_regression` above the same
   segment of the champion and of the best baseline (compared on WAPE where that cost is zero),
-  among the segments worth at least `min_segment_cost_share` of the reference's money.
+  among the segments worth at least `min_segment_cost_share` of the reference's money (with
+  `segment_regression_evidence: interval`, only beyond the spread of the segment's series:
+  lib/release/segment_rule).
 The baselines are compared on the holdout, or with `baseline_window: all_folds` on the sums over
 every backtest window (the four folds and the holdout: each out of sample for every method).
 Measured on the demo: the same model was 1.7 % cheaper than the best alternative on the 14-day
@@ -43,6 +45,10 @@ from sme_platform.lib.release.gate_rows import (
     segments,
     window_costs,
 )
+from sme_platform.lib.release.gate_text import money as _money
+from sme_platform.lib.release.gate_text import pct as _pct
+from sme_platform.lib.release.gate_text import signed_pct as _signed_pct
+from sme_platform.lib.release.segment_rule import INTERVAL, POINT, segment_verdict
 from sme_platform.lib.training.cost_uncertainty import interval_text
 
 CHALLENGER_METHOD = "lightgbm"
@@ -67,6 +73,12 @@ class GateConfig(BaseModel):
         ge=0,
         description="Largest share by which a segment's business cost (WAPE where "
         "that cost is zero) may exceed the champion's or the best baseline's.",
+    )
+    segment_regression_evidence: Literal["point", "interval"] = Field(
+        POINT,
+        description="'point': a segment beyond max_segment_regression regresses; 'interval': "
+        "only when the 90 % interval over series of its cost against the reference also lies "
+        "above zero (where the training step computed one; never against the champion).",
     )
     high_impact: bool = Field(False, description="Release needs an approval by a named person.")
     canary_share: float = Field(
@@ -207,24 +219,35 @@ def decide(
     (passing if ok else failing).append(sentence)
     if has_champion and champion_judged_live is not None:
         passing.append(champion_judged_live)
-    regressions = [
-        prefix + sentence
-        for method, (ours, theirs, prefix) in comparisons.items()
-        for sentence in _segment_regressions(
-            ours[CHALLENGER_METHOD],
-            theirs[method],
-            _label(method),
-            config,
-            segment_intervals(cost_intervals, interval_window, method),
+    # (sentence prefix, verdict) per method compared: the champion's and the baselines'.
+    verdicts = [
+        (
+            prefix,
+            segment_verdict(
+                ours[CHALLENGER_METHOD],
+                theirs[method],
+                _label(method),
+                config,
+                segment_intervals(cost_intervals, interval_window, method),
+            ),
         )
+        for method, (ours, theirs, prefix) in comparisons.items()
     ]
+    regressions = [prefix + s for prefix, v in verdicts for s in v.regressions]
+    within_spread = [prefix + s for prefix, v in verdicts for s in v.within_spread]
     if regressions:
         failing.extend(regressions)
     else:
-        passing.append(
-            f"no segment regresses by more than {_pct(config.max_segment_regression)} against "
-            + " or ".join(_label(method) for method in compared)
+        beyond = (
+            " beyond the spread of its series"
+            if config.segment_regression_evidence == INTERVAL
+            else ""
         )
+        passing.append(
+            f"no segment regresses by more than {_pct(config.max_segment_regression)}{beyond} "
+            "against " + " or ".join(_label(method) for method in compared)
+        )
+    passing.extend(within_spread)
 
     figures = {
         "challenger": _figures(challenger_overall),
@@ -233,6 +256,8 @@ def decide(
         "best_baseline": {"model": best_method, **_figures(baselines[best_method])},
         "baselines": {method: _figures(row) for method, row in sorted(baselines.items())},
         "segment_regressions": regressions,
+        # Beyond the share on the point figure, within the spread over series (interval rule).
+        "segments_within_spread": within_spread,
         "baseline_window": config.baseline_window,
         "challenger_over_window": _figures(window_overall),
         # Per backtest window, the challenger's cost and the best baseline's (all_folds only).
@@ -288,61 +313,9 @@ def _bias_within(bias: Any, bound: float) -> tuple[bool, str]:
     return False, f"bias {_signed_pct(bias)} is outside ±{_pct(bound)}"
 
 
-def _segment_regressions(
-    challenger: dict[tuple[str, str], Mapping[str, Any]],
-    reference: dict[tuple[str, str], Mapping[str, Any]],
-    label: str,
-    config: GateConfig,
-    intervals: Mapping[tuple[str, str], Mapping[str, Any]],
-) -> list[str]:
-    """`intervals`: the challenger's cost against the reference's per segment with its
-    interval over series (said beside a regression; informational, like the overall one)."""
-    sentences = []
-    overall = reference.get(("overall", "overall"))
-    material = config.min_segment_cost_share * (cost(overall) if overall else 0.0)
-    for key in sorted(challenger):
-        if key[0] == "overall" or key not in reference:
-            continue  # a segment the reference was not scored on cannot regress against it
-        ours, theirs = challenger[key], reference[key]
-        metric, mine, other = "business cost", cost(ours), cost(theirs)
-        if 0 < max(mine, other) < material:
-            continue  # too small a share of the money to tell a regression from noise
-        if other == 0:
-            metric, mine, other = "WAPE", ours.get("wape"), theirs.get("wape")
-            if mine is None or other is None:
-                continue  # no units sold in the segment: neither cost nor WAPE to compare
-        limit = other * (1 + config.max_segment_regression)
-        if mine > limit:
-            shown = _money if metric == "business cost" else _ratio
-            worse = f"{_pct((mine - other) / other)} worse" if other else "worse"
-            interval = intervals.get(key) if metric == "business cost" else None
-            sentences.append(
-                f"{key[0]} {key[1]}: {metric} {shown(mine)} is {worse} than {label}'s "
-                f"{shown(other)} (at most {_pct(config.max_segment_regression)} allowed"
-                + (f"; {interval_text(interval)})" if interval else ")")
-            )
-    return sentences
-
-
 def _label(method: str) -> str:
     return "the champion" if method == CHAMPION_METHOD else method
 
 
 def _figures(row: Mapping[str, Any]) -> dict[str, Any]:
     return {name: row.get(name) for name in ("business_cost", "wape", "bias", "mae")}
-
-
-def _money(value: float) -> str:
-    return f"{value:,.1f}"
-
-
-def _ratio(value: float) -> str:
-    return f"{value:.3f}"
-
-
-def _pct(share: float) -> str:
-    return f"{share * 100:.3g} %"
-
-
-def _signed_pct(share: float) -> str:
-    return f"{float(share) * 100:+.1f} %"

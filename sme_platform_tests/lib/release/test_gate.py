@@ -365,3 +365,92 @@ def test_a_segment_regression_carries_its_interval_over_series():
         "category dairy: business cost 470.0 is 11.9 % worse than statsforecast.ADIDA's 420.0 "
         "(at most 10 % allowed; 90 % interval over series -3.7 % to +75.1 %)",
     ]
+
+
+def dairy_against_adida(low, high=0.751):
+    """Intervals where the dairy category costs 11.9 % more than ADIDA on the holdout."""
+    dairy = {"statsforecast.ADIDA": {"ratio": 0.119, "low": low, "high": high}}
+    return {
+        "holdout": {"statsforecast.ADIDA": {"ratio": -0.194, "low": -0.25, "high": -0.1}},
+        "segments": {"holdout": {"category": {"dairy": dairy}}},
+    }
+
+
+def judged_on_the_spread(cost_intervals, **config):
+    """A challenger whose dairy costs 11.9 % more than ADIDA's (bakery's WAPE as ADIDA's)."""
+    return decide(
+        challenger(dairy=470.0),
+        references(),
+        GateConfig(segment_regression_evidence="interval", **config),
+        has_champion=False,
+        approved=False,
+        cost_intervals=cost_intervals,
+    )
+
+
+def test_with_the_interval_rule_a_segment_within_its_series_spread_does_not_refuse():
+    decision = judged_on_the_spread(dairy_against_adida(low=-0.037))
+    assert decision.outcome == "promote_to_champion"
+    assert (
+        "no segment regresses by more than 10 % beyond the spread of its series against "
+        "statsforecast.ADIDA" in decision.reasons
+    )
+    within = (
+        "category dairy: business cost 470.0 is 11.9 % worse than statsforecast.ADIDA's 420.0, "
+        "beyond the 10 % allowed but not beyond the spread of its series (90 % interval over "
+        "series -3.7 % to +75.1 %): not counted as a regression"
+    )
+    assert within in decision.reasons
+    assert decision.figures["segment_regressions"] == []
+    assert decision.figures["segments_within_spread"] == [within]
+    # The same figures under the point rule (the default): refused.
+    assert regressing(dairy_against_adida(low=-0.037)).outcome == "refused"
+
+
+def test_with_the_interval_rule_a_segment_worse_beyond_its_spread_still_refuses():
+    decision = judged_on_the_spread(dairy_against_adida(low=0.02))
+    assert decision.outcome == "refused"
+    assert decision.reasons == [
+        "category dairy: business cost 470.0 is 11.9 % worse than statsforecast.ADIDA's 420.0 "
+        "(at most 10 % allowed; 90 % interval over series +2.0 % to +75.1 %)"
+    ]
+
+
+def test_with_the_interval_rule_a_segment_without_an_interval_is_judged_on_its_figure():
+    # No interval for the segment (a version registered before them): the point figure decides.
+    assert judged_on_the_spread(None).outcome == "refused"
+    # Compared on WAPE (its cost was zero): no cost interval, so the point figure decides.
+    wape_only = decide(
+        challenger(bakery_wape=0.6),
+        references(),
+        GateConfig(segment_regression_evidence="interval"),
+        has_champion=False,
+        approved=False,
+        cost_intervals=dairy_against_adida(low=-0.5),
+    )
+    assert wape_only.reasons == [
+        "category bakery: WAPE 0.600 is 20 % worse than statsforecast.ADIDA's 0.500 "
+        "(at most 10 % allowed)"
+    ]
+
+
+def test_with_the_interval_rule_the_champion_is_judged_on_the_figure():
+    # The champion is scored at release: no interval over series against it.
+    decision = decide(
+        challenger(dairy=470.0),
+        references(champion=1100.0),
+        GateConfig(segment_regression_evidence="interval"),
+        has_champion=True,
+        approved=False,
+        cost_intervals=dairy_against_adida(low=-0.037),
+    )
+    assert decision.outcome == "refused"
+    assert decision.reasons == [
+        "category dairy: business cost 470.0 is 14.6 % worse than the champion's 410.0 "
+        "(at most 10 % allowed)"
+    ]
+
+
+def test_an_unknown_segment_rule_is_refused_by_name():
+    with pytest.raises(ValueError, match="segment_regression_evidence"):
+        GateConfig(segment_regression_evidence="median")
