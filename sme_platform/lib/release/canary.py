@@ -26,6 +26,9 @@ import polars as pl
 
 from sme_platform.lib.release.canary_cost import CanaryCost
 from sme_platform.lib.release.gate import GateConfig
+from sme_platform.lib.release.gate_text import money as _money
+from sme_platform.lib.release.gate_text import ratio as _ratio
+from sme_platform.lib.release.gate_text import signed_pct as _percent
 from sme_platform.lib.training.cost_uncertainty import interval_text
 
 CanaryOutcome = Literal["promote", "roll_back", "wait"]
@@ -198,15 +201,3 @@ def _bias(frame: pl.DataFrame) -> float | None:
 
 def _digest(salt: str, unit: str) -> str:
     return hashlib.sha256(f"{salt}\x1f{unit}".encode()).hexdigest()
-
-
-def _money(value: float) -> str:
-    return f"{value:,.1f}"
-
-
-def _percent(value: float) -> str:
-    return f"{value * 100:+.1f} %"
-
-
-def _ratio(value: float) -> str:
-    return f"{value:.3f}"
