@@ -13,13 +13,12 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from sme_platform.lib.features.events import actuals_ctes
 from sme_platform.lib.features.origins import HOLDOUT
 from sme_platform.lib.features.store import stored_version
 from sme_platform.lib.release.canary import CanaryDecision, compare
 from sme_platform.lib.release.canary_cost import canary_cost
 from sme_platform.lib.release.gate import CHAMPION_METHOD, GateConfig, GateDecision, decide
-from sme_platform.lib.release.logged_forecasts import FORECAST_LOG
+from sme_platform.lib.release.logged_forecasts import FORECAST_LOG, simulation_frame
 from sme_platform.lib.release.promotion import apply_canary_decision, apply_gate_decision
 from sme_platform.lib.release.recipe import champion_judged_live
 from sme_platform.lib.release.registry import ModelVersion, champion, get_version, list_versions
@@ -65,26 +64,19 @@ def judge_canary(
     current = champion(con, model_name)
     if challenger is None or current is None or not table_exists(con, "ml", "forecast_log"):
         return None
-    frames = con.execute(
-        f"""
-        with {actuals_ctes(con)}
-        select log.model_version, log.sku, log.location_id, log.origin_date,
-               log.date as target_date, log.horizon, log.prediction,
-               coalesce(actuals.units, 0) as actual,
-               -- stocked out and nothing sold: the demand that day is unknown
-               actuals.units is null and stock_outs.sku is not null as censored
-        from {FORECAST_LOG} as log
-        cross join newest
-        left join actuals using (sku, location_id, date)
-        left join stock_outs using (sku, location_id, date)
-        where log.model_name = $name and log.canary_series
-          and log.model_version in ($challenger, $champion)
-          and log.date <= newest.day
-        """,
+    # Every logged forecast of the canary series whose day has been sold, with its actual and
+    # censoring as the canary's money reads them (logged_forecasts.simulation_frame).
+    frames = simulation_frame(
+        con,
+        f"""select * from {FORECAST_LOG}
+            where model_name = $name and canary_series
+              and model_version in ($challenger, $champion)
+              and date <= (select max(order_date) from staging.sales_lines)""",
+        "canary",
         {"name": model_name, "challenger": challenger.version, "champion": current.version},
-    ).pl()
-    mine = frames.filter(pl.col("model_version") == challenger.version)
-    theirs = frames.filter(pl.col("model_version") == current.version)
+    )
+    mine = frames.filter(pl.col("model") == challenger.version)
+    theirs = frames.filter(pl.col("model") == current.version)
     cost = canary_cost(con, model_name, challenger, current, assumptions)
     decision = compare(mine, theirs, config, cost)
     apply_canary_decision(con, model_name, challenger.version, decision, run_id=run_id)
