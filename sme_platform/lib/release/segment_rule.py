@@ -19,11 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sme_platform.lib.release.gate_rows import cost
 from sme_platform.lib.release.gate_text import money, pct, ratio
 from sme_platform.lib.training.cost_uncertainty import interval_text
+
+if TYPE_CHECKING:  # gate.py imports this module: the config's type only, for the reader
+    from sme_platform.lib.release.gate import GateConfig
 
 POINT = "point"
 INTERVAL = "interval"
@@ -41,11 +44,10 @@ def segment_verdict(
     challenger: dict[tuple[str, str], Mapping[str, Any]],
     reference: dict[tuple[str, str], Mapping[str, Any]],
     label: str,
-    config: Any,
+    config: GateConfig,
     intervals: Mapping[tuple[str, str], Mapping[str, Any]],
 ) -> SegmentVerdict:
-    """`config`: the gate's (max_segment_regression, min_segment_cost_share,
-    segment_regression_evidence). `intervals`: the challenger's cost against the reference's
+    """`intervals`: the challenger's cost against the reference's
     per segment with its interval over series (lib/release/gate_intervals)."""
     verdict = SegmentVerdict()
     allowed = config.max_segment_regression
@@ -67,16 +69,16 @@ def segment_verdict(
         shown = money if metric == "business cost" else ratio
         worse = f"{pct((mine - other) / other)} worse" if other else "worse"
         interval = intervals.get(key) if metric == "business cost" else None
-        figures = f"{key[0]} {key[1]}: {metric} {shown(mine)} is {worse} than {label}'s "
-        figures += shown(other)
+        compared = f"{key[0]} {key[1]}: {metric} {shown(mine)} is {worse} than {label}'s "
+        compared += shown(other)
         if config.segment_regression_evidence == INTERVAL and interval and interval["low"] <= 0:
             verdict.within_spread.append(
-                f"{figures}, beyond the {pct(allowed)} allowed but not beyond the spread of "
+                f"{compared}, beyond the {pct(allowed)} allowed but not beyond the spread of "
                 f"its series ({interval_text(interval)}): not counted as a regression"
             )
             continue
         verdict.regressions.append(
-            f"{figures} (at most {pct(allowed)} allowed"
+            f"{compared} (at most {pct(allowed)} allowed"
             + (f"; {interval_text(interval)})" if interval else ")")
         )
     return verdict
